@@ -1,0 +1,14 @@
+//! Reverse-mode autodiff: the tape (nodes with sequence numbers), saved tensors, grad mode
+//! and the backward engine. Nothing here knows about devices or Python.
+
+mod engine;
+mod grad_mode;
+mod node;
+mod record;
+mod saved;
+
+pub use engine::{backward, grad, BackwardOptions};
+pub use grad_mode::{is_grad_enabled, set_grad_enabled, GradModeGuard};
+pub use node::{CustomOp, Edge, GradFn, Hook, Node, TensorMeta, VjpCtx};
+pub use record::{record, record_multi, Save};
+pub use saved::SavedTensor;

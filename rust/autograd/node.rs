@@ -1,0 +1,237 @@
+//! A node of the tape: one recorded op application, its input edges, saved tensors and a
+//! sequence number. Creation order is a topological order, which the engine relies on.
+
+use super::saved::SavedTensor;
+use crate::error::{autograd_err, Result};
+use crate::ops::Op;
+use crate::tensor::{DType, Device, Dims, Tensor};
+use parking_lot::Mutex;
+use smallvec::SmallVec;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A gradient hook: may return a replacement gradient.
+pub type Hook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+
+/// A backward node implemented outside the engine (a Python `autograd.Function`).
+pub trait CustomOp: Send + Sync {
+    fn name(&self) -> String;
+    /// Gradients for each input, given one gradient per output (None: no gradient flowed).
+    fn backward(&self, grads: &[Option<Tensor>], needs_input_grad: &[bool]) -> Result<Vec<Option<Tensor>>>;
+    /// Drops what the forward saved (after a backward without `retain_graph`).
+    fn release_saved(&self);
+    /// Whether `release_saved` has run.
+    fn is_released(&self) -> bool;
+}
+
+/// Where a tensor's gradient goes: the node that produced it (and which of its outputs).
+#[derive(Clone)]
+pub struct GradFn {
+    pub node: Arc<Node>,
+    pub output_nr: u32,
+}
+
+/// An input of a node, as the backward pass sees it.
+pub enum Edge {
+    /// The input does not require grad: nothing flows there.
+    None,
+    /// The input was produced by another node.
+    Node(GradFn),
+    /// The input is a leaf that requires grad: its gradient accumulates into `.grad`.
+    Leaf(Tensor),
+}
+
+/// Shape, dtype and device of a node's input or output, kept after the tensor itself is gone.
+#[derive(Clone, Debug)]
+pub struct TensorMeta {
+    pub shape: Dims,
+    pub dtype: DType,
+    pub device: Device,
+}
+
+impl TensorMeta {
+    pub fn of(t: &Tensor) -> TensorMeta {
+        TensorMeta { shape: t.dims(), dtype: t.dtype(), device: t.device() }
+    }
+}
+
+enum SavedState {
+    Live(SmallVec<[Option<SavedTensor>; 2]>),
+    Freed,
+}
+
+pub struct Node {
+    seq: u64,
+    op: Op,
+    edges: SmallVec<[Edge; 2]>,
+    inputs: SmallVec<[TensorMeta; 2]>,
+    outputs: SmallVec<[TensorMeta; 1]>,
+    saved: Mutex<SavedState>,
+    /// Hooks registered on non-leaf outputs: (hook id, output number, hook).
+    hooks: Mutex<Vec<(u64, u32, Hook)>>,
+}
+
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// What a vjp formula sees.
+pub struct VjpCtx<'a> {
+    /// One gradient per output (missing ones are zeros when at least one flowed).
+    pub grads: &'a [Tensor],
+    pub saved: &'a [Option<Tensor>],
+    pub needs: &'a [bool],
+    pub inputs: &'a [TensorMeta],
+    pub outputs: &'a [TensorMeta],
+}
+
+impl VjpCtx<'_> {
+    #[inline]
+    pub fn grad(&self) -> &Tensor {
+        &self.grads[0]
+    }
+    /// The `i`-th saved tensor; its absence is an engine bug, reported rather than panicking.
+    pub fn saved(&self, i: usize) -> Result<&Tensor> {
+        self.saved
+            .get(i)
+            .and_then(|s| s.as_ref())
+            .ok_or_else(|| autograd_err!("internal error: saved tensor {i} is missing in a backward formula"))
+    }
+}
+
+pub type Grads = SmallVec<[Option<Tensor>; 2]>;
+
+impl Node {
+    pub fn new(
+        op: Op,
+        edges: SmallVec<[Edge; 2]>,
+        inputs: SmallVec<[TensorMeta; 2]>,
+        outputs: SmallVec<[TensorMeta; 1]>,
+        saved: SmallVec<[Option<SavedTensor>; 2]>,
+    ) -> Node {
+        Node {
+            seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+            op,
+            edges,
+            inputs,
+            outputs,
+            saved: Mutex::new(SavedState::Live(saved)),
+            hooks: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[inline]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+    pub fn op(&self) -> &Op {
+        &self.op
+    }
+    /// PyTorch-style name: `MulBackward`.
+    pub fn name(&self) -> String {
+        format!("{}Backward", self.op.name())
+    }
+    pub fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+    pub fn inputs(&self) -> &[TensorMeta] {
+        &self.inputs
+    }
+    pub fn outputs(&self) -> &[TensorMeta] {
+        &self.outputs
+    }
+
+    /// The saved tensors as the forward stored them (no version check), for inspection.
+    pub fn saved_tensors_raw(&self) -> Option<Vec<Option<Tensor>>> {
+        match &*self.saved.lock() {
+            SavedState::Live(v) => Some(v.iter().map(|s| s.as_ref().map(|s| s.peek().clone())).collect()),
+            SavedState::Freed => None,
+        }
+    }
+
+    pub fn add_hook(&self, id: u64, output_nr: u32, hook: Hook) {
+        self.hooks.lock().push((id, output_nr, hook));
+    }
+    pub fn remove_hook(&self, id: u64) -> bool {
+        let mut hooks = self.hooks.lock();
+        let before = hooks.len();
+        hooks.retain(|(i, _, _)| *i != id);
+        hooks.len() != before
+    }
+    pub(crate) fn hooks_for(&self, output_nr: u32) -> Vec<Hook> {
+        self.hooks.lock().iter().filter(|(_, nr, _)| *nr == output_nr).map(|(_, _, h)| h.clone()).collect()
+    }
+    pub(crate) fn has_hooks(&self) -> bool {
+        !self.hooks.lock().is_empty()
+    }
+
+    /// Runs the vjp of this node. Saved tensors are version-checked, and freed afterwards
+    /// unless `retain_graph`.
+    pub(crate) fn apply(self: &Arc<Node>, grads: &[Tensor], present: &[bool], needs: &[bool], retain_graph: bool) -> Result<Grads> {
+        if let Op::Custom(custom) = &self.op {
+            if custom.is_released() {
+                return Err(self.freed_error());
+            }
+            let grads: Vec<Option<Tensor>> =
+                grads.iter().zip(present).map(|(g, &p)| if p { Some(g.clone()) } else { None }).collect();
+            let result = custom.backward(&grads, needs)?;
+            if !retain_graph {
+                custom.release_saved();
+            }
+            return Ok(result.into_iter().collect());
+        }
+        let unpacked: SmallVec<[Option<Tensor>; 2]> = {
+            let mut state = self.saved.lock();
+            let unpacked = match &*state {
+                SavedState::Live(saved) => {
+                    saved.iter().map(|s| s.as_ref().map(|s| s.unpack(self)).transpose()).collect::<Result<_>>()?
+                }
+                SavedState::Freed => return Err(self.freed_error()),
+            };
+            if !retain_graph && !matches!(&*state, SavedState::Live(v) if v.is_empty()) {
+                *state = SavedState::Freed;
+            }
+            unpacked
+        };
+        let ctx = VjpCtx { grads, saved: &unpacked, needs, inputs: &self.inputs, outputs: &self.outputs };
+        self.op.vjp(&ctx)
+    }
+
+    fn freed_error(&self) -> crate::error::Error {
+        autograd_err!(
+            "trying to backward through the graph a second time (or to read saved tensors after they were \
+             freed): {} already ran its backward and released what it saved. Specify retain_graph=True on \
+             the first backward() or autograd.grad() call if you need to backward through the graph again",
+            self.name()
+        )
+    }
+}
+
+impl Drop for Node {
+    /// Iterative teardown: dropping a 1e6-node chain must not recurse 1e6 frames deep.
+    fn drop(&mut self) {
+        let mut stack: Vec<Arc<Node>> = Vec::new();
+        self.release_into(&mut stack);
+        while let Some(node) = stack.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(node) {
+                node.release_into(&mut stack);
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Moves the nodes this node keeps alive (through edges and saved tensors) onto `stack`.
+    fn release_into(&mut self, stack: &mut Vec<Arc<Node>>) {
+        for edge in self.edges.drain(..) {
+            match edge {
+                Edge::Node(gf) => stack.push(gf.node),
+                Edge::Leaf(t) => stack.extend(t.take_grad_fn_if_unique().map(|g| g.node)),
+                Edge::None => {}
+            }
+        }
+        if let SavedState::Live(saved) = std::mem::replace(self.saved.get_mut(), SavedState::Freed) {
+            for s in saved.into_iter().flatten() {
+                stack.extend(s.into_tensor().take_grad_fn_if_unique().map(|g| g.node));
+            }
+        }
+    }
+}

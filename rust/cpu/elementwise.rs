@@ -1,0 +1,480 @@
+//! Elementwise kernels: unary maps, broadcasting binary maps, `where`, and in-place updates.
+
+use super::strided::Walk;
+use super::SendPtr;
+use crate::backend::{BinaryKind, UnaryKind};
+use crate::error::{dtype_err, Result};
+use crate::tensor::{contiguous_strides, numel, DType, Element, Float, IntoStorageVec, Layout, Tensor};
+use crate::{with_dtype, with_float_dtype};
+use rayon::prelude::*;
+
+const CHUNK: usize = 1 << 14;
+
+/// `out[i] = f(a[i])`, as a fresh contiguous tensor.
+pub fn map1<T: Element, U: IntoStorageVec>(a: &Tensor, f: impl Fn(T) -> U + Sync + Send) -> Result<Tensor> {
+    let xs = a.cpu_storage("map")?.as_slice::<T>();
+    let l = a.layout();
+    let n = l.numel();
+    let mut out = vec![U::default(); n];
+    if l.is_contiguous() {
+        let xs = &xs[l.offset()..l.offset() + n];
+        if n >= super::PARALLEL_THRESHOLD {
+            out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(o, x)| {
+                o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+            });
+        } else {
+            out.iter_mut().zip(xs).for_each(|(o, &x)| *o = f(x));
+        }
+    } else {
+        let w = Walk::new(l.shape(), [&contiguous_strides(l.shape()), l.strides()], [0, l.offset()]);
+        let p = SendPtr(out.as_mut_ptr());
+        w.par_for_each_run(|[o, i], len, [so, si]| {
+            for k in 0..len {
+                // SAFETY: runs of a fresh contiguous output are disjoint and in bounds.
+                unsafe { *p.get().add(o + k * so) = f(xs[i + k * si]) };
+            }
+        });
+    }
+    Tensor::from_vec(out, l.shape())
+}
+
+/// `out[i] = f(a[i], b[i])` with both operands broadcast to `shape`.
+pub fn map2<T: Element, U: IntoStorageVec>(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    f: impl Fn(T, T) -> U + Sync + Send,
+) -> Result<Tensor> {
+    let xa = a.cpu_storage("map")?.as_slice::<T>();
+    let xb = b.cpu_storage("map")?.as_slice::<T>();
+    let la = a.layout().expand(shape, "broadcast")?;
+    let lb = b.layout().expand(shape, "broadcast")?;
+    let n = numel(shape);
+    let mut out = vec![U::default(); n];
+    if la.is_contiguous() && lb.is_contiguous() && !has_zero_stride(&la) && !has_zero_stride(&lb) {
+        let xa = &xa[la.offset()..la.offset() + n];
+        let xb = &xb[lb.offset()..lb.offset() + n];
+        if n >= super::PARALLEL_THRESHOLD {
+            out.par_chunks_mut(CHUNK).zip(xa.par_chunks(CHUNK).zip(xb.par_chunks(CHUNK))).for_each(|(o, (a, b))| {
+                zip2(o, a, b, &f);
+            });
+        } else {
+            zip2(&mut out, xa, xb, &f);
+        }
+        return Tensor::from_vec(out, shape);
+    }
+    let w = Walk::new(shape, [&contiguous_strides(shape), la.strides(), lb.strides()], [0, la.offset(), lb.offset()]);
+    let p = SendPtr(out.as_mut_ptr());
+    w.par_for_each_run(|[o, ia, ib], len, [_, sa, sb]| {
+        // SAFETY: runs of a fresh contiguous output are disjoint; the innermost output stride is 1.
+        let o = unsafe { std::slice::from_raw_parts_mut(p.get().add(o), len) };
+        match (sa, sb) {
+            (1, 1) => zip2(o, &xa[ia..ia + len], &xb[ib..ib + len], &f),
+            (0, 1) => {
+                let x = xa[ia];
+                o.iter_mut().zip(&xb[ib..ib + len]).for_each(|(o, &y)| *o = f(x, y));
+            }
+            (1, 0) => {
+                let y = xb[ib];
+                o.iter_mut().zip(&xa[ia..ia + len]).for_each(|(o, &x)| *o = f(x, y));
+            }
+            _ => {
+                for (k, o) in o.iter_mut().enumerate() {
+                    *o = f(xa[ia + k * sa], xb[ib + k * sb]);
+                }
+            }
+        }
+    });
+    Tensor::from_vec(out, shape)
+}
+
+#[inline(always)]
+fn zip2<T: Copy, U>(o: &mut [U], a: &[T], b: &[T], f: &impl Fn(T, T) -> U) {
+    o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y));
+}
+
+fn has_zero_stride(l: &Layout) -> bool {
+    l.shape().iter().zip(l.strides()).any(|(&d, &s)| d > 1 && s == 0)
+}
+
+pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
+    use UnaryKind::*;
+    if kind == Not {
+        if a.dtype() != DType::Bool {
+            return Err(dtype_err!("logical_not: expected a bool tensor, got {}", a.dtype().name()));
+        }
+        return map1(a, |x: bool| !x);
+    }
+    if kind == IsNan {
+        return with_float_dtype!(a.dtype(), T => map1(a, |x: T| x.is_nan()), _ => map1_any_false(a));
+    }
+    match a.dtype() {
+        DType::F32 => unary_float::<f32>(kind, a),
+        DType::F64 => unary_float::<f64>(kind, a),
+        DType::I64 => unary_int(kind, a),
+        DType::Bool => Err(dtype_err!("{}: not defined for bool tensors; convert with .float() or .long() first", kind.name())),
+    }
+}
+
+fn map1_any_false(a: &Tensor) -> Result<Tensor> {
+    Tensor::from_vec(vec![false; a.numel()], a.shape())
+}
+
+fn unary_float<T: Float + IntoStorageVec>(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
+    use UnaryKind::*;
+    let c = |v: f64| T::from_f64c(v);
+    match kind {
+        Neg => map1(a, |x: T| -x),
+        Abs => map1(a, |x: T| x.abs()),
+        Sign => map1(a, |x: T| if x > T::ZERO { T::ONE } else if x < T::ZERO { -T::ONE } else { x * T::ZERO }),
+        Exp => map1(a, |x: T| x.exp()),
+        Log => map1(a, |x: T| x.ln()),
+        Sqrt => map1(a, |x: T| x.sqrt()),
+        Rsqrt => map1(a, |x: T| T::ONE / x.sqrt()),
+        Reciprocal => map1(a, |x: T| T::ONE / x),
+        Sin => map1(a, |x: T| x.sin()),
+        Cos => map1(a, |x: T| x.cos()),
+        Tanh => map1(a, |x: T| x.tanh()),
+        Sigmoid => map1(a, sigmoid::<T>),
+        Relu => map1(a, |x: T| if x > T::ZERO { x } else if x.is_nan() { x } else { T::ZERO }),
+        LeakyRelu(slope) => {
+            let s = c(slope);
+            map1(a, move |x: T| if x > T::ZERO { x } else { x * s })
+        }
+        Elu(alpha) => {
+            let al = c(alpha);
+            map1(a, move |x: T| if x > T::ZERO { x } else { al * (x.exp() - T::ONE) })
+        }
+        Gelu => {
+            let r = c(std::f64::consts::FRAC_1_SQRT_2);
+            let h = c(0.5);
+            map1(a, move |x: T| h * x * (T::ONE + (x * r).erf()))
+        }
+        GeluGrad => {
+            let r = c(std::f64::consts::FRAC_1_SQRT_2);
+            let h = c(0.5);
+            let k = c(1.0 / (2.0 * std::f64::consts::PI).sqrt());
+            map1(a, move |x: T| h * (T::ONE + (x * r).erf()) + x * k * (-(h * x * x)).exp())
+        }
+        PowScalar(p) => pow_scalar::<T>(a, p),
+        Clamp(lo, hi) => {
+            let (lo, hi) = (lo.map(c), hi.map(c));
+            map1(a, move |x: T| clamp(x, lo, hi))
+        }
+        Not | IsNan => unreachable!("handled by unary"),
+    }
+}
+
+fn pow_scalar<T: Float + IntoStorageVec>(a: &Tensor, p: f64) -> Result<Tensor> {
+    let pt = T::from_f64c(p);
+    if p == 2.0 {
+        map1(a, |x: T| x * x)
+    } else if p == 3.0 {
+        map1(a, |x: T| x * x * x)
+    } else if p == 1.0 {
+        map1(a, |x: T| x)
+    } else if p == 0.5 {
+        map1(a, |x: T| x.sqrt())
+    } else if p == -1.0 {
+        map1(a, |x: T| T::ONE / x)
+    } else {
+        map1(a, move |x: T| x.powf(pt))
+    }
+}
+
+#[inline(always)]
+fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::ZERO {
+        T::ONE / (T::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::ONE + e)
+    }
+}
+
+#[inline(always)]
+fn clamp<T: PartialOrd + Copy>(x: T, lo: Option<T>, hi: Option<T>) -> T {
+    let mut y = x;
+    if let Some(lo) = lo {
+        if y < lo {
+            y = lo;
+        }
+    }
+    if let Some(hi) = hi {
+        if y > hi {
+            y = hi;
+        }
+    }
+    y
+}
+
+fn unary_int(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
+    use UnaryKind::*;
+    match kind {
+        Neg => map1(a, |x: i64| x.wrapping_neg()),
+        Abs => map1(a, |x: i64| x.wrapping_abs()),
+        Sign => map1(a, |x: i64| x.signum()),
+        Relu => map1(a, |x: i64| x.max(0)),
+        Clamp(lo, hi) => map1(a, move |x: i64| clamp(x, lo.map(|v| v.ceil() as i64), hi.map(|v| v.floor() as i64))),
+        PowScalar(p) if p >= 0.0 && p.fract() == 0.0 => map1(a, move |x: i64| x.wrapping_pow(p as u32)),
+        _ => Err(dtype_err!("{}: not defined for int64 tensors", kind.name())),
+    }
+}
+
+pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    use BinaryKind::*;
+    let dtype = a.dtype();
+    if matches!(kind, And | Or | Xor) {
+        return match (a.dtype(), b.dtype()) {
+            (DType::Bool, DType::Bool) => match kind {
+                And => map2(a, b, shape, |x: bool, y: bool| x & y),
+                Or => map2(a, b, shape, |x: bool, y: bool| x | y),
+                _ => map2(a, b, shape, |x: bool, y: bool| x ^ y),
+            },
+            _ => Err(dtype_err!("{}: expected bool tensors, got {} and {}", kind.name(), a.dtype().name(), b.dtype().name())),
+        };
+    }
+    if kind.returns_bool() {
+        return with_dtype!(dtype, T => compare::<T>(kind, a, b, shape));
+    }
+    match dtype {
+        DType::F32 => binary_float::<f32>(kind, a, b, shape),
+        DType::F64 => binary_float::<f64>(kind, a, b, shape),
+        DType::I64 => binary_int(kind, a, b, shape),
+        DType::Bool => match kind {
+            Add | Maximum => map2(a, b, shape, |x: bool, y: bool| x | y),
+            Mul | Minimum => map2(a, b, shape, |x: bool, y: bool| x & y),
+            _ => Err(dtype_err!("{}: not defined for bool tensors; convert with .float() or .long() first", kind.name())),
+        },
+    }
+}
+
+fn compare<T: Element>(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    use BinaryKind::*;
+    match kind {
+        Eq => map2(a, b, shape, |x: T, y: T| x == y),
+        Ne => map2(a, b, shape, |x: T, y: T| x != y),
+        Lt => map2(a, b, shape, |x: T, y: T| x < y),
+        Le => map2(a, b, shape, |x: T, y: T| x <= y),
+        Gt => map2(a, b, shape, |x: T, y: T| x > y),
+        Ge => map2(a, b, shape, |x: T, y: T| x >= y),
+        _ => unreachable!("compare called with {kind:?}"),
+    }
+}
+
+fn binary_float<T: Float + IntoStorageVec>(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    use BinaryKind::*;
+    match kind {
+        Add => map2(a, b, shape, |x: T, y: T| x + y),
+        Sub => map2(a, b, shape, |x: T, y: T| x - y),
+        Mul => map2(a, b, shape, |x: T, y: T| x * y),
+        Div => map2(a, b, shape, |x: T, y: T| x / y),
+        Pow => map2(a, b, shape, |x: T, y: T| x.powf(y)),
+        Maximum => map2(a, b, shape, |x: T, y: T| if x.is_nan() || x > y { x } else { y }),
+        Minimum => map2(a, b, shape, |x: T, y: T| if x.is_nan() || x < y { x } else { y }),
+        FloorDiv => map2(a, b, shape, |x: T, y: T| floor_f::<T>((x / y).to_f64())),
+        Remainder => map2(a, b, shape, |x: T, y: T| x - y * floor_f::<T>((x / y).to_f64())),
+        _ => unreachable!("binary_float called with {kind:?}"),
+    }
+}
+
+#[inline(always)]
+fn floor_f<T: Float>(v: f64) -> T {
+    T::from_f64c(v.floor())
+}
+
+fn binary_int(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    use BinaryKind::*;
+    match kind {
+        Add => map2(a, b, shape, |x: i64, y: i64| x.wrapping_add(y)),
+        Sub => map2(a, b, shape, |x: i64, y: i64| x.wrapping_sub(y)),
+        Mul => map2(a, b, shape, |x: i64, y: i64| x.wrapping_mul(y)),
+        Maximum => map2(a, b, shape, |x: i64, y: i64| x.max(y)),
+        Minimum => map2(a, b, shape, |x: i64, y: i64| x.min(y)),
+        Pow => map2(a, b, shape, |x: i64, y: i64| if y < 0 { 0 } else { x.wrapping_pow(y as u32) }),
+        FloorDiv | Remainder => {
+            if b.to_vec::<i64>()?.contains(&0) {
+                return Err(crate::error::Error::Value(format!("{}: integer division by zero", kind.name())));
+            }
+            if kind == FloorDiv {
+                map2(a, b, shape, |x: i64, y: i64| {
+                    let q = x / y;
+                    if x % y != 0 && ((x < 0) != (y < 0)) { q - 1 } else { q }
+                })
+            } else {
+                map2(a, b, shape, |x: i64, y: i64| {
+                    let r = x % y;
+                    if r != 0 && ((r < 0) != (y < 0)) { r + y } else { r }
+                })
+            }
+        }
+        _ => Err(dtype_err!("{}: not defined for int64 tensors", kind.name())),
+    }
+}
+
+/// `out[i] = cond[i] ? a[i] : b[i]`, all broadcast to `shape`.
+pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    with_dtype!(a.dtype(), T => where_typed::<T>(cond, a, b, shape))
+}
+
+fn where_typed<T: IntoStorageVec>(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let xc = cond.cpu_storage("where")?.as_slice::<bool>();
+    let xa = a.cpu_storage("where")?.as_slice::<T>();
+    let xb = b.cpu_storage("where")?.as_slice::<T>();
+    let lc = cond.layout().expand(shape, "where")?;
+    let la = a.layout().expand(shape, "where")?;
+    let lb = b.layout().expand(shape, "where")?;
+    let mut out = vec![T::default(); numel(shape)];
+    let w = Walk::new(
+        shape,
+        [&contiguous_strides(shape), lc.strides(), la.strides(), lb.strides()],
+        [0, lc.offset(), la.offset(), lb.offset()],
+    );
+    let p = SendPtr(out.as_mut_ptr());
+    w.par_for_each_run(|[o, ic, ia, ib], len, [so, sc, sa, sb]| {
+        for k in 0..len {
+            let v = if xc[ic + k * sc] { xa[ia + k * sa] } else { xb[ib + k * sb] };
+            // SAFETY: disjoint runs of a fresh output.
+            unsafe { *p.get().add(o + k * so) = v };
+        }
+    });
+    Tensor::from_vec(out, shape)
+}
+
+/// `dst op= src` in place, `src` broadcast to `dst` and of the same dtype. The caller
+/// guarantees `src` does not overlap `dst` (see `ops::inplace`).
+pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
+    with_dtype!(dst.dtype(), T => inplace_typed::<T>(kind, dst, src))
+}
+
+fn inplace_typed<T: Element>(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
+    let f = inplace_fn::<T>(kind)?;
+    apply_inplace(dst, src, f)
+}
+
+fn inplace_fn<T: Element>(kind: BinaryKind) -> Result<fn(T, T) -> T> {
+    macro_rules! arith {
+        ($T:ty) => {{
+            let f: fn($T, $T) -> $T = match kind {
+                BinaryKind::Add => |x, y| x + y,
+                BinaryKind::Sub => |x, y| x - y,
+                BinaryKind::Mul => |x, y| x * y,
+                BinaryKind::Div => |x, y| x / y,
+                BinaryKind::Maximum => |x, y| if x > y { x } else { y },
+                BinaryKind::Minimum => |x, y| if x < y { x } else { y },
+                _ => return Err(dtype_err!("{}_: no in-place form", kind.name())),
+            };
+            // SAFETY: T is exactly $T here (checked by DTYPE).
+            Ok(unsafe { std::mem::transmute::<fn($T, $T) -> $T, fn(T, T) -> T>(f) })
+        }};
+    }
+    match T::DTYPE {
+        DType::F32 => arith!(f32),
+        DType::F64 => arith!(f64),
+        DType::I64 => match kind {
+            BinaryKind::Div => Err(dtype_err!("div_: result type float can't be cast to the int64 tensor being updated")),
+            _ => {
+                let f: fn(i64, i64) -> i64 = match kind {
+                    BinaryKind::Add => |x, y| x.wrapping_add(y),
+                    BinaryKind::Sub => |x, y| x.wrapping_sub(y),
+                    BinaryKind::Mul => |x, y| x.wrapping_mul(y),
+                    BinaryKind::Maximum => |x, y| x.max(y),
+                    BinaryKind::Minimum => |x, y| x.min(y),
+                    _ => return Err(dtype_err!("{}_: no in-place form for int64", kind.name())),
+                };
+                // SAFETY: T is i64 here.
+                Ok(unsafe { std::mem::transmute::<fn(i64, i64) -> i64, fn(T, T) -> T>(f) })
+            }
+        },
+        DType::Bool => Err(dtype_err!("{}_: not defined for bool tensors", kind.name())),
+    }
+}
+
+/// Applies `dst[i] = f(dst[i], src[i])` over `dst`'s layout.
+pub fn apply_inplace<T: Element>(dst: &Tensor, src: &Tensor, f: impl Fn(T, T) -> T + Sync + Send) -> Result<()> {
+    let ld = dst.layout();
+    let ls = src.layout().expand(ld.shape(), "in-place op")?;
+    let xs = src.cpu_storage("in-place op")?.as_slice::<T>();
+    // SAFETY: in-place ops hold the only access to dst's elements (storage contract).
+    let xd = unsafe { dst.cpu_storage("in-place op")?.as_mut_slice::<T>() };
+    if ld.is_contiguous() && ls.is_contiguous() && !has_zero_stride(&ls) {
+        let n = ld.numel();
+        let d = &mut xd[ld.offset()..ld.offset() + n];
+        let s = &xs[ls.offset()..ls.offset() + n];
+        if n >= super::PARALLEL_THRESHOLD {
+            d.par_chunks_mut(CHUNK).zip(s.par_chunks(CHUNK)).for_each(|(d, s)| {
+                d.iter_mut().zip(s).for_each(|(d, &s)| *d = f(*d, s));
+            });
+        } else {
+            d.iter_mut().zip(s).for_each(|(d, &s)| *d = f(*d, s));
+        }
+        return Ok(());
+    }
+    let w = Walk::new(ld.shape(), [ld.strides(), ls.strides()], [ld.offset(), ls.offset()]);
+    let p = SendPtr(xd.as_mut_ptr());
+    // A destination view with stride-0 dims would be written from several runs: keep it serial.
+    let run = |[o, i]: [usize; 2], len: usize, [so, si]: [usize; 2]| {
+        for k in 0..len {
+            // SAFETY: positions come from dst's own layout.
+            unsafe {
+                let d = p.get().add(o + k * so);
+                *d = f(*d, xs[i + k * si]);
+            }
+        }
+    };
+    if has_zero_stride(ld) {
+        w.for_each_run(run);
+    } else {
+        w.par_for_each_run(run);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: Vec<f32>, s: &[usize]) -> Tensor {
+        Tensor::from_vec(v, s).unwrap()
+    }
+
+    #[test]
+    fn broadcast_add_matches_manual() {
+        let a = t(vec![1., 2., 3.], &[3, 1]);
+        let b = t(vec![10., 20.], &[2]);
+        let c = binary(BinaryKind::Add, &a, &b, &[3, 2]).unwrap();
+        assert_eq!(c.to_vec::<f32>().unwrap(), vec![11., 21., 12., 22., 13., 23.]);
+    }
+
+    #[test]
+    fn transposed_input_is_read_in_logical_order() {
+        let a = t(vec![1., 2., 3., 4., 5., 6.], &[2, 3]);
+        let at = a.with_layout(a.layout().transpose(0, 1));
+        let e = unary(UnaryKind::Neg, &at).unwrap();
+        assert_eq!(e.to_vec::<f32>().unwrap(), vec![-1., -4., -2., -5., -3., -6.]);
+    }
+
+    #[test]
+    fn large_parallel_map_is_exact() {
+        let n = 200_000;
+        let a = t((0..n).map(|i| i as f32).collect(), &[n]);
+        let b = binary(BinaryKind::Mul, &a, &t(vec![2.0], &[]), &[n]).unwrap();
+        let v = b.to_vec::<f32>().unwrap();
+        assert!(v.iter().enumerate().all(|(i, &x)| x == 2.0 * i as f32));
+    }
+
+    #[test]
+    fn sigmoid_is_stable_for_large_inputs() {
+        let a = t(vec![-1000., 0., 1000.], &[3]);
+        let s = unary(UnaryKind::Sigmoid, &a).unwrap().to_vec::<f32>().unwrap();
+        assert_eq!(s, vec![0., 0.5, 1.]);
+    }
+
+    #[test]
+    fn int_floor_division_rounds_down() {
+        let a = Tensor::from_vec(vec![7i64, -7, 7, -7], &[4]).unwrap();
+        let b = Tensor::from_vec(vec![2i64, 2, -2, -2], &[4]).unwrap();
+        assert_eq!(binary(BinaryKind::FloorDiv, &a, &b, &[4]).unwrap().to_vec::<i64>().unwrap(), vec![3, -4, -4, 3]);
+        assert_eq!(binary(BinaryKind::Remainder, &a, &b, &[4]).unwrap().to_vec::<i64>().unwrap(), vec![1, 1, -1, -1]);
+    }
+}

@@ -1,0 +1,27 @@
+//! CPU kernels. Each takes tensors (reading only their storage and layout) and returns a
+//! fresh contiguous tensor, or writes into a destination view for in-place ops. They know
+//! nothing about autograd. Elementwise work runs on rayon above `PARALLEL_THRESHOLD`
+//! elements; small tensors never touch the thread pool.
+
+pub mod copy;
+pub mod elementwise;
+pub mod index;
+pub mod matmul;
+pub mod reduce;
+pub mod softmax;
+pub mod strided;
+
+/// Elements below which a kernel stays on the calling thread.
+pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// A raw pointer that may cross into rayon workers writing disjoint ranges.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr<T>(pub *mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    #[inline(always)]
+    pub fn get(self) -> *mut T {
+        self.0
+    }
+}

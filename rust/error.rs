@@ -1,0 +1,67 @@
+//! The one error type of the engine. `python::errors` maps each variant to a Python exception.
+
+use std::fmt;
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Shapes that do not fit together (ValueError subclass `ShapeError` in Python).
+    #[error("{0}")]
+    Shape(String),
+    /// A dtype an op cannot take (ValueError subclass `DTypeError`).
+    #[error("{0}")]
+    DType(String),
+    /// Tensors on different devices, or a device that cannot be used (RuntimeError subclass `DeviceError`).
+    #[error("{0}")]
+    Device(String),
+    /// Misuse of the autograd graph: backward twice, stale saved tensors, ... (RuntimeError).
+    #[error("{0}")]
+    Autograd(String),
+    /// An index out of range (IndexError).
+    #[error("{0}")]
+    Index(String),
+    /// A bad argument value (ValueError).
+    #[error("{0}")]
+    Value(String),
+    /// A bad argument type (TypeError).
+    #[error("{0}")]
+    Type(String),
+    /// An error raised by foreign code called back from the engine (a Python hook or custom
+    /// Function); carried through unchanged so Python sees the original exception.
+    #[error("{0}")]
+    Foreign(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Formats a shape the way PyTorch prints it: `[2, 3]`.
+pub struct ShapeDisplay<'a>(pub &'a [usize]);
+
+impl fmt::Display for ShapeDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        write!(f, "]")
+    }
+}
+
+macro_rules! shape_err {
+    ($($arg:tt)*) => { $crate::error::Error::Shape(format!($($arg)*)) };
+}
+macro_rules! dtype_err {
+    ($($arg:tt)*) => { $crate::error::Error::DType(format!($($arg)*)) };
+}
+macro_rules! value_err {
+    ($($arg:tt)*) => { $crate::error::Error::Value(format!($($arg)*)) };
+}
+macro_rules! index_err {
+    ($($arg:tt)*) => { $crate::error::Error::Index(format!($($arg)*)) };
+}
+macro_rules! autograd_err {
+    ($($arg:tt)*) => { $crate::error::Error::Autograd(format!($($arg)*)) };
+}
+pub(crate) use {autograd_err, dtype_err, index_err, shape_err, value_err};

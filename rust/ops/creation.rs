@@ -1,0 +1,99 @@
+//! Factories: filled, ranged and random tensors, and moving between devices.
+
+use crate::backend;
+use crate::error::{value_err, Result};
+use crate::random;
+use crate::tensor::{numel, DType, Device, Tensor};
+
+pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    backend::full(shape, value, dtype, device)
+}
+
+pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    backend::full(shape, 0.0, dtype, device)
+}
+
+pub fn ones(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    backend::full(shape, 1.0, dtype, device)
+}
+
+pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {
+    backend::to_device(t, device)
+}
+
+fn place(t: Tensor, device: Device) -> Result<Tensor> {
+    if device == Device::Cpu {
+        Ok(t)
+    } else {
+        backend::to_device(&t, device)
+    }
+}
+
+/// `start, start+step, ...` below `end` (above, for negative steps).
+pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
+        return Err(value_err!("arange: step must be finite and non-zero, and the bounds finite (got {start}, {end}, {step})"));
+    }
+    if (end - start) / step < 0.0 {
+        return Err(value_err!("arange: upper bound and step sign are inconsistent ({start} to {end} by {step})"));
+    }
+    let n = ((end - start) / step).ceil().max(0.0) as usize;
+    let t = match dtype {
+        DType::I64 => Tensor::from_vec((0..n).map(|i| (start + i as f64 * step) as i64).collect::<Vec<_>>(), &[n])?,
+        DType::F64 => Tensor::from_vec((0..n).map(|i| start + i as f64 * step).collect::<Vec<_>>(), &[n])?,
+        DType::F32 => Tensor::from_vec((0..n).map(|i| (start + i as f64 * step) as f32).collect::<Vec<_>>(), &[n])?,
+        DType::Bool => return Err(value_err!("arange: bool is not a valid dtype for a range")),
+    };
+    place(t, device)
+}
+
+pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType, device: Device) -> Result<Tensor> {
+    let vals: Vec<f64> = (0..steps)
+        .map(|i| if steps == 1 { start } else { start + (end - start) * i as f64 / (steps - 1) as f64 })
+        .collect();
+    let t = Tensor::from_vec(vals, &[steps])?;
+    place(backend::cast(&t, dtype)?, device)
+}
+
+pub fn eye(n: usize, m: usize, dtype: DType, device: Device) -> Result<Tensor> {
+    let mut v = vec![0.0f64; n * m];
+    for i in 0..n.min(m) {
+        v[i * m + i] = 1.0;
+    }
+    place(backend::cast(&Tensor::from_vec(v, &[n, m])?, dtype)?, device)
+}
+
+fn check_float(dtype: DType, op: &str) -> Result<()> {
+    if !dtype.is_float() {
+        return Err(crate::error::dtype_err!("{op}: expected a float dtype, got {}", dtype.name()));
+    }
+    Ok(())
+}
+
+/// Uniform samples in [low, high).
+pub fn rand_uniform(shape: &[usize], low: f64, high: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    check_float(dtype, "rand")?;
+    let n = numel(shape);
+    let t = match dtype {
+        DType::F32 => Tensor::from_vec(random::uniform_f32(n, low as f32, high as f32), shape)?,
+        _ => Tensor::from_vec(random::uniform_f64(n, low, high), shape)?,
+    };
+    place(t, device)
+}
+
+pub fn rand_normal(shape: &[usize], mean: f64, std: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    check_float(dtype, "randn")?;
+    let t = Tensor::from_vec(random::normal_f64(numel(shape), mean, std), shape)?;
+    place(backend::cast(&t, dtype)?, device)
+}
+
+pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
+    if high <= low {
+        return Err(value_err!("randint: low ({low}) must be smaller than high ({high})"));
+    }
+    place(Tensor::from_vec(random::randint(numel(shape), low, high), shape)?, device)
+}
+
+pub fn randperm(n: usize, device: Device) -> Result<Tensor> {
+    place(Tensor::from_vec(random::permutation(n), &[n])?, device)
+}

@@ -1,0 +1,164 @@
+//! The global random generator (xoshiro256++), seeded by `manual_seed` or from the clock.
+
+use parking_lot::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub struct Rng {
+    s: [u64; 4],
+}
+
+fn splitmix64(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Rng {
+    pub fn seeded(seed: u64) -> Rng {
+        let mut x = seed;
+        Rng { s: [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)] }
+    }
+
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// Uniform in [0, 1) with 53 bits.
+    #[inline]
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Two uniforms in [0, 1) with 24 bits each, from one draw.
+    #[inline]
+    pub fn next_f32_pair(&mut self) -> (f32, f32) {
+        let r = self.next_u64();
+        let scale = 1.0 / (1u32 << 24) as f32;
+        (((r >> 40) as u32) as f32 * scale, (((r >> 8) & 0xFF_FFFF) as u32) as f32 * scale)
+    }
+
+    /// Standard normal pairs by Box-Muller.
+    #[inline]
+    pub fn next_normal_pair(&mut self) -> (f64, f64) {
+        let u1 = 1.0 - self.next_f64(); // (0, 1]
+        let u2 = self.next_f64();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let t = 2.0 * std::f64::consts::PI * u2;
+        (r * t.cos(), r * t.sin())
+    }
+
+    /// Uniform integer in [low, high) without modulo bias (Lemire's method).
+    #[inline]
+    pub fn next_below(&mut self, range: u64) -> u64 {
+        let mut m = (self.next_u64() as u128) * (range as u128);
+        let mut l = m as u64;
+        if l < range {
+            let t = range.wrapping_neg() % range;
+            while l < t {
+                m = (self.next_u64() as u128) * (range as u128);
+                l = m as u64;
+            }
+        }
+        (m >> 64) as u64
+    }
+}
+
+static GLOBAL: Mutex<Option<Rng>> = Mutex::new(None);
+
+fn clock_seed() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0x5EED)
+}
+
+/// Runs `f` with the global generator.
+pub fn with_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
+    let mut g = GLOBAL.lock();
+    f(g.get_or_insert_with(|| Rng::seeded(clock_seed())))
+}
+
+pub fn manual_seed(seed: u64) {
+    *GLOBAL.lock() = Some(Rng::seeded(seed));
+}
+
+pub fn uniform_f32(n: usize, low: f32, high: f32) -> Vec<f32> {
+    with_rng(|r| {
+        let mut v = Vec::with_capacity(n + 1);
+        while v.len() < n {
+            let (a, b) = r.next_f32_pair();
+            v.push(low + (high - low) * a);
+            v.push(low + (high - low) * b);
+        }
+        v.truncate(n);
+        v
+    })
+}
+
+pub fn uniform_f64(n: usize, low: f64, high: f64) -> Vec<f64> {
+    with_rng(|r| (0..n).map(|_| low + (high - low) * r.next_f64()).collect())
+}
+
+pub fn normal_f64(n: usize, mean: f64, std: f64) -> Vec<f64> {
+    with_rng(|r| {
+        let mut v = Vec::with_capacity(n + 1);
+        while v.len() < n {
+            let (a, b) = r.next_normal_pair();
+            v.push(mean + std * a);
+            v.push(mean + std * b);
+        }
+        v.truncate(n);
+        v
+    })
+}
+
+pub fn randint(n: usize, low: i64, high: i64) -> Vec<i64> {
+    let range = (high - low) as u64;
+    with_rng(|r| (0..n).map(|_| low + r.next_below(range) as i64).collect())
+}
+
+/// A random permutation of 0..n (Fisher-Yates).
+pub fn permutation(n: usize) -> Vec<i64> {
+    let mut v: Vec<i64> = (0..n as i64).collect();
+    with_rng(|r| {
+        for i in (1..n).rev() {
+            let j = r.next_below(i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+    });
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeding_is_reproducible_and_ranges_hold() {
+        manual_seed(7);
+        let a = uniform_f32(1001, -1.0, 1.0);
+        manual_seed(7);
+        let b = uniform_f32(1001, -1.0, 1.0);
+        assert_eq!(a, b);
+        assert!(a.iter().all(|&x| (-1.0..1.0).contains(&x)));
+        let ints = randint(10_000, -3, 4);
+        assert!(ints.iter().all(|&x| (-3..4).contains(&x)));
+        assert!((-3..4).all(|k| ints.contains(&k)));
+        let n = normal_f64(100_000, 0.0, 1.0);
+        let mean = n.iter().sum::<f64>() / n.len() as f64;
+        let var = n.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.len() as f64;
+        assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.02);
+        let mut p = permutation(100);
+        p.sort();
+        assert_eq!(p, (0..100).collect::<Vec<_>>());
+    }
+}

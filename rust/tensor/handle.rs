@@ -1,0 +1,264 @@
+//! `Tensor`: a cheap handle (one `Arc`) to storage, layout, dtype and autograd metadata.
+
+use super::dtype::{DType, Element};
+use super::layout::{Dims, Layout};
+use super::storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage};
+use crate::autograd::{GradFn, Hook};
+use crate::error::{autograd_err, dtype_err, Error, Result, ShapeDisplay};
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Tensor(Arc<TensorImpl>);
+
+pub struct TensorImpl {
+    storage: Arc<SharedStorage>,
+    layout: Layout,
+    dtype: DType,
+    /// A Python number turned into a 0-dim tensor: it votes last in type promotion.
+    wrapped_number: bool,
+    autograd: Mutex<AutogradMeta>,
+}
+
+/// Autograd state. A leaf has no `grad_fn` and may require grad; a non-leaf requires grad
+/// exactly when it has a `grad_fn`.
+#[derive(Default)]
+pub struct AutogradMeta {
+    pub requires_grad: bool,
+    pub grad_fn: Option<GradFn>,
+    pub grad: Option<Tensor>,
+    /// Hooks of a leaf, run on its gradient before accumulation (non-leaf hooks live on the node).
+    pub hooks: Vec<(u64, Hook)>,
+    pub retains_grad: bool,
+    /// Set on views of tensors that require grad: in-place ops on them are refused, because
+    /// the view's base would silently miss the change in its history.
+    pub is_view_of_differentiable: bool,
+}
+
+impl Tensor {
+    fn from_parts(storage: Arc<SharedStorage>, layout: Layout, dtype: DType, meta: AutogradMeta) -> Tensor {
+        Tensor(Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: Mutex::new(meta) }))
+    }
+
+    /// A Python number as a 0-dim tensor of `dtype` that loses type promotion to real tensors.
+    pub fn wrapped_number(value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        let storage = match device {
+            Device::Cpu => Arc::new(SharedStorage::new(Storage::Cpu(CpuStorage::scalar(value, dtype)))),
+            _ => crate::backend::full(&[], value, dtype, device)?.storage().clone(),
+        };
+        Ok(Tensor(Arc::new(TensorImpl {
+            storage,
+            layout: Layout::scalar(),
+            dtype,
+            wrapped_number: true,
+            autograd: Mutex::new(AutogradMeta::default()),
+        })))
+    }
+
+    #[inline]
+    pub fn is_wrapped_number(&self) -> bool {
+        self.0.wrapped_number
+    }
+
+    /// A fresh tensor owning `storage`, laid out row-major as `shape`.
+    pub fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
+        let dtype = storage.dtype();
+        debug_assert!(storage.len() >= super::layout::numel(shape));
+        Self::from_parts(Arc::new(SharedStorage::new(storage)), Layout::contiguous(shape), dtype, AutogradMeta::default())
+    }
+
+    pub fn from_vec<T: IntoStorageVec>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        if data.len() != super::layout::numel(shape) {
+            return Err(Error::Shape(format!(
+                "tensor: {} values cannot fill a tensor of shape {}",
+                data.len(),
+                ShapeDisplay(shape)
+            )));
+        }
+        Ok(Self::from_storage(Storage::Cpu(CpuStorage::from_vec(data)), shape))
+    }
+
+    /// A 0-dim CPU tensor holding `value` converted to `dtype`.
+    pub fn scalar(value: f64, dtype: DType) -> Tensor {
+        Self::from_storage(Storage::Cpu(CpuStorage::scalar(value, dtype)), &[])
+    }
+
+    /// A view of this tensor's storage with another layout. Autograd metadata is not
+    /// carried over: view ops record their own graph node.
+    pub fn with_layout(&self, layout: Layout) -> Tensor {
+        debug_assert!(layout.storage_extent() <= self.0.storage.storage.len());
+        Self::from_parts(self.0.storage.clone(), layout, self.0.dtype, AutogradMeta::default())
+    }
+
+    /// The same data, no autograd history (shares storage and version counter).
+    pub fn detach(&self) -> Tensor {
+        self.with_layout(self.0.layout.clone())
+    }
+
+    #[inline]
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    #[inline]
+    pub fn shape(&self) -> &[usize] {
+        self.0.layout.shape()
+    }
+    #[inline]
+    pub fn dims(&self) -> Dims {
+        Dims::from_slice(self.0.layout.shape())
+    }
+    #[inline]
+    pub fn ndim(&self) -> usize {
+        self.0.layout.ndim()
+    }
+    #[inline]
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    #[inline]
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    #[inline]
+    pub fn device(&self) -> Device {
+        self.0.storage.storage.device()
+    }
+    #[inline]
+    pub fn storage(&self) -> &Arc<SharedStorage> {
+        &self.0.storage
+    }
+    #[inline]
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    pub fn version(&self) -> u64 {
+        self.0.storage.version()
+    }
+    /// Identity of this handle (two Python objects may share one).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+    pub fn same_handle(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+
+    /// The CPU memory of this tensor, or a device error naming `op`.
+    pub fn cpu_storage(&self, op: &str) -> Result<&CpuStorage> {
+        match &self.0.storage.storage {
+            Storage::Cpu(s) => Ok(s),
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::Device(format!("{op}: expected a CPU tensor, got one on {}", self.device().name()))),
+        }
+    }
+
+    /// Elements in row-major order (copies; for conversions and tests).
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype() {
+            return Err(dtype_err!("to_vec: tensor is {}, asked for {}", self.dtype().name(), T::DTYPE.name()));
+        }
+        let t = crate::backend::to_cpu(self)?;
+        let data = t.cpu_storage("to_vec")?.as_slice::<T>();
+        let mut out = Vec::with_capacity(t.numel());
+        crate::cpu::strided::for_each_index(t.layout(), |i| out.push(data[i]));
+        Ok(out)
+    }
+
+    /// The single value of a one-element tensor, as f64.
+    pub fn item(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            return Err(Error::Value(format!(
+                "item: only one-element tensors can be converted to a Python number, this one has shape {}",
+                ShapeDisplay(self.shape())
+            )));
+        }
+        let t = crate::backend::to_cpu(self)?;
+        let s = t.cpu_storage("item")?;
+        let i = t.layout().offset();
+        Ok(crate::with_dtype!(t.dtype(), T => s.as_slice::<T>()[i].to_f64()))
+    }
+
+    // ---- autograd metadata -------------------------------------------------------------
+
+    pub fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
+        self.0.autograd.lock()
+    }
+
+    #[inline]
+    pub fn requires_grad(&self) -> bool {
+        let m = self.0.autograd.lock();
+        m.requires_grad || m.grad_fn.is_some()
+    }
+
+    pub fn grad_fn(&self) -> Option<GradFn> {
+        self.0.autograd.lock().grad_fn.clone()
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.0.autograd.lock().grad_fn.is_none()
+    }
+
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.autograd.lock().grad.clone()
+    }
+
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        self.0.autograd.lock().grad = grad;
+    }
+
+    /// Attaches the node that produced this (fresh) tensor.
+    pub fn set_grad_fn(&self, grad_fn: Option<GradFn>) {
+        self.0.autograd.lock().grad_fn = grad_fn;
+    }
+
+    /// `requires_grad_()`: only leaves, and only float tensors, may require grad.
+    pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
+        if requires_grad && !self.dtype().is_float() {
+            return Err(Error::Autograd(format!(
+                "only tensors of floating point dtype can require gradients, this one is {}; convert it first with .float()",
+                self.dtype().name()
+            )));
+        }
+        let mut m = self.0.autograd.lock();
+        if m.grad_fn.is_some() {
+            if requires_grad {
+                return Ok(());
+            }
+            return Err(autograd_err!(
+                "you can only change requires_grad flags of leaf tensors; this tensor was produced by {}. \
+                 Use .detach() to get a tensor that does not require grad",
+                m.grad_fn.as_ref().map(|g| g.node.name()).unwrap_or_default()
+            ));
+        }
+        m.requires_grad = requires_grad;
+        Ok(())
+    }
+
+    pub(crate) fn mark_view_of_differentiable(&self) {
+        self.0.autograd.lock().is_view_of_differentiable = true;
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor({} {} {})", self.dtype().name(), ShapeDisplay(self.shape()), self.device().name())
+    }
+}
+
+impl Tensor {
+    /// When this is the last handle to the tensor, takes its grad_fn out (so the caller can
+    /// drop the graph iteratively); otherwise leaves it alone.
+    pub(crate) fn take_grad_fn_if_unique(self) -> Option<GradFn> {
+        match Arc::try_unwrap(self.0) {
+            Ok(inner) => inner.autograd.into_inner().grad_fn.take(),
+            Err(_) => None,
+        }
+    }
+
+    /// Whether no other handle, view or saved reference shares this tensor's memory.
+    pub(crate) fn is_exclusive(&self) -> bool {
+        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+    }
+}

@@ -1,0 +1,11 @@
+//! Tensors: typed, strided views over shared device storage, carrying autograd metadata.
+
+mod dtype;
+mod handle;
+mod layout;
+mod storage;
+
+pub use dtype::{num_like::FloatOps, result_type, Category, DType, Element, Float, PromotionInput};
+pub use handle::{AutogradMeta, Tensor};
+pub use layout::{broadcast_shapes, contiguous_strides, normalize_dim, numel, Dims, Layout};
+pub use storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage};

@@ -1,0 +1,195 @@
+//! Device memory behind tensors. `Storage` is the device enum every kernel dispatch matches on;
+//! `SharedStorage` is what views share: the memory plus the version counter that in-place ops
+//! bump and that saved tensors check.
+//!
+//! Aliasing contract: tensor memory is read and written through raw pointers, as in NumPy and
+//! PyTorch. Writes happen only in in-place ops and in kernels filling a fresh output; callers
+//! reach the engine with Python's GIL held, which serialises them. In-place ops whose source
+//! and destination share memory copy the source first (see `ops::inplace`).
+
+use super::dtype::{DType, Element};
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum Device {
+    Cpu,
+    Gpu,
+}
+
+impl Device {
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+        }
+    }
+}
+
+/// What keeps CPU memory alive: a Vec the engine allocated, or a foreign owner (a NumPy
+/// array shared by `from_numpy`), which only `python` knows how to release. Never read:
+/// it exists to be dropped with the storage.
+#[allow(dead_code)]
+enum Owner {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    Bool(Vec<bool>),
+    Foreign(Box<dyn Any + Send + Sync>),
+}
+
+pub struct CpuStorage {
+    ptr: *mut u8,
+    len: usize,
+    dtype: DType,
+    _owner: Owner,
+}
+
+// SAFETY: the memory is owned by `_owner` (Send + Sync); access follows the module's contract.
+unsafe impl Send for CpuStorage {}
+unsafe impl Sync for CpuStorage {}
+
+/// Typed vectors that can become CPU storage without a copy.
+pub trait IntoStorageVec: Element {
+    fn into_owner(v: Vec<Self>) -> (*mut u8, usize, OwnerToken);
+}
+
+/// Opaque wrapper so `IntoStorageVec` can hand an `Owner` across modules.
+pub struct OwnerToken(Owner);
+
+macro_rules! impl_into_storage {
+    ($t:ty, $variant:ident) => {
+        impl IntoStorageVec for $t {
+            fn into_owner(mut v: Vec<$t>) -> (*mut u8, usize, OwnerToken) {
+                let ptr = v.as_mut_ptr() as *mut u8;
+                let len = v.len();
+                (ptr, len, OwnerToken(Owner::$variant(v)))
+            }
+        }
+    };
+}
+impl_into_storage!(f32, F32);
+impl_into_storage!(f64, F64);
+impl_into_storage!(i64, I64);
+impl_into_storage!(bool, Bool);
+
+impl CpuStorage {
+    pub fn from_vec<T: IntoStorageVec>(v: Vec<T>) -> CpuStorage {
+        let (ptr, len, OwnerToken(owner)) = T::into_owner(v);
+        CpuStorage { ptr, len, dtype: T::DTYPE, _owner: owner }
+    }
+
+    /// One element holding `value` converted to `dtype`.
+    pub fn scalar(value: f64, dtype: DType) -> CpuStorage {
+        match dtype {
+            DType::F32 => Self::from_vec(vec![value as f32]),
+            DType::F64 => Self::from_vec(vec![value]),
+            DType::I64 => Self::from_vec(vec![value as i64]),
+            DType::Bool => Self::from_vec(vec![value != 0.0]),
+        }
+    }
+
+    /// Zero-filled memory for `len` elements of `dtype`.
+    pub fn zeros(dtype: DType, len: usize) -> CpuStorage {
+        match dtype {
+            DType::F32 => Self::from_vec(vec![0f32; len]),
+            DType::F64 => Self::from_vec(vec![0f64; len]),
+            DType::I64 => Self::from_vec(vec![0i64; len]),
+            DType::Bool => Self::from_vec(vec![false; len]),
+        }
+    }
+
+    /// Wraps memory owned by someone else.
+    ///
+    /// # Safety
+    /// `ptr` must point to `len` properly aligned, initialised elements of `dtype` that stay
+    /// valid for as long as `owner` lives; bool memory must hold only 0 or 1.
+    pub unsafe fn from_foreign(ptr: *mut u8, len: usize, dtype: DType, owner: Box<dyn Any + Send + Sync>) -> CpuStorage {
+        CpuStorage { ptr, len, dtype, _owner: Owner::Foreign(owner) }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    #[inline]
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    #[inline]
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    #[inline]
+    pub fn as_slice<T: Element>(&self) -> &[T] {
+        assert_eq!(T::DTYPE, self.dtype, "storage dtype mismatch");
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: ptr/len describe initialised elements of T (checked dtype), kept alive by _owner.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const T, self.len) }
+    }
+
+    /// Mutable access to the elements.
+    ///
+    /// # Safety
+    /// The caller must be the only one reading or writing these elements for the lifetime of
+    /// the slice (see the module's aliasing contract).
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn as_mut_slice<T: Element>(&self) -> &mut [T] {
+        assert_eq!(T::DTYPE, self.dtype, "storage dtype mismatch");
+        if self.len == 0 {
+            return &mut [];
+        }
+        std::slice::from_raw_parts_mut(self.ptr as *mut T, self.len)
+    }
+}
+
+/// Device memory. Each op's dispatch matches on this enum.
+pub enum Storage {
+    Cpu(CpuStorage),
+}
+
+impl Storage {
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(_) => Device::Cpu,
+        }
+    }
+    pub fn dtype(&self) -> DType {
+        match self {
+            Storage::Cpu(s) => s.dtype(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.len(),
+        }
+    }
+}
+
+/// Storage plus the version counter shared by all views of it.
+pub struct SharedStorage {
+    pub storage: Storage,
+    version: AtomicU64,
+}
+
+impl SharedStorage {
+    pub fn new(storage: Storage) -> SharedStorage {
+        SharedStorage { storage, version: AtomicU64::new(0) }
+    }
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+    #[inline]
+    pub fn bump_version(&self) {
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+}
