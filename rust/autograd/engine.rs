@@ -133,6 +133,9 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
                 continue;
             }
         }
+        if node.keeps_values() {
+            node.set_grads_seen(grads.iter().map(|g| g.as_ref().map(|g| g.detach())).collect());
+        }
         let present: SmallVec<[bool; 1]> = grads.iter().map(|g| g.is_some()).collect();
         let full: SmallVec<[Tensor; 1]> = grads
             .into_iter()

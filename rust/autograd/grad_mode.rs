@@ -4,6 +4,19 @@ use std::cell::Cell;
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+    static TRACE_ALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Outputs with at most this many elements keep their values in the graph, so graph
+/// pictures of small circuits work without asking; `set_trace_all(true)` keeps every value.
+pub const TRACE_SMALL: usize = 64;
+
+pub fn is_trace_all() -> bool {
+    TRACE_ALL.with(|g| g.get())
+}
+
+pub fn set_trace_all(enabled: bool) {
+    TRACE_ALL.with(|g| g.set(enabled));
 }
 
 #[inline]

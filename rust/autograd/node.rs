@@ -69,6 +69,11 @@ pub struct Node {
     saved: Mutex<SavedState>,
     /// Hooks registered on non-leaf outputs: (hook id, output number, hook).
     hooks: Mutex<Vec<(u64, u32, Hook)>>,
+    /// Forward values kept for inspection (graph pictures): small outputs always, all of
+    /// them while tracing is on. `None` when not kept.
+    values: Option<SmallVec<[Tensor; 1]>>,
+    /// Gradients of the outputs from the last backward through this node (when `values` is kept).
+    grads_seen: Mutex<Option<SmallVec<[Option<Tensor>; 1]>>>,
 }
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -115,7 +120,33 @@ impl Node {
             outputs,
             saved: Mutex::new(SavedState::Live(saved)),
             hooks: Mutex::new(Vec::new()),
+            values: None,
+            grads_seen: Mutex::new(None),
         }
+    }
+
+    /// Keeps (detached) output values for inspection.
+    pub fn with_values(mut self, values: SmallVec<[Tensor; 1]>) -> Node {
+        self.values = Some(values);
+        self
+    }
+
+    /// The kept forward values of the outputs, if any.
+    pub fn values(&self) -> Option<&[Tensor]> {
+        self.values.as_deref()
+    }
+
+    /// The output gradients seen by the last backward, if values are kept.
+    pub fn grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
+        self.grads_seen.lock().as_ref().map(|g| g.to_vec())
+    }
+
+    pub(crate) fn keeps_values(&self) -> bool {
+        self.values.is_some()
+    }
+
+    pub(crate) fn set_grads_seen(&self, grads: SmallVec<[Option<Tensor>; 1]>) {
+        *self.grads_seen.lock() = Some(grads);
     }
 
     #[inline]
@@ -125,9 +156,20 @@ impl Node {
     pub fn op(&self) -> &Op {
         &self.op
     }
-    /// PyTorch-style name: `MulBackward`.
+    /// PyTorch-style name: `MulBackward`, `LeakyReluBackward`.
     pub fn name(&self) -> String {
-        format!("{}Backward", self.op.name())
+        let op = self.op.name();
+        if matches!(self.op, Op::Custom(_)) {
+            return format!("{op}Backward");
+        }
+        let camel: String = op
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            })
+            .collect();
+        format!("{camel}Backward")
     }
     pub fn edges(&self) -> &[Edge] {
         &self.edges

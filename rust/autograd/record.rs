@@ -1,6 +1,6 @@
 //! Recording an op application on the tape.
 
-use super::grad_mode::is_grad_enabled;
+use super::grad_mode::{is_grad_enabled, is_trace_all, TRACE_SMALL};
 use super::node::{Edge, GradFn, Node, TensorMeta};
 use super::saved::SavedTensor;
 use crate::ops::Op;
@@ -64,7 +64,11 @@ where
         .collect();
     let input_meta = inputs.iter().map(|t| TensorMeta::of(t)).collect();
     let output_meta = outputs.iter().map(|t| TensorMeta::of(t)).collect();
-    let node = Arc::new(Node::new(op, edges, input_meta, output_meta, saved));
+    let mut node = Node::new(op, edges, input_meta, output_meta, saved);
+    if is_trace_all() || outputs.iter().all(|o| o.numel() <= TRACE_SMALL) {
+        node = node.with_values(outputs.iter().map(|o| o.detach()).collect());
+    }
+    let node = Arc::new(node);
     for (nr, out) in outputs.iter().enumerate() {
         if out.dtype().is_float() {
             out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));

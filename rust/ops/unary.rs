@@ -46,32 +46,33 @@ impl UnaryOp {
         let g = ctx.grad();
         let s = ctx.saved(0)?; // the input, or the output for `saves_output` kinds
         let c = |v: f64| scalar_like(g, v);
-        let local = || -> Result<Tensor> {
+        // Each arm is the input gradient: upstream times the local derivative.
+        let input_grad = || -> Result<Tensor> {
             Ok(match self.kind {
-                Neg => return neg(g),
-                Abs => unary_op(Sign, s)?,
-                Sign => return mul(g, &c(0.0)?),
-                Exp => s.clone(),
-                Log => return super::div(g, s),
-                Sqrt => return super::div(g, &mul(s, &c(2.0)?)?),
-                Rsqrt => mul(&super::pow(s, &c(3.0)?)?, &c(-0.5)?)?,
-                Reciprocal => neg(&mul(s, s)?)?,
-                Sin => unary_op(Cos, s)?,
-                Cos => neg(&unary_op(Sin, s)?)?,
-                Tanh => super::sub(&c(1.0)?, &mul(s, s)?)?,
+                Neg => neg(g)?,
+                Abs => mul(g, &unary_op(Sign, s)?)?,
+                Sign => mul(g, &c(0.0)?)?,
+                Exp => mul(g, s)?,
+                Log => super::div(g, s)?,
+                Sqrt => super::div(g, &mul(s, &c(2.0)?)?)?,
+                Rsqrt => mul(g, &mul(&super::pow(s, &c(3.0)?)?, &c(-0.5)?)?)?,
+                Reciprocal => mul(g, &neg(&mul(s, s)?)?)?,
+                Sin => mul(g, &unary_op(Cos, s)?)?,
+                Cos => mul(g, &neg(&unary_op(Sin, s)?)?)?,
+                Tanh => mul(g, &super::sub(&c(1.0)?, &mul(s, s)?)?)?,
                 // sigma' = sigma (1 - sigma), from the output alone
-                Sigmoid => mul(s, &super::sub(&c(1.0)?, s)?)?,
-                Relu => return where_(&super::gt(s, &c(0.0)?)?, g, &c(0.0)?),
-                LeakyRelu(slope) => return where_(&super::gt(s, &c(0.0)?)?, g, &mul(g, &c(slope)?)?),
-                Elu(alpha) => return where_(&super::gt(s, &c(0.0)?)?, g, &mul(g, &super::add(s, &c(alpha)?)?)?),
-                Gelu => unary_op(GeluGrad, s)?,
+                Sigmoid => mul(g, &mul(s, &super::sub(&c(1.0)?, s)?)?)?,
+                Relu => where_(&super::gt(s, &c(0.0)?)?, g, &c(0.0)?)?,
+                LeakyRelu(slope) => where_(&super::gt(s, &c(0.0)?)?, g, &mul(g, &c(slope)?)?)?,
+                Elu(alpha) => where_(&super::gt(s, &c(0.0)?)?, g, &mul(g, &super::add(s, &c(alpha)?)?)?)?,
+                Gelu => mul(g, &unary_op(GeluGrad, s)?)?,
                 GeluGrad => {
                     // gelu''(x) = phi(x) (2 - x^2)
                     let x2 = mul(s, s)?;
                     let phi = mul(&unary_op(Exp, &mul(&x2, &c(-0.5)?)?)?, &c(1.0 / (2.0 * std::f64::consts::PI).sqrt())?)?;
-                    mul(&phi, &super::sub(&c(2.0)?, &x2)?)?
+                    mul(g, &mul(&phi, &super::sub(&c(2.0)?, &x2)?)?)?
                 }
-                PowScalar(p) => mul(&c(p)?, &unary_op(PowScalar(p - 1.0), s)?)?,
+                PowScalar(p) => mul(g, &mul(&c(p)?, &unary_op(PowScalar(p - 1.0), s)?)?)?,
                 Clamp(lo, hi) => {
                     let mut inside = super::ge(s, s)?; // all true (false at NaN)
                     if let Some(lo) = lo {
@@ -80,12 +81,12 @@ impl UnaryOp {
                     if let Some(hi) = hi {
                         inside = super::logical_and(&inside, &super::le(s, &c(hi)?)?)?;
                     }
-                    return where_(&inside, g, &c(0.0)?);
+                    where_(&inside, g, &c(0.0)?)?
                 }
                 Not | IsNan => return Err(autograd_err!("{} has no gradient", self.kind.name())),
             })
         };
-        grads(ctx, [&|| mul(g, &local()?)])
+        grads(ctx, [&input_grad])
     }
 }
 

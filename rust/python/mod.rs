@@ -1,8 +1,45 @@
-//! The Python binding: the only module that imports pyo3.
+//! The Python binding: the only module that imports pyo3. Argument parsing, conversions and
+//! errors live here; everything else is the engine.
+
+mod autograd;
+mod convert;
+mod errors;
+mod functions;
+mod interop;
+mod tensor;
+mod tensor_index;
+mod tensor_ops;
 
 use pyo3::prelude::*;
 
+pub use tensor::PyTensor;
+
 #[pymodule]
-fn _core(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<tensor::PyTensor>()?;
+    m.add_class::<convert::PyDType>()?;
+    m.add_class::<convert::PyDevice>()?;
+    m.add_class::<autograd::PyNode>()?;
+    m.add_class::<autograd::PyAccumulateGrad>()?;
+    m.add_class::<autograd::FunctionCtx>()?;
+    m.add_class::<autograd::RemovableHandle>()?;
+    for dtype in [crate::DType::F32, crate::DType::F64, crate::DType::I64, crate::DType::Bool] {
+        m.add(dtype.name(), convert::PyDType { dtype })?;
+    }
+    m.add_function(wrap_pyfunction!(autograd::grad, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::_set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::_set_trace_all, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::_record_function, m)?)?;
+    m.add_function(wrap_pyfunction!(interop::from_numpy, m)?)?;
+    macro_rules! add {
+        ($($f:ident),* $(,)?) => { $( m.add_function(wrap_pyfunction!(functions::$f, m)?)?; )* };
+    }
+    add!(
+        tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like, full_like, rand, randn, rand_like,
+        randn_like, randint, randperm, arange, linspace, eye, manual_seed, cat, stack, where_, linear,
+        cross_entropy, nll_loss, mse_loss, multi_margin_loss, dropout, softmax, log_softmax, leaky_relu, elu,
+    );
     Ok(())
 }

@@ -6,7 +6,7 @@ use super::storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage}
 use crate::autograd::{GradFn, Hook};
 use crate::error::{autograd_err, dtype_err, Error, Result, ShapeDisplay};
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 #[derive(Clone)]
 pub struct Tensor(Arc<TensorImpl>);
@@ -260,5 +260,20 @@ impl Tensor {
     /// Whether no other handle, view or saved reference shares this tensor's memory.
     pub(crate) fn is_exclusive(&self) -> bool {
         Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+    }
+}
+
+/// A handle that does not keep the tensor alive (for hooks stored in the tensor's own graph).
+pub struct WeakTensor(Weak<TensorImpl>);
+
+impl WeakTensor {
+    pub fn upgrade(&self) -> Option<Tensor> {
+        self.0.upgrade().map(Tensor)
+    }
+}
+
+impl Tensor {
+    pub fn downgrade(&self) -> WeakTensor {
+        WeakTensor(Arc::downgrade(&self.0))
     }
 }

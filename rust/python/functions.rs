@@ -1,0 +1,286 @@
+//! Module-level functions: factories, seeding, joins, and the functional NN ops.
+
+use super::autograd::tensor_list;
+use super::convert::{describe, opt_device, opt_dtype, parse_shape, tensor_from_py};
+use super::tensor::{ok, PyTensor, TResult};
+use crate::ops;
+use crate::tensor::{DType, Device, Tensor};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyTuple};
+
+fn finish(t: Tensor, requires_grad: bool) -> TResult {
+    if requires_grad {
+        t.set_requires_grad(true)?;
+    }
+    Ok(PyTensor::wrap(t))
+}
+
+/// `backprop.tensor(data, dtype=None, device=None, requires_grad=False)`: a new tensor (a copy).
+#[pyfunction]
+#[pyo3(signature = (data, *, dtype = None, device = None, requires_grad = false))]
+pub fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    // The scalar fast path (lecture circuits create many of these).
+    if let Ok(f) = data.cast::<PyFloat>() {
+        if dtype.is_none() && device.is_none() {
+            return finish(Tensor::scalar(f.value(), DType::F32), requires_grad);
+        }
+    }
+    let t = tensor_from_py(data, opt_dtype(dtype)?, opt_device(device)?)?;
+    finish(t, requires_grad)
+}
+
+macro_rules! filled {
+    ($name:ident, $value:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[pyfunction]
+        #[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
+        pub fn $name(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+            let shape = parse_shape(size)?;
+            let t = ops::full(&shape, $value, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?;
+            finish(t, requires_grad)
+        }
+    };
+}
+filled!(zeros, 0.0, "A tensor of zeros.");
+filled!(ones, 1.0, "A tensor of ones.");
+filled!(empty, 0.0, "An uninitialised tensor (zero-filled here).");
+
+fn scalar_dtype(v: &Bound<'_, PyAny>) -> DType {
+    if v.is_instance_of::<PyBool>() {
+        DType::Bool
+    } else if v.extract::<i64>().is_ok() && !v.is_instance_of::<PyFloat>() {
+        DType::I64
+    } else {
+        DType::F32
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (size, fill_value, *, dtype = None, device = None, requires_grad = false))]
+pub fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let shape = super::convert::shape_from_seq(size)?;
+    let d = opt_dtype(dtype)?.unwrap_or_else(|| scalar_dtype(fill_value));
+    finish(ops::full(&shape, fill_value.extract()?, d, opt_device(device)?)?, requires_grad)
+}
+
+fn like_args(t: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<(DType, Device)> {
+    let d = opt_dtype(dtype)?.unwrap_or(t.t.dtype());
+    let dev = match device {
+        Some(x) if !x.is_none() => super::convert::parse_device(x)?,
+        _ => t.t.device(),
+    };
+    Ok((d, dev))
+}
+
+macro_rules! filled_like {
+    ($name:ident, $value:expr) => {
+        #[pyfunction]
+        #[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
+        pub fn $name(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+            let (d, dev) = like_args(input, dtype, device)?;
+            finish(ops::full(input.t.shape(), $value, d, dev)?, requires_grad)
+        }
+    };
+}
+filled_like!(zeros_like, 0.0);
+filled_like!(ones_like, 1.0);
+filled_like!(empty_like, 0.0);
+
+#[pyfunction]
+#[pyo3(signature = (input, fill_value, *, dtype = None, device = None, requires_grad = false))]
+pub fn full_like(input: &PyTensor, fill_value: f64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let (d, dev) = like_args(input, dtype, device)?;
+    finish(ops::full(input.t.shape(), fill_value, d, dev)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
+pub fn rand(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let t = ops::rand_uniform(&parse_shape(size)?, 0.0, 1.0, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?;
+    finish(t, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
+pub fn randn(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let t = ops::rand_normal(&parse_shape(size)?, 0.0, 1.0, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?;
+    finish(t, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
+pub fn rand_like(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let (d, dev) = like_args(input, dtype, device)?;
+    finish(ops::rand_uniform(input.t.shape(), 0.0, 1.0, d, dev)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
+pub fn randn_like(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let (d, dev) = like_args(input, dtype, device)?;
+    finish(ops::rand_normal(input.t.shape(), 0.0, 1.0, d, dev)?, requires_grad)
+}
+
+/// `randint(high, size)` or `randint(low, high, size)`.
+#[pyfunction]
+#[pyo3(signature = (*args, size = None, dtype = None, device = None))]
+pub fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> TResult {
+    let mut nums: Vec<i64> = Vec::new();
+    let mut shape: Option<Vec<usize>> = size.map(super::convert::shape_from_seq).transpose()?;
+    for a in args.iter() {
+        match a.extract::<i64>() {
+            Ok(v) if shape.is_none() || nums.len() < 2 => nums.push(v),
+            _ => shape = Some(super::convert::shape_from_seq(&a)?),
+        }
+    }
+    let shape = shape.ok_or_else(|| PyTypeError::new_err("randint: missing the size argument, e.g. randint(0, 10, (3,))"))?;
+    let (low, high) = match nums.as_slice() {
+        [h] => (0, *h),
+        [l, h] => (*l, *h),
+        _ => return Err(PyTypeError::new_err("randint: expected randint(high, size) or randint(low, high, size)")),
+    };
+    let t = ops::randint(low, high, &shape, opt_device(device)?)?;
+    match opt_dtype(dtype)? {
+        Some(d) => ok(ops::cast(&t, d)),
+        None => Ok(PyTensor::wrap(t)),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, *, device = None))]
+pub fn randperm(n: usize, device: Option<&Bound<'_, PyAny>>) -> TResult {
+    ok(ops::randperm(n, opt_device(device)?))
+}
+
+/// `arange(end)`, `arange(start, end)`, `arange(start, end, step)`.
+#[pyfunction]
+#[pyo3(signature = (start, end = None, step = None, *, dtype = None, device = None, requires_grad = false))]
+pub fn arange(
+    start: &Bound<'_, PyAny>,
+    end: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> TResult {
+    let all_int = [Some(start), end, step].iter().flatten().all(|v| scalar_dtype(v) == DType::I64);
+    let (s, e) = match end {
+        Some(e) => (start.extract::<f64>()?, e.extract::<f64>()?),
+        None => (0.0, start.extract::<f64>()?),
+    };
+    let st = step.map(|v| v.extract::<f64>()).transpose()?.unwrap_or(1.0);
+    let d = opt_dtype(dtype)?.unwrap_or(if all_int { DType::I64 } else { DType::F32 });
+    finish(ops::arange(s, e, st, d, opt_device(device)?)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end, steps, *, dtype = None, device = None, requires_grad = false))]
+pub fn linspace(start: f64, end: f64, steps: usize, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    finish(ops::linspace(start, end, steps, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, m = None, *, dtype = None, device = None, requires_grad = false))]
+pub fn eye(n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    finish(ops::eye(n, m.unwrap_or(n), opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
+}
+
+#[pyfunction]
+pub fn manual_seed(seed: i64) {
+    crate::random::manual_seed(seed as u64);
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim = 0))]
+pub fn cat(tensors: &Bound<'_, PyAny>, dim: isize) -> TResult {
+    ok(ops::cat(&tensor_list(tensors, "cat")?, dim))
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim = 0))]
+pub fn stack(tensors: &Bound<'_, PyAny>, dim: isize) -> TResult {
+    ok(ops::stack(&tensor_list(tensors, "stack")?, dim))
+}
+
+/// `where(condition, x, y)`: x where condition holds, else y (either may be a number).
+#[pyfunction]
+#[pyo3(name = "where")]
+pub fn where_(condition: &PyTensor, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> TResult {
+    let like = x.cast::<PyTensor>().map(|t| t.get().t.clone()).or_else(|_| y.cast::<PyTensor>().map(|t| t.get().t.clone())).unwrap_or_else(|_| condition.t.clone());
+    let conv = |o: &Bound<'_, PyAny>| -> PyResult<Tensor> {
+        super::convert::operand(o, &like)?.ok_or_else(|| PyTypeError::new_err(format!("where: expected a tensor or a number, got {}", describe(o))))
+    };
+    ok(ops::where_(&condition.t, &conv(x)?, &conv(y)?))
+}
+
+// ---- functional NN ------------------------------------------------------------------------
+
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias = None))]
+pub fn linear(input: &PyTensor, weight: &PyTensor, bias: Option<&PyTensor>) -> TResult {
+    ok(ops::linear(&input.t, &weight.t, bias.map(|b| &b.t)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, weight = None, ignore_index = -100, reduction = "mean", label_smoothing = 0.0))]
+pub fn cross_entropy(input: &PyTensor, target: &PyTensor, weight: Option<&PyTensor>, ignore_index: i64, reduction: &str, label_smoothing: f64) -> TResult {
+    ok(ops::cross_entropy(&input.t, &target.t, weight.map(|w| &w.t), ignore_index, super::tensor_ops::reduction(reduction)?, label_smoothing))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, weight = None, ignore_index = -100, reduction = "mean"))]
+pub fn nll_loss(input: &PyTensor, target: &PyTensor, weight: Option<&PyTensor>, ignore_index: i64, reduction: &str) -> TResult {
+    ok(ops::nll_loss(&input.t, &target.t, weight.map(|w| &w.t), ignore_index, super::tensor_ops::reduction(reduction)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, reduction = "mean"))]
+pub fn mse_loss(input: &PyTensor, target: &PyTensor, reduction: &str) -> TResult {
+    if input.t.shape() != target.t.shape() {
+        return Err(crate::error::Error::Shape(format!(
+            "mse_loss: input shape {:?} and target shape {:?} differ; they must match",
+            input.t.shape(),
+            target.t.shape()
+        ))
+        .into());
+    }
+    ok(ops::mse_loss(&input.t, &target.t, super::tensor_ops::reduction(reduction)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, p = 1, margin = 1.0, weight = None, reduction = "mean"))]
+pub fn multi_margin_loss(input: &PyTensor, target: &PyTensor, p: u32, margin: f64, weight: Option<&PyTensor>, reduction: &str) -> TResult {
+    ok(ops::multi_margin_loss(&input.t, &target.t, p, margin, weight.map(|w| &w.t), super::tensor_ops::reduction(reduction)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, p = 0.5, training = true))]
+pub fn dropout(input: &PyTensor, p: f64, training: bool) -> TResult {
+    ok(ops::dropout(&input.t, p, training))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, dim = None))]
+pub fn softmax(input: &PyTensor, dim: Option<isize>) -> TResult {
+    ok(ops::softmax(&input.t, dim.ok_or_else(|| PyValueError::new_err("softmax: pass dim=..., the dimension to normalise over"))?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, dim = None))]
+pub fn log_softmax(input: &PyTensor, dim: Option<isize>) -> TResult {
+    ok(ops::log_softmax(&input.t, dim.ok_or_else(|| PyValueError::new_err("log_softmax: pass dim=..., the dimension to normalise over"))?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, negative_slope = 0.01))]
+pub fn leaky_relu(input: &PyTensor, negative_slope: f64) -> TResult {
+    ok(ops::leaky_relu(&input.t, negative_slope))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, alpha = 1.0))]
+pub fn elu(input: &PyTensor, alpha: f64) -> TResult {
+    ok(ops::elu(&input.t, alpha))
+}
+

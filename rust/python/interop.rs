@@ -1,0 +1,289 @@
+//! Zero-copy exchange with NumPy (`.numpy()`, `from_numpy`, `__array__`) and DLPack
+//! (`__dlpack__`, `__dlpack_device__`) for PyTorch, JAX and NumPy consumers.
+
+use super::convert::{describe, numpy_name_to_dtype};
+use super::tensor::PyTensor;
+use crate::ops;
+use crate::tensor::{CpuStorage, DType, Device, Dims, Layout, Storage, Tensor};
+use numpy::npyffi::{self, flags, PY_ARRAY_API};
+use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use std::ffi::{c_void, CStr};
+
+fn np_descr<'py>(py: Python<'py>, dtype: DType) -> Bound<'py, numpy::PyArrayDescr> {
+    match dtype {
+        DType::F32 => numpy::dtype::<f32>(py),
+        DType::F64 => numpy::dtype::<f64>(py),
+        DType::I64 => numpy::dtype::<i64>(py),
+        DType::Bool => numpy::dtype::<bool>(py),
+    }
+}
+
+/// A NumPy array viewing `t`'s memory; `base` keeps the storage alive.
+fn numpy_view<'py>(py: Python<'py>, t: &Tensor, base: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let storage = t.cpu_storage("numpy")?;
+    let item = t.dtype().size();
+    let mut dims: Vec<npyffi::npy_intp> = t.shape().iter().map(|&d| d as npyffi::npy_intp).collect();
+    let mut strides: Vec<npyffi::npy_intp> = t.layout().strides().iter().map(|&s| (s * item) as npyffi::npy_intp).collect();
+    // SAFETY: the pointer covers the layout's extent inside the storage, which `base` keeps alive.
+    unsafe {
+        let data = storage.as_ptr().add(t.layout().offset() * item) as *mut c_void;
+        let descr = np_descr(py, t.dtype());
+        let arr = PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
+            descr.into_dtype_ptr(),
+            dims.len() as i32,
+            dims.as_mut_ptr(),
+            strides.as_mut_ptr(),
+            data,
+            flags::NPY_ARRAY_WRITEABLE | flags::NPY_ARRAY_ALIGNED,
+            std::ptr::null_mut(),
+        );
+        if arr.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let arr = Bound::from_owned_ptr(py, arr);
+        if PY_ARRAY_API.PyArray_SetBaseObject(py, arr.as_ptr() as *mut npyffi::PyArrayObject, base.into_ptr()) < 0 {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(arr)
+    }
+}
+
+/// Copies any array-like into a new CPU tensor (narrow ints widen to int64).
+pub fn tensor_from_array_copy(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    let py = obj.py();
+    let np = py.import("numpy")?;
+    let arr = np.call_method1("asarray", (obj,))?;
+    let name: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
+    let dtype = numpy_name_to_dtype(&name)
+        .ok_or_else(|| PyTypeError::new_err(format!("cannot convert an array of dtype {name} to a tensor: backprop has float32, float64, int64 and bool")))?;
+    // shape first: ascontiguousarray turns 0-d arrays into 1-d ones
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    let arr = np.call_method1("ascontiguousarray", (arr, dtype.name()))?;
+    let arr = arr.cast::<PyUntypedArray>()?;
+    let n = arr.len();
+    // SAFETY: a C-contiguous array of exactly this dtype and length.
+    unsafe {
+        let ptr = (*arr.as_array_ptr()).fields.data as *const u8;
+        Ok(match dtype {
+            DType::F32 => Tensor::from_vec(std::slice::from_raw_parts(ptr as *const f32, n).to_vec(), &shape)?,
+            DType::F64 => Tensor::from_vec(std::slice::from_raw_parts(ptr as *const f64, n).to_vec(), &shape)?,
+            DType::I64 => Tensor::from_vec(std::slice::from_raw_parts(ptr as *const i64, n).to_vec(), &shape)?,
+            DType::Bool => Tensor::from_vec(std::slice::from_raw_parts(ptr as *const u8, n).iter().map(|&b| b != 0).collect(), &shape)?,
+        })
+    }
+}
+
+/// Keeps a NumPy array alive for as long as a tensor uses its memory.
+struct ArrayOwner(#[allow(dead_code)] Py<PyAny>);
+
+/// `backprop.from_numpy(a)`: a tensor sharing `a`'s memory (a copy only when `a`'s dtype,
+/// alignment, strides or writability do not allow sharing).
+#[pyfunction]
+pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let a = arr.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err(format!("from_numpy: expected a numpy.ndarray, got {}", describe(arr))))?;
+    let name: String = a.dtype().getattr("name")?.extract()?;
+    let dtype = match name.as_str() {
+        "float32" => Some(DType::F32),
+        "float64" => Some(DType::F64),
+        "int64" => Some(DType::I64),
+        "bool" => Some(DType::Bool),
+        _ => None,
+    };
+    let item = dtype.map(|d| d.size()).unwrap_or(1);
+    let shareable = dtype.is_some()
+        && a.is_aligned()
+        && unsafe { (*a.as_array_ptr()).fields.flags } & flags::NPY_ARRAY_WRITEABLE != 0
+        && a.strides().iter().all(|&s| s >= 0 && s as usize % item == 0)
+        && a.dtype().is_native_byteorder().unwrap_or(false);
+    if !shareable {
+        return Ok(PyTensor::wrap(tensor_from_array_copy(arr)?));
+    }
+    let dtype = dtype.unwrap();
+    let shape: Dims = a.shape().iter().copied().collect();
+    let strides: Dims = a.strides().iter().map(|&s| s as usize / item).collect();
+    let layout = Layout::new(shape, strides, 0);
+    let len = layout.storage_extent().max(0);
+    // SAFETY: aligned, writeable, native-order memory of `len` elements, kept alive by the owner.
+    let storage = unsafe {
+        let ptr = (*a.as_array_ptr()).fields.data as *mut u8;
+        CpuStorage::from_foreign(ptr, len, dtype, Box::new(ArrayOwner(arr.clone().unbind())))
+    };
+    let base = Tensor::from_storage(Storage::Cpu(storage), &[len]);
+    Ok(PyTensor::wrap(base.with_layout(layout)))
+}
+
+fn check_no_grad(t: &Tensor, what: &str) -> PyResult<()> {
+    if t.requires_grad() {
+        return Err(PyRuntimeError::new_err(format!(
+            "can't call {what} on a tensor that requires grad; use tensor.detach().{what} instead"
+        )));
+    }
+    Ok(())
+}
+
+#[pymethods]
+impl PyTensor {
+    /// A NumPy array sharing this tensor's memory (CPU tensors only).
+    #[pyo3(signature = (*, force = false))]
+    fn numpy<'py>(slf: &Bound<'py, Self>, force: bool) -> PyResult<Bound<'py, PyAny>> {
+        let t = &slf.get().t;
+        if force {
+            let c = ops::to_device(&t.detach(), Device::Cpu)?;
+            return numpy_view(slf.py(), &c, Bound::new(slf.py(), PyTensor::wrap(c.clone()))?.into_any());
+        }
+        check_no_grad(t, "numpy()")?;
+        if t.device() != Device::Cpu {
+            return Err(PyTypeError::new_err(format!(
+                "can't convert a {} tensor to numpy; use tensor.cpu() to copy it to host memory first",
+                t.device().name()
+            )));
+        }
+        numpy_view(slf.py(), t, slf.clone().into_any())
+    }
+
+    #[pyo3(signature = (dtype = None, copy = None))]
+    fn __array__<'py>(slf: &Bound<'py, Self>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let t = ops::to_device(&slf.get().t.detach(), Device::Cpu)?;
+        let holder = Bound::new(py, PyTensor::wrap(t.clone()))?;
+        let mut arr = numpy_view(py, &t, holder.into_any())?;
+        if let Some(d) = dtype {
+            if !d.is_none() {
+                arr = arr.call_method1("astype", (d,))?;
+            }
+        }
+        if copy == Some(true) {
+            arr = arr.call_method0("copy")?;
+        }
+        Ok(arr)
+    }
+
+    #[pyo3(signature = (*, stream = None, max_version = None, dl_device = None, copy = None))]
+    fn __dlpack__<'py>(
+        slf: &Bound<'py, Self>,
+        stream: Option<&Bound<'py, PyAny>>,
+        max_version: Option<&Bound<'py, PyTuple>>,
+        dl_device: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let _ = (stream, max_version, dl_device);
+        let t = &slf.get().t;
+        check_no_grad(t, "__dlpack__()")?;
+        if t.device() != Device::Cpu {
+            return Err(PyBufferError::new_err("DLPack export of GPU tensors is not supported; call .cpu() first"));
+        }
+        let t = if copy == Some(true) { ops::clone(&t.detach())? } else { t.detach() };
+        dlpack_capsule(slf.py(), t)
+    }
+
+    fn __dlpack_device__(&self) -> (i32, i32) {
+        (K_DL_CPU, 0)
+    }
+}
+
+// ---- DLPack (v0.8 ABI: the legacy "dltensor" capsule every consumer accepts) -------------
+
+const K_DL_CPU: i32 = 1;
+
+#[repr(C)]
+struct DLDevice {
+    device_type: i32,
+    device_id: i32,
+}
+
+#[repr(C)]
+struct DLDataType {
+    code: u8,
+    bits: u8,
+    lanes: u16,
+}
+
+#[repr(C)]
+struct DLTensor {
+    data: *mut c_void,
+    device: DLDevice,
+    ndim: i32,
+    dtype: DLDataType,
+    shape: *mut i64,
+    strides: *mut i64,
+    byte_offset: u64,
+}
+
+#[repr(C)]
+struct DLManagedTensor {
+    dl_tensor: DLTensor,
+    manager_ctx: *mut c_void,
+    deleter: Option<unsafe extern "C" fn(*mut DLManagedTensor)>,
+}
+
+/// What the capsule owns: the tensor (keeping its storage alive) and the shape/stride arrays.
+struct Exported {
+    _tensor: Tensor,
+    shape: Vec<i64>,
+    strides: Vec<i64>,
+}
+
+unsafe extern "C" fn dl_deleter(m: *mut DLManagedTensor) {
+    if m.is_null() {
+        return;
+    }
+    let m = Box::from_raw(m);
+    drop(Box::from_raw(m.manager_ctx as *mut Exported));
+}
+
+const DLTENSOR_NAME: &CStr = c"dltensor";
+
+unsafe extern "C" fn capsule_destructor(capsule: *mut pyo3::ffi::PyObject) {
+    // Only a capsule nobody consumed still carries the "dltensor" name.
+    if pyo3::ffi::PyCapsule_IsValid(capsule, DLTENSOR_NAME.as_ptr()) == 1 {
+        let m = pyo3::ffi::PyCapsule_GetPointer(capsule, DLTENSOR_NAME.as_ptr()) as *mut DLManagedTensor;
+        dl_deleter(m);
+    } else {
+        pyo3::ffi::PyErr_Clear();
+    }
+}
+
+fn dlpack_capsule(py: Python<'_>, t: Tensor) -> PyResult<Bound<'_, PyAny>> {
+    let storage = t.cpu_storage("__dlpack__")?;
+    let item = t.dtype().size();
+    let data = unsafe { storage.as_ptr().add(t.layout().offset() * item) } as *mut c_void;
+    let (code, bits) = match t.dtype() {
+        DType::F32 => (2, 32),
+        DType::F64 => (2, 64),
+        DType::I64 => (0, 64),
+        DType::Bool => (6, 8),
+    };
+    let mut ctx = Box::new(Exported {
+        shape: t.shape().iter().map(|&d| d as i64).collect(),
+        strides: t.layout().strides().iter().map(|&s| s as i64).collect(),
+        _tensor: t.clone(),
+    });
+    let managed = Box::new(DLManagedTensor {
+        dl_tensor: DLTensor {
+            data,
+            device: DLDevice { device_type: K_DL_CPU, device_id: 0 },
+            ndim: t.ndim() as i32,
+            dtype: DLDataType { code, bits, lanes: 1 },
+            shape: ctx.shape.as_mut_ptr(),
+            strides: ctx.strides.as_mut_ptr(),
+            byte_offset: 0,
+        },
+        manager_ctx: Box::into_raw(ctx) as *mut c_void,
+        deleter: Some(dl_deleter),
+    });
+    let raw = Box::into_raw(managed);
+    // SAFETY: the capsule takes ownership of `raw`; its destructor frees it unless consumed.
+    unsafe {
+        let cap = pyo3::ffi::PyCapsule_New(raw as *mut c_void, DLTENSOR_NAME.as_ptr(), Some(capsule_destructor));
+        if cap.is_null() {
+            dl_deleter(raw);
+            return Err(PyErr::fetch(py));
+        }
+        Ok(Bound::from_owned_ptr(py, cap))
+    }
+}

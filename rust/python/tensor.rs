@@ -1,0 +1,395 @@
+//! `backprop.Tensor`: the Python face of an engine tensor. Core protocol methods live here;
+//! arithmetic, indexing, autograd and interop methods live in sibling files.
+
+use super::convert::{describe, opt_device, opt_dtype, parse_device, parse_dtype, tensor_from_py, to_pylist, PyDType, PyDevice};
+use crate::error::Error;
+use crate::ops;
+use crate::tensor::{DType, Tensor};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+#[pyclass(name = "Tensor", module = "backprop", subclass, weakref, frozen)]
+pub struct PyTensor {
+    pub t: Tensor,
+}
+
+impl PyTensor {
+    #[inline]
+    pub fn wrap(t: Tensor) -> PyTensor {
+        PyTensor { t }
+    }
+}
+
+impl From<Tensor> for PyTensor {
+    fn from(t: Tensor) -> PyTensor {
+        PyTensor { t }
+    }
+}
+
+pub type TResult = PyResult<PyTensor>;
+
+pub fn ok(t: crate::Result<Tensor>) -> TResult {
+    Ok(PyTensor { t: t? })
+}
+
+#[pymethods]
+impl PyTensor {
+    /// `Tensor(data)`: a float32 tensor from data; from another tensor, a new handle that shares
+    /// its storage (what `nn.Parameter(t)` relies on).
+    #[new]
+    #[pyo3(signature = (data = None, *, dtype = None, device = None, requires_grad = false))]
+    fn py_new(
+        data: Option<&Bound<'_, PyAny>>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<PyTensor> {
+        let dtype = opt_dtype(dtype)?;
+        let t = match data {
+            None => Tensor::from_vec(Vec::<f32>::new(), &[0])?,
+            Some(d) => match d.cast::<PyTensor>() {
+                Ok(src) => {
+                    let t = src.get().t.detach();
+                    match dtype {
+                        Some(dt) if dt != t.dtype() => ops::cast(&t, dt)?,
+                        _ => t,
+                    }
+                }
+                Err(_) => tensor_from_py(d, Some(dtype.unwrap_or(DType::F32)), opt_device(device)?)?,
+            },
+        };
+        let t = match device {
+            Some(dev) if !dev.is_none() => ops::to_device(&t, parse_device(dev)?)?,
+            _ => t,
+        };
+        if requires_grad {
+            t.set_requires_grad(true)?;
+        }
+        Ok(PyTensor { t })
+    }
+
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.t.shape())
+    }
+
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.t.ndim()
+    }
+
+    #[getter]
+    fn dtype(&self) -> PyDType {
+        PyDType { dtype: self.t.dtype() }
+    }
+
+    #[getter]
+    fn device(&self) -> PyDevice {
+        PyDevice { device: self.t.device() }
+    }
+
+    #[getter]
+    fn is_cuda(&self) -> bool {
+        self.t.device() == crate::tensor::Device::Gpu
+    }
+
+    #[getter]
+    fn get_requires_grad(&self) -> bool {
+        self.t.requires_grad()
+    }
+
+    #[setter]
+    fn set_requires_grad(&self, value: bool) -> PyResult<()> {
+        Ok(self.t.set_requires_grad(value)?)
+    }
+
+    #[getter]
+    fn get_grad(&self) -> Option<PyTensor> {
+        self.t.grad().map(PyTensor::wrap)
+    }
+
+    #[setter]
+    fn set_grad(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let g = match value {
+            None => None,
+            Some(v) if v.is_none() => None,
+            Some(v) => {
+                let g = v
+                    .cast::<PyTensor>()
+                    .map_err(|_| PyTypeError::new_err(format!("assigned grad must be a Tensor or None, got {}", describe(v))))?
+                    .get()
+                    .t
+                    .clone();
+                if g.shape() != self.t.shape() || g.dtype() != self.t.dtype() || g.device() != self.t.device() {
+                    return Err(Error::Shape(format!(
+                        "assigned grad has {} {:?} on {}, but the tensor is {} {:?} on {}",
+                        g.dtype().name(),
+                        g.shape(),
+                        g.device().name(),
+                        self.t.dtype().name(),
+                        self.t.shape(),
+                        self.t.device().name()
+                    ))
+                    .into());
+                }
+                Some(g)
+            }
+        };
+        self.t.set_grad(g);
+        Ok(())
+    }
+
+    #[getter]
+    fn is_leaf(&self) -> bool {
+        self.t.is_leaf()
+    }
+
+    /// The same data without autograd history.
+    #[getter]
+    fn get_data(&self) -> PyTensor {
+        PyTensor::wrap(self.t.detach())
+    }
+
+    /// `t.data = other`: writes other's values into this tensor, bypassing autograd.
+    #[setter]
+    fn set_data(&self, value: &Bound<'_, PyTensor>) -> PyResult<()> {
+        let src = &value.get().t;
+        if src.shares_storage(&self.t) && src.layout() == self.t.layout() {
+            return Ok(());
+        }
+        if src.shape() != self.t.shape() {
+            return Err(Error::Shape(format!(
+                "data: cannot assign a tensor of shape {:?} to one of shape {:?}",
+                src.shape(),
+                self.t.shape()
+            ))
+            .into());
+        }
+        let _guard = crate::autograd::GradModeGuard::new(false);
+        Ok(ops::copy_(&self.t.detach(), src)?)
+    }
+
+    #[pyo3(signature = (dim = None))]
+    fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
+            Some(d) => {
+                let d = crate::tensor::normalize_dim(d, self.t.ndim(), "size")?;
+                Ok(self.t.shape()[d].into_pyobject(py)?.into_any())
+            }
+        }
+    }
+
+    #[pyo3(signature = (dim = None))]
+    fn stride<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(PyTuple::new(py, self.t.layout().strides())?.into_any()),
+            Some(d) => {
+                let d = crate::tensor::normalize_dim(d, self.t.ndim(), "stride")?;
+                Ok(self.t.layout().strides()[d].into_pyobject(py)?.into_any())
+            }
+        }
+    }
+
+    fn storage_offset(&self) -> usize {
+        self.t.layout().offset()
+    }
+
+    fn dim(&self) -> usize {
+        self.t.ndim()
+    }
+
+    fn numel(&self) -> usize {
+        self.t.numel()
+    }
+
+    fn nelement(&self) -> usize {
+        self.t.numel()
+    }
+
+    fn element_size(&self) -> usize {
+        self.t.dtype().size()
+    }
+
+    fn is_contiguous(&self) -> bool {
+        self.t.is_contiguous()
+    }
+
+    fn is_floating_point(&self) -> bool {
+        self.t.dtype().is_float()
+    }
+
+    /// The value of a one-element tensor as a Python number.
+    fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.t.numel() != 1 {
+            return Err(PyValueError::new_err(format!(
+                "item: only one-element tensors can be converted to Python numbers, this one has shape {:?}",
+                self.t.shape()
+            )));
+        }
+        to_pylist(py, &ops::reshape(&self.t.detach(), &[])?)
+    }
+
+    fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_pylist(py, &self.t)
+    }
+
+    fn __float__(&self) -> PyResult<f64> {
+        Ok(self.t.item()?)
+    }
+
+    fn __int__(&self) -> PyResult<i64> {
+        Ok(self.t.item()? as i64)
+    }
+
+    fn __index__(&self) -> PyResult<i64> {
+        if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
+            return Err(PyTypeError::new_err("only one-element int64 tensors can be used as an index"));
+        }
+        Ok(self.t.item()? as i64)
+    }
+
+    fn __bool__(&self) -> PyResult<bool> {
+        if self.t.numel() != 1 {
+            return Err(PyValueError::new_err(format!(
+                "the truth value of a tensor with {} elements is ambiguous; use .any() or .all()",
+                self.t.numel()
+            )));
+        }
+        Ok(self.t.item()? != 0.0)
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        if self.t.ndim() == 0 {
+            return Err(PyTypeError::new_err("len() of a 0-d tensor"));
+        }
+        Ok(self.t.shape()[0])
+    }
+
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let t = &slf.get().t;
+        if t.ndim() == 0 {
+            return Err(PyTypeError::new_err("iteration over a 0-d tensor"));
+        }
+        let rows: Vec<PyTensor> = (0..t.shape()[0] as isize).map(|i| ok(ops::select(t, 0, i))).collect::<PyResult<_>>()?;
+        pyo3::types::PyList::new(slf.py(), rows)?.try_iter().map(|i| i.into_any())
+    }
+
+    fn __hash__(slf: &Bound<'_, Self>) -> isize {
+        slf.as_ptr() as isize
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        py.import("backprop._repr")?.call_method1("tensor_repr", (slf,))?.extract()
+    }
+
+    fn __format__(slf: &Bound<'_, Self>, spec: &str) -> PyResult<String> {
+        let t = &slf.get().t;
+        if t.numel() == 1 && !spec.is_empty() {
+            let item = slf.get().item(slf.py())?;
+            return item.call_method1("__format__", (spec,))?.extract();
+        }
+        Self::__repr__(slf)
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        py.import("backprop._repr")?.call_method1("tensor_reduce", (slf,))
+    }
+
+    fn __copy__(slf: &Bound<'_, Self>) -> PyTensor {
+        PyTensor::wrap(slf.get().t.clone())
+    }
+
+    #[pyo3(signature = (memo = None))]
+    fn __deepcopy__(&self, memo: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
+        let _ = memo;
+        let _guard = crate::autograd::GradModeGuard::new(false);
+        let c = ops::clone(&self.t.detach())?;
+        if self.t.requires_grad() && self.t.is_leaf() {
+            c.set_requires_grad(true)?;
+        }
+        Ok(PyTensor::wrap(c))
+    }
+
+    /// `.to(device)`, `.to(dtype)`, `.to(other)`, `.to(device, dtype)`, keywords too.
+    #[pyo3(signature = (*args, dtype = None, device = None, copy = false, non_blocking = false))]
+    fn to(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        copy: bool,
+        non_blocking: bool,
+    ) -> PyResult<PyTensor> {
+        let _ = non_blocking;
+        let mut want_dtype = opt_dtype(dtype)?;
+        let mut want_device = match device {
+            Some(d) if !d.is_none() => Some(parse_device(d)?),
+            _ => None,
+        };
+        for a in args.iter() {
+            if let Ok(other) = a.cast::<PyTensor>() {
+                want_dtype = Some(other.get().t.dtype());
+                want_device = Some(other.get().t.device());
+            } else if a.cast::<PyDType>().is_ok() {
+                want_dtype = Some(parse_dtype(&a)?);
+            } else if a.cast::<PyDevice>().is_ok() || a.extract::<String>().is_ok_and(|s| parse_device_str_ok(&s)) {
+                want_device = Some(parse_device(&a)?);
+            } else {
+                want_dtype = Some(parse_dtype(&a)?);
+            }
+        }
+        let mut t = slf.get().t.clone();
+        if let Some(d) = want_device {
+            t = ops::to_device(&t, d)?;
+        }
+        if let Some(dt) = want_dtype {
+            t = ops::cast(&t, dt)?;
+        }
+        if copy && t.same_handle(&slf.get().t) {
+            t = ops::clone(&t)?;
+        }
+        Ok(PyTensor::wrap(t))
+    }
+
+    fn cpu(&self) -> TResult {
+        ok(ops::to_device(&self.t, crate::tensor::Device::Cpu))
+    }
+
+    #[pyo3(signature = (device = None))]
+    fn gpu(&self, device: Option<&Bound<'_, PyAny>>) -> TResult {
+        let _ = device;
+        ok(ops::to_device(&self.t, crate::tensor::Device::Gpu))
+    }
+
+    #[pyo3(signature = (device = None))]
+    fn cuda(&self, device: Option<&Bound<'_, PyAny>>) -> TResult {
+        self.gpu(device)
+    }
+
+    fn float(&self) -> TResult {
+        ok(ops::cast(&self.t, DType::F32))
+    }
+    fn double(&self) -> TResult {
+        ok(ops::cast(&self.t, DType::F64))
+    }
+    fn long(&self) -> TResult {
+        ok(ops::cast(&self.t, DType::I64))
+    }
+    fn int(&self) -> TResult {
+        ok(ops::cast(&self.t, DType::I64))
+    }
+    fn bool(&self) -> TResult {
+        ok(ops::cast(&self.t, DType::Bool))
+    }
+    fn type_as(&self, other: &PyTensor) -> TResult {
+        ok(ops::cast(&self.t, other.t.dtype()))
+    }
+}
+
+fn parse_device_str_ok(s: &str) -> bool {
+    matches!(s.split(':').next().unwrap_or(""), "cpu" | "gpu" | "cuda" | "wgpu")
+}

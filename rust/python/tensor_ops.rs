@@ -1,0 +1,614 @@
+//! Tensor arithmetic, math, reductions and reshaping methods. Module-level functions of the
+//! same name (`backprop.exp`, ...) are these methods, bound in `backprop/__init__.py`.
+
+use super::convert::{describe, operand, parse_dims, parse_shape_signed, shape_from_seq};
+use super::tensor::{ok, PyTensor, TResult};
+use crate::backend::{BinaryKind, ReduceKind};
+use crate::ops::{self, Reduction};
+use crate::tensor::{normalize_dim, DType, Tensor};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
+
+/// Binary op with a Python operand; `NotImplemented` for operands we cannot convert.
+fn binary<'py>(
+    py: Python<'py>,
+    this: &Tensor,
+    other: &Bound<'py, PyAny>,
+    f: impl FnOnce(&Tensor, &Tensor) -> crate::Result<Tensor>,
+    reflected: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    match operand(other, this)? {
+        Some(o) => {
+            let t = if reflected { f(&o, this)? } else { f(this, &o)? };
+            Ok(Bound::new(py, PyTensor::wrap(t))?.into_any())
+        }
+        None => Ok(py.NotImplemented().into_bound(py)),
+    }
+}
+
+fn tensor_arg(obj: &Bound<'_, PyAny>, like: &Tensor, what: &str) -> PyResult<Tensor> {
+    operand(obj, like)?.ok_or_else(|| PyTypeError::new_err(format!("{what}: expected a tensor or a number, got {}", describe(obj))))
+}
+
+fn inplace<'py>(slf: &Bound<'py, PyTensor>, other: &Bound<'py, PyAny>, kind: BinaryKind) -> PyResult<Bound<'py, PyTensor>> {
+    let t = &slf.get().t;
+    let o = tensor_arg(other, t, kind.name())?;
+    ops::binary_(kind, t, &o)?;
+    Ok(slf.clone())
+}
+
+macro_rules! unary_methods {
+    ($($name:ident => $f:path),* $(,)?) => {
+        #[pymethods]
+        impl PyTensor {
+            $(
+                fn $name(&self) -> TResult {
+                    ok($f(&self.t))
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! binary_methods {
+    ($($name:ident => $f:path),* $(,)?) => {
+        #[pymethods]
+        impl PyTensor {
+            $(
+                fn $name(&self, other: &Bound<'_, PyAny>) -> TResult {
+                    let o = tensor_arg(other, &self.t, stringify!($name))?;
+                    ok($f(&self.t, &o))
+                }
+            )*
+        }
+    };
+}
+
+unary_methods!(
+    exp => ops::exp, log => ops::log, sqrt => ops::sqrt, rsqrt => ops::rsqrt, abs => ops::abs,
+    neg => ops::neg, negative => ops::neg, sign => ops::sign, sin => ops::sin, cos => ops::cos,
+    tanh => ops::tanh, sigmoid => ops::sigmoid, relu => ops::relu, gelu => ops::gelu,
+    reciprocal => ops::reciprocal, logical_not => ops::logical_not, isnan => ops::isnan,
+    isfinite => ops::isfinite, clone => ops::clone, contiguous => ops::contiguous,
+);
+
+binary_methods!(
+    add => ops::add, sub => ops::sub, mul => ops::mul, div => ops::div, pow => ops::pow,
+    maximum => ops::maximum, minimum => ops::minimum, eq => ops::eq, ne => ops::ne, lt => ops::lt,
+    le => ops::le, gt => ops::gt, ge => ops::ge, logical_and => ops::logical_and,
+    logical_or => ops::logical_or, logical_xor => ops::logical_xor, matmul => ops::matmul,
+    mm => ops::matmul, dot => ops::matmul, floor_divide => ops::floor_divide, remainder => ops::remainder,
+    multiply => ops::mul, subtract => ops::sub, divide => ops::div, true_divide => ops::div,
+);
+
+static MAX_MIN_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `(values, indices)` as a namedtuple, like `torch.return_types.max`.
+fn values_indices<'py>(py: Python<'py>, values: Tensor, indices: Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let ty = MAX_MIN_TYPE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("collections")?.call_method1("namedtuple", ("values_indices", ("values", "indices")))?.unbind())
+    })?;
+    ty.bind(py).call1((PyTensor::wrap(values), PyTensor::wrap(indices)))
+}
+
+#[pymethods]
+impl PyTensor {
+    fn __add__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::add, false)
+    }
+    fn __radd__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::add, true)
+    }
+    fn __sub__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::sub, false)
+    }
+    fn __rsub__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::sub, true)
+    }
+    fn __mul__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::mul, false)
+    }
+    fn __rmul__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::mul, true)
+    }
+    fn __truediv__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::div, false)
+    }
+    fn __rtruediv__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::div, true)
+    }
+    fn __floordiv__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::floor_divide, false)
+    }
+    fn __rfloordiv__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::floor_divide, true)
+    }
+    fn __mod__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::remainder, false)
+    }
+    fn __rmod__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::remainder, true)
+    }
+    fn __matmul__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::matmul, false)
+    }
+    fn __rmatmul__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::matmul, true)
+    }
+    fn __and__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::logical_and, false)
+    }
+    fn __rand__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::logical_and, true)
+    }
+    fn __or__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::logical_or, false)
+    }
+    fn __ror__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::logical_or, true)
+    }
+    fn __xor__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::logical_xor, false)
+    }
+    fn __rxor__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        binary(other.py(), &self.t, other, ops::logical_xor, true)
+    }
+
+    fn __pow__<'py>(&self, other: &Bound<'py, PyAny>, modulo: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let _ = modulo;
+        // A constant Python exponent is a unary op: cheaper, and its vjp needs no log.
+        if let Ok(p) = other.extract::<f64>() {
+            if other.cast::<PyTensor>().is_err() {
+                let t = if self.t.dtype().is_float() || (p >= 0.0 && p.fract() == 0.0) {
+                    ops::pow_scalar(&self.t, p)?
+                } else {
+                    ops::pow_scalar(&ops::cast(&self.t, DType::F32)?, p)?
+                };
+                return Ok(Bound::new(other.py(), PyTensor::wrap(t))?.into_any());
+            }
+        }
+        binary(other.py(), &self.t, other, ops::pow, false)
+    }
+
+    fn __rpow__<'py>(&self, other: &Bound<'py, PyAny>, modulo: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let _ = modulo;
+        binary(other.py(), &self.t, other, ops::pow, true)
+    }
+
+    fn __neg__(&self) -> TResult {
+        ok(ops::neg(&self.t))
+    }
+    fn __pos__(slf: &Bound<'_, Self>) -> Py<PyTensor> {
+        slf.clone().unbind()
+    }
+    fn __abs__(&self) -> TResult {
+        ok(ops::abs(&self.t))
+    }
+    fn __invert__(&self) -> TResult {
+        ok(ops::logical_not(&self.t))
+    }
+
+    fn __richcmp__<'py>(&self, other: &Bound<'py, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<Bound<'py, PyAny>> {
+        use pyo3::basic::CompareOp::*;
+        let f = match op {
+            Lt => ops::lt,
+            Le => ops::le,
+            Eq => ops::eq,
+            Ne => ops::ne,
+            Gt => ops::gt,
+            Ge => ops::ge,
+        };
+        binary(other.py(), &self.t, other, f, false)
+    }
+
+    fn __iadd__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<()> {
+        inplace(slf, other, BinaryKind::Add).map(|_| ())
+    }
+    fn __isub__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<()> {
+        inplace(slf, other, BinaryKind::Sub).map(|_| ())
+    }
+    fn __imul__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<()> {
+        inplace(slf, other, BinaryKind::Mul).map(|_| ())
+    }
+    fn __itruediv__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<()> {
+        inplace(slf, other, BinaryKind::Div).map(|_| ())
+    }
+
+    #[pyo3(signature = (other, *, alpha = None))]
+    fn add_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>, alpha: Option<f64>) -> PyResult<Bound<'py, Self>> {
+        scaled_inplace(slf, other, alpha, BinaryKind::Add)
+    }
+    #[pyo3(signature = (other, *, alpha = None))]
+    fn sub_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>, alpha: Option<f64>) -> PyResult<Bound<'py, Self>> {
+        scaled_inplace(slf, other, alpha, BinaryKind::Sub)
+    }
+    fn mul_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        inplace(slf, other, BinaryKind::Mul)
+    }
+    fn div_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        inplace(slf, other, BinaryKind::Div)
+    }
+    fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
+        ops::fill_(&slf.get().t, 0.0)?;
+        Ok(slf.clone().unbind())
+    }
+    fn fill_<'py>(slf: &Bound<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        let t = &slf.get().t;
+        match value.cast::<PyTensor>() {
+            Ok(v) => ops::copy_(t, &v.get().t)?,
+            Err(_) => ops::fill_(t, value.extract::<f64>()?)?,
+        }
+        Ok(slf.clone())
+    }
+    #[pyo3(signature = (src, non_blocking = false))]
+    fn copy_<'py>(slf: &Bound<'py, Self>, src: &Bound<'py, PyAny>, non_blocking: bool) -> PyResult<Bound<'py, Self>> {
+        let _ = non_blocking;
+        let t = &slf.get().t;
+        let s = tensor_arg(src, t, "copy_")?;
+        ops::copy_(t, &s)?;
+        Ok(slf.clone())
+    }
+    /// Fills with samples from U(from, to), in place (used by `nn.init`).
+    #[pyo3(signature = (a = 0.0, b = 1.0))]
+    fn uniform_<'py>(slf: &Bound<'py, Self>, a: f64, b: f64) -> PyResult<Bound<'py, Self>> {
+        let t = &slf.get().t;
+        let r = ops::rand_uniform(t.shape(), a, b, t.dtype(), t.device())?;
+        ops::copy_(t, &r)?;
+        Ok(slf.clone())
+    }
+    /// Fills with samples from N(mean, std^2), in place.
+    #[pyo3(signature = (mean = 0.0, std = 1.0))]
+    fn normal_<'py>(slf: &Bound<'py, Self>, mean: f64, std: f64) -> PyResult<Bound<'py, Self>> {
+        let t = &slf.get().t;
+        let r = ops::rand_normal(t.shape(), mean, std, t.dtype(), t.device())?;
+        ops::copy_(t, &r)?;
+        Ok(slf.clone())
+    }
+
+    #[pyo3(signature = (min = None, max = None))]
+    fn clamp(&self, min: Option<f64>, max: Option<f64>) -> TResult {
+        if min.is_none() && max.is_none() {
+            return Err(PyValueError::new_err("clamp: at least one of min and max must be given"));
+        }
+        ok(ops::clamp(&self.t, min, max))
+    }
+    #[pyo3(signature = (min = None, max = None))]
+    fn clip(&self, min: Option<f64>, max: Option<f64>) -> TResult {
+        self.clamp(min, max)
+    }
+    #[pyo3(signature = (negative_slope = 0.01))]
+    fn leaky_relu(&self, negative_slope: f64) -> TResult {
+        ok(ops::leaky_relu(&self.t, negative_slope))
+    }
+    #[pyo3(signature = (alpha = 1.0))]
+    fn elu(&self, alpha: f64) -> TResult {
+        ok(ops::elu(&self.t, alpha))
+    }
+    fn square(&self) -> TResult {
+        ok(ops::pow_scalar(&self.t, 2.0))
+    }
+    fn log1p(&self) -> TResult {
+        ok(ops::scalar_like(&self.t, 1.0).and_then(|one| ops::log(&ops::add(&self.t, &one)?)))
+    }
+    fn masked_fill(&self, mask: &PyTensor, value: &Bound<'_, PyAny>) -> TResult {
+        let v = tensor_arg(value, &self.t, "masked_fill")?;
+        ok(ops::where_(&mask.t, &v, &self.t))
+    }
+    /// `self.where(condition, other)`: self where condition holds, else other.
+    #[pyo3(name = "where")]
+    fn where_method(&self, condition: &PyTensor, other: &Bound<'_, PyAny>) -> TResult {
+        let o = tensor_arg(other, &self.t, "where")?;
+        ok(ops::where_(&condition.t, &self.t, &o))
+    }
+
+    #[pyo3(signature = (dim = None, keepdim = false, *, dtype = None, axis = None))]
+    fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>) -> TResult {
+        let dims = parse_dims(dim.or(axis))?;
+        let s = ops::sum(&self.t, dims.as_deref(), keepdim)?;
+        match super::convert::opt_dtype(dtype)? {
+            Some(d) => ok(ops::cast(&s, d)),
+            None => Ok(PyTensor::wrap(s)),
+        }
+    }
+    #[pyo3(signature = (dim = None, keepdim = false, *, axis = None))]
+    fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, axis: Option<&Bound<'_, PyAny>>) -> TResult {
+        ok(ops::mean(&self.t, parse_dims(dim.or(axis))?.as_deref(), keepdim))
+    }
+    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
+    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
+        let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
+        ok(ops::var(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
+    }
+    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
+    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
+        let v = self.var(dim, unbiased, keepdim, correction)?;
+        ok(ops::sqrt(&v.t))
+    }
+    #[pyo3(signature = (dim, keepdim = false))]
+    fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> TResult {
+        let dims = parse_dims(Some(dim))?.unwrap_or_default();
+        ok(ops::logsumexp(&self.t, &dims, keepdim))
+    }
+    /// `max()` is the largest element; `max(dim)` is `(values, indices)`; `max(other)` is elementwise.
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.extremum(py, ReduceKind::Max, dim, keepdim)
+    }
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.extremum(py, ReduceKind::Min, dim, keepdim)
+    }
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
+        self.amax_amin(ReduceKind::Max, dim, keepdim)
+    }
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
+        self.amax_amin(ReduceKind::Min, dim, keepdim)
+    }
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn argmax(&self, dim: Option<isize>, keepdim: bool) -> TResult {
+        ok(ops::argmax(&self.t, dim, keepdim))
+    }
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn argmin(&self, dim: Option<isize>, keepdim: bool) -> TResult {
+        ok(ops::argmin(&self.t, dim, keepdim))
+    }
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
+        let b = ops::cast(&ops::logical_not(&ops::cast(&self.t, DType::Bool)?)?, DType::I64)?;
+        let s = ops::sum(&b, parse_dims(dim)?.as_deref(), keepdim)?;
+        ok(ops::eq(&s, &ops::scalar_like(&s, 0.0)?))
+    }
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
+        let b = ops::cast(&ops::cast(&self.t, DType::Bool)?, DType::I64)?;
+        let s = ops::sum(&b, parse_dims(dim)?.as_deref(), keepdim)?;
+        ok(ops::gt(&s, &ops::scalar_like(&s, 0.0)?))
+    }
+    /// Vector norms: p = 2 (default, Frobenius for matrices), 1, or inf.
+    #[pyo3(signature = (p = None, dim = None, keepdim = false))]
+    fn norm(&self, p: Option<&Bound<'_, PyAny>>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
+        let p: f64 = match p {
+            None => 2.0,
+            Some(v) if v.extract::<String>().is_ok_and(|s| s == "fro") => 2.0,
+            Some(v) => v.extract()?,
+        };
+        let dims = parse_dims(dim)?;
+        let a = ops::abs(&self.t)?;
+        ok(if p == 2.0 {
+            ops::sqrt(&ops::sum(&ops::mul(&self.t, &self.t)?, dims.as_deref(), keepdim)?)
+        } else if p == 1.0 {
+            ops::sum(&a, dims.as_deref(), keepdim)
+        } else if p.is_infinite() && p > 0.0 {
+            self.amax_amin_of(&a, ReduceKind::Max, dims, keepdim)
+        } else {
+            let s = ops::sum(&ops::pow_scalar(&a, p)?, dims.as_deref(), keepdim)?;
+            ops::pow_scalar(&s, 1.0 / p)
+        })
+    }
+
+    #[pyo3(signature = (dim = -1))]
+    fn softmax(&self, dim: isize) -> TResult {
+        ok(ops::softmax(&self.t, dim))
+    }
+    #[pyo3(signature = (dim = -1))]
+    fn log_softmax(&self, dim: isize) -> TResult {
+        ok(ops::log_softmax(&self.t, dim))
+    }
+
+    #[pyo3(signature = (*shape))]
+    fn view(&self, shape: &Bound<'_, PyTuple>) -> TResult {
+        if shape.len() == 1 {
+            if let Ok(dt) = super::convert::parse_dtype(&shape.get_item(0)?) {
+                if dt == self.t.dtype() {
+                    return Ok(PyTensor::wrap(self.t.clone()));
+                }
+                return Err(PyTypeError::new_err("view(dtype) reinterpreting bytes is not supported; use .to(dtype)"));
+            }
+        }
+        let s = ops::infer_shape(&parse_shape_signed(shape)?, self.t.numel(), "view")?;
+        ok(ops::view(&self.t, &s))
+    }
+    #[pyo3(signature = (*shape))]
+    fn reshape(&self, shape: &Bound<'_, PyTuple>) -> TResult {
+        let s = ops::infer_shape(&parse_shape_signed(shape)?, self.t.numel(), "reshape")?;
+        ok(ops::reshape(&self.t, &s))
+    }
+    fn view_as(&self, other: &PyTensor) -> TResult {
+        ok(ops::view(&self.t, other.t.shape()))
+    }
+    fn reshape_as(&self, other: &PyTensor) -> TResult {
+        ok(ops::reshape(&self.t, other.t.shape()))
+    }
+    #[pyo3(signature = (*sizes))]
+    fn expand(&self, sizes: &Bound<'_, PyTuple>) -> TResult {
+        let req = parse_shape_signed(sizes)?;
+        let lead = req.len().saturating_sub(self.t.ndim());
+        let shape: Vec<usize> = req
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| if d == -1 && i >= lead { self.t.shape()[i - lead] } else { d.max(0) as usize })
+            .collect();
+        ok(ops::expand(&self.t, &shape))
+    }
+    fn expand_as(&self, other: &PyTensor) -> TResult {
+        ok(ops::expand(&self.t, other.t.shape()))
+    }
+    fn broadcast_to(&self, shape: &Bound<'_, PyAny>) -> TResult {
+        ok(ops::expand(&self.t, &shape_from_seq(shape)?))
+    }
+    #[pyo3(signature = (*dims))]
+    fn permute(&self, dims: &Bound<'_, PyTuple>) -> TResult {
+        ok(ops::permute(&self.t, &parse_shape_signed(dims)?))
+    }
+    fn transpose(&self, dim0: isize, dim1: isize) -> TResult {
+        ok(ops::transpose(&self.t, dim0, dim1))
+    }
+    fn swapaxes(&self, axis0: isize, axis1: isize) -> TResult {
+        ok(ops::transpose(&self.t, axis0, axis1))
+    }
+    /// 2-D transpose (0-D and 1-D tensors are returned as they are).
+    fn t(&self) -> TResult {
+        if self.t.ndim() > 2 {
+            return Err(PyValueError::new_err(format!("t() expects a tensor with <= 2 dimensions, got {}; use .transpose(dim0, dim1)", self.t.ndim())));
+        }
+        ok(ops::t_all(&self.t))
+    }
+    #[getter(T)]
+    fn big_t(&self) -> TResult {
+        ok(ops::t_all(&self.t))
+    }
+    #[getter(mT)]
+    fn m_t(&self) -> TResult {
+        ok(ops::transpose(&self.t, -2, -1))
+    }
+    #[pyo3(signature = (dim = None))]
+    fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>) -> TResult {
+        match parse_dims(dim)? {
+            None => ok(ops::squeeze(&self.t)),
+            Some(dims) => {
+                let mut sorted: Vec<usize> =
+                    dims.iter().map(|&d| normalize_dim(d, self.t.ndim(), "squeeze")).collect::<crate::Result<_>>()?;
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                let mut t = self.t.clone();
+                for d in sorted {
+                    t = ops::squeeze_dim(&t, d as isize)?;
+                }
+                Ok(PyTensor::wrap(t))
+            }
+        }
+    }
+    fn unsqueeze(&self, dim: isize) -> TResult {
+        ok(ops::unsqueeze(&self.t, dim))
+    }
+    #[pyo3(signature = (start_dim = 0, end_dim = -1))]
+    fn flatten(&self, start_dim: isize, end_dim: isize) -> TResult {
+        ok(ops::flatten(&self.t, start_dim, end_dim))
+    }
+    fn unflatten(&self, dim: isize, sizes: &Bound<'_, PyAny>) -> TResult {
+        let d = normalize_dim(dim, self.t.ndim(), "unflatten")?;
+        let req: Vec<isize> = sizes.extract()?;
+        let part = ops::infer_shape(&req, self.t.shape()[d], "unflatten")?;
+        let mut shape: Vec<usize> = self.t.shape()[..d].to_vec();
+        shape.extend_from_slice(&part);
+        shape.extend_from_slice(&self.t.shape()[d + 1..]);
+        ok(ops::reshape(&self.t, &shape))
+    }
+    fn narrow(&self, dim: isize, start: isize, length: usize) -> TResult {
+        let d = normalize_dim(dim, self.t.ndim(), "narrow")?;
+        let n = self.t.shape()[d];
+        let s = if start < 0 { start + n as isize } else { start };
+        if s < 0 || s as usize + length > n {
+            return Err(crate::error::Error::Index(format!("narrow: start ({start}) + length ({length}) exceeds dimension size ({n})")).into());
+        }
+        ok(ops::slice(&self.t, d, s as usize, length, 1))
+    }
+    fn select(&self, dim: isize, index: isize) -> TResult {
+        ok(ops::select(&self.t, dim, index))
+    }
+    fn index_select(&self, dim: isize, index: &PyTensor) -> TResult {
+        ok(ops::index_select(&self.t, dim, &index.t))
+    }
+    fn gather(&self, dim: isize, index: &PyTensor) -> TResult {
+        ok(ops::gather(&self.t, dim, &index.t))
+    }
+    /// Splits into pieces of `split_size` (or of the listed sizes) along `dim`.
+    #[pyo3(signature = (split_size_or_sections, dim = 0))]
+    fn split<'py>(&self, py: Python<'py>, split_size_or_sections: &Bound<'py, PyAny>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
+        let d = normalize_dim(dim, self.t.ndim(), "split")?;
+        let n = self.t.shape()[d];
+        let sizes: Vec<usize> = match split_size_or_sections.extract::<usize>() {
+            Ok(0) => return Err(PyValueError::new_err("split: split_size must be positive")),
+            Ok(k) => (0..n).step_by(k).map(|s| k.min(n - s)).collect(),
+            Err(_) => split_size_or_sections.extract()?,
+        };
+        if sizes.iter().sum::<usize>() != n {
+            return Err(PyValueError::new_err(format!("split: sizes {sizes:?} do not add up to {n}")));
+        }
+        let mut start = 0;
+        let mut parts = Vec::with_capacity(sizes.len());
+        for s in sizes {
+            parts.push(PyTensor::wrap(ops::slice(&self.t, d, start, s, 1)?));
+            start += s;
+        }
+        PyTuple::new(py, parts)
+    }
+    #[pyo3(signature = (chunks, dim = 0))]
+    fn chunk<'py>(&self, py: Python<'py>, chunks: usize, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
+        let d = normalize_dim(dim, self.t.ndim(), "chunk")?;
+        let n = self.t.shape()[d];
+        let size = n.div_ceil(chunks.max(1)).max(1);
+        self.split(py, &size.into_pyobject(py)?.into_any(), dim)
+    }
+    #[pyo3(signature = (dim = 0))]
+    fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
+        let d = normalize_dim(dim, self.t.ndim(), "unbind")?;
+        let parts: Vec<PyTensor> = (0..self.t.shape()[d] as isize).map(|i| ok(ops::select(&self.t, d as isize, i))).collect::<PyResult<_>>()?;
+        PyTuple::new(py, parts)
+    }
+
+    /// `dropout` as a method is not PyTorch's, but `nn.functional` binds these.
+    #[pyo3(signature = (p = 0.5, training = true))]
+    fn _dropout(&self, p: f64, training: bool) -> TResult {
+        ok(ops::dropout(&self.t, p, training))
+    }
+}
+
+impl PyTensor {
+    fn extremum<'py>(&self, py: Python<'py>, kind: ReduceKind, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(Bound::new(py, PyTensor::wrap(ops::extremum_all(kind, &self.t)?))?.into_any()),
+            Some(d) if d.cast::<PyTensor>().is_ok() => {
+                let o = d.cast::<PyTensor>()?.get().t.clone();
+                let f = if kind == ReduceKind::Max { ops::maximum } else { ops::minimum };
+                Ok(Bound::new(py, PyTensor::wrap(f(&self.t, &o)?))?.into_any())
+            }
+            Some(d) => {
+                let dim: isize = d.extract()?;
+                let (v, i) = ops::extremum_dim(kind, &self.t, dim, keepdim)?;
+                values_indices(py, v, i)
+            }
+        }
+    }
+
+    fn amax_amin(&self, kind: ReduceKind, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
+        ok(self.amax_amin_of(&self.t, kind, parse_dims(dim)?, keepdim))
+    }
+
+    /// max/min over several dims: gradient spread evenly over ties (PyTorch's amax rule).
+    fn amax_amin_of(&self, t: &Tensor, kind: ReduceKind, dims: Option<Vec<isize>>, keepdim: bool) -> crate::Result<Tensor> {
+        match dims {
+            None if !keepdim => ops::extremum_all(kind, t),
+            dims => {
+                let axes = ops::reduce_axes(t, dims.as_deref(), kind.name())?;
+                let m = crate::backend::reduce(kind, &t.detach(), &axes, true)?;
+                let hits = ops::cast(&ops::eq(t, &m)?, t.dtype())?;
+                let count = ops::sum(&hits, dims.as_deref(), true)?;
+                let picked = ops::div(&ops::sum(&ops::mul(t, &hits)?, dims.as_deref(), true)?, &count)?;
+                if keepdim {
+                    Ok(picked)
+                } else {
+                    let shape: Vec<usize> = t.shape().iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+                    ops::reshape(&picked, &shape)
+                }
+            }
+        }
+    }
+}
+
+fn scaled_inplace<'py>(slf: &Bound<'py, PyTensor>, other: &Bound<'py, PyAny>, alpha: Option<f64>, kind: BinaryKind) -> PyResult<Bound<'py, PyTensor>> {
+    let t = &slf.get().t;
+    let mut o = tensor_arg(other, t, kind.name())?;
+    if let Some(a) = alpha {
+        o = ops::mul(&o, &ops::scalar_like(&o, a)?)?;
+    }
+    ops::binary_(kind, t, &o)?;
+    Ok(slf.clone())
+}
+
+pub fn reduction(s: &str) -> PyResult<Reduction> {
+    Ok(Reduction::parse(s)?)
+}
