@@ -69,3 +69,20 @@ def bp_forward64(fn):
             return to_np(fn(*[bp.tensor(a, dtype=bp.float64) for a in arrays])).astype(np.float64)
 
     return f
+
+
+def check_backward(fn, arrays, upstream=None, rtol=1e-5, atol=1e-6, seed=0):
+    """Backward of `fn` (a function of backprop tensors) at float64 `arrays` against float64
+    central differences of the same forward; returns the output array."""
+    rng = np.random.default_rng(seed)
+    xs = [bp.tensor(a, dtype=bp.float64, requires_grad=True) for a in arrays]
+    out = fn(*xs)
+    up = rng.standard_normal(tuple(out.shape)) if upstream is None else upstream
+    out.backward(bp.tensor(up, dtype=bp.float64))
+    numeric = central_difference_vjp(bp_forward64(fn), [np.array(a, dtype=np.float64) for a in arrays], up)
+    # Central differences of sum(f * up) lose about |sum| * 1e-16 / eps to rounding.
+    atol = max(atol, 1e-9 * float(np.abs(to_np(out) * up).sum()))
+    for i, (x, n) in enumerate(zip(xs, numeric)):
+        g = to_np(x.grad) if x.grad is not None else np.zeros_like(n)
+        np.testing.assert_allclose(g, n, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
+    return to_np(out)

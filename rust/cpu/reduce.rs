@@ -11,12 +11,15 @@ use crate::with_numeric_dtype;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
-/// The reduction of one kind for one element type.
+/// The reduction of one kind for one element type, accumulating in `Acc` (float32 sums
+/// accumulate in float64, so big batch sums keep float32 accuracy).
 trait Reducer<T: Copy>: Sync + Send {
-    fn identity(&self) -> T;
-    fn combine(&self, acc: T, x: T) -> T;
+    type Acc: Copy + Send + Sync;
+    fn identity(&self) -> Self::Acc;
+    fn combine(&self, acc: Self::Acc, x: T) -> Self::Acc;
+    fn finish(&self, acc: Self::Acc) -> T;
     /// Reduces a contiguous slice (overridden for sums to use several accumulators).
-    fn slice(&self, acc: T, xs: &[T]) -> T {
+    fn slice(&self, acc: Self::Acc, xs: &[T]) -> Self::Acc {
         xs.iter().fold(acc, |a, &x| self.combine(a, x))
     }
 }
@@ -26,47 +29,81 @@ struct Prod;
 struct Max;
 struct Min;
 
-macro_rules! impl_reducers {
-    ($t:ty, $zero:expr, $one:expr, $lowest:expr, $highest:expr) => {
-        impl Reducer<$t> for Sum {
-            #[inline(always)]
-            fn identity(&self) -> $t {
-                $zero
-            }
-            #[inline(always)]
-            fn combine(&self, a: $t, x: $t) -> $t {
-                a + x
-            }
-            fn slice(&self, acc: $t, xs: &[$t]) -> $t {
-                // Eight independent accumulators: vectorisable, and closer to pairwise accuracy.
-                let mut lanes = [$zero; 8];
-                let chunks = xs.chunks_exact(8);
-                let rest = chunks.remainder();
-                for c in chunks {
-                    for k in 0..8 {
-                        lanes[k] = lanes[k] + c[k];
-                    }
-                }
-                let mut s = acc;
-                for r in rest {
-                    s = s + *r;
-                }
-                let l = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-                s + l
+/// Eight independent accumulators: vectorisable, and closer to pairwise accuracy.
+macro_rules! lane_sum {
+    ($acc:expr, $xs:expr, $zero:expr, $conv:expr) => {{
+        let mut lanes = [$zero; 8];
+        let chunks = $xs.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                lanes[k] += $conv(c[k]);
             }
         }
-        impl Reducer<$t> for Prod {
+        let mut s = $acc;
+        for &r in rest {
+            s += $conv(r);
+        }
+        s + ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    }};
+}
+
+macro_rules! impl_sum {
+    ($t:ty, $acc:ty) => {
+        impl Reducer<$t> for Sum {
+            type Acc = $acc;
             #[inline(always)]
+            fn identity(&self) -> $acc {
+                0 as $acc
+            }
+            #[inline(always)]
+            fn combine(&self, a: $acc, x: $t) -> $acc {
+                a + x as $acc
+            }
+            #[inline(always)]
+            fn finish(&self, a: $acc) -> $t {
+                a as $t
+            }
+            fn slice(&self, acc: $acc, xs: &[$t]) -> $acc {
+                lane_sum!(acc, xs, 0 as $acc, |v: $t| v as $acc)
+            }
+        }
+    };
+}
+impl_sum!(f32, f64);
+impl_sum!(f64, f64);
+
+impl Reducer<i64> for Sum {
+    type Acc = i64;
+    fn identity(&self) -> i64 {
+        0
+    }
+    #[inline(always)]
+    fn combine(&self, a: i64, x: i64) -> i64 {
+        a.wrapping_add(x)
+    }
+    fn finish(&self, a: i64) -> i64 {
+        a
+    }
+}
+
+macro_rules! impl_plain {
+    ($t:ty, $one:expr, $lowest:expr, $highest:expr, $mul:expr) => {
+        impl Reducer<$t> for Prod {
+            type Acc = $t;
             fn identity(&self) -> $t {
                 $one
             }
             #[inline(always)]
             fn combine(&self, a: $t, x: $t) -> $t {
-                a * x
+                $mul(a, x)
+            }
+            fn finish(&self, a: $t) -> $t {
+                a
             }
         }
         impl Reducer<$t> for Max {
-            #[inline(always)]
+            type Acc = $t;
             fn identity(&self) -> $t {
                 $lowest
             }
@@ -80,9 +117,12 @@ macro_rules! impl_reducers {
                     a
                 }
             }
+            fn finish(&self, a: $t) -> $t {
+                a
+            }
         }
         impl Reducer<$t> for Min {
-            #[inline(always)]
+            type Acc = $t;
             fn identity(&self) -> $t {
                 $highest
             }
@@ -95,12 +135,15 @@ macro_rules! impl_reducers {
                     a
                 }
             }
+            fn finish(&self, a: $t) -> $t {
+                a
+            }
         }
     };
 }
-impl_reducers!(f32, 0.0, 1.0, f32::NEG_INFINITY, f32::INFINITY);
-impl_reducers!(f64, 0.0, 1.0, f64::NEG_INFINITY, f64::INFINITY);
-impl_reducers!(i64, 0, 1, i64::MIN, i64::MAX);
+impl_plain!(f32, 1.0, f32::NEG_INFINITY, f32::INFINITY, |a: f32, x: f32| a * x);
+impl_plain!(f64, 1.0, f64::NEG_INFINITY, f64::INFINITY, |a: f64, x: f64| a * x);
+impl_plain!(i64, 1, i64::MIN, i64::MAX, i64::wrapping_mul);
 
 /// Shape of the result and the kept/reduced split of the input's dims.
 struct Plan {
@@ -155,7 +198,7 @@ pub fn reduce(kind: ReduceKind, a: &Tensor, axes: &[usize], keepdim: bool) -> Re
 fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -> Result<Tensor> {
     let xs = a.cpu_storage("reduce")?.as_slice::<T>();
     let n_out = numel(&p.kept_shape);
-    let mut out = vec![r.identity(); n_out];
+    let mut acc = vec![r.identity(); n_out];
     let kept_out_strides = contiguous_strides(&p.kept_shape);
     let kept = Walk::new(&p.kept_shape, [&kept_out_strides, &p.kept_strides], [0, a.layout().offset()]);
     let red = Walk::new(&p.red_shape, [&p.red_strides], [0]);
@@ -164,7 +207,7 @@ fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -
         shape.iter().zip(strides).filter(|(&d, _)| d > 1).map(|(_, &s)| s).min().unwrap_or(usize::MAX)
     };
     let rows_layout = min_stride(&p.kept_shape, &p.kept_strides) < min_stride(&p.red_shape, &p.red_strides);
-    let optr = SendPtr(out.as_mut_ptr());
+    let optr = SendPtr(acc.as_mut_ptr());
     if rows_layout && n_out > 1 {
         // Accumulate whole rows: for each reduced position, out[kept] op= x[kept + r].
         let mut red_offsets = Vec::with_capacity(red_count);
@@ -186,7 +229,7 @@ fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -
         });
     } else {
         // Reduce a run of the input per output element.
-        let reduce_one = |base: usize| -> T {
+        let reduce_one = |base: usize| -> R::Acc {
             let mut acc = r.identity();
             red.for_each_run(|[o], len, [s]| {
                 let start = base + o;
@@ -209,6 +252,7 @@ fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -
             });
         });
     }
+    let out: Vec<T> = acc.into_iter().map(|a| r.finish(a)).collect();
     Tensor::from_vec(out, &p.out_shape)
 }
 

@@ -271,11 +271,11 @@ pub fn index_put_(a: &Tensor, key: &[IndexItem], value: &Tensor) -> Result<()> {
     if !tracked {
         let value = if value.dtype() != a.dtype() { backend::cast(value, a.dtype())? } else { value.clone() };
         if advanced.is_empty() {
-            let value = super::ensure_no_overlap(&view, &value)?;
+            let value = super::ensure_no_overlap(&view, &fit_value(&value.detach(), view.shape())?)?;
             backend::copy_into(&view, &value)?;
         } else {
             let (offsets, out_shape) = advanced_offsets(&view, &advanced)?;
-            let vals = super::contiguous(&super::expand(&value.detach(), &broadcast_to_result(&value, &out_shape)?)?)?;
+            let vals = super::contiguous(&fit_value(&value.detach(), &out_shape)?)?;
             // offsets index the view; map them to `a` via a gather of the view's own positions.
             let positions = view_positions(&view, a)?;
             let abs = backend::take(&positions, &offsets)?;
@@ -295,7 +295,7 @@ pub fn index_put_(a: &Tensor, key: &[IndexItem], value: &Tensor) -> Result<()> {
         (backend::take(&positions, &o)?, s)
     };
     let value = if value.dtype() != a.dtype() { super::cast(value, a.dtype())? } else { value.clone() };
-    let value = super::expand(&value, &broadcast_to_result(&value, &out_shape)?)?;
+    let value = fit_value(&value, &out_shape)?;
     let old = super::clone(a)?;
     let new = put(&old, &offsets, &value)?;
     backend::copy_into(&a.detach(), &new)?;
@@ -304,22 +304,22 @@ pub fn index_put_(a: &Tensor, key: &[IndexItem], value: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// Shape `value` must broadcast to for a result of `out_shape` (PyTorch allows leading 1s).
-fn broadcast_to_result(value: &Tensor, out_shape: &[usize]) -> Result<Dims> {
+/// `value` broadcast to `out_shape` (PyTorch also drops leading size-1 dims of the value).
+fn fit_value(value: &Tensor, out_shape: &[usize]) -> Result<Tensor> {
     let mut vshape: &[usize] = value.shape();
     while vshape.len() > out_shape.len() && vshape[0] == 1 {
         vshape = &vshape[1..];
     }
-    broadcast_shapes(vshape, out_shape, "__setitem__")
-        .ok()
-        .filter(|s| s.as_slice() == out_shape)
-        .ok_or_else(|| {
-            shape_err!(
-                "__setitem__: a value of shape {} cannot be assigned to a region of shape {}",
-                ShapeDisplay(value.shape()),
-                ShapeDisplay(out_shape)
-            )
-        })
+    let fits = broadcast_shapes(vshape, out_shape, "__setitem__").is_ok_and(|s| s.as_slice() == out_shape);
+    if !fits {
+        return Err(shape_err!(
+            "__setitem__: a value of shape {} cannot be assigned to a region of shape {}",
+            ShapeDisplay(value.shape()),
+            ShapeDisplay(out_shape)
+        ));
+    }
+    let v = if vshape.len() != value.ndim() { super::reshape(value, vshape)? } else { value.clone() };
+    super::expand(&v, out_shape)
 }
 
 /// For each element of `view` (row-major), its flat row-major position in `base`.

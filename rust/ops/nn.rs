@@ -185,7 +185,8 @@ pub fn cross_entropy(
     if target.dtype().is_float() {
         if target.shape() != x.shape() {
             return Err(shape_err!(
-                "cross_entropy: class-probability targets must have the input's shape {}, got {}",
+                "cross_entropy: a float target is read as class probabilities and must have the input's shape {}, \
+                 got {}; for class indices pass an int64 tensor (target.long())",
                 ShapeDisplay(x.shape()),
                 ShapeDisplay(target.shape())
             ));
