@@ -158,7 +158,11 @@ def __getattr__(name):
     if name in _SUBMODULES:
         import importlib
 
-        return importlib.import_module(f"backprop.{name}")
+        try:
+            return importlib.import_module(f"backprop.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"backprop.{name}":
+                raise
     raise AttributeError(f"module 'backprop' has no attribute {name!r}")
 
 

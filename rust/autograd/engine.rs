@@ -93,6 +93,14 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
 
     for (i, (root, g)) in roots.iter().zip(root_grads).enumerate() {
         check_root_grad(i, root, g)?;
+        // Like PyTorch, a gradient of another dtype is converted to the output's dtype.
+        let converted;
+        let g = if g.dtype() != root.dtype() {
+            converted = ops::cast(g, root.dtype())?;
+            &converted
+        } else {
+            g
+        };
         match root.grad_fn() {
             Some(gf) => add_pending(&mut pending, &mut heap, &gf, g.clone(), opts)?,
             None if root.requires_grad() => deliver_to_leaf(root, g.clone(), sink, opts)?,

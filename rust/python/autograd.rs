@@ -495,7 +495,9 @@ struct PyFunctionNode {
     ctx: Py<FunctionCtx>,
     /// For each forward argument: its position among the node's tensor inputs, if a tensor.
     arg_slots: Vec<Option<usize>>,
-    outputs: Vec<TensorMeta>,
+    /// One entry per forward output: its metadata when it is a tensor (backward receives a
+    /// gradient for every output; non-tensor outputs get None).
+    outputs: Vec<Option<TensorMeta>>,
     name: String,
 }
 
@@ -512,10 +514,13 @@ impl CustomOp for PyFunctionNode {
                 .iter()
                 .zip(&self.outputs)
                 .map(|(g, m)| -> crate::Result<Bound<'_, PyAny>> {
-                    Ok(match g {
-                        Some(g) => Bound::new(py, PyTensor::wrap(g.clone())).map_err(foreign)?.into_any(),
-                        None if materialize => Bound::new(py, PyTensor::wrap(ops::zeros_like_meta(m)?)).map_err(foreign)?.into_any(),
-                        None => py.None().into_bound(py),
+                    Ok(match (g, m) {
+                        (_, None) => py.None().into_bound(py),
+                        (Some(g), _) => Bound::new(py, PyTensor::wrap(g.clone())).map_err(foreign)?.into_any(),
+                        (None, Some(m)) if materialize => {
+                            Bound::new(py, PyTensor::wrap(ops::zeros_like_meta(m)?)).map_err(foreign)?.into_any()
+                        }
+                        (None, Some(_)) => py.None().into_bound(py),
                     })
                 })
                 .collect::<crate::Result<_>>()?;
@@ -612,21 +617,26 @@ pub fn _record_function<'py>(
     let non_diff: Vec<Tensor> = ctx.get().non_differentiable.lock().clone();
     // Fresh handles for the outputs: no output aliases an input or anything the ctx saved.
     let mut results: Vec<Bound<'py, PyAny>> = Vec::with_capacity(out_items.len());
-    let mut out_tensors: Vec<(usize, Tensor)> = Vec::new();
-    for o in &out_items {
+    let mut metas: Vec<Option<TensorMeta>> = Vec::with_capacity(out_items.len());
+    let mut differentiable: Vec<(u32, Tensor)> = Vec::new();
+    for (nr, o) in out_items.iter().enumerate() {
         match o.cast::<PyTensor>() {
             Ok(t) => {
                 let src = &t.get().t;
                 let fresh = src.detach();
                 if !non_diff.iter().any(|n| n.same_handle(src)) && fresh.dtype().is_float() {
-                    out_tensors.push((results.len(), fresh.clone()));
+                    differentiable.push((nr as u32, fresh.clone()));
                 }
+                metas.push(Some(TensorMeta::of(&fresh)));
                 results.push(Bound::new(py, PyTensor::wrap(fresh))?.into_any());
             }
-            Err(_) => results.push(o.clone()),
+            Err(_) => {
+                metas.push(None);
+                results.push(o.clone());
+            }
         }
     }
-    if tracked && !out_tensors.is_empty() {
+    if tracked && !differentiable.is_empty() {
         let edges: SmallVec<[Edge; 2]> = inputs
             .iter()
             .map(|t| match t.grad_fn() {
@@ -636,17 +646,13 @@ pub fn _record_function<'py>(
             })
             .collect();
         let input_meta = inputs.iter().map(TensorMeta::of).collect();
-        let output_meta: SmallVec<[TensorMeta; 1]> = out_tensors.iter().map(|(_, t)| TensorMeta::of(t)).collect();
-        let op = PyFunctionNode {
-            cls: cls.clone().unbind(),
-            ctx: ctx.clone().unbind(),
-            arg_slots,
-            outputs: output_meta.to_vec(),
-            name: name.clone(),
-        };
+        // Non-tensor outputs still take a slot, so output numbers match forward positions.
+        let placeholder = TensorMeta { shape: Default::default(), dtype: crate::tensor::DType::F32, device: crate::tensor::Device::Cpu };
+        let output_meta: SmallVec<[TensorMeta; 1]> = metas.iter().map(|m| m.clone().unwrap_or_else(|| placeholder.clone())).collect();
+        let op = PyFunctionNode { cls: cls.clone().unbind(), ctx: ctx.clone().unbind(), arg_slots, outputs: metas, name: name.clone() };
         let node = Arc::new(Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new()));
-        for (nr, (_, t)) in out_tensors.iter().enumerate() {
-            t.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));
+        for (nr, t) in &differentiable {
+            t.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: *nr }));
         }
     }
     if single {

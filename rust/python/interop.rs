@@ -171,14 +171,19 @@ impl PyTensor {
         dl_device: Option<&Bound<'py, PyAny>>,
         copy: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let _ = (stream, max_version, dl_device);
+        let _ = (stream, dl_device);
         let t = &slf.get().t;
         check_no_grad(t, "__dlpack__()")?;
         if t.device() != Device::Cpu {
             return Err(PyBufferError::new_err("DLPack export of GPU tensors is not supported; call .cpu() first"));
         }
         let t = if copy == Some(true) { ops::clone(&t.detach())? } else { t.detach() };
-        dlpack_capsule(slf.py(), t)
+        // Consumers that speak DLPack >= 1.0 get the versioned capsule (writable arrays).
+        let versioned = match max_version {
+            Some(v) => v.get_item(0)?.extract::<u32>()? >= 1,
+            None => false,
+        };
+        dlpack_capsule(slf.py(), t, versioned)
     }
 
     fn __dlpack_device__(&self) -> (i32, i32) {
@@ -186,7 +191,7 @@ impl PyTensor {
     }
 }
 
-// ---- DLPack (v0.8 ABI: the legacy "dltensor" capsule every consumer accepts) -------------
+// ---- DLPack: the versioned (1.x) capsule when the consumer asks for it, else the legacy one
 
 const K_DL_CPU: i32 = 1;
 
@@ -221,6 +226,21 @@ struct DLManagedTensor {
     deleter: Option<unsafe extern "C" fn(*mut DLManagedTensor)>,
 }
 
+#[repr(C)]
+struct DLPackVersion {
+    major: u32,
+    minor: u32,
+}
+
+#[repr(C)]
+struct DLManagedTensorVersioned {
+    version: DLPackVersion,
+    manager_ctx: *mut c_void,
+    deleter: Option<unsafe extern "C" fn(*mut DLManagedTensorVersioned)>,
+    flags: u64,
+    dl_tensor: DLTensor,
+}
+
 /// What the capsule owns: the tensor (keeping its storage alive) and the shape/stride arrays.
 struct Exported {
     _tensor: Tensor,
@@ -236,21 +256,34 @@ unsafe extern "C" fn dl_deleter(m: *mut DLManagedTensor) {
     drop(Box::from_raw(m.manager_ctx as *mut Exported));
 }
 
-const DLTENSOR_NAME: &CStr = c"dltensor";
+unsafe extern "C" fn dl_deleter_versioned(m: *mut DLManagedTensorVersioned) {
+    if m.is_null() {
+        return;
+    }
+    let m = Box::from_raw(m);
+    drop(Box::from_raw(m.manager_ctx as *mut Exported));
+}
 
+const DLTENSOR_NAME: &CStr = c"dltensor";
+const DLTENSOR_VERSIONED_NAME: &CStr = c"dltensor_versioned";
+
+/// Frees the payload of a capsule nobody consumed (consumers rename it to "used_...").
 unsafe extern "C" fn capsule_destructor(capsule: *mut pyo3::ffi::PyObject) {
-    // Only a capsule nobody consumed still carries the "dltensor" name.
     if pyo3::ffi::PyCapsule_IsValid(capsule, DLTENSOR_NAME.as_ptr()) == 1 {
         let m = pyo3::ffi::PyCapsule_GetPointer(capsule, DLTENSOR_NAME.as_ptr()) as *mut DLManagedTensor;
         dl_deleter(m);
+    } else if pyo3::ffi::PyCapsule_IsValid(capsule, DLTENSOR_VERSIONED_NAME.as_ptr()) == 1 {
+        let m = pyo3::ffi::PyCapsule_GetPointer(capsule, DLTENSOR_VERSIONED_NAME.as_ptr()) as *mut DLManagedTensorVersioned;
+        dl_deleter_versioned(m);
     } else {
         pyo3::ffi::PyErr_Clear();
     }
 }
 
-fn dlpack_capsule(py: Python<'_>, t: Tensor) -> PyResult<Bound<'_, PyAny>> {
+fn dlpack_capsule(py: Python<'_>, t: Tensor, versioned: bool) -> PyResult<Bound<'_, PyAny>> {
     let storage = t.cpu_storage("__dlpack__")?;
     let item = t.dtype().size();
+    // SAFETY: the offset lies inside the storage.
     let data = unsafe { storage.as_ptr().add(t.layout().offset() * item) } as *mut c_void;
     let (code, bits) = match t.dtype() {
         DType::F32 => (2, 32),
@@ -263,25 +296,38 @@ fn dlpack_capsule(py: Python<'_>, t: Tensor) -> PyResult<Bound<'_, PyAny>> {
         strides: t.layout().strides().iter().map(|&s| s as i64).collect(),
         _tensor: t.clone(),
     });
-    let managed = Box::new(DLManagedTensor {
-        dl_tensor: DLTensor {
-            data,
-            device: DLDevice { device_type: K_DL_CPU, device_id: 0 },
-            ndim: t.ndim() as i32,
-            dtype: DLDataType { code, bits, lanes: 1 },
-            shape: ctx.shape.as_mut_ptr(),
-            strides: ctx.strides.as_mut_ptr(),
-            byte_offset: 0,
-        },
-        manager_ctx: Box::into_raw(ctx) as *mut c_void,
-        deleter: Some(dl_deleter),
-    });
-    let raw = Box::into_raw(managed);
+    let dl_tensor = DLTensor {
+        data,
+        device: DLDevice { device_type: K_DL_CPU, device_id: 0 },
+        ndim: t.ndim() as i32,
+        dtype: DLDataType { code, bits, lanes: 1 },
+        shape: ctx.shape.as_mut_ptr(),
+        strides: ctx.strides.as_mut_ptr(),
+        byte_offset: 0,
+    };
+    let manager_ctx = Box::into_raw(ctx) as *mut c_void;
+    let (raw, name): (*mut c_void, &CStr) = if versioned {
+        let m = Box::new(DLManagedTensorVersioned {
+            version: DLPackVersion { major: 1, minor: 0 },
+            manager_ctx,
+            deleter: Some(dl_deleter_versioned),
+            flags: 0,
+            dl_tensor,
+        });
+        (Box::into_raw(m) as *mut c_void, DLTENSOR_VERSIONED_NAME)
+    } else {
+        let m = Box::new(DLManagedTensor { dl_tensor, manager_ctx, deleter: Some(dl_deleter) });
+        (Box::into_raw(m) as *mut c_void, DLTENSOR_NAME)
+    };
     // SAFETY: the capsule takes ownership of `raw`; its destructor frees it unless consumed.
     unsafe {
-        let cap = pyo3::ffi::PyCapsule_New(raw as *mut c_void, DLTENSOR_NAME.as_ptr(), Some(capsule_destructor));
+        let cap = pyo3::ffi::PyCapsule_New(raw, name.as_ptr(), Some(capsule_destructor));
         if cap.is_null() {
-            dl_deleter(raw);
+            if versioned {
+                dl_deleter_versioned(raw as *mut DLManagedTensorVersioned);
+            } else {
+                dl_deleter(raw as *mut DLManagedTensor);
+            }
             return Err(PyErr::fetch(py));
         }
         Ok(Bound::from_owned_ptr(py, cap))

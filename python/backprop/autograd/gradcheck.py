@@ -50,12 +50,15 @@ def numerical_jacobian(fn, inputs, eps=1e-6):
             raise ValueError(f"gradcheck: input {i} must be contiguous")
         cols = []
         for j in range(x.numel()):
+            # fn runs with grad mode as the caller has it (it may use autograd itself).
+            orig = view[j].item()
             with no_grad():
-                orig = view[j].item()
                 view[j] = orig + eps
-                plus = [o.detach().cpu().numpy().astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            plus = [o.detach().cpu().numpy().astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            with no_grad():
                 view[j] = orig - eps
-                minus = [o.detach().cpu().numpy().astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            minus = [o.detach().cpu().numpy().astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            with no_grad():
                 view[j] = orig
             cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
         out.append(np.stack(cols) if cols else np.zeros((0, 0)))
