@@ -9,6 +9,7 @@ use crate::ops;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::collections::hash_map::Entry;
+use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -86,10 +87,32 @@ struct Pending {
     grads: SmallVec<[Option<Tensor>; 1]>,
 }
 
+/// The engine's working sets, kept per thread between calls so a small backward allocates
+/// nothing for them. A re-entrant backward (from a hook) gets fresh ones.
+#[derive(Default)]
+struct Scratch {
+    pending: PtrMap<Pending>,
+    heap: BinaryHeap<(u64, usize)>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Option<Scratch>> = RefCell::new(Some(Scratch::default()));
+}
+
 fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardOptions) -> Result<()> {
+    let mut scratch = SCRATCH.with(|s| s.borrow_mut().take()).unwrap_or_default();
+    let result = run_with(roots, root_grads, sink, opts, &mut scratch);
+    scratch.pending.clear();
+    scratch.heap.clear();
+    if scratch.pending.capacity() <= 1 << 12 {
+        SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));
+    }
+    result
+}
+
+fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardOptions, scratch: &mut Scratch) -> Result<()> {
     let _mode = GradModeGuard::new(opts.create_graph);
-    let mut pending: PtrMap<Pending> = PtrMap::default();
-    let mut heap: BinaryHeap<(u64, usize)> = BinaryHeap::new();
+    let Scratch { pending, heap } = scratch;
 
     for (i, (root, g)) in roots.iter().zip(root_grads).enumerate() {
         check_root_grad(i, root, g)?;
@@ -102,7 +125,7 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
             g
         };
         match root.grad_fn() {
-            Some(gf) => add_pending(&mut pending, &mut heap, &gf, g.clone(), opts)?,
+            Some(gf) => add_pending(pending, heap, &gf, g.clone(), opts)?,
             None if root.requires_grad() => deliver_to_leaf(root, g.clone(), sink, opts)?,
             None => {
                 return Err(autograd_err!(
@@ -115,8 +138,8 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
 
     // With specific targets (autograd.grad, backward(inputs=...)), skip nodes that lead to none.
     let needed = match sink {
-        Sink::Capture { inputs, .. } => Some(nodes_leading_to(&pending, inputs)),
-        Sink::Accumulate { only: Some(inputs) } => Some(nodes_leading_to(&pending, inputs)),
+        Sink::Capture { inputs, .. } => Some(nodes_leading_to(pending, inputs)),
+        Sink::Accumulate { only: Some(inputs) } => Some(nodes_leading_to(pending, inputs)),
         Sink::Accumulate { only: None } => None,
     };
 
@@ -142,7 +165,8 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
             }
         }
         if node.keeps_values() {
-            node.set_grads_seen(grads.iter().map(|g| g.as_ref().map(|g| g.detach())).collect());
+            // Detach only what carries a graph (create_graph): a stored grad_fn could form a cycle.
+            node.set_grads_seen(grads.iter().map(|g| g.as_ref().map(|g| if g.requires_grad() { g.detach() } else { g.clone() })).collect());
         }
         let present: SmallVec<[bool; 1]> = grads.iter().map(|g| g.is_some()).collect();
         let full: SmallVec<[Tensor; 1]> = grads
@@ -177,7 +201,7 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
             let g = fit_to_input(&node, i, &node.inputs()[i], g)?;
             match edge {
                 Edge::None => {}
-                Edge::Node(gf) => add_pending(&mut pending, &mut heap, gf, g, opts)?,
+                Edge::Node(gf) => add_pending(pending, heap, gf, g, opts)?,
                 Edge::Leaf(t) => deliver_to_leaf(t, g, sink, opts)?,
             }
         }

@@ -4,7 +4,7 @@
 use super::saved::SavedTensor;
 use crate::error::{autograd_err, Result};
 use crate::ops::Op;
-use crate::tensor::{DType, Device, Dims, Tensor};
+use crate::tensor::{DType, Device, Dims, Tensor, TensorData};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,7 +71,7 @@ pub struct Node {
     hooks: Mutex<Vec<(u64, u32, Hook)>>,
     /// Forward values kept for inspection (graph pictures): small outputs always, all of
     /// them while tracing is on. `None` when not kept.
-    values: Option<SmallVec<[Tensor; 1]>>,
+    values: Option<SmallVec<[TensorData; 1]>>,
     /// Gradients of the outputs from the last backward through this node (when `values` is kept).
     grads_seen: Mutex<Option<SmallVec<[Option<Tensor>; 1]>>>,
 }
@@ -126,14 +126,14 @@ impl Node {
     }
 
     /// Keeps (detached) output values for inspection.
-    pub fn with_values(mut self, values: SmallVec<[Tensor; 1]>) -> Node {
+    pub fn with_values(mut self, values: SmallVec<[TensorData; 1]>) -> Node {
         self.values = Some(values);
         self
     }
 
     /// The kept forward values of the outputs, if any.
-    pub fn values(&self) -> Option<&[Tensor]> {
-        self.values.as_deref()
+    pub fn values(&self) -> Option<Vec<Tensor>> {
+        self.values.as_ref().map(|v| v.iter().map(|d| d.to_tensor()).collect())
     }
 
     /// The output gradients seen by the last backward, if values are kept.

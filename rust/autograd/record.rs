@@ -66,7 +66,7 @@ where
     let output_meta = outputs.iter().map(|t| TensorMeta::of(t)).collect();
     let mut node = Node::new(op, edges, input_meta, output_meta, saved);
     if is_trace_all() || outputs.iter().all(|o| o.numel() <= TRACE_SMALL) {
-        node = node.with_values(outputs.iter().map(|o| o.detach()).collect());
+        node = node.with_values(outputs.iter().map(|o| o.data()).collect());
     }
     let node = Arc::new(node);
     for (nr, out) in outputs.iter().enumerate() {

@@ -33,6 +33,9 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
     let n = numel(shape);
+    if n == 1 {
+        return Tensor::from_storage(Storage::Cpu(CpuStorage::scalar(value, dtype)), shape);
+    }
     let storage = match dtype {
         DType::F32 => CpuStorage::from_vec(vec![value as f32; n]),
         DType::F64 => CpuStorage::from_vec(vec![value; n]),

@@ -15,6 +15,9 @@ pub fn map1<T: Element, U: IntoStorageVec>(a: &Tensor, f: impl Fn(T) -> U + Sync
     let xs = a.cpu_storage("map")?.as_slice::<T>();
     let l = a.layout();
     let n = l.numel();
+    if n == 1 {
+        return Ok(one_element(f(xs[l.offset()]), l.shape()));
+    }
     let mut out = vec![U::default(); n];
     if l.is_contiguous() {
         let xs = &xs[l.offset()..l.offset() + n];
@@ -47,6 +50,10 @@ pub fn map2<T: Element, U: IntoStorageVec>(
 ) -> Result<Tensor> {
     let xa = a.cpu_storage("map")?.as_slice::<T>();
     let xb = b.cpu_storage("map")?.as_slice::<T>();
+    if numel(shape) == 1 {
+        // The scalar path: no layouts to walk, no heap allocation for the result.
+        return Ok(one_element(f(xa[a.layout().offset()], xb[b.layout().offset()]), shape));
+    }
     let la = a.layout().expand(shape, "broadcast")?;
     let lb = b.layout().expand(shape, "broadcast")?;
     let n = numel(shape);
@@ -86,6 +93,12 @@ pub fn map2<T: Element, U: IntoStorageVec>(
         }
     });
     Tensor::from_vec(out, shape)
+}
+
+/// A one-element tensor of `shape` (all dims 1) with its value stored inline.
+#[inline]
+fn one_element<U: Element>(v: U, shape: &[usize]) -> Tensor {
+    Tensor::from_storage(crate::tensor::Storage::Cpu(crate::tensor::CpuStorage::inline(v)), shape)
 }
 
 #[inline(always)]

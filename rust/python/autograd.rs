@@ -355,7 +355,7 @@ impl PyNode {
     fn output_values<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         match self.node.values() {
             None => Ok(None),
-            Some(v) => Ok(Some(PyTuple::new(py, v.iter().map(|t| PyTensor::wrap(t.clone())))?)),
+            Some(v) => Ok(Some(PyTuple::new(py, v.into_iter().map(PyTensor::wrap))?)),
         }
     }
     /// The gradients of the outputs seen by the last backward (None before one ran, or

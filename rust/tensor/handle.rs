@@ -250,11 +250,8 @@ impl std::fmt::Debug for Tensor {
 impl Tensor {
     /// When this is the last handle to the tensor, takes its grad_fn out (so the caller can
     /// drop the graph iteratively); otherwise leaves it alone.
-    pub(crate) fn take_grad_fn_if_unique(self) -> Option<GradFn> {
-        match Arc::try_unwrap(self.0) {
-            Ok(inner) => inner.autograd.into_inner().grad_fn.take(),
-            Err(_) => None,
-        }
+    pub(crate) fn take_grad_fn_if_unique(mut self) -> Option<GradFn> {
+        Arc::get_mut(&mut self.0).and_then(|inner| inner.autograd.get_mut().grad_fn.take())
     }
 
     /// Whether no other handle, view or saved reference shares this tensor's memory.
@@ -275,5 +272,27 @@ impl WeakTensor {
 impl Tensor {
     pub fn downgrade(&self) -> WeakTensor {
         WeakTensor(Arc::downgrade(&self.0))
+    }
+}
+
+/// A tensor's data without a handle of its own: what a graph node keeps of its outputs for
+/// inspection (a handle would cost an allocation, and its grad_fn would form a cycle).
+#[derive(Clone)]
+pub struct TensorData {
+    storage: Arc<SharedStorage>,
+    layout: Layout,
+    dtype: DType,
+}
+
+impl TensorData {
+    /// A fresh handle (no autograd history) over the data.
+    pub fn to_tensor(&self) -> Tensor {
+        Tensor::from_parts(self.storage.clone(), self.layout.clone(), self.dtype, AutogradMeta::default())
+    }
+}
+
+impl Tensor {
+    pub fn data(&self) -> TensorData {
+        TensorData { storage: self.0.storage.clone(), layout: self.0.layout.clone(), dtype: self.0.dtype }
     }
 }

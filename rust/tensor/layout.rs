@@ -68,6 +68,9 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize], op: &str) -> Result<Dims> {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
+        if shape.is_empty() {
+            return Layout::scalar();
+        }
         Layout { strides: contiguous_strides(shape), shape: SmallVec::from_slice(shape), offset: 0 }
     }
 

@@ -31,6 +31,8 @@ impl Device {
 /// it exists to be dropped with the storage.
 #[allow(dead_code)]
 enum Owner {
+    /// Up to 16 bytes held in place: scalars cost no separate allocation.
+    Inline(std::cell::UnsafeCell<[u64; 2]>),
     F32(Vec<f32>),
     F64(Vec<f64>),
     I64(Vec<i64>),
@@ -39,6 +41,7 @@ enum Owner {
 }
 
 pub struct CpuStorage {
+    /// Base pointer of heap memory (unused for inline storage, whose address is its own).
     ptr: *mut u8,
     len: usize,
     dtype: DType,
@@ -82,11 +85,19 @@ impl CpuStorage {
     /// One element holding `value` converted to `dtype`.
     pub fn scalar(value: f64, dtype: DType) -> CpuStorage {
         match dtype {
-            DType::F32 => Self::from_vec(vec![value as f32]),
-            DType::F64 => Self::from_vec(vec![value]),
-            DType::I64 => Self::from_vec(vec![value as i64]),
-            DType::Bool => Self::from_vec(vec![value != 0.0]),
+            DType::F32 => Self::inline(value as f32),
+            DType::F64 => Self::inline(value),
+            DType::I64 => Self::inline(value as i64),
+            DType::Bool => Self::inline(value != 0.0),
         }
+    }
+
+    /// One element stored in place (no heap allocation for the data).
+    pub fn inline<T: Element>(value: T) -> CpuStorage {
+        let mut words = [0u64; 2];
+        // SAFETY: every element type is at most 8 bytes and the buffer is 8-aligned.
+        unsafe { (words.as_mut_ptr() as *mut T).write(value) };
+        CpuStorage { ptr: std::ptr::null_mut(), len: 1, dtype: T::DTYPE, _owner: Owner::Inline(std::cell::UnsafeCell::new(words)) }
     }
 
     /// Zero-filled memory for `len` elements of `dtype`.
@@ -122,7 +133,11 @@ impl CpuStorage {
     }
     #[inline]
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr
+        match &self._owner {
+            // Storage lives behind an Arc and never moves, so this address is stable.
+            Owner::Inline(cell) => cell.get() as *mut u8,
+            _ => self.ptr,
+        }
     }
 
     #[inline]
@@ -132,7 +147,7 @@ impl CpuStorage {
             return &[];
         }
         // SAFETY: ptr/len describe initialised elements of T (checked dtype), kept alive by _owner.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const T, self.len) }
+        unsafe { std::slice::from_raw_parts(self.as_ptr() as *const T, self.len) }
     }
 
     /// Mutable access to the elements.
@@ -147,7 +162,7 @@ impl CpuStorage {
         if self.len == 0 {
             return &mut [];
         }
-        std::slice::from_raw_parts_mut(self.ptr as *mut T, self.len)
+        std::slice::from_raw_parts_mut(self.as_ptr() as *mut T, self.len)
     }
 }
 

@@ -1,0 +1,186 @@
+"""Core benchmarks (issue: autograd core): scalar circuits against micrograd and PyTorch,
+matmul GFLOP/s against NumPy and PyTorch, and import time against NumPy.
+
+    python benches/bench_core.py            # full table
+    python benches/bench_core.py --quick    # smoke pass (CI)
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import backprop as bp
+from _common import best_time, fmt, optional, print_table, ratio
+
+micrograd = optional("micrograd.engine")
+torch = optional("torch")
+
+
+# ---- scalar circuits -------------------------------------------------------------------
+
+
+def circuit_bp():
+    x = bp.tensor(-2.0, requires_grad=True)
+    y = bp.tensor(5.0, requires_grad=True)
+    z = bp.tensor(-4.0, requires_grad=True)
+    f = (x + y) * z
+    f.backward()
+
+
+def neuron_bp():
+    w0 = bp.tensor(2.0, requires_grad=True)
+    x0 = bp.tensor(-1.0, requires_grad=True)
+    w1 = bp.tensor(-3.0, requires_grad=True)
+    x1 = bp.tensor(-2.0, requires_grad=True)
+    w2 = bp.tensor(-3.0, requires_grad=True)
+    f = 1 / (1 + bp.exp(-(w0 * x0 + w1 * x1 + w2)))
+    f.backward()
+
+
+def circuit_torch():
+    x = torch.tensor(-2.0, requires_grad=True)
+    y = torch.tensor(5.0, requires_grad=True)
+    z = torch.tensor(-4.0, requires_grad=True)
+    f = (x + y) * z
+    f.backward()
+
+
+def neuron_torch():
+    w0 = torch.tensor(2.0, requires_grad=True)
+    x0 = torch.tensor(-1.0, requires_grad=True)
+    w1 = torch.tensor(-3.0, requires_grad=True)
+    x1 = torch.tensor(-2.0, requires_grad=True)
+    w2 = torch.tensor(-3.0, requires_grad=True)
+    f = 1 / (1 + torch.exp(-(w0 * x0 + w1 * x1 + w2)))
+    f.backward()
+
+
+def _micrograd_exp(v):
+    """exp as a micrograd op, written exactly like micrograd's own (its 0.1.0 release has none)."""
+    import math
+
+    out = micrograd.Value(math.exp(v.data), (v,), "exp")
+
+    def _backward():
+        v.grad += out.data * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def circuit_micrograd():
+    V = micrograd.Value
+    x, y, z = V(-2.0), V(5.0), V(-4.0)
+    f = (x + y) * z
+    f.backward()
+
+
+def neuron_micrograd():
+    V = micrograd.Value
+    w0, x0, w1, x1, w2 = V(2.0), V(-1.0), V(-3.0), V(-2.0), V(-3.0)
+    f = 1 / (1 + _micrograd_exp(-(w0 * x0 + w1 * x1 + w2)))
+    f.backward()
+
+
+def scalar_rows(quick):
+    kw = dict(repeat=3, min_time=0.05) if quick else dict(repeat=7, min_time=0.3)
+    rows = []
+    for name, b, m, t in (
+        ("(x+y)*z fwd+bwd", circuit_bp, circuit_micrograd, circuit_torch),
+        ("sigmoid neuron fwd+bwd", neuron_bp, neuron_micrograd, neuron_torch),
+    ):
+        tb = best_time(b, **kw) * 1e6
+        tm = best_time(m, **kw) * 1e6 if micrograd else None
+        tt = best_time(t, **kw) * 1e6 if torch else None
+        rows.append([name, fmt(tb), fmt(tm), fmt(tt), fmt(ratio(tb, tm)), fmt(ratio(tb, tt)), "<= 0.25"])
+    return rows
+
+
+# ---- matmul ------------------------------------------------------------------------------
+
+
+def matmul_rows(quick):
+    sizes = [64, 256] if quick else [64, 256, 1024, 2048]
+    rows = []
+    for dtype in ("float32", "float64"):
+        for n in sizes:
+            rng = np.random.default_rng(n)
+            a = rng.standard_normal((n, n)).astype(dtype)
+            b = rng.standard_normal((n, n)).astype(dtype)
+            flops = 2 * n**3
+            kw = dict(repeat=3, min_time=0.05) if quick else dict(repeat=5, min_time=0.5)
+            ba, bb = bp.from_numpy(a), bp.from_numpy(b)
+            g_bp = flops / best_time(lambda: ba @ bb, **kw) / 1e9
+            g_np = flops / best_time(lambda: a @ b, **kw) / 1e9
+            g_t = None
+            if torch:
+                ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+                g_t = flops / best_time(lambda: ta @ tb, **kw) / 1e9
+            target = ">= 0.9" if n >= 256 else ""
+            rows.append([dtype, n, fmt(g_bp, 1), fmt(g_np, 1), fmt(g_t, 1), fmt(ratio(g_bp, g_np)), fmt(ratio(g_bp, g_t)), target])
+    return rows
+
+
+# ---- import time ------------------------------------------------------------------------
+
+
+def import_seconds(module, runs):
+    best = float("inf")
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        best = min(best, float(out.stdout))
+    return best
+
+
+def wall_seconds(module, runs):
+    import time
+
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def import_rows(quick):
+    runs = 3 if quick else 15
+    wb, wn = wall_seconds("backprop", runs), wall_seconds("numpy", runs)
+    ib, inp = import_seconds("backprop", runs), import_seconds("numpy", runs)
+    return [
+        ["python -c 'import X' wall", fmt(wb * 1e3, 1), fmt(wn * 1e3, 1), fmt(ratio(wb, wn)), "<= 1.5"],
+        ["import statement only", fmt(ib * 1e3, 1), fmt(inp * 1e3, 1), fmt(ratio(ib, inp)), ""],
+    ]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="a short smoke pass")
+    args = p.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs; numpy {np.__version__}; torch {getattr(torch, '__version__', 'missing')}; "
+          f"micrograd {'installed' if micrograd else 'missing'}")
+    if torch:
+        print(f"torch threads: {torch.get_num_threads()}")
+    print_table(
+        "Scalar circuits (microseconds per iteration, leaves created each iteration)",
+        ["circuit", "backprop", "micrograd", "pytorch", "bp/micrograd", "bp/pytorch", "target bp/micrograd"],
+        scalar_rows(args.quick),
+    )
+    print_table(
+        "Matmul n x n @ n x n (GFLOP/s, higher is better)",
+        ["dtype", "n", "backprop", "numpy", "pytorch", "bp/numpy", "bp/pytorch", "target"],
+        matmul_rows(args.quick),
+    )
+    print_table("Import time (milliseconds, best of runs)", ["measure", "backprop", "numpy", "bp/numpy", "target"], import_rows(args.quick))
+
+
+if __name__ == "__main__":
+    main()
