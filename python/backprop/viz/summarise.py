@@ -3,7 +3,7 @@
 are drawn and the rest become one `... N more` node. Pictures of 10,000-node graphs stay
 readable and render in seconds; the caption says what was summarised."""
 
-from backprop.viz.graph import OUTPUT
+from backprop.viz.graph import OUTPUT, without_gc
 
 MIN_CHAIN = 3  # shorter runs of ops are drawn as they are
 MAX_PERIOD = 8  # longest repeating pattern recognised in a chain (`(mul, add) x 2500`)
@@ -34,6 +34,7 @@ class Unit:
 class Plan:
     """The units to draw, the unit of each op and input value, and what was left out."""
 
+    @without_gc
     def __init__(self, graph, max_nodes):
         self.graph = graph
         self.notes = []
