@@ -199,8 +199,9 @@ def without_gc(fn):
 
 @without_gc
 def build(output, params=None, output_name=None, caller="draw"):
-    """The graph that computed `output`, with every value named: names from `params`, the
-    output as `output_name` (default `L` for a scalar, `out` otherwise), leaves `leaf0`, ...,
+    """The graph that computed `output`, with every value named: the output `output_name`
+    (else its name in `params`, else `L` for a scalar and `out` otherwise), names from
+    `params`, then leaves `leaf0`, ...,
     data `const0`, ..., intermediates `s0`, `s1`, ... in forward order, as in the lecture."""
     from backprop import Tensor
 
@@ -258,10 +259,12 @@ def build(output, params=None, output_name=None, caller="draw"):
 
 
 def _name_values(graph, output_name):
-    namer = _Namer(v.name for v in graph.values() if v.name)
     out = graph.output
+    if output_name:
+        out.name = output_name
+    namer = _Namer(v.name for v in graph.values() if v.name)
     if out.name is None:
-        out.name = namer.prefer(output_name or ("L" if out.numel == 1 else "out"))
+        out.name = namer.prefer("L" if out.numel == 1 else "out")
     for v in graph.leaves:
         v.name = v.name or namer.auto("leaf")
     for v in graph.constants:

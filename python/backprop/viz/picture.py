@@ -29,7 +29,9 @@ def draw(output, params=None, show="values,grads", rankdir="LR", max_nodes=200, 
     - Each edge: the forward value (green, above) and, after `backward()`, the gradient that
       flowed back along it (red, below). Scalars show the number, tensors of up to 16
       elements their values, larger ones their shape and mean/std/min/max.
-    - `show`: any of "values", "grads", "shapes" (comma-separated or a list; "" for none).
+    - `show`: any of "values", "grads", "shapes" (comma-separated or a list; "" for none);
+      `digits`: decimals of the numbers (2, as on the slides).
+    - `output_name` names the output's edge (default: its name in `params`, else `L`).
     - Graphs with more than `max_nodes` nodes are summarised (repeated chains collapsed, the
       nodes farthest from the output hidden) and the caption says so; `max_nodes=None`
       draws everything.
@@ -72,8 +74,8 @@ def _picture_class():
                 out = super().pipe(*args, **kwargs)
             except graphviz.ExecutableNotFound as e:
                 raise _deps.DotNotFoundError(_deps.DOT_HINT) from e
-            fmt_ = kwargs.get("format", args[0] if args else None) or self.format
-            if fmt_ == "svg":
+            output_format = kwargs.get("format", args[0] if args else None) or self.format
+            if output_format == "svg":
                 out = readable_svg(out) if isinstance(out, str) else readable_svg(out.decode()).encode()
             return out
 
@@ -104,7 +106,7 @@ def _html(lines):
     """An HTML-like Graphviz label from (text, color, point size) lines."""
     parts = []
     for text, color, size in lines:
-        body = escape(text)
+        body = escape(text, quote=False)
         if size:
             body = f'<FONT POINT-SIZE="{size}">{body}</FONT>'
         if color:

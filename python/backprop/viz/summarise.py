@@ -104,7 +104,7 @@ class Plan:
         total = len(self.graph.ops)
         self.notes.append(
             f"{self.hidden_ops:,} of {total:,} ops (and {self.hidden_inputs:,} inputs) farther from the output are "
-            f"hidden behind the '...' node: only the {max_nodes} nodes nearest the output are drawn"
+            f"hidden behind the '\u2026 more nodes' node: only the {max_nodes} nodes nearest the output are drawn"
         )
         return visible
 

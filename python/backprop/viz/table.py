@@ -94,11 +94,12 @@ def gradient_table(output, params=None, output_name=None, digits=2):
         raise ValueError("gradient_table: no gradients yet: call output.backward() first")
     rows = []
     for op in reversed(g.ops):
+        rule = rule_for(op.name, op.params, len(op.inputs)) if len(op.outputs) == 1 else None
         for i, v in enumerate(op.inputs):
             if v.kind == graphs.CONSTANT:
                 continue
-            local, formula = _local(op, i)
-            summed = _summed(op, i)
+            local, formula = _local(op, rule, i)
+            summed = rule is not None and rule.natural_shape(_ctx(op, op.params, [""] * len(op.inputs), "", ""), i) != v.shape
             upstream = op.upstream[0] if op.upstream and len(op.upstream) == 1 else None
             downstream = op.downstream[i] if op.downstream else None
             rows.append(
@@ -140,19 +141,16 @@ def _statement(op):
     return f"{outputs} = {op.name}({', '.join(args)})"
 
 
-def _summed(op, i):
-    """Whether input `i` was broadcast, so the engine summed its gradient back to its shape."""
-    rule = rule_for(op.name, op.params, len(op.inputs)) if len(op.outputs) == 1 else None
-    if rule is None:
-        return False
-    shapes = [v.shape for v in op.inputs]
-    ctx = Ctx([""] * len(shapes), "", "", shapes, op.output.shape, [], op.output.dtype, {})
-    return rule.natural_shape(ctx, i) != op.inputs[i].shape
+def _ctx(op, params, xs, out, g):
+    return Ctx(xs, out, g, [v.shape for v in op.inputs], op.output.shape, [v.dtype for v in op.inputs], op.output.dtype, params)
 
 
-def _local(op, i):
+def _local(op, rule, i):
     """(value or None, formula) of the local gradient of `op`'s output wrt input `i`."""
-    rule = rule_for(op.name, op.params, len(op.inputs)) if len(op.outputs) == 1 else None
+    import math
+
+    import numpy as np
+
     if rule is None:
         return None, f"(computed by {op.name}.backward)"
     params = dict(op.params)
@@ -165,25 +163,20 @@ def _local(op, i):
         if not isinstance(value, (int, float, bool, tuple, str)):
             params[key] = key  # index tensors: only named in formulas
 
-    def ctx(xs, out, g):
-        return Ctx(xs, out, g, [v.shape for v in op.inputs], op.output.shape, [v.dtype for v in op.inputs], op.output.dtype, params)
-
     names = [_operand(v) for v in op.inputs]
     if rule.locals is None:
-        return None, "vjp: " + rule.vjps[i](ctx(names, op.output.name, "upstream"))
-    formula = rule.locals[i](ctx(names, op.output.name, "upstream"))
+        return None, "vjp: " + rule.vjps[i](_ctx(op, params, names, op.output.name, "upstream"))
+    formula = rule.locals[i](_ctx(op, params, names, op.output.name, "upstream"))
     placeholders = [f"_x{k}" for k in range(len(op.inputs))]
     values = [v.tensor for v in op.inputs] + [op.output.tensor]
     if any(t is None for t in values) or (op.name == "where" and condition is None):
         return None, formula
-    import numpy as np
-
-    namespace = {"np": np, "math": __import__("math"), "condition": condition, "_out": fmt.to_numpy(op.output.tensor)}
+    namespace = {"np": np, "math": math, "condition": condition, "_out": fmt.to_numpy(op.output.tensor)}
     for h in rule.helpers:
         exec(HELPERS[h], namespace)  # fixed helper source
     for name, v in zip(placeholders, op.inputs):
         namespace[name] = fmt.to_numpy(v.tensor)
-    expr = rule.locals[i](ctx(placeholders, "_out", "upstream"))
+    expr = rule.locals[i](_ctx(op, params, placeholders, "_out", "upstream"))
     with np.errstate(all="ignore"):
         value = eval(expr, namespace)  # our own rule templates
     return np.broadcast_to(np.asarray(value, dtype=np.float64), op.output.shape), formula
