@@ -193,17 +193,24 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
                 node.edges().len()
             ));
         }
+        let mut sent: Option<SmallVec<[Option<Tensor>; 2]>> = node.keeps_values().then(SmallVec::new);
         for (i, (edge, g)) in node.edges().iter().zip(input_grads).enumerate() {
-            let Some(g) = g else { continue };
-            if !needs[i] {
-                continue;
+            let g = match g {
+                Some(g) if needs[i] => Some(fit_to_input(&node, i, &node.inputs()[i], g)?),
+                _ => None,
+            };
+            if let Some(sent) = &mut sent {
+                sent.push(g.as_ref().filter(|g| node.keeps_input_grad(g)).map(|g| if g.requires_grad() { g.detach() } else { g.clone() }));
             }
-            let g = fit_to_input(&node, i, &node.inputs()[i], g)?;
+            let Some(g) = g else { continue };
             match edge {
                 Edge::None => {}
                 Edge::Node(gf) => add_pending(pending, heap, gf, g, opts)?,
                 Edge::Leaf(t) => deliver_to_leaf(t, g, sink, opts)?,
             }
+        }
+        if let Some(sent) = sent {
+            node.set_input_grads_seen(sent);
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! A node of the tape: one recorded op application, its input edges, saved tensors and a
 //! sequence number. Creation order is a topological order, which the engine relies on.
 
+use super::grad_mode::TRACE_SMALL;
 use super::saved::SavedTensor;
 use crate::error::{autograd_err, Result};
 use crate::ops::Op;
@@ -69,11 +70,24 @@ pub struct Node {
     saved: Mutex<SavedState>,
     /// Hooks registered on non-leaf outputs: (hook id, output number, hook).
     hooks: Mutex<Vec<(u64, u32, Hook)>>,
-    /// Forward values kept for inspection (graph pictures): small outputs always, all of
-    /// them while tracing is on. `None` when not kept.
-    values: Option<SmallVec<[TensorData; 1]>>,
-    /// Gradients of the outputs from the last backward through this node (when `values` is kept).
-    grads_seen: Mutex<Option<SmallVec<[Option<Tensor>; 1]>>>,
+    /// What graph pictures and gradient tables read: kept for small outputs always, for
+    /// every node while tracing is on; `None` otherwise (one pointer on the hot path).
+    inspection: Option<Box<Inspection>>,
+}
+
+/// A node's forward values and the gradients its last backward saw, kept for inspection.
+struct Inspection {
+    /// The outputs' data (no handles: a handle would cost an allocation per node).
+    values: SmallVec<[TensorData; 1]>,
+    /// Per input: the tensor itself when it does not require grad (a constant such as the `1`
+    /// in `1 / x`, or data), so pictures and flat code can show it; `None` for other inputs.
+    constants: SmallVec<[Option<Tensor>; 2]>,
+    /// Per output, the upstream gradient of the last backward through this node.
+    output_grads: Mutex<Option<SmallVec<[Option<Tensor>; 1]>>>,
+    /// Per input, the downstream gradient this node sent in its last backward.
+    input_grads: Mutex<Option<SmallVec<[Option<Tensor>; 2]>>>,
+    /// Recorded while tracing was on: keep every gradient, however large.
+    traced: bool,
 }
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -120,33 +134,63 @@ impl Node {
             outputs,
             saved: Mutex::new(SavedState::Live(saved)),
             hooks: Mutex::new(Vec::new()),
-            values: None,
-            grads_seen: Mutex::new(None),
+            inspection: None,
         }
     }
 
-    /// Keeps (detached) output values for inspection.
-    pub fn with_values(mut self, values: SmallVec<[TensorData; 1]>) -> Node {
-        self.values = Some(values);
+    /// Keeps (detached) output values, and the constant inputs, for inspection; `traced`:
+    /// recorded while tracing was on.
+    pub fn with_values(mut self, values: SmallVec<[TensorData; 1]>, constants: SmallVec<[Option<Tensor>; 2]>, traced: bool) -> Node {
+        self.inspection = Some(Box::new(Inspection {
+            values,
+            constants,
+            output_grads: Mutex::new(None),
+            input_grads: Mutex::new(None),
+            traced,
+        }));
         self
     }
 
     /// The kept forward values of the outputs, if any.
     pub fn values(&self) -> Option<Vec<Tensor>> {
-        self.values.as_ref().map(|v| v.iter().map(|d| d.to_tensor()).collect())
+        self.inspection.as_ref().map(|i| i.values.iter().map(|d| d.to_tensor()).collect())
     }
 
-    /// The output gradients seen by the last backward, if values are kept.
+    /// Per input, the kept value of an input that does not require grad (if values are kept).
+    pub fn constants(&self) -> Option<&[Option<Tensor>]> {
+        self.inspection.as_ref().map(|i| i.constants.as_slice())
+    }
+
+    /// The output (upstream) gradients seen by the last backward, if values are kept.
     pub fn grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
-        self.grads_seen.lock().as_ref().map(|g| g.to_vec())
+        self.inspection.as_ref()?.output_grads.lock().as_ref().map(|g| g.to_vec())
+    }
+
+    /// The input (downstream) gradients sent by the last backward, if values are kept.
+    pub fn input_grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
+        self.inspection.as_ref()?.input_grads.lock().as_ref().map(|g| g.to_vec())
     }
 
     pub(crate) fn keeps_values(&self) -> bool {
-        self.values.is_some()
+        self.inspection.is_some()
     }
 
     pub(crate) fn set_grads_seen(&self, grads: SmallVec<[Option<Tensor>; 1]>) {
-        *self.grads_seen.lock() = Some(grads);
+        if let Some(i) = &self.inspection {
+            *i.output_grads.lock() = Some(grads);
+        }
+    }
+
+    /// Whether the downstream gradient `g` is worth keeping: always for a traced node, else
+    /// only when small (a scalar loss of a large input must not keep a large gradient alive).
+    pub(crate) fn keeps_input_grad(&self, g: &Tensor) -> bool {
+        self.inspection.as_ref().is_some_and(|i| i.traced || g.numel() <= TRACE_SMALL)
+    }
+
+    pub(crate) fn set_input_grads_seen(&self, grads: SmallVec<[Option<Tensor>; 2]>) {
+        if let Some(i) = &self.inspection {
+            *i.input_grads.lock() = Some(grads);
+        }
     }
 
     #[inline]

@@ -64,14 +64,112 @@ where
         .collect();
     let input_meta = inputs.iter().map(|t| TensorMeta::of(t)).collect();
     let output_meta = outputs.iter().map(|t| TensorMeta::of(t)).collect();
-    let mut node = Node::new(op, edges, input_meta, output_meta, saved);
-    if is_trace_all() || outputs.iter().all(|o| o.numel() <= TRACE_SMALL) {
-        node = node.with_values(outputs.iter().map(|o| o.data()).collect());
-    }
-    let node = Arc::new(node);
+    let node = Arc::new(keep_for_inspection(Node::new(op, edges, input_meta, output_meta, saved), inputs, outputs));
     for (nr, out) in outputs.iter().enumerate() {
         if out.dtype().is_float() {
             out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));
         }
+    }
+}
+
+/// Keeps the outputs' values, and the inputs that do not require grad (constants, data), on
+/// `node` for graph pictures and gradient tables: for small outputs (and small constants)
+/// always, for every node while tracing is on.
+pub fn keep_for_inspection(node: Node, inputs: &[&Tensor], outputs: &[&Tensor]) -> Node {
+    let trace_all = is_trace_all();
+    if !trace_all && outputs.iter().any(|o| o.numel() > TRACE_SMALL) {
+        return node;
+    }
+    let values = outputs.iter().map(|o| o.data()).collect();
+    let constants = inputs
+        .iter()
+        .zip(node.edges())
+        .map(|(t, e)| match e {
+            Edge::None if trace_all || t.numel() <= TRACE_SMALL => Some((*t).clone()),
+            _ => None,
+        })
+        .collect();
+    node.with_values(values, constants, trace_all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{backward, set_trace_all, BackwardOptions};
+    use crate::ops;
+    use crate::tensor::{DType, Tensor};
+
+    fn leaf(v: f64) -> Tensor {
+        let t = Tensor::scalar(v, DType::F64);
+        t.set_requires_grad(true).unwrap();
+        t
+    }
+
+    #[test]
+    fn small_nodes_keep_values_constants_and_both_sides_of_each_gradient() {
+        let (x, c) = (leaf(3.0), Tensor::scalar(-2.0, DType::F64));
+        let y = ops::mul(&x, &c).unwrap();
+        let node = y.grad_fn().unwrap().node;
+        assert_eq!(node.values().unwrap()[0].item().unwrap(), -6.0);
+        let constants = node.constants().unwrap();
+        assert!(constants[0].is_none(), "an input that requires grad is not a constant");
+        assert!(constants[1].as_ref().unwrap().same_handle(&c), "the constant is kept as the tensor itself");
+        assert!(node.grads_seen().is_none() && node.input_grads_seen().is_none(), "no backward has run");
+
+        backward(&[y.clone()], &[Tensor::scalar(10.0, DType::F64)], None, BackwardOptions::default()).unwrap();
+        let upstream = node.grads_seen().unwrap();
+        assert_eq!(upstream[0].as_ref().unwrap().item().unwrap(), 10.0);
+        let downstream = node.input_grads_seen().unwrap();
+        assert_eq!(downstream[0].as_ref().unwrap().item().unwrap(), -20.0, "mul swaps: 10 * c");
+        assert!(downstream[1].is_none(), "no gradient flows into a constant");
+    }
+
+    #[test]
+    fn downstream_gradients_are_unbroadcast_and_not_aliased_by_accumulation() {
+        // x feeds two consumers ("copy adds"); each node keeps the contribution it sent.
+        let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap();
+        x.set_requires_grad(true).unwrap();
+        let b = leaf(5.0);
+        let s = ops::add(&x, &b).unwrap(); // b broadcasts to [2]
+        let y = ops::sum(&ops::mul(&s, &x).unwrap(), None, false).unwrap();
+        backward(&[y], &[Tensor::scalar(1.0, DType::F64)], None, BackwardOptions::default()).unwrap();
+        let add_node = s.grad_fn().unwrap().node;
+        let sent = add_node.input_grads_seen().unwrap();
+        assert_eq!(sent[0].as_ref().unwrap().to_vec::<f64>().unwrap(), vec![1.0, 2.0]);
+        assert_eq!(sent[1].as_ref().unwrap().shape(), &[] as &[usize], "summed down to b's shape");
+        assert_eq!(sent[1].as_ref().unwrap().item().unwrap(), 3.0);
+        // x.grad = (x + b) + x from the mul, plus 1s... from the add: d/dx sum((x+b)*x) = 2x + b
+        assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![7.0, 9.0]);
+    }
+
+    #[test]
+    fn a_small_node_does_not_keep_the_large_gradient_it_sends_unless_traced() {
+        let x = Tensor::from_vec(vec![0.5f32; 100], &[100]).unwrap();
+        x.set_requires_grad(true).unwrap();
+        let loss = ops::sum(&x, None, false).unwrap(); // a scalar: its node keeps values
+        let node = loss.grad_fn().unwrap().node;
+        backward(&[loss.clone()], &[Tensor::scalar(1.0, DType::F32)], None, BackwardOptions::default()).unwrap();
+        assert!(node.values().is_some());
+        assert!(node.input_grads_seen().unwrap().iter().all(|g| g.is_none()));
+
+        set_trace_all(true);
+        let traced = ops::sum(&x, None, false);
+        set_trace_all(false);
+        let traced = traced.unwrap();
+        backward(&[traced.clone()], &[Tensor::scalar(1.0, DType::F32)], None, BackwardOptions::default()).unwrap();
+        let sent = traced.grad_fn().unwrap().node.input_grads_seen().unwrap();
+        assert!(sent.iter().any(|g| g.as_ref().is_some_and(|g| g.numel() == 100)), "traced: kept after tracing ended");
+    }
+
+    #[test]
+    fn large_outputs_are_kept_only_while_tracing() {
+        let x = Tensor::from_vec(vec![0.5f32; 100], &[100]).unwrap();
+        x.set_requires_grad(true).unwrap();
+        let y = ops::exp(&x).unwrap();
+        assert!(y.grad_fn().unwrap().node.values().is_none());
+        set_trace_all(true);
+        let z = ops::exp(&x);
+        set_trace_all(false);
+        let node = z.unwrap().grad_fn().unwrap().node;
+        assert_eq!(node.values().unwrap()[0].numel(), 100);
     }
 }

@@ -2,7 +2,7 @@
 //! `index_select` and `__setitem__`. Basic indexing produces views; advanced indexing
 //! computes flat offsets into the (viewed) source and gathers, with scatter-add as the vjp.
 
-use super::{grads, Grads};
+use super::{grads, Grads, OpParam, OpParams};
 use crate::autograd::{is_grad_enabled, record, Save, VjpCtx};
 use crate::backend;
 use crate::error::{index_err, shape_err, Error, Result, ShapeDisplay};
@@ -354,6 +354,15 @@ impl IndexOp {
             IndexOp::Take { .. } => "index",
             IndexOp::Scatter { .. } => "index_backward",
             IndexOp::Put { .. } => "index_put",
+        }
+    }
+
+    /// Row-major positions in the source (`Take`, `Scatter`) or in the output (`Put`).
+    pub fn params(&self) -> OpParams {
+        match self {
+            IndexOp::Take { offsets } | IndexOp::Scatter { offsets } | IndexOp::Put { offsets } => {
+                vec![("offsets", OpParam::Tensor(offsets.clone()))]
+            }
         }
     }
 

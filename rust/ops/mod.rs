@@ -31,6 +31,22 @@ use smallvec::SmallVec;
 
 pub type Grads = SmallVec<[Option<Tensor>; 2]>;
 
+/// A parameter of a recorded op (a sum's axes, a pow's exponent, ...), for tools that show
+/// or re-create the graph (`Node.op_params` in Python).
+pub enum OpParam {
+    Float(f64),
+    Int(i64),
+    Ints(Vec<i64>),
+    Bool(bool),
+    Tensor(Tensor),
+}
+
+pub type OpParams = Vec<(&'static str, OpParam)>;
+
+fn ints(v: &[usize]) -> OpParam {
+    OpParam::Ints(v.iter().map(|&d| d as i64).collect())
+}
+
 /// The op a tape node records: a family and what its vjp needs besides saved tensors.
 pub enum Op {
     Binary(BinaryOp),
@@ -57,6 +73,18 @@ impl Op {
             Op::Nn(o) => o.name().into(),
             Op::Where => "where".into(),
             Op::Custom(c) => c.name(),
+        }
+    }
+
+    /// What the op needs besides its inputs to be re-created (empty for most ops).
+    pub fn params(&self) -> OpParams {
+        match self {
+            Op::Unary(o) => o.params(),
+            Op::Reduce(o) => o.params(),
+            Op::Shape(o) => o.params(),
+            Op::Index(o) => o.params(),
+            Op::Nn(o) => o.params(),
+            Op::Binary(_) | Op::Matmul(_) | Op::Where | Op::Custom(_) => OpParams::new(),
         }
     }
 
@@ -94,5 +122,46 @@ pub fn owned_gradient(g: Tensor) -> Result<Tensor> {
         Ok(g)
     } else {
         backend::cast(&g, g.dtype())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::DType;
+
+    fn params_of(t: &Tensor) -> Vec<(&'static str, String)> {
+        let node = t.grad_fn().expect("a recorded op").node;
+        node.op()
+            .params()
+            .into_iter()
+            .map(|(k, v)| {
+                let shown = match v {
+                    OpParam::Float(f) => format!("{f}"),
+                    OpParam::Int(i) => format!("{i}"),
+                    OpParam::Ints(v) => format!("{v:?}"),
+                    OpParam::Bool(b) => format!("{b}"),
+                    OpParam::Tensor(t) => format!("{:?}", t.to_vec::<i64>().unwrap()),
+                };
+                (k, shown)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recorded_ops_report_what_recreating_them_needs() {
+        let x = Tensor::from_vec(vec![1.0f32, -2.0, 3.0, -4.0, 5.0, -6.0], &[2, 3]).unwrap();
+        x.set_requires_grad(true).unwrap();
+        assert_eq!(params_of(&sum(&x, Some(&[-1]), true).unwrap()), vec![("dim", "[1]".into()), ("keepdim", "true".into())]);
+        assert_eq!(params_of(&pow_scalar(&x, 3.0).unwrap()), vec![("exponent", "3".into())]);
+        assert_eq!(params_of(&clamp(&x, None, Some(2.5)).unwrap()), vec![("max", "2.5".into())]);
+        assert_eq!(params_of(&leaky_relu(&x, 0.1).unwrap()), vec![("negative_slope", "0.1".into())]);
+        assert_eq!(params_of(&softmax(&x, -1).unwrap()), vec![("dim", "-1".into())]);
+        assert_eq!(params_of(&transpose(&x, 0, 1).unwrap()), vec![("dims", "[1, 0]".into())]);
+        assert_eq!(params_of(&select(&x, 1, -1).unwrap()), vec![("dim", "1".into()), ("index", "2".into())]);
+        let idx = Tensor::from_vec(vec![2i64, 0], &[2]).unwrap();
+        assert_eq!(params_of(&index_select(&x, 1, &idx).unwrap()), vec![("offsets", "[2, 0, 5, 3]".into())]);
+        assert!(params_of(&mul(&x, &x).unwrap()).is_empty());
+        let _ = DType::F32;
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{
     add, cast, div, exp, gather, grads, mul, neg, reshape, scalar_like, squeeze_dim, sub, sum, transpose, unsqueeze,
-    Grads,
+    Grads, OpParam, OpParams,
 };
 use crate::autograd::{record, Save, VjpCtx};
 use crate::backend;
@@ -66,6 +66,12 @@ impl NnOp {
         match self {
             NnOp::Softmax { .. } => "softmax",
             NnOp::LogSoftmax { .. } => "log_softmax",
+        }
+    }
+
+    pub fn params(&self) -> OpParams {
+        match self {
+            NnOp::Softmax { dim } | NnOp::LogSoftmax { dim } => vec![("dim", OpParam::Int(*dim as i64))],
         }
     }
 

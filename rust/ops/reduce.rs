@@ -1,7 +1,7 @@
 //! Reductions: sum, mean, max/min (over everything, or along a dim with indices), argmax,
 //! logsumexp, var/std. Their vjps broadcast the gradient back (sum), or route it (max).
 
-use super::{div, eq, exp, expand, gather, grads, log, mul, reshape, scalar_like, sub, unsqueeze, Grads};
+use super::{div, eq, exp, expand, gather, grads, ints, log, mul, reshape, scalar_like, sub, unsqueeze, Grads, OpParam, OpParams};
 use crate::autograd::{record, Save, VjpCtx};
 use crate::backend::{self, ReduceKind};
 use crate::error::{value_err, Result};
@@ -151,6 +151,13 @@ impl ReduceOp {
         match self {
             ReduceOp::Sum { .. } => "sum",
             ReduceOp::Extremum { kind } => kind.name(),
+        }
+    }
+
+    pub fn params(&self) -> OpParams {
+        match self {
+            ReduceOp::Sum { axes, keepdim } => vec![("dim", ints(axes)), ("keepdim", OpParam::Bool(*keepdim))],
+            ReduceOp::Extremum { .. } => OpParams::new(),
         }
     }
 

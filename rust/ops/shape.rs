@@ -1,7 +1,7 @@
 //! Movement ops. Most are views (new layouts over the same storage, O(1)); their vjps move
 //! the gradient back through the inverse view.
 
-use super::{grads, Grads};
+use super::{grads, ints, Grads, OpParam, OpParams};
 use crate::autograd::{record, VjpCtx};
 use crate::backend;
 use crate::error::{shape_err, value_err, Result, ShapeDisplay};
@@ -277,6 +277,20 @@ impl ShapeOp {
             ShapeOp::Cat { .. } => "cat",
             ShapeOp::Cast => "to",
             ShapeOp::Clone => "clone",
+        }
+    }
+
+    /// The output shape (in the node's metadata) completes these.
+    pub fn params(&self) -> OpParams {
+        let int = |v: usize| OpParam::Int(v as i64);
+        match self {
+            ShapeOp::Permute { perm } => vec![("dims", ints(perm))],
+            ShapeOp::Slice { dim, start, step } | ShapeOp::SliceScatter { dim, start, step, .. } => {
+                vec![("dim", int(*dim)), ("start", int(*start)), ("step", int(*step))]
+            }
+            ShapeOp::Select { dim, index } => vec![("dim", int(*dim)), ("index", int(*index))],
+            ShapeOp::Cat { dim, sizes } => vec![("dim", int(*dim)), ("sizes", ints(sizes))],
+            ShapeOp::Reshape | ShapeOp::Expand | ShapeOp::Cast | ShapeOp::Clone => OpParams::new(),
         }
     }
 

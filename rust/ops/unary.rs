@@ -1,6 +1,6 @@
 //! Elementwise functions of one tensor and their local derivatives.
 
-use super::{grads, mul, neg, scalar_like, where_, Grads};
+use super::{grads, mul, neg, scalar_like, where_, Grads, OpParam, OpParams};
 use crate::autograd::{record, Save, VjpCtx};
 use crate::backend::{self, UnaryKind};
 use crate::error::{autograd_err, Result};
@@ -39,6 +39,19 @@ pub fn unary_op(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
 impl UnaryOp {
     pub fn name(&self) -> &'static str {
         self.kind.name()
+    }
+
+    pub fn params(&self) -> OpParams {
+        match self.kind {
+            UnaryKind::LeakyRelu(slope) => vec![("negative_slope", OpParam::Float(slope))],
+            UnaryKind::Elu(alpha) => vec![("alpha", OpParam::Float(alpha))],
+            UnaryKind::PowScalar(p) => vec![("exponent", OpParam::Float(p))],
+            UnaryKind::Clamp(lo, hi) => {
+                let bound = |name, b: Option<f64>| b.map(|v| (name, OpParam::Float(v)));
+                bound("min", lo).into_iter().chain(bound("max", hi)).collect()
+            }
+            _ => OpParams::new(),
+        }
     }
 
     pub fn vjp(&self, ctx: &VjpCtx) -> Result<Grads> {

@@ -11,7 +11,7 @@ use crate::tensor::Tensor;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -133,6 +133,13 @@ impl PyTensor {
 
     fn detach(&self) -> PyTensor {
         PyTensor::wrap(self.t.detach())
+    }
+
+    /// Identity of the engine tensor behind this object (several Python objects can wrap one,
+    /// e.g. `AccumulateGrad.variable`); graph tools use it to recognise leaves and constants.
+    #[getter]
+    fn _handle_id(&self) -> usize {
+        self.t.id()
     }
 
     #[pyo3(signature = (requires_grad = true))]
@@ -286,6 +293,17 @@ impl PyAccumulateGrad {
     fn __repr__(&self) -> String {
         "<AccumulateGrad>".into()
     }
+    /// One AccumulateGrad per leaf, as in PyTorch: equal when they feed the same leaf.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyAccumulateGrad>().is_ok_and(|o| o.get().leaf.same_handle(&self.leaf))
+    }
+    fn __hash__(&self) -> isize {
+        self.leaf.id() as isize
+    }
+}
+
+fn tensors_tuple<'py>(py: Python<'py>, v: Vec<Option<Tensor>>) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, v.into_iter().map(|t| t.map(PyTensor::wrap)))
 }
 
 fn meta_tuple<'py>(py: Python<'py>, m: &TensorMeta) -> PyResult<Bound<'py, PyTuple>> {
@@ -358,14 +376,39 @@ impl PyNode {
             Some(v) => Ok(Some(PyTuple::new(py, v.into_iter().map(PyTensor::wrap))?)),
         }
     }
-    /// The gradients of the outputs seen by the last backward (None before one ran, or
-    /// when values are not kept).
+    /// The gradients of the outputs seen by the last backward (the upstream gradients; None
+    /// before one ran, or when values are not kept).
     #[getter]
     fn output_grads<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        match self.node.grads_seen() {
-            None => Ok(None),
-            Some(v) => Ok(Some(PyTuple::new(py, v.into_iter().map(|t| t.map(PyTensor::wrap)))?)),
+        self.node.grads_seen().map(|v| tensors_tuple(py, v)).transpose()
+    }
+    /// The gradients this node sent to each input in the last backward (the downstream
+    /// gradients, in each input's shape; None for inputs that got none), when values are kept.
+    #[getter]
+    fn input_grads<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.node.input_grads_seen().map(|v| tensors_tuple(py, v)).transpose()
+    }
+    /// Per input: the input itself when it does not require grad (a constant such as the
+    /// `1` in `1 / x`, or data), else None; when values are kept (None otherwise).
+    #[getter]
+    fn constant_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.node.constants().map(|v| tensors_tuple(py, v.to_vec())).transpose()
+    }
+    /// What the op needs besides its inputs (a sum's `dim` and `keepdim`, a pow's `exponent`,
+    /// clamp bounds, a softmax's `dim`, ...): a dict, empty for most ops.
+    #[getter]
+    fn op_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (name, p) in self.node.op().params() {
+            match p {
+                ops::OpParam::Float(v) => d.set_item(name, v)?,
+                ops::OpParam::Int(v) => d.set_item(name, v)?,
+                ops::OpParam::Ints(v) => d.set_item(name, PyTuple::new(py, v)?)?,
+                ops::OpParam::Bool(v) => d.set_item(name, v)?,
+                ops::OpParam::Tensor(t) => d.set_item(name, PyTensor::wrap(t))?,
+            }
         }
+        Ok(d)
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other.cast::<PyNode>().is_ok_and(|o| Arc::ptr_eq(&o.get().node, &self.node))
@@ -649,8 +692,16 @@ pub fn _record_function<'py>(
         // Non-tensor outputs still take a slot, so output numbers match forward positions.
         let placeholder = TensorMeta { shape: Default::default(), dtype: crate::tensor::DType::F32, device: crate::tensor::Device::Cpu };
         let output_meta: SmallVec<[TensorMeta; 1]> = metas.iter().map(|m| m.clone().unwrap_or_else(|| placeholder.clone())).collect();
+        let all_tensors = metas.iter().all(|m| m.is_some());
         let op = PyFunctionNode { cls: cls.clone().unbind(), ctx: ctx.clone().unbind(), arg_slots, outputs: metas, name: name.clone() };
-        let node = Arc::new(Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new()));
+        let mut node = Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new());
+        if all_tensors {
+            let input_refs: Vec<&Tensor> = inputs.iter().collect();
+            let outs: Vec<Tensor> = results.iter().filter_map(|r| r.cast::<PyTensor>().ok().map(|t| t.get().t.clone())).collect();
+            let output_refs: Vec<&Tensor> = outs.iter().collect();
+            node = autograd::keep_for_inspection(node, &input_refs, &output_refs);
+        }
+        let node = Arc::new(node);
         for (nr, t) in &differentiable {
             t.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: *nr }));
         }
