@@ -3,7 +3,7 @@
 //! No recursion, no per-call DFS for `backward()`, so million-node chains work.
 
 use super::grad_mode::GradModeGuard;
-use super::node::{Edge, GradFn, Node, TensorMeta};
+use super::node::{Edge, GradFn, KeptGrad, Node, TensorMeta};
 use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::ops;
 use crate::tensor::Tensor;
@@ -165,8 +165,7 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
             }
         }
         if node.keeps_values() {
-            // Detach only what carries a graph (create_graph): a stored grad_fn could form a cycle.
-            node.set_grads_seen(grads.iter().map(|g| g.as_ref().map(|g| if g.requires_grad() { g.detach() } else { g.clone() })).collect());
+            node.set_grads_seen(grads.iter().map(|g| g.as_ref().map(KeptGrad::keep)).collect());
         }
         let present: SmallVec<[bool; 1]> = grads.iter().map(|g| g.is_some()).collect();
         let full: SmallVec<[Tensor; 1]> = grads
@@ -193,14 +192,14 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
                 node.edges().len()
             ));
         }
-        let mut sent: Option<SmallVec<[Option<Tensor>; 2]>> = node.keeps_values().then(SmallVec::new);
+        let mut sent: Option<SmallVec<[Option<KeptGrad>; 2]>> = node.keeps_values().then(SmallVec::new);
         for (i, (edge, g)) in node.edges().iter().zip(input_grads).enumerate() {
             let g = match g {
                 Some(g) if needs[i] => Some(fit_to_input(&node, i, &node.inputs()[i], g)?),
                 _ => None,
             };
             if let Some(sent) = &mut sent {
-                sent.push(g.as_ref().filter(|g| node.keeps_input_grad(g)).map(|g| if g.requires_grad() { g.detach() } else { g.clone() }));
+                sent.push(g.as_ref().filter(|g| node.keeps_input_grad(g)).map(KeptGrad::keep));
             }
             let Some(g) = g else { continue };
             match edge {

@@ -83,11 +83,54 @@ struct Inspection {
     /// in `1 / x`, or data), so pictures and flat code can show it; `None` for other inputs.
     constants: SmallVec<[Option<Tensor>; 2]>,
     /// Per output, the upstream gradient of the last backward through this node.
-    output_grads: Mutex<Option<SmallVec<[Option<Tensor>; 1]>>>,
+    output_grads: Mutex<Option<SmallVec<[Option<KeptGrad>; 1]>>>,
     /// Per input, the downstream gradient this node sent in its last backward.
-    input_grads: Mutex<Option<SmallVec<[Option<Tensor>; 2]>>>,
+    input_grads: Mutex<Option<SmallVec<[Option<KeptGrad>; 2]>>>,
     /// Recorded while tracing was on: keep every gradient, however large.
     traced: bool,
+}
+
+/// A gradient kept for inspection. Small CPU gradients are copied out as numbers, so the live
+/// gradient stays exclusively owned: the engine can still store it in `.grad` as it is and
+/// update it in place, and later in-place changes cannot alter the record.
+#[derive(Clone)]
+pub(crate) enum KeptGrad {
+    Values { values: SmallVec<[f64; 4]>, shape: Dims, dtype: DType },
+    Handle(Tensor),
+}
+
+impl KeptGrad {
+    pub(crate) fn keep(g: &Tensor) -> KeptGrad {
+        if g.requires_grad() {
+            // a create_graph gradient: its grad_fn could form a cycle with this node
+            return KeptGrad::Handle(g.detach());
+        }
+        match g.cpu_storage("inspection") {
+            Ok(storage) if g.numel() <= TRACE_SMALL => {
+                let mut values = SmallVec::new();
+                crate::with_dtype!(g.dtype(), T => {
+                    let data = storage.as_slice::<T>();
+                    if g.numel() == 1 {
+                        values.push(crate::tensor::Element::to_f64(data[g.layout().offset()]));
+                    } else {
+                        crate::cpu::strided::for_each_index(g.layout(), |i| values.push(crate::tensor::Element::to_f64(data[i])));
+                    }
+                });
+                KeptGrad::Values { values, shape: g.dims(), dtype: g.dtype() }
+            }
+            _ => KeptGrad::Handle(g.clone()),
+        }
+    }
+
+    fn to_tensor(&self) -> Tensor {
+        match self {
+            KeptGrad::Handle(t) => t.clone(),
+            KeptGrad::Values { values, shape, dtype } => {
+                let t = Tensor::from_vec(values.to_vec(), shape).expect("kept values match their shape");
+                crate::backend::cast(&t, *dtype).unwrap_or(t)
+            }
+        }
+    }
 }
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -163,19 +206,19 @@ impl Node {
 
     /// The output (upstream) gradients seen by the last backward, if values are kept.
     pub fn grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
-        self.inspection.as_ref()?.output_grads.lock().as_ref().map(|g| g.to_vec())
+        self.inspection.as_ref()?.output_grads.lock().as_ref().map(|g| g.iter().map(|k| k.as_ref().map(KeptGrad::to_tensor)).collect())
     }
 
     /// The input (downstream) gradients sent by the last backward, if values are kept.
     pub fn input_grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
-        self.inspection.as_ref()?.input_grads.lock().as_ref().map(|g| g.to_vec())
+        self.inspection.as_ref()?.input_grads.lock().as_ref().map(|g| g.iter().map(|k| k.as_ref().map(KeptGrad::to_tensor)).collect())
     }
 
     pub(crate) fn keeps_values(&self) -> bool {
         self.inspection.is_some()
     }
 
-    pub(crate) fn set_grads_seen(&self, grads: SmallVec<[Option<Tensor>; 1]>) {
+    pub(crate) fn set_grads_seen(&self, grads: SmallVec<[Option<KeptGrad>; 1]>) {
         if let Some(i) = &self.inspection {
             *i.output_grads.lock() = Some(grads);
         }
@@ -187,7 +230,7 @@ impl Node {
         self.inspection.as_ref().is_some_and(|i| i.traced || g.numel() <= TRACE_SMALL)
     }
 
-    pub(crate) fn set_input_grads_seen(&self, grads: SmallVec<[Option<Tensor>; 2]>) {
+    pub(crate) fn set_input_grads_seen(&self, grads: SmallVec<[Option<KeptGrad>; 2]>) {
         if let Some(i) = &self.inspection {
             *i.input_grads.lock() = Some(grads);
         }

@@ -40,21 +40,36 @@ fn compute_dtype(kind: BinaryKind, promoted: DType) -> DType {
 }
 
 pub fn binary_op(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let dtype = compute_dtype(kind, promote_types(a, b));
-    let shape = broadcast_shapes(a.shape(), b.shape(), kind.name())?;
-    let a = if a.dtype() != dtype { super::cast(a, dtype)? } else { a.clone() };
-    let b = if b.dtype() != dtype { super::cast(b, dtype)? } else { b.clone() };
-    let out = backend::binary(kind, &a, &b, &shape)?;
+    let dtype = if a.dtype() == b.dtype() && kind != BinaryKind::Div && !matches!(kind, BinaryKind::And | BinaryKind::Or | BinaryKind::Xor) {
+        a.dtype()
+    } else {
+        compute_dtype(kind, promote_types(a, b))
+    };
+    let shape = if a.shape() == b.shape() { a.dims() } else { broadcast_shapes(a.shape(), b.shape(), kind.name())? };
+    let (a_cast, b_cast);
+    let a = if a.dtype() != dtype {
+        a_cast = super::cast(a, dtype)?;
+        &a_cast
+    } else {
+        a
+    };
+    let b = if b.dtype() != dtype {
+        b_cast = super::cast(b, dtype)?;
+        &b_cast
+    } else {
+        b
+    };
+    let out = backend::binary(kind, a, b, &shape)?;
     if !kind.returns_bool() {
-        record(super::Op::Binary(BinaryOp { kind }), &[&a, &b], &out, |needs| match kind {
+        record(super::Op::Binary(BinaryOp { kind }), &[a, b], &out, |needs| match kind {
             BinaryKind::Add | BinaryKind::Sub => smallvec![],
             BinaryKind::Mul => smallvec![
-                if needs[1] { Save::Input(&a) } else { Save::Skip },
-                if needs[0] { Save::Input(&b) } else { Save::Skip },
+                if needs[1] { Save::Input(a) } else { Save::Skip },
+                if needs[0] { Save::Input(b) } else { Save::Skip },
             ],
-            BinaryKind::Div => smallvec![if needs[1] { Save::Input(&a) } else { Save::Skip }, Save::Input(&b)],
-            BinaryKind::Pow => smallvec![Save::Input(&a), Save::Input(&b), if needs[1] { Save::Output(0) } else { Save::Skip }],
-            _ => smallvec![Save::Input(&a), Save::Input(&b)],
+            BinaryKind::Div => smallvec![if needs[1] { Save::Input(a) } else { Save::Skip }, Save::Input(b)],
+            BinaryKind::Pow => smallvec![Save::Input(a), Save::Input(b), if needs[1] { Save::Output(0) } else { Save::Skip }],
+            _ => smallvec![Save::Input(a), Save::Input(b)],
         });
     }
     Ok(out)

@@ -19,6 +19,12 @@ fn binary<'py>(
     f: impl FnOnce(&Tensor, &Tensor) -> crate::Result<Tensor>,
     reflected: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
+    // Tensor operands are borrowed (no handle clone on the hot path).
+    if let Ok(t) = other.cast::<PyTensor>() {
+        let o = &t.get().t;
+        let r = if reflected { f(o, this)? } else { f(this, o)? };
+        return Ok(Bound::new(py, PyTensor::wrap(r))?.into_any());
+    }
     match operand(other, this)? {
         Some(o) => {
             let t = if reflected { f(&o, this)? } else { f(this, &o)? };
