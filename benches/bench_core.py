@@ -40,6 +40,33 @@ def neuron_bp():
     f.backward()
 
 
+_BP_LEAVES = None
+_MG_LEAVES = None
+_T_LEAVES = None
+
+
+def circuit_bp_reused():
+    """The same circuit with leaves made once and their grads reset (a training-loop shape)."""
+    x, y, z = _BP_LEAVES
+    x.grad = y.grad = z.grad = None
+    f = (x + y) * z
+    f.backward()
+
+
+def circuit_micrograd_reused():
+    x, y, z = _MG_LEAVES
+    x.grad = y.grad = z.grad = 0
+    f = (x + y) * z
+    f.backward()
+
+
+def circuit_torch_reused():
+    x, y, z = _T_LEAVES
+    x.grad = y.grad = z.grad = None
+    f = (x + y) * z
+    f.backward()
+
+
 def circuit_torch():
     x = torch.tensor(-2.0, requires_grad=True)
     y = torch.tensor(5.0, requires_grad=True)
@@ -86,10 +113,17 @@ def neuron_micrograd():
 
 
 def scalar_rows(quick):
+    global _BP_LEAVES, _MG_LEAVES, _T_LEAVES
+    _BP_LEAVES = [bp.tensor(v, requires_grad=True) for v in (-2.0, 5.0, -4.0)]
+    if micrograd:
+        _MG_LEAVES = [micrograd.Value(v) for v in (-2.0, 5.0, -4.0)]
+    if torch:
+        _T_LEAVES = [torch.tensor(v, requires_grad=True) for v in (-2.0, 5.0, -4.0)]
     kw = dict(repeat=3, min_time=0.05) if quick else dict(repeat=7, min_time=0.3)
     rows = []
     for name, b, m, t in (
         ("(x+y)*z fwd+bwd", circuit_bp, circuit_micrograd, circuit_torch),
+        ("(x+y)*z, leaves reused", circuit_bp_reused, circuit_micrograd_reused, circuit_torch_reused),
         ("sigmoid neuron fwd+bwd", neuron_bp, neuron_micrograd, neuron_torch),
     ):
         tb = best_time(b, **kw) * 1e6
@@ -170,7 +204,7 @@ def main():
     if torch:
         print(f"torch threads: {torch.get_num_threads()}")
     print_table(
-        "Scalar circuits (microseconds per iteration, leaves created each iteration)",
+        "Scalar circuits (microseconds per iteration; leaves created each iteration unless reused)",
         ["circuit", "backprop", "micrograd", "pytorch", "bp/micrograd", "bp/pytorch", "target bp/micrograd"],
         scalar_rows(args.quick),
     )
