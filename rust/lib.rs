@@ -4,6 +4,7 @@
 //! recording) -> `backend` (device dispatch) -> `cpu` kernels. Kernels know nothing about
 //! autograd, autograd knows nothing about devices, and only `python` imports pyo3.
 
+mod alloc;
 pub mod autograd;
 pub mod backend;
 pub mod cpu;
@@ -19,4 +20,4 @@ pub use tensor::{DType, Device, Tensor};
 /// Tensors, graph nodes and their small buffers are allocated and freed at a high rate;
 /// mimalloc does that several times faster than the system allocator.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::MiMalloc = alloc::MiMalloc;
