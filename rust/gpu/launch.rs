@@ -1,0 +1,219 @@
+//! Launching kernels: the `Walk` parameters shared by strided kernels (mirroring
+//! `shaders/strided.wgsl`), binding windows, folded grids, and the elementwise launcher that
+//! chunks work so no binding exceeds the device's storage-binding limit.
+
+use super::context::Gpu;
+use super::pipelines::{Entry, Kernel};
+use super::recorder::Binding;
+use super::storage::{GpuStorage, WORD};
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::tensor::Dims;
+use bytemuck::{Pod, Zeroable};
+use smallvec::SmallVec;
+
+/// Dims a strided kernel can walk (after merging dims whose strides allow it).
+pub const MAX_DIMS: usize = 8;
+/// Operands one walk describes.
+pub const MAX_OPERANDS: usize = 4;
+/// Threads per workgroup of the 1-D kernels.
+pub const WORKGROUP: u64 = 256;
+
+/// The `Walk` uniform of `strided.wgsl`, byte for byte.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable, Debug)]
+pub struct WalkParams {
+    pub shape: [u32; MAX_DIMS],
+    /// `strides[d][k]`: operand k's stride along dim d.
+    pub strides: [[u32; MAX_OPERANDS]; MAX_DIMS],
+    pub offsets: [u32; MAX_OPERANDS],
+    pub ndim: u32,
+    pub split: u32,
+    pub count: u32,
+    pub base: u32,
+    pub u: [u32; 4],
+    pub f: [f32; 4],
+}
+
+/// One operand of a walk: its strides over the iteration shape (0 where broadcast) and the
+/// storage offset of its first element.
+#[derive(Clone)]
+pub struct View<'a> {
+    pub storage: &'a GpuStorage,
+    pub strides: Dims,
+    pub offset: usize,
+}
+
+/// An iteration shape with each operand's strides, size-1 dims dropped and neighbouring
+/// dims merged wherever every operand's strides allow (as the CPU's `Walk`).
+#[derive(Clone, Debug)]
+pub struct Collapsed {
+    pub shape: Dims,
+    pub strides: Vec<Dims>,
+}
+
+pub fn collapse(shape: &[usize], strides: &[&[usize]]) -> Collapsed {
+    let mut out = Collapsed { shape: Dims::new(), strides: vec![Dims::new(); strides.len()] };
+    for d in 0..shape.len() {
+        if shape[d] == 1 {
+            continue;
+        }
+        let merge = !out.shape.is_empty()
+            && strides.iter().zip(&out.strides).all(|(s, o)| o[o.len() - 1] == s[d] * shape[d]);
+        if merge {
+            let last = out.shape.len() - 1;
+            out.shape[last] *= shape[d];
+            for (o, s) in out.strides.iter_mut().zip(strides) {
+                o[last] = s[d];
+            }
+        } else {
+            out.shape.push(shape[d]);
+            for (o, s) in out.strides.iter_mut().zip(strides) {
+                o.push(s[d]);
+            }
+        }
+    }
+    out
+}
+
+fn to_u32(v: usize, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| {
+        Error::Device(format!("{what}: GPU kernels index with 32-bit integers; {v} elements is too many (split the tensor)"))
+    })
+}
+
+impl WalkParams {
+    /// Parameters for `dims` (outer dims first) with each operand's strides; `op` names the
+    /// caller in errors.
+    pub fn new(op: &str, dims: &[usize], strides: &[&[usize]]) -> Result<WalkParams> {
+        if dims.len() > MAX_DIMS {
+            return Err(Error::Device(format!(
+                "{op}: GPU kernels walk at most {MAX_DIMS} dimensions after merging contiguous ones, this view needs {} \
+                 (shape {}); call .contiguous() first",
+                dims.len(),
+                ShapeDisplay(dims)
+            )));
+        }
+        let mut p = WalkParams::zeroed();
+        p.ndim = dims.len() as u32;
+        for (d, &n) in dims.iter().enumerate() {
+            p.shape[d] = to_u32(n, op)?;
+            for (k, s) in strides.iter().enumerate() {
+                p.strides[d][k] = to_u32(s[d], op)?;
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// A folded grid for `workgroups` workgroups: x up to the device's per-dimension limit, y as
+/// needed (kernels compute `wid.x + wid.y * nwg.x`).
+pub fn grid(gpu: &Gpu, workgroups: u64) -> Result<[u32; 3]> {
+    let max = gpu.limits.max_compute_workgroups_per_dimension.max(1) as u64;
+    let x = workgroups.clamp(1, max);
+    let y = workgroups.div_ceil(x).max(1);
+    if y > max {
+        return Err(Error::Device(format!("a GPU launch of {workgroups} workgroups exceeds the device's {max} x {max} grid")));
+    }
+    Ok([x as u32, y as u32, 1])
+}
+
+/// A window of `storage` covering elements `[lo, hi)`: the binding and the element index
+/// the binding starts at (offsets passed to the kernel are relative to it).
+pub fn window<'a>(gpu: &Gpu, storage: &'a GpuStorage, lo: usize, hi: usize, op: &str) -> Result<(Binding<'a>, usize)> {
+    let align = gpu.storage_alignment();
+    let buffer = storage.buffer();
+    let start = (lo as u64 * WORD) / align * align;
+    let end = ((hi.max(lo + 1) as u64) * WORD).next_multiple_of(16).min(buffer.size());
+    let size = end - start;
+    if size > gpu.binding_limit() {
+        return Err(Error::Device(format!(
+            "{op}: this GPU kernel would need to bind {} MiB of one tensor at once, more than the device's storage binding \
+             limit of {} MiB; split the tensor into smaller pieces (e.g. with .chunk()) or make it contiguous",
+            size >> 20,
+            gpu.binding_limit() >> 20
+        )));
+    }
+    Ok((Binding { buffer, offset: start, size }, (start / WORD) as usize))
+}
+
+/// The whole of a storage as one window.
+pub fn whole<'a>(gpu: &Gpu, storage: &'a GpuStorage, op: &str) -> Result<(Binding<'a>, usize)> {
+    window(gpu, storage, 0, storage.len(), op)
+}
+
+/// Storage elements a view touches over `[start, end)` of the collapsed iteration: exact for
+/// views that are contiguous (or constant) in iteration order, the whole extent otherwise.
+fn touched(shape: &[usize], strides: &[usize], offset: usize, start: usize, end: usize) -> (usize, usize) {
+    if strides.iter().all(|&s| s == 0) {
+        return (offset, offset + 1);
+    }
+    if shape.len() == 1 && strides[0] == 1 {
+        return (offset + start, offset + end);
+    }
+    let extent: usize = shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum();
+    (offset, offset + extent + 1)
+}
+
+pub fn kernel(gpu: &Gpu, entry: &Entry, constants: &[(&str, f64)]) -> Result<Kernel> {
+    gpu.pipelines.lock().kernel(gpu, entry, constants)
+}
+
+/// Records one launch of `kernel` with `params` at binding 0.
+pub fn dispatch<P: Pod>(gpu: &Gpu, kernel: &Kernel, params: &P, storage: &[Binding<'_>], grid: [u32; 3]) -> Result<()> {
+    gpu.recorder.lock().dispatch(gpu, &kernel.pipeline, &kernel.layout, bytemuck::bytes_of(params), storage, grid)
+}
+
+/// Runs an elementwise kernel over `shape`: one thread per element, operand 0 the one
+/// written. Work is split into launches whose windows fit the binding limit; `u` and `f` are
+/// the kernel's scalar parameters.
+pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&str, f64)], shape: &[usize], views: &[View<'_>], u: [u32; 4], f: [f32; 4]) -> Result<()> {
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return Ok(());
+    }
+    to_u32(n, op)?;
+    let strides: SmallVec<[&[usize]; 4]> = views.iter().map(|v| &v.strides[..]).collect();
+    let c = collapse(shape, &strides);
+    let cstrides: SmallVec<[&[usize]; 4]> = c.strides.iter().map(|s| &s[..]).collect();
+    let mut params = WalkParams::new(op, &c.shape, &cstrides)?;
+    params.u = u;
+    params.f = f;
+    let k = kernel(gpu, entry, constants)?;
+    for (start, end) in chunks(gpu, n) {
+        let mut bindings: SmallVec<[Binding<'_>; 4]> = SmallVec::new();
+        for (k, v) in views.iter().enumerate() {
+            let (lo, hi) = touched(&c.shape, &c.strides[k], v.offset, start, end);
+            let (b, base) = window(gpu, v.storage, lo, hi, op)?;
+            params.offsets[k] = relative(v.offset, base);
+            bindings.push(b);
+        }
+        params.base = start as u32;
+        params.count = (end - start) as u32;
+        // The written operand is bound last in every elementwise shader.
+        bindings.rotate_left(1);
+        dispatch(gpu, &k, &params, &bindings, grid(gpu, ((end - start) as u64).div_ceil(WORKGROUP))?)?;
+    }
+    Ok(())
+}
+
+/// Ranges of `n` work items over contiguous memory, each small enough that its window fits
+/// the binding limit (and starting on a multiple of 64 elements).
+pub fn chunks(gpu: &Gpu, n: usize) -> impl Iterator<Item = (usize, usize)> {
+    let chunk = ((gpu.binding_limit() / WORD) as usize).saturating_sub(128).max(64) / 64 * 64;
+    (0..n).step_by(chunk).map(move |s| (s, (s + chunk).min(n)))
+}
+
+/// A kernel's offset for an element at `offset` in a window starting at `base` (wrapping:
+/// the kernel adds the work item's index before indexing).
+pub fn relative(offset: usize, base: usize) -> u32 {
+    (offset as u64).wrapping_sub(base as u64) as u32
+}
+
+/// Storage elements spanned by a view: `[offset, offset + extent)`.
+pub fn extent(shape: &[usize], strides: &[usize], offset: usize) -> (usize, usize) {
+    if shape.iter().any(|&n| n == 0) {
+        return (offset, offset);
+    }
+    let span: usize = shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum();
+    (offset, offset + span + 1)
+}

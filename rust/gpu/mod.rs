@@ -1,0 +1,60 @@
+//! The GPU backend: WGSL compute shaders (`shaders/*.wgsl`) run through `wgpu`, so one code
+//! path drives Vulkan, Metal and DX12 GPUs, and Mesa's lavapipe in CI.
+//!
+//! - `context`: the lazily created device (adapter choice, limits, error capture).
+//! - `storage`, `pool`: tensor memory (one 32-bit word per element) and buffer reuse.
+//! - `recorder`: one command encoder, submitted only at sync points.
+//! - `pipelines`: shader sources and the pipeline cache.
+//! - `launch`: kernel parameters, binding windows, folded grids.
+//! - `kernels`: the host side of each op family; `transfer`: host <-> GPU copies.
+
+mod context;
+pub mod kernels;
+mod launch;
+mod pipelines;
+mod pool;
+mod recorder;
+mod storage;
+mod transfer;
+
+pub use context::{gpu, is_available, Gpu, ADAPTER_ENV};
+pub use pipelines::{shader_files, source as shader_source};
+pub use storage::{check_dtype, GpuStorage};
+pub use transfer::{to_cpu, to_gpu};
+
+use crate::error::Result;
+
+/// Submits all recorded GPU work and waits for it to finish.
+pub fn synchronize() -> Result<()> {
+    match context::existing() {
+        Some(g) => g.recorder.lock().synchronize(g),
+        None => Ok(()),
+    }
+}
+
+/// Frees the buffers the pool keeps for reuse.
+pub fn empty_cache() -> Result<()> {
+    if let Some(g) = context::existing() {
+        g.recorder.lock().synchronize(g)?;
+        g.pool.empty_cache();
+    }
+    Ok(())
+}
+
+/// Counters for tests and diagnostics.
+pub struct Stats {
+    /// Submissions to the GPU queue so far.
+    pub submits: u64,
+    /// Commands recorded and not yet submitted.
+    pub pending: usize,
+    /// Bytes of live buffers and of buffers cached for reuse.
+    pub live_bytes: u64,
+    pub cached_bytes: u64,
+}
+
+pub fn stats() -> Result<Stats> {
+    let g = gpu()?;
+    let r = g.recorder.lock();
+    let (live_bytes, cached_bytes) = g.pool.stats();
+    Ok(Stats { submits: r.submits(), pending: r.pending(), live_bytes, cached_bytes })
+}
