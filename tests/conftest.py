@@ -25,6 +25,30 @@ def _gpu_available():
         return False
 
 
+def _gpu_line():
+    try:
+        if bp.gpu.is_available():
+            info = bp.gpu.adapter_info()
+            return f"backprop GPU: {info['name']} ({info['backend']}, {info['device_type']})"
+        return f"backprop GPU: none ({bp.gpu.unavailable_reason()})"
+    except Exception as e:  # the header must never fail the run
+        return f"backprop GPU: unknown ({type(e).__name__}: {e})"
+
+
+def pytest_report_header(config):
+    """The GPU the run uses, at the top of the log (CI shows which adapter ran the GPU cases)."""
+    return _gpu_line()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The same line at the end, where `pytest -q` shows it too."""
+    terminalreporter.write_line(_gpu_line())
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: the case runs on the GPU (skipped without an adapter)")
+
+
 DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
 
 

@@ -47,6 +47,11 @@ pub fn is_available() -> bool {
     gpu().is_ok()
 }
 
+/// Whether creating the device was attempted (without attempting it).
+pub fn is_initialized() -> bool {
+    GPU.get().is_some()
+}
+
 fn rank(info: &wgpu::AdapterInfo) -> u8 {
     match info.device_type {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -57,14 +62,20 @@ fn rank(info: &wgpu::AdapterInfo) -> u8 {
     }
 }
 
+/// The backends this build can search, among `backends`, by name.
 fn backend_names(backends: wgpu::Backends) -> String {
+    let usable = backends & wgpu::Instance::enabled_backend_features();
     let mut names = Vec::new();
     for (b, n) in [(wgpu::Backends::VULKAN, "Vulkan"), (wgpu::Backends::METAL, "Metal"), (wgpu::Backends::DX12, "DX12")] {
-        if backends.contains(b) {
+        if usable.contains(b) {
             names.push(n);
         }
     }
-    names.join(", ")
+    if names.is_empty() {
+        "no".into()
+    } else {
+        names.join("/")
+    }
 }
 
 fn select_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> std::result::Result<wgpu::Adapter, String> {

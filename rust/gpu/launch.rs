@@ -127,10 +127,11 @@ pub fn window<'a>(gpu: &Gpu, storage: &'a GpuStorage, lo: usize, hi: usize, op: 
     let size = end - start;
     if size > gpu.binding_limit() {
         return Err(Error::Device(format!(
-            "{op}: this GPU kernel would need to bind {} MiB of one tensor at once, more than the device's storage binding \
-             limit of {} MiB; split the tensor into smaller pieces (e.g. with .chunk()) or make it contiguous",
-            size >> 20,
-            gpu.binding_limit() >> 20
+            "{op}: this GPU kernel would bind {} of one tensor at once, more than the device's storage binding limit of {} \
+             (contiguous elementwise work is split to fit, but this kernel, or a transposed view of a tensor this large, \
+             needs it whole); split the tensor into smaller pieces first, e.g. with .chunk() or .split()",
+            human_bytes(size),
+            human_bytes(gpu.binding_limit())
         )));
     }
     Ok((Binding { buffer, offset: start, size }, (start / WORD) as usize))
@@ -141,17 +142,31 @@ pub fn whole<'a>(gpu: &Gpu, storage: &'a GpuStorage, op: &str) -> Result<(Bindin
     window(gpu, storage, 0, storage.len(), op)
 }
 
-/// Storage elements a view touches over `[start, end)` of the collapsed iteration: exact for
-/// views that are contiguous (or constant) in iteration order, the whole extent otherwise.
+/// Storage elements a view touches over `[start, end)` of the collapsed iteration: exact
+/// when offsets grow with the iteration index (contiguous data, slices), the whole extent
+/// otherwise (transposes, broadcasts).
 fn touched(shape: &[usize], strides: &[usize], offset: usize, start: usize, end: usize) -> (usize, usize) {
     if strides.iter().all(|&s| s == 0) {
         return (offset, offset + 1);
     }
-    if shape.len() == 1 && strides[0] == 1 {
-        return (offset + start, offset + end);
+    let mut inner = 0; // extent of the dims inside d
+    let mut monotone = true;
+    for d in (0..shape.len()).rev() {
+        monotone &= strides[d] > inner;
+        inner += (shape[d] - 1) * strides[d];
     }
-    let extent: usize = shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum();
-    (offset, offset + extent + 1)
+    if !monotone {
+        return (offset, offset + inner + 1);
+    }
+    let at = |mut flat: usize| {
+        let mut off = offset;
+        for d in (0..shape.len()).rev() {
+            off += (flat % shape[d]) * strides[d];
+            flat /= shape[d];
+        }
+        off
+    };
+    (at(start), at(end - 1) + 1)
 }
 
 pub fn kernel(gpu: &Gpu, entry: &Entry, constants: &[(&str, f64)]) -> Result<Kernel> {
@@ -179,10 +194,23 @@ pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&str, f64)]
     params.u = u;
     params.f = f;
     let k = kernel(gpu, entry, constants)?;
-    for (start, end) in chunks(gpu, n) {
+    let room = (gpu.binding_limit() / WORD) as usize - 128;
+    let mut chunk = chunk_len(gpu);
+    let mut start = 0;
+    while start < n {
+        let end = (start + chunk).min(n);
+        let ranges: SmallVec<[(usize, usize); 4]> =
+            views.iter().enumerate().map(|(k, v)| touched(&c.shape, &c.strides[k], v.offset, start, end)).collect();
+        // Strided views touch more memory per element than contiguous ones: shrink the launch
+        // until every window fits (a view that needs its whole extent errors in `window`).
+        let widest = ranges.iter().map(|(lo, hi)| hi - lo).max().unwrap_or(0);
+        if widest > room && end - start > 64 {
+            let fits = ((end - start) as u128 * room as u128 / widest as u128) as usize / 64 * 64;
+            chunk = fits.min((end - start) / 2 / 64 * 64).max(64);
+            continue;
+        }
         let mut bindings: SmallVec<[Binding<'_>; 4]> = SmallVec::new();
-        for (k, v) in views.iter().enumerate() {
-            let (lo, hi) = touched(&c.shape, &c.strides[k], v.offset, start, end);
+        for (k, (v, &(lo, hi))) in views.iter().zip(&ranges).enumerate() {
             let (b, base) = window(gpu, v.storage, lo, hi, op)?;
             params.offsets[k] = relative(v.offset, base);
             bindings.push(b);
@@ -192,14 +220,21 @@ pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&str, f64)]
         // The written operand is bound last in every elementwise shader.
         bindings.rotate_left(1);
         dispatch(gpu, &k, &params, &bindings, grid(gpu, ((end - start) as u64).div_ceil(WORKGROUP))?)?;
+        start = end;
     }
     Ok(())
+}
+
+/// Work items per launch over contiguous memory: its window stays inside the binding limit
+/// (with room for the window's alignment), a multiple of 64 elements.
+fn chunk_len(gpu: &Gpu) -> usize {
+    ((gpu.binding_limit() / WORD) as usize).saturating_sub(128).max(64) / 64 * 64
 }
 
 /// Ranges of `n` work items over contiguous memory, each small enough that its window fits
 /// the binding limit (and starting on a multiple of 64 elements).
 pub fn chunks(gpu: &Gpu, n: usize) -> impl Iterator<Item = (usize, usize)> {
-    let chunk = ((gpu.binding_limit() / WORD) as usize).saturating_sub(128).max(64) / 64 * 64;
+    let chunk = chunk_len(gpu);
     (0..n).step_by(chunk).map(move |s| (s, (s + chunk).min(n)))
 }
 
@@ -216,4 +251,12 @@ pub fn extent(shape: &[usize], strides: &[usize], offset: usize) -> (usize, usiz
     }
     let span: usize = shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum();
     (offset, offset + span + 1)
+}
+
+fn human_bytes(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    }
 }

@@ -17,7 +17,7 @@ mod recorder;
 mod storage;
 mod transfer;
 
-pub use context::{gpu, is_available, Gpu, ADAPTER_ENV};
+pub use context::{gpu, is_available, is_initialized, Gpu, ADAPTER_ENV};
 pub use pipelines::{shader_files, source as shader_source};
 pub use storage::{check_dtype, GpuStorage};
 pub use transfer::{to_cpu, to_gpu};

@@ -11,6 +11,12 @@ pub fn _gpu_is_available() -> bool {
     gpu::is_available()
 }
 
+/// Whether the device has been created (importing and CPU work must not create it).
+#[pyfunction]
+pub fn _gpu_is_initialized() -> bool {
+    gpu::is_initialized()
+}
+
 /// Why the GPU cannot be used, or None when it can.
 #[pyfunction]
 pub fn _gpu_unavailable_reason() -> Option<String> {
@@ -89,6 +95,7 @@ pub fn _gpu_shader_files() -> Vec<&'static str> {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_gpu_is_available, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_is_initialized, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_unavailable_reason, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_adapter_info, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_synchronize, m)?)?;
