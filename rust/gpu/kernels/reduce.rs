@@ -85,8 +85,10 @@ pub fn reduce(kind: ReduceKind, a: &Tensor, axes: &[usize], keepdim: bool) -> Re
     let min_stride = |shape: &[usize], strides: &[usize]| {
         shape.iter().zip(strides).filter(|(&n, _)| n > 1).map(|(_, &st)| st).min().unwrap_or(usize::MAX)
     };
-    // Threads per output read neighbouring words when the kept elements are the adjacent ones.
-    let by_cols = n_out >= 64 && min_stride(&s.kept, &s.kept_strides) < min_stride(&s.red, &s.red_strides);
+    // A thread per output when the kept elements are the adjacent ones (neighbouring threads
+    // read neighbouring words), or when each output reduces only a few elements (a
+    // workgroup each would leave most of its threads idle).
+    let by_cols = n_out >= 64 && (r <= 64 || min_stride(&s.kept, &s.kept_strides) < min_stride(&s.red, &s.red_strides));
     let parts = if by_cols {
         r.div_ceil(64).min(16384usize.div_ceil(n_out)).clamp(1, 1024)
     } else if n_out >= 256 {
