@@ -50,6 +50,6 @@ def empty_cache():
 
 def memory_stats():
     """Counters: ``live_bytes`` (buffers held by tensors), ``cached_bytes`` (kept for
-    reuse), ``submits`` (queue submissions so far), ``pending_commands`` (recorded, not yet
-    submitted)."""
+    reuse), ``submits`` (queue submissions so far), ``commands`` (kernel launches and copies
+    recorded so far), ``pending_commands`` (recorded, not yet submitted)."""
     return dict(_core._gpu_stats())

@@ -8,7 +8,8 @@ pub use kinds::{BinaryKind, Distribution, ReduceKind, UnaryKind};
 use crate::cpu;
 use crate::gpu::kernels as gpu;
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Device, Tensor};
+use crate::tensor::{DType, Device, SharedStorage, Tensor};
+use std::sync::Arc;
 
 /// All operands must live on one device; mixing is an error, never an implicit copy.
 pub fn same_device(op: &str, tensors: &[&Tensor]) -> Result<Device> {
@@ -118,6 +119,15 @@ pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result
     match device {
         Device::Cpu => Ok(cpu::copy::full(shape, value, dtype)),
         Device::Gpu => gpu::elementwise::full(shape, value, dtype),
+    }
+}
+
+/// Storage holding the constant `value` for a wrapped Python number (never written): on the
+/// GPU shared from a cache, since a fresh one would cost a kernel launch per number.
+pub fn constant(value: f64, dtype: DType, device: Device) -> Result<Arc<SharedStorage>> {
+    match device {
+        Device::Cpu => Ok(full(&[], value, dtype, device)?.storage().clone()),
+        Device::Gpu => gpu::elementwise::constant(value, dtype),
     }
 }
 

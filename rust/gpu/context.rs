@@ -11,6 +11,8 @@ use super::pipelines::PipelineCache;
 use super::pool::BufferPool;
 use super::recorder::Recorder;
 use crate::error::{Error, Result};
+use crate::tensor::{DType, SharedStorage};
+use std::collections::HashMap;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -25,6 +27,8 @@ pub struct Gpu {
     pub pool: BufferPool,
     pub recorder: Mutex<Recorder>,
     pub pipelines: Mutex<PipelineCache>,
+    /// One-element tensors of wrapped Python numbers, by (bits, dtype).
+    pub constants: Mutex<HashMap<(u32, DType), Arc<SharedStorage>>>,
     errors: Arc<Mutex<Vec<String>>>,
     lost: Arc<AtomicBool>,
     /// The largest storage binding kernels use (the device limit, lowered only by tests).
@@ -133,6 +137,7 @@ impl Gpu {
             recorder: Mutex::new(Recorder::new(&device)),
             pool: BufferPool::new(),
             pipelines: Mutex::new(PipelineCache::default()),
+            constants: Mutex::default(),
             device,
             queue,
             info,

@@ -169,7 +169,7 @@ fn touched(shape: &[usize], strides: &[usize], offset: usize, start: usize, end:
     (at(start), at(end - 1) + 1)
 }
 
-pub fn kernel(gpu: &Gpu, entry: &Entry, constants: &[(&str, f64)]) -> Result<Kernel> {
+pub fn kernel(gpu: &Gpu, entry: &Entry, constants: &[(&'static str, f64)]) -> Result<Kernel> {
     gpu.pipelines.lock().kernel(gpu, entry, constants)
 }
 
@@ -181,7 +181,7 @@ pub fn dispatch<P: Pod>(gpu: &Gpu, kernel: &Kernel, params: &P, storage: &[Bindi
 /// Runs an elementwise kernel over `shape`: one thread per element, operand 0 the one
 /// written. Work is split into launches whose windows fit the binding limit; `u` and `f` are
 /// the kernel's scalar parameters.
-pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&str, f64)], shape: &[usize], views: &[View<'_>], u: [u32; 4], f: [f32; 4]) -> Result<()> {
+pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&'static str, f64)], shape: &[usize], views: &[View<'_>], u: [u32; 4], f: [f32; 4]) -> Result<()> {
     let n: usize = shape.iter().product();
     if n == 0 {
         return Ok(());

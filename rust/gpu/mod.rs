@@ -45,6 +45,8 @@ pub fn empty_cache() -> Result<()> {
 pub struct Stats {
     /// Submissions to the GPU queue so far.
     pub submits: u64,
+    /// Commands (kernel launches and copies) recorded so far.
+    pub commands: u64,
     /// Commands recorded and not yet submitted.
     pub pending: usize,
     /// Bytes of live buffers and of buffers cached for reuse.
@@ -56,5 +58,5 @@ pub fn stats() -> Result<Stats> {
     let g = gpu()?;
     let r = g.recorder.lock();
     let (live_bytes, cached_bytes) = g.pool.stats();
-    Ok(Stats { submits: r.submits(), pending: r.pending(), live_bytes, cached_bytes })
+    Ok(Stats { submits: r.submits(), commands: r.recorded(), pending: r.pending(), live_bytes, cached_bytes })
 }

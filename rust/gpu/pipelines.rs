@@ -52,7 +52,15 @@ pub struct Kernel {
 pub struct PipelineCache {
     modules: HashMap<&'static str, wgpu::ShaderModule>,
     layouts: HashMap<(&'static str, &'static str), (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
-    kernels: HashMap<String, Kernel>,
+    kernels: HashMap<KernelKey, Kernel>,
+}
+
+/// (shader, entry point, override values in the caller's order): hashed without formatting.
+#[derive(Hash, PartialEq, Eq)]
+struct KernelKey {
+    file: &'static str,
+    entry: &'static str,
+    constants: smallvec::SmallVec<[(&'static str, u64); 8]>,
 }
 
 fn raw_source(file: &str) -> Result<&'static str> {
@@ -78,10 +86,6 @@ pub fn shader_files() -> impl Iterator<Item = &'static str> {
     SOURCES.iter().map(|(n, _)| *n)
 }
 
-fn constants_key(constants: &[(&str, f64)]) -> String {
-    constants.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
-}
-
 /// Runs `f` inside a validation error scope and turns a captured error into `Error::Device`.
 fn validated<T>(gpu: &Gpu, what: &str, f: impl FnOnce() -> T) -> Result<T> {
     let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -93,8 +97,8 @@ fn validated<T>(gpu: &Gpu, what: &str, f: impl FnOnce() -> T) -> Result<T> {
 }
 
 impl PipelineCache {
-    pub fn kernel(&mut self, gpu: &Gpu, entry: &Entry, constants: &[(&str, f64)]) -> Result<Kernel> {
-        let key = format!("{}|{}|{}", entry.file, entry.name, constants_key(constants));
+    pub fn kernel(&mut self, gpu: &Gpu, entry: &Entry, constants: &[(&'static str, f64)]) -> Result<Kernel> {
+        let key = KernelKey { file: entry.file, entry: entry.name, constants: constants.iter().map(|&(k, v)| (k, v.to_bits())).collect() };
         if let Some(k) = self.kernels.get(&key) {
             return Ok(k.clone());
         }

@@ -51,16 +51,22 @@ pub struct Recorder {
     upload_bytes: u64,
     in_flight: VecDeque<wgpu::SubmissionIndex>,
     submits: u64,
+    recorded: u64,
 }
 
 impl Recorder {
     pub fn new(_device: &wgpu::Device) -> Recorder {
-        Recorder { encoder: None, pass: None, arena: Vec::new(), commands: 0, upload_bytes: 0, in_flight: VecDeque::new(), submits: 0 }
+        Recorder { encoder: None, pass: None, arena: Vec::new(), commands: 0, upload_bytes: 0, in_flight: VecDeque::new(), submits: 0, recorded: 0 }
     }
 
     /// Submissions made so far (tests check that ops batch instead of submitting).
     pub fn submits(&self) -> u64 {
         self.submits
+    }
+
+    /// Commands recorded so far.
+    pub fn recorded(&self) -> u64 {
+        self.recorded
     }
 
     /// Commands recorded and not yet submitted.
@@ -176,6 +182,7 @@ impl Recorder {
 
     fn after_command(&mut self, gpu: &Gpu) -> Result<()> {
         self.commands += 1;
+        self.recorded += 1;
         if self.commands >= FLUSH_COMMANDS || self.upload_bytes >= FLUSH_UPLOAD_BYTES {
             self.flush(gpu)?;
         }
@@ -223,6 +230,7 @@ impl Recorder {
         let staging = gpu.pool.acquire(gpu, BufferKind::Readback, len)?;
         self.encoder(gpu).copy_buffer_to_buffer(src, offset, &staging, 0, len);
         self.commands += 1;
+        self.recorded += 1;
         let index = self.flush(gpu)?;
         let done = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicBool::new(false));

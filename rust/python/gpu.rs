@@ -68,6 +68,7 @@ pub fn _gpu_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let s = gpu::stats()?;
     let d = PyDict::new(py);
     d.set_item("submits", s.submits)?;
+    d.set_item("commands", s.commands)?;
     d.set_item("pending_commands", s.pending)?;
     d.set_item("live_bytes", s.live_bytes)?;
     d.set_item("cached_bytes", s.cached_bytes)?;

@@ -9,7 +9,8 @@ use super::super::storage::GpuStorage;
 use super::{dtype_code, gpu_storage, view_of, written_view};
 use crate::backend::{BinaryKind, UnaryKind};
 use crate::error::{dtype_err, Error, Result};
-use crate::tensor::{numel, DType, Layout, Storage, Tensor};
+use crate::tensor::{numel, DType, Layout, SharedStorage, Storage, Tensor};
+use std::sync::Arc;
 
 const UNARY: Entry = Entry { file: "unary.wgsl", name: "main", storage: &[Access::Read, Access::ReadWrite] };
 const BINARY: Entry = Entry { file: "binary.wgsl", name: "main", storage: &[Access::Read, Access::Read, Access::ReadWrite] };
@@ -241,6 +242,26 @@ pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
     let out = GpuStorage::alloc(g, dtype, numel(shape))?;
     fill(&out, word)?;
     Ok(Tensor::from_storage(Storage::Gpu(out), shape))
+}
+
+/// Storage of one element holding `value` (for wrapped Python numbers), shared through a
+/// small cache; callers never write it.
+pub fn constant(value: f64, dtype: DType) -> Result<Arc<SharedStorage>> {
+    const CACHED: usize = 512;
+    let word = word_of(value, dtype)?;
+    let g = gpu()?;
+    let mut cache = g.constants.lock();
+    if let Some(s) = cache.get(&(word, dtype)) {
+        return Ok(s.clone());
+    }
+    let storage = GpuStorage::alloc(g, dtype, 1)?;
+    fill(&storage, word)?;
+    let shared = Arc::new(SharedStorage::new(Storage::Gpu(storage)));
+    if cache.len() >= CACHED {
+        cache.clear();
+    }
+    cache.insert((word, dtype), shared.clone());
+    Ok(shared)
 }
 
 /// Sets every element of `storage` to `word`.
