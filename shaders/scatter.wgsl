@@ -14,8 +14,8 @@ override T: u32 = 0u;
 fn add_f32(at: u32, v: f32) {
     var old = atomicLoad(&dst[at]);
     loop {
-        let new = bitcast<u32>(bitcast<f32>(old) + v);
-        let r = atomicCompareExchangeWeak(&dst[at], old, new);
+        let sum = bitcast<u32>(bitcast<f32>(old) + v);
+        let r = atomicCompareExchangeWeak(&dst[at], old, sum);
         if (r.exchanged) { break; }
         old = r.old_value;
     }
