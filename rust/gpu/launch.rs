@@ -260,3 +260,50 @@ fn human_bytes(b: u64) -> String {
         format!("{:.1} KiB", b as f64 / 1024.0)
     }
 }
+
+// The parameter structs must match their WGSL declarations byte for byte.
+const _: () = assert!(std::mem::size_of::<WalkParams>() == 224);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collapse_merges_dims_every_operand_allows() {
+        // contiguous [2, 3, 4] and a broadcast row: the row breaks the merge of dim 0 only
+        let c = collapse(&[2, 3, 4], &[&[12, 4, 1], &[0, 4, 1]]);
+        assert_eq!(c.shape.as_slice(), &[2, 12]);
+        assert_eq!(c.strides[0].as_slice(), &[12, 1]);
+        assert_eq!(c.strides[1].as_slice(), &[0, 1]);
+        // size-1 dims vanish; a transpose stays two dims
+        let t = collapse(&[3, 1, 5], &[&[1, 99, 3]]);
+        assert_eq!((t.shape.as_slice(), t.strides[0].as_slice()), (&[3usize, 5][..], &[1usize, 3][..]));
+    }
+
+    #[test]
+    fn touched_ranges_are_exact_for_slices_and_whole_for_transposes() {
+        // rows 1.. of a [4, 10] tensor, columns 2..7: strides [10, 1], offset 12
+        let (shape, strides) = ([3usize, 5usize], [10usize, 1usize]);
+        assert_eq!(touched(&shape, &strides, 12, 0, 15), (12, 12 + 2 * 10 + 4 + 1));
+        assert_eq!(touched(&shape, &strides, 12, 5, 10), (22, 27)); // the middle row alone
+        // a transposed [5, 3] view of a [3, 5] tensor: any chunk needs the whole extent
+        assert_eq!(touched(&[5, 3], &[1, 5], 0, 0, 3), (0, 15));
+        // a broadcast scalar
+        assert_eq!(touched(&[7], &[0], 4, 0, 7), (4, 5));
+    }
+
+    #[test]
+    fn walk_params_refuse_too_many_dims() {
+        let dims = [2usize; MAX_DIMS + 1];
+        let strides = [1usize; MAX_DIMS + 1];
+        assert!(WalkParams::new("t", &dims, &[&strides]).is_err());
+        let p = WalkParams::new("t", &dims[..3], &[&strides[..3], &[0, 0, 1]]).unwrap();
+        assert_eq!((p.ndim, p.shape[2], p.strides[2]), (3, 2, [1, 1, 0, 0]));
+    }
+
+    #[test]
+    fn bytes_print_in_readable_units() {
+        assert_eq!(human_bytes(65536), "64.0 KiB");
+        assert_eq!(human_bytes(3 << 20), "3.0 MiB");
+    }
+}

@@ -60,3 +60,49 @@ pub fn stats() -> Result<Stats> {
     let (live_bytes, cached_bytes) = g.pool.stats();
     Ok(Stats { submits: r.submits(), commands: r.recorded(), pending: r.pending(), live_bytes, cached_bytes })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::{self, BinaryKind, ReduceKind};
+    use crate::tensor::{Device, Tensor};
+
+    /// GPU tests share one device and its counters: they run one at a time.
+    static SERIAL: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+    /// These run only where a GPU adapter exists (lavapipe in CI); elsewhere they print why.
+    fn device_or_skip() -> Option<parking_lot::MutexGuard<'static, ()>> {
+        match super::gpu() {
+            Ok(_) => Some(SERIAL.lock()),
+            Err(e) => {
+                eprintln!("skipping: {e}");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn ops_batch_until_a_read_back() {
+        let Some(_serial) = device_or_skip() else { return };
+        let a = backend::to_device(&Tensor::from_vec((0..1000).map(|i| i as f32).collect(), &[1000]).unwrap(), Device::Gpu).unwrap();
+        super::synchronize().unwrap();
+        let before = super::stats().unwrap();
+        let mut x = a.clone();
+        for _ in 0..10 {
+            x = backend::binary(BinaryKind::Add, &x, &a, &[1000]).unwrap();
+        }
+        let s = backend::reduce(ReduceKind::Sum, &x, &[0], false).unwrap();
+        let mid = super::stats().unwrap();
+        assert_eq!(mid.submits, before.submits, "nothing submitted before the read-back");
+        assert!(mid.pending >= 11);
+        assert_eq!(s.item().unwrap(), 11.0 * 999.0 * 1000.0 / 2.0);
+        assert_eq!(super::stats().unwrap().submits, before.submits + 1);
+    }
+
+    #[test]
+    fn float64_never_reaches_the_gpu() {
+        let Some(_serial) = device_or_skip() else { return };
+        let t = Tensor::from_vec(vec![1.0f64], &[1]).unwrap();
+        let e = backend::to_device(&t, Device::Gpu).unwrap_err().to_string();
+        assert!(e.contains("float64") && e.contains(".float()"), "{e}");
+    }
+}
