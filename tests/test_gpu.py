@@ -436,6 +436,9 @@ def test_indexing_gathers_and_scatter_adds_on_the_gpu():
     b = a.copy()
     b[[1, 2]] = 0
     assert_close(y, b)
+    z = gpu(a[0])
+    z[bp.tensor([4, 3, 2, 1, 0], device="gpu")] = z  # the values alias the destination
+    assert_close(z, a[0][::-1])
 
 
 def test_cat_stack_and_cross_entropy_match_the_cpu():

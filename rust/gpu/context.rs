@@ -134,7 +134,7 @@ impl Gpu {
         device.set_device_lost_callback(move |_, _| lost_flag.store(true, Ordering::SeqCst));
         let binding_limit = AtomicU64::new(limits.max_storage_buffer_binding_size.min(limits.max_buffer_size));
         Ok(Gpu {
-            recorder: Mutex::new(Recorder::new(&device)),
+            recorder: Mutex::new(Recorder::new()),
             pool: BufferPool::new(),
             pipelines: Mutex::new(PipelineCache::default()),
             constants: Mutex::default(),

@@ -178,10 +178,16 @@ pub fn dispatch<P: Pod>(gpu: &Gpu, kernel: &Kernel, params: &P, storage: &[Bindi
     gpu.recorder.lock().dispatch(gpu, &kernel.pipeline, &kernel.layout, bytemuck::bytes_of(params), storage, grid)
 }
 
+/// A kernel's scalar parameters (`walk.u` and `walk.f`).
+#[derive(Clone, Copy, Default)]
+pub struct Scalars {
+    pub u: [u32; 4],
+    pub f: [f32; 4],
+}
+
 /// Runs an elementwise kernel over `shape`: one thread per element, operand 0 the one
-/// written. Work is split into launches whose windows fit the binding limit; `u` and `f` are
-/// the kernel's scalar parameters.
-pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&'static str, f64)], shape: &[usize], views: &[View<'_>], u: [u32; 4], f: [f32; 4]) -> Result<()> {
+/// written. Work is split into launches whose windows fit the binding limit.
+pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&'static str, f64)], shape: &[usize], views: &[View<'_>], scalars: Scalars) -> Result<()> {
     let n: usize = shape.iter().product();
     if n == 0 {
         return Ok(());
@@ -191,8 +197,8 @@ pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&'static st
     let c = collapse(shape, &strides);
     let cstrides: SmallVec<[&[usize]; 4]> = c.strides.iter().map(|s| &s[..]).collect();
     let mut params = WalkParams::new(op, &c.shape, &cstrides)?;
-    params.u = u;
-    params.f = f;
+    params.u = scalars.u;
+    params.f = scalars.f;
     let k = kernel(gpu, entry, constants)?;
     let room = (gpu.binding_limit() / WORD) as usize - 128;
     let mut chunk = chunk_len(gpu);
@@ -246,7 +252,7 @@ pub fn relative(offset: usize, base: usize) -> u32 {
 
 /// Storage elements spanned by a view: `[offset, offset + extent)`.
 pub fn extent(shape: &[usize], strides: &[usize], offset: usize) -> (usize, usize) {
-    if shape.iter().any(|&n| n == 0) {
+    if shape.contains(&0) {
         return (offset, offset);
     }
     let span: usize = shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum();

@@ -55,7 +55,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(_device: &wgpu::Device) -> Recorder {
+    pub fn new() -> Recorder {
         Recorder { encoder: None, pass: None, arena: Vec::new(), commands: 0, upload_bytes: 0, in_flight: VecDeque::new(), submits: 0, recorded: 0 }
     }
 
@@ -151,7 +151,8 @@ impl Recorder {
         debug_assert!(data.len() % 4 == 0 && dst_offset % 4 == 0);
         if data.len() <= SMALL_UPLOAD {
             let (chunk, offset) = self.arena_push(gpu, data, 4)?;
-            let src = self.arena[chunk].buffer.buffer_handle();
+            // A second handle (wgpu buffers are reference counted): the encoder is borrowed mutably.
+            let src: wgpu::Buffer = (*self.arena[chunk].buffer).clone();
             self.encoder(gpu).copy_buffer_to_buffer(&src, offset, dst, dst_offset, data.len() as u64);
         } else {
             let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -263,16 +264,4 @@ fn wait(gpu: &Gpu, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
         .poll(wgpu::PollType::Wait { submission_index: index, timeout: None })
         .map(|_| ())
         .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))
-}
-
-trait BufferHandle {
-    fn buffer_handle(&self) -> wgpu::Buffer;
-}
-
-impl BufferHandle for PooledBuffer {
-    /// A second handle to the same buffer (wgpu buffers are reference counted), so the
-    /// encoder can be borrowed mutably while the copy names the arena's buffer.
-    fn buffer_handle(&self) -> wgpu::Buffer {
-        (**self).clone()
-    }
 }

@@ -3,7 +3,7 @@
 //! kernels; errors name the op and the dtype.
 
 use super::super::context::gpu;
-use super::super::launch::{elementwise, View};
+use super::super::launch::{elementwise, Scalars, View};
 use super::super::pipelines::{Access, Entry};
 use super::super::storage::GpuStorage;
 use super::{dtype_code, gpu_storage, view_of, written_view};
@@ -74,12 +74,12 @@ fn binary_code(kind: BinaryKind) -> u32 {
 const ASSIGN: u32 = 18;
 
 /// Runs `unary.wgsl` with `op` from `a` into a fresh contiguous tensor of `out_dtype`.
-fn map(a: &Tensor, op: u32, out_dtype: DType, u: [u32; 4], f: [f32; 4], name: &str) -> Result<Tensor> {
+fn map(a: &Tensor, op: u32, out_dtype: DType, scalars: Scalars, name: &str) -> Result<Tensor> {
     let g = gpu()?;
     let out = GpuStorage::alloc(g, out_dtype, a.numel())?;
     let shape = a.shape();
     let constants = [("OP", op as f64), ("IN_T", dtype_code(a.dtype())?), ("OUT_T", dtype_code(out_dtype)?)];
-    elementwise(g, name, &UNARY, &constants, shape, &[written_view(&out, shape), view_of(a, shape, name)?], u, f)?;
+    elementwise(g, name, &UNARY, &constants, shape, &[written_view(&out, shape), view_of(a, shape, name)?], scalars)?;
     Ok(Tensor::from_storage(Storage::Gpu(out), shape))
 }
 
@@ -88,11 +88,10 @@ pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
     let name = kind.name();
     let dt = a.dtype();
     let code = unary_code(kind);
-    let none = ([0u32; 4], [0f32; 4]);
+    let none = Scalars::default();
     match kind {
         Not if dt != DType::Bool => return Err(dtype_err!("logical_not: expected a bool tensor, got {}", dt.name())),
-        Not => return map(a, code, DType::Bool, none.0, none.1, name),
-        IsNan => return map(a, code, DType::Bool, none.0, none.1, name),
+        Not | IsNan => return map(a, code, DType::Bool, none, name),
         _ if dt == DType::Bool => {
             return Err(dtype_err!("{name}: not defined for bool tensors; convert with .float() or .long() first"))
         }
@@ -116,17 +115,17 @@ pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
                 ([flags, 0, 0, 0], [lo.unwrap_or(0.0) as f32, hi.unwrap_or(0.0) as f32, 0.0, 0.0])
             }
         }
-        _ => none,
+        _ => (none.u, none.f),
     };
     if dt == DType::I64 && !matches!(kind, Neg | Abs | Sign | Relu | Clamp(..) | PowScalar(_)) {
         return Err(dtype_err!("{name}: not defined for int64 tensors"));
     }
-    map(a, code, dt, u, f, name)
+    map(a, code, dt, Scalars { u, f }, name)
 }
 
 /// A contiguous copy of `a` converted to `dtype`.
 pub fn cast(a: &Tensor, dtype: DType) -> Result<Tensor> {
-    map(a, CAST, dtype, [0; 4], [0.0; 4], "to")
+    map(a, CAST, dtype, Scalars::default(), "to")
 }
 
 fn check_binary_dtypes(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<()> {
@@ -162,7 +161,7 @@ pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Resu
     let name = kind.name();
     let constants = [("OP", binary_code(kind) as f64), ("T", dtype_code(a.dtype())?)];
     let views = [written_view(&out, shape), view_of(a, shape, name)?, view_of(b, shape, name)?];
-    elementwise(g, name, &BINARY, &constants, shape, &views, [0; 4], [0.0; 4])?;
+    elementwise(g, name, &BINARY, &constants, shape, &views, Scalars::default())?;
     Ok(Tensor::from_storage(Storage::Gpu(out), shape))
 }
 
@@ -174,7 +173,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<
     let g = gpu()?;
     let out = GpuStorage::alloc(g, a.dtype(), numel(shape))?;
     let views = [written_view(&out, shape), view_of(cond, shape, "where")?, view_of(a, shape, "where")?, view_of(b, shape, "where")?];
-    elementwise(g, "where", &WHERE, &[], shape, &views, [0; 4], [0.0; 4])?;
+    elementwise(g, "where", &WHERE, &[], shape, &views, Scalars::default())?;
     Ok(Tensor::from_storage(Storage::Gpu(out), shape))
 }
 
@@ -198,7 +197,7 @@ fn inplace(dst: &Tensor, src: &Tensor, op: u32, name: &str) -> Result<()> {
     let d = gpu_storage(dst, name)?;
     let dview = View { storage: d, strides: dst.layout().strides().into(), offset: dst.layout().offset() };
     let constants = [("OP", op as f64), ("T", dtype_code(dst.dtype())?)];
-    elementwise(g, name, &INPLACE, &constants, shape, &[dview, view_of(src, shape, name)?], [0; 4], [0.0; 4])
+    elementwise(g, name, &INPLACE, &constants, shape, &[dview, view_of(src, shape, name)?], Scalars::default())
 }
 
 /// `dst op= src`, `src` broadcast to `dst` and of its dtype.
@@ -267,7 +266,7 @@ pub fn constant(value: f64, dtype: DType) -> Result<Arc<SharedStorage>> {
 /// Sets every element of `storage` to `word`.
 pub fn fill(storage: &GpuStorage, word: u32) -> Result<()> {
     let n = storage.len();
-    elementwise(gpu()?, "fill", &FILL, &[], &[n], &[written_view(storage, &[n])], [word, 0, 0, 0], [0.0; 4])
+    elementwise(gpu()?, "fill", &FILL, &[], &[n], &[written_view(storage, &[n])], Scalars { u: [word, 0, 0, 0], f: [0.0; 4] })
 }
 
 /// Concatenation along `dim`: each input copied into its slab of a fresh output.

@@ -10,6 +10,7 @@ use super::elementwise::{cast, fill};
 use super::{dtype_code, gpu_storage};
 use crate::error::{dtype_err, shape_err, Error, Result, ShapeDisplay};
 use crate::tensor::{numel, DType, Dims, Storage, Tensor};
+use std::ops::Range;
 
 const GATHER: Entry = Entry { file: "gather.wgsl", name: "main", storage: &[Access::Read, Access::Read, Access::ReadWrite] };
 const SCATTER: Entry = Entry { file: "scatter.wgsl", name: "main", storage: &[Access::Read, Access::Read, Access::ReadWrite] };
@@ -63,9 +64,10 @@ pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
     Ok(Tensor::from_storage(Storage::Gpu(out), offsets.shape()))
 }
 
-/// Writes (or with `accumulate` adds) `values` at flat `offsets` of the contiguous range of
-/// `dst_len` elements starting at element `dst_offset` of `dst`.
-fn scatter_into(g: &Gpu, dst: &GpuStorage, dst_offset: usize, dst_len: usize, offsets: &Tensor, values: &Tensor, accumulate: bool, op: &str) -> Result<()> {
+/// Writes (or with `accumulate` adds) `values` at flat `offsets` of the contiguous elements
+/// `range` of `dst`.
+fn scatter_into(g: &Gpu, (dst, range): (&GpuStorage, Range<usize>), offsets: &Tensor, values: &Tensor, accumulate: bool, op: &str) -> Result<()> {
+    let (dst_offset, dst_len) = (range.start, range.len());
     let offsets = contiguous_offsets(offsets, op)?;
     let n = offsets.numel();
     if values.numel() != n {
@@ -107,7 +109,7 @@ pub fn scatter_add(shape: &[usize], offsets: &Tensor, values: &Tensor) -> Result
     let n = numel(shape);
     let out = GpuStorage::alloc(g, values.dtype(), n)?;
     fill(&out, 0)?;
-    scatter_into(g, &out, 0, n, offsets, values, true, "index_backward")?;
+    scatter_into(g, (&out, 0..n), offsets, values, true, "index_backward")?;
     Ok(Tensor::from_storage(Storage::Gpu(out), shape))
 }
 
@@ -121,7 +123,10 @@ pub fn index_put(dst: &Tensor, offsets: &Tensor, values: &Tensor, accumulate: bo
     if values.dtype() != dst.dtype() {
         return Err(dtype_err!("{op}: values are {} but the tensor is {}", values.dtype().name(), dst.dtype().name()));
     }
+    // A kernel cannot read and write one buffer: values that alias the destination are copied.
+    let values = if values.shares_storage(dst) { cast(values, values.dtype())? } else { values.clone() };
     let g = gpu()?;
     let storage = gpu_storage(dst, op)?;
-    scatter_into(g, storage, dst.layout().offset(), dst.numel(), offsets, values, accumulate, op)
+    let start = dst.layout().offset();
+    scatter_into(g, (storage, start..start + dst.numel()), offsets, &values, accumulate, op)
 }

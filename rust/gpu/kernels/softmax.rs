@@ -25,7 +25,7 @@ pub fn softmax_last(a: &Tensor, log: bool) -> Result<Tensor> {
     let l = a.layout();
     let nd = l.ndim();
     let cols = l.shape().last().copied().unwrap_or(1);
-    let rows = if cols == 0 { 0 } else { a.numel() / cols };
+    let rows = a.numel().checked_div(cols).unwrap_or(0);
     if rows > 0 {
         let lead = collapse(&l.shape()[..nd - 1], &[&l.strides()[..nd - 1]]);
         let mut dims: Dims = lead.shape.clone();
