@@ -283,6 +283,18 @@ def test_grids_fold_above_65535_workgroups():
     assert np.abs(s.sum(1) - 1).max() < 1e-5
 
 
+def test_views_with_more_dims_than_a_kernel_walks():
+    a = np.random.default_rng(2).random([2] * 10).astype(np.float32)
+    perm = tuple(range(9, -1, -1))  # no two dims merge
+    x, ap = gpu(a).permute(*perm), a.transpose(perm)
+    assert_close(x + 1.0, ap + 1)  # the outer dims become a loop of launches
+    assert_close(x.sum((0, 2, 4, 6, 8)), ap.sum((0, 2, 4, 6, 8)), rtol=1e-5)
+    assert_close(gpu(a).amax((1, 3, 5, 7, 9), keepdim=True), a.max((1, 3, 5, 7, 9), keepdims=True))
+    assert to_np(x.argmax(3)).tolist() == ap.argmax(3).tolist()
+    assert_close(x.softmax(4), np.exp(ap) / np.exp(ap).sum(4, keepdims=True), rtol=1e-5)
+    assert_close(x[bp.tensor([1, 0], device="gpu")], ap[[1, 0]])
+
+
 # ---- matmul -----------------------------------------------------------------------------
 
 

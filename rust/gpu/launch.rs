@@ -87,8 +87,8 @@ impl WalkParams {
     pub fn new(op: &str, dims: &[usize], strides: &[&[usize]]) -> Result<WalkParams> {
         if dims.len() > MAX_DIMS {
             return Err(Error::Device(format!(
-                "{op}: GPU kernels walk at most {MAX_DIMS} dimensions after merging contiguous ones, this view needs {} \
-                 (shape {}); call .contiguous() first",
+                "{op}: this GPU kernel walks at most {MAX_DIMS} dimensions after merging contiguous ones, this view needs {} \
+                 (shape {}); call .contiguous() first (elementwise copies handle any number of dimensions)",
                 dims.len(),
                 ShapeDisplay(dims)
             )));
@@ -195,6 +195,26 @@ pub fn elementwise(gpu: &Gpu, op: &str, entry: &Entry, constants: &[(&'static st
     to_u32(n, op)?;
     let strides: SmallVec<[&[usize]; 4]> = views.iter().map(|v| &v.strides[..]).collect();
     let c = collapse(shape, &strides);
+    if c.shape.len() > MAX_DIMS {
+        // More dims than a kernel walks: the outer ones become a loop of launches here.
+        let lead = c.shape.len() - MAX_DIMS;
+        let outer: usize = c.shape[..lead].iter().product();
+        for i in 0..outer {
+            let (mut rem, mut inner) = (i, views.to_vec());
+            for d in (0..lead).rev() {
+                let idx = rem % c.shape[d];
+                rem /= c.shape[d];
+                for (v, st) in inner.iter_mut().zip(&c.strides) {
+                    v.offset += idx * st[d];
+                }
+            }
+            for (v, st) in inner.iter_mut().zip(&c.strides) {
+                v.strides = st[lead..].into();
+            }
+            elementwise(gpu, op, entry, constants, &c.shape[lead..], &inner, scalars)?;
+        }
+        return Ok(());
+    }
     let cstrides: SmallVec<[&[usize]; 4]> = c.strides.iter().map(|s| &s[..]).collect();
     let mut params = WalkParams::new(op, &c.shape, &cstrides)?;
     params.u = scalars.u;

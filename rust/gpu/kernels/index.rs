@@ -38,6 +38,7 @@ fn walk_of(t: &Tensor, op: &str) -> Result<WalkParams> {
 pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
     let op = "index";
     let offsets = contiguous_offsets(offsets, op)?;
+    let src = &super::walkable(src, 0)?;
     let g = gpu()?;
     let n = offsets.numel();
     let out = GpuStorage::alloc(g, src.dtype(), n)?;
@@ -69,6 +70,7 @@ pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
 fn scatter_into(g: &Gpu, (dst, range): (&GpuStorage, Range<usize>), offsets: &Tensor, values: &Tensor, accumulate: bool, op: &str) -> Result<()> {
     let (dst_offset, dst_len) = (range.start, range.len());
     let offsets = contiguous_offsets(offsets, op)?;
+    let values = &super::walkable(values, 0)?;
     let n = offsets.numel();
     if values.numel() != n {
         return Err(shape_err!(

@@ -9,7 +9,7 @@ pub mod random;
 pub mod reduce;
 pub mod softmax;
 
-use super::launch::View;
+use super::launch::{collapse, View, MAX_DIMS};
 use super::storage::GpuStorage;
 use crate::error::{Error, Result};
 use crate::tensor::{contiguous_strides, DType, Storage, Tensor};
@@ -41,4 +41,15 @@ pub fn view_of<'a>(t: &'a Tensor, shape: &[usize], op: &str) -> Result<View<'a>>
 /// A fresh output written row-major over `shape`.
 pub fn written_view<'a>(storage: &'a GpuStorage, shape: &[usize]) -> View<'a> {
     View { storage, strides: contiguous_strides(shape), offset: 0 }
+}
+
+/// `t`, or a contiguous copy when its view needs more than `MAX_DIMS - extra` dims to walk
+/// (a contiguous tensor merges into one).
+pub fn walkable(t: &Tensor, extra: usize) -> Result<Tensor> {
+    let l = t.layout();
+    if collapse(l.shape(), &[l.strides()]).shape.len() + extra > MAX_DIMS {
+        elementwise::cast(t, t.dtype())
+    } else {
+        Ok(t.clone())
+    }
 }

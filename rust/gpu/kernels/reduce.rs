@@ -3,11 +3,11 @@
 //! is cut into parts whose partial results a second launch combines.
 
 use super::super::context::{gpu, Gpu};
-use super::super::launch::{collapse, dispatch, extent, grid, kernel, whole, window, WalkParams, WORKGROUP};
+use super::super::launch::{collapse, dispatch, extent, grid, kernel, whole, window, WalkParams, MAX_DIMS, WORKGROUP};
 use super::super::pipelines::{Access, Entry};
 use super::super::storage::GpuStorage;
 use super::elementwise::{fill, word_of};
-use super::{dtype_code, gpu_storage};
+use super::{dtype_code, gpu_storage, walkable};
 use crate::backend::ReduceKind;
 use crate::error::{dtype_err, Error, Result};
 use crate::tensor::{numel, DType, Dims, Layout, Storage, Tensor};
@@ -71,6 +71,17 @@ pub fn reduce(kind: ReduceKind, a: &Tensor, axes: &[usize], keepdim: bool) -> Re
         return Err(dtype_err!("{}: convert bool tensors with .long() before reducing", kind.name()));
     }
     let s = split(a, axes, keepdim);
+    if s.kept.len() + s.red.len() > MAX_DIMS {
+        if !a.is_contiguous() {
+            // A contiguous copy merges every run of kept (or reduced) dims into one.
+            return reduce(kind, &walkable(a, MAX_DIMS)?, axes, keepdim);
+        }
+        // Still too many (many alternating axes): reduce the innermost axis first
+        // (reductions are associative), which leaves one dim fewer to walk.
+        let last = *axes.iter().rev().find(|&&d| a.shape()[d] > 1).expect("a contiguous tensor with many walk dims reduces a dim of size > 1");
+        let partial = reduce(kind, a, &[last], true)?;
+        return reduce(kind, &partial, axes, keepdim);
+    }
     let n_out = numel(&s.kept);
     let r = numel(&s.red);
     let g = gpu()?;
@@ -138,6 +149,7 @@ pub fn arg_reduce(kind: ReduceKind, a: &Tensor, axis: usize, keepdim: bool) -> R
     if len == 0 {
         return Err(Error::Value(format!("{name}: cannot take the {name} of an empty dimension")));
     }
+    let a = &walkable(a, 1)?;
     let s = split(a, &[axis], keepdim);
     let n_out = numel(&s.kept);
     let g = gpu()?;

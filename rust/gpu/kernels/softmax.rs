@@ -20,6 +20,7 @@ pub fn softmax_last(a: &Tensor, log: bool) -> Result<Tensor> {
     if a.dtype() != DType::F32 {
         return Err(dtype_err!("{op}: expected a float tensor, got {}", a.dtype().name()));
     }
+    let a = &super::walkable(a, 1)?;
     let g = gpu()?;
     let out = GpuStorage::alloc(g, DType::F32, a.numel())?;
     let l = a.layout();
