@@ -3,7 +3,8 @@ PyTorch on CUDA (TF32 off) when present. Prints one table; a reference that is n
 available is reported as missing.
 
     python benches/bench_gpu.py            # full table
-    python benches/bench_gpu.py --quick    # smoke pass (CI, software adapters)
+    python benches/bench_gpu.py --quick    # smoke pass (CI; the default on software adapters)
+    python benches/bench_gpu.py --full --reps 1   # every size even on lavapipe (minutes)
 
 Targets from the GPU issue, on a real NVIDIA GPU: matmul 4096 at least 35% of PyTorch's
 GFLOP/s; MLP step at batch 4096 at most 2x PyTorch's time, at batch 64 at most 1.5x.
@@ -119,6 +120,7 @@ def torch_mlp_step(torch, batch, reps, warmup, lr=0.01):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke pass: small sizes, one repetition")
+    ap.add_argument("--full", action="store_true", help="every size even on a software adapter (minutes on lavapipe)")
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions per row")
     args = ap.parse_args()
 
@@ -127,7 +129,7 @@ def main():
         return
     info = bp.gpu.adapter_info()
     software = info["device_type"] == "Cpu"
-    quick = args.quick or software
+    quick = args.quick or (software and not args.full)
     torch, torch_name = torch_cuda()
     print(f"backprop GPU : {info['name']} ({info['backend']}, {info['device_type']})")
     print(f"PyTorch CUDA : {torch_name}")
@@ -147,7 +149,7 @@ def main():
     for batch in (64, 512, 4096):
         skip = quick and batch > 512
         reps = args.reps or (2 if quick else 50)
-        ours = None if skip else bp_mlp_step(batch, reps, 1 if quick else 5) * 1e3
+        ours = None if skip else bp_mlp_step(batch, reps, 1 if (quick or software) else 5) * 1e3
         ref = torch_mlp_step(torch, batch, reps, 5) * 1e3 if torch else None
         target = {64: "ratio <= 1.5", 4096: "ratio <= 2"}.get(batch, "")
         rows.append((f"MLP 784-512-512-10 step, batch {batch}", "ms", ours, ref, target, skip))
