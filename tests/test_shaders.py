@@ -27,15 +27,18 @@ def source(name):
     return "\n".join([source(lib) for lib in libs] + [text])
 
 
+# The backends backprop's engine uses; wgpu-py may also offer OpenGL, which backprop does not.
+BACKENDS = ("Vulkan", "Metal", "D3D12")
+TYPE_RANK = {"DiscreteGPU": 0, "IntegratedGPU": 1, "VirtualGPU": 2, "CPU": 3}
+
+
 @pytest.fixture(scope="module")
 def device():
-    try:
-        adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
-    except Exception as e:  # no adapter: wgpu-py raises
-        pytest.skip(f"no GPU adapter for wgpu-py: {e}")
-    if adapter is None:
-        pytest.skip("no GPU adapter for wgpu-py")
-    return adapter.request_device_sync()
+    adapters = [a for a in wgpu.gpu.enumerate_adapters_sync() if a.info["backend_type"] in BACKENDS]
+    if not adapters:
+        pytest.skip(f"no {'/'.join(BACKENDS)} adapter for wgpu-py")
+    adapters.sort(key=lambda a: TYPE_RANK.get(a.info["adapter_type"], 4))
+    return adapters[0].request_device_sync()
 
 
 _modules = {}
