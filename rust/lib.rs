@@ -1,7 +1,7 @@
 //! backprop's engine: tensors, the autograd tape, ops and their kernels.
 //!
 //! Data flows one way: `python` (argument parsing, errors) -> `ops` (shape checks, graph
-//! recording) -> `backend` (device dispatch) -> `cpu` kernels. Kernels know nothing about
+//! recording) -> `backend` (device dispatch) -> `cpu` or `gpu` kernels. Kernels know nothing about
 //! autograd, autograd knows nothing about devices, and only `python` imports pyo3.
 
 mod alloc;
@@ -9,6 +9,7 @@ pub mod autograd;
 pub mod backend;
 pub mod cpu;
 pub mod error;
+pub mod gpu;
 pub mod ops;
 pub mod python;
 pub mod random;

@@ -25,6 +25,30 @@ def _gpu_available():
         return False
 
 
+def _gpu_line():
+    try:
+        if bp.gpu.is_available():
+            info = bp.gpu.adapter_info()
+            return f"backprop GPU: {info['name']} ({info['backend']}, {info['device_type']})"
+        return f"backprop GPU: none ({bp.gpu.unavailable_reason()})"
+    except Exception as e:  # the header must never fail the run
+        return f"backprop GPU: unknown ({type(e).__name__}: {e})"
+
+
+def pytest_report_header(config):
+    """The GPU the run uses, at the top of the log (CI shows which adapter ran the GPU cases)."""
+    return _gpu_line()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The same line at the end, where `pytest -q` shows it too."""
+    terminalreporter.write_line(_gpu_line())
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: the case runs on the GPU (skipped without an adapter)")
+
+
 DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
 
 
@@ -86,3 +110,11 @@ def check_backward(fn, arrays, upstream=None, rtol=1e-5, atol=1e-6, seed=0):
         g = to_np(x.grad) if x.grad is not None else np.zeros_like(n)
         np.testing.assert_allclose(g, n, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
     return to_np(out)
+
+
+def on(device, data, **kwargs):
+    """A tensor of `data` on `device`; float data becomes float32 on the GPU, which has no float64."""
+    t = bp.tensor(data, **kwargs)
+    if device == "gpu" and t.dtype == bp.float64 and "dtype" not in kwargs:
+        t = t.float()
+    return t.to(device)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import backprop as bp
-from conftest import assert_close, bp_forward64, central_difference_vjp, to_np
+from conftest import assert_close, bp_forward64, central_difference_vjp, on, to_np
 from op_table import BINARY, UNARY
 
 
@@ -125,7 +125,7 @@ def test_large_elementwise_matches_numpy(device):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((300, 257)).astype(np.float32)
     b = rng.standard_normal((257,)).astype(np.float32)
-    x, y = bp.tensor(a, device=device), bp.tensor(b, device=device)
+    x, y = on(device, a), on(device, b)
     assert_close(x * y + bp.tanh(x), a * b + np.tanh(a), rtol=1e-5, atol=1e-5)
     assert_close(x.T * 2.0, a.T * 2.0)
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import backprop as bp
-from conftest import assert_close, check_backward
+from conftest import assert_close, check_backward, on
 
 
 @st.composite
@@ -30,7 +30,7 @@ def matmul_shapes(draw):
 def test_matmul_matches_numpy(shapes, data, device):
     rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
     a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
-    x, y = bp.tensor(a, device=device), bp.tensor(b, device=device)
+    x, y = on(device, a), on(device, b)
     assert_close(x @ y, a @ b, rtol=1e-4, atol=1e-5)
     assert_close(bp.matmul(x, y), np.matmul(a, b), rtol=1e-4, atol=1e-5)
     if device == "cpu":
@@ -61,10 +61,10 @@ def test_lecture_matmul_example():
 def test_linear_is_x_wt_plus_b(bias, device):
     rng = np.random.default_rng(0)
     a, w, b = rng.standard_normal((5, 3)), rng.standard_normal((4, 3)), rng.standard_normal(4)
-    x, wt, bt = bp.tensor(a, device=device), bp.tensor(w, device=device), bp.tensor(b, device=device)
+    x, wt, bt = on(device, a), on(device, w), on(device, b)
     out = bp.nn.functional.linear(x, wt, bt if bias else None)
     assert_close(out, a @ w.T + (b if bias else 0), rtol=1e-5, atol=1e-5)
-    x3 = bp.tensor(rng.standard_normal((2, 5, 3)), device=device)
+    x3 = on(device, rng.standard_normal((2, 5, 3)))
     assert tuple(bp.nn.functional.linear(x3, wt, bt).shape) == (2, 5, 4)
     if device == "cpu":
         if bias:
@@ -78,7 +78,7 @@ def test_larger_matmuls(n, device):
     rng = np.random.default_rng(n)
     a = rng.standard_normal((n, 2 * n + 1)).astype(np.float32)
     b = rng.standard_normal((2 * n + 1, n + 3)).astype(np.float32)
-    assert_close(bp.tensor(a, device=device) @ bp.tensor(b, device=device), a @ b, rtol=1e-4, atol=1e-3)
+    assert_close(on(device, a) @ on(device, b), a @ b, rtol=1e-4, atol=1e-3)
 
 
 def test_int_matmul_and_errors():

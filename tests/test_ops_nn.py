@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import backprop as bp
 import backprop.nn.functional as F
-from conftest import assert_close, check_backward, to_np
+from conftest import assert_close, check_backward, on, to_np
 
 
 def np_log_softmax(x, axis):
@@ -21,7 +21,7 @@ def test_softmax_and_log_softmax(data, device):
     shape = data.draw(st.sampled_from([(5,), (3, 4), (2, 3, 4)]))
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     a = np.random.default_rng(data.draw(st.integers(0, 99))).standard_normal(shape) * 3
-    x = bp.tensor(a, device=device)
+    x = on(device, a)
     assert_close(x.log_softmax(dim), np_log_softmax(a, dim), rtol=1e-5, atol=1e-5)
     assert_close(x.softmax(dim), np.exp(np_log_softmax(a, dim)), rtol=1e-5, atol=1e-6)
     if device == "cpu":
@@ -50,8 +50,8 @@ def test_cross_entropy(reduction, weighted, device):
     rng = np.random.default_rng(1)
     a, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
     w = rng.uniform(0.5, 2.0, 4) if weighted else None
-    wt = bp.tensor(w, device=device) if weighted else None
-    got = F.cross_entropy(bp.tensor(a, device=device), bp.tensor(y, device=device), weight=wt, reduction=reduction)
+    wt = on(device, w) if weighted else None
+    got = F.cross_entropy(on(device, a), on(device, y), weight=wt, reduction=reduction)
     assert_close(got, np_cross_entropy(a, y, w, reduction), rtol=1e-5, atol=1e-6)
     if device == "cpu":
         check_backward(lambda t: F.cross_entropy(t, bp.tensor(y), weight=bp.tensor(w) if weighted else None, reduction=reduction), [a])
@@ -119,8 +119,8 @@ def test_loss_input_errors():
 def test_mse_loss(device):
     rng = np.random.default_rng(6)
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-    assert_close(F.mse_loss(bp.tensor(a, device=device), bp.tensor(b, device=device)), ((a - b) ** 2).mean())
-    assert_close(F.mse_loss(bp.tensor(a, device=device), bp.tensor(b, device=device), reduction="sum"), ((a - b) ** 2).sum())
+    assert_close(F.mse_loss(on(device, a), on(device, b)), ((a - b) ** 2).mean())
+    assert_close(F.mse_loss(on(device, a), on(device, b), reduction="sum"), ((a - b) ** 2).sum())
     if device == "cpu":
         check_backward(lambda p, q: F.mse_loss(p, q), [a, b])
 
@@ -139,7 +139,7 @@ def np_multi_margin(x, y, p=1, margin=1.0, weight=None):
 def test_multi_margin_loss_is_the_svm_hinge(p, device):
     rng = np.random.default_rng(7)
     a, y = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
-    got = F.multi_margin_loss(bp.tensor(a, device=device), bp.tensor(y, device=device), p=p)
+    got = F.multi_margin_loss(on(device, a), on(device, y), p=p)
     assert_close(got, np_multi_margin(a, y, p), rtol=1e-5)
     if device == "cpu":
         check_backward(lambda t: F.multi_margin_loss(t, bp.tensor(y), p=p), [a])
@@ -159,7 +159,7 @@ def test_dropout_statistics_and_eval_identity(device):
     y = F.dropout(x, p=0.4, training=True)
     kept = to_np(y) != 0
     assert abs(kept.mean() - 0.6) < 0.01
-    assert_close(y[bp.tensor(kept, device=device)].mean(), 1 / 0.6, rtol=1e-5)
+    assert_close(y[on(device, kept)].mean(), 1 / 0.6, rtol=1e-5)
     assert F.dropout(x, 0.4, training=False) is not None
     assert_close(F.dropout(x, 0.4, training=False), to_np(x))
     assert to_np(F.dropout(x, 1.0)).sum() == 0

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import backprop as bp
-from conftest import assert_close, check_backward, to_np
+from conftest import assert_close, check_backward, on, to_np
 
 
 @st.composite
@@ -62,19 +62,19 @@ def test_max_along_dim_routes_the_gradient(case, device):
     assert_close(values, a.max(axis=dim, keepdims=keepdim))
     assert to_np(indices).tolist() == a.argmax(axis=dim).reshape(to_np(indices).shape).tolist()
     g = np.random.default_rng(1).standard_normal(values.shape)
-    values.backward(bp.tensor(g, device=device))
+    values.backward(on(device, g))
     want = np.zeros_like(a)
     idx = np.expand_dims(a.argmax(axis=dim), dim)
     np.put_along_axis(want, idx, g.reshape(idx.shape), axis=dim)
     assert_close(x.grad, want)
-    mins, _ = bp.tensor(a, device=device).min(dim=0)
+    mins, _ = on(device, a).min(dim=0)
     assert_close(mins, a.min(axis=0))
 
 
 @given(case=array_and_axes(min_dims=1))
 def test_argmax_argmin(case, device):
     a, _, keepdim = case
-    x = bp.tensor(a, device=device)
+    x = on(device, a)
     assert x.argmax().item() == a.argmax()
     assert to_np(x.argmax(dim=0, keepdim=keepdim)).tolist() == a.argmax(axis=0, keepdims=keepdim).tolist()
     assert to_np(x.argmin(dim=-1)).tolist() == a.argmin(axis=-1).tolist()
@@ -126,7 +126,7 @@ def test_reduction_errors():
 def test_large_reductions_match_numpy(device):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((513, 300)).astype(np.float32)
-    x = bp.tensor(a, device=device)
+    x = on(device, a)
     assert_close(x.sum(dim=0), a.sum(0), rtol=1e-4, atol=1e-3)
     assert_close(x.sum(dim=1), a.sum(1), rtol=1e-4, atol=1e-3)
     assert_close(x.T.sum(dim=0), a.T.sum(0), rtol=1e-4, atol=1e-3)

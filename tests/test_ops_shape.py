@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import backprop as bp
-from conftest import assert_close, check_backward, to_np
+from conftest import assert_close, check_backward, on, to_np
 
 
 def arange_np(*shape):
@@ -33,7 +33,7 @@ def test_reshape_permute_transpose_roundtrip(data, device):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=4, max_side=4))
     a = arange_np(*shape)
     perm = data.draw(st.permutations(range(len(shape))))
-    x = bp.tensor(a, device=device)
+    x = on(device, a)
     assert_close(x.permute(*perm), a.transpose(perm))
     assert_close(x.reshape(-1), a.reshape(-1))
     assert_close(x.permute(*perm).reshape(-1), a.transpose(perm).reshape(-1))
@@ -56,7 +56,7 @@ def test_view_refuses_incompatible_strides_and_reshape_copies():
 
 def test_squeeze_unsqueeze_flatten_expand(device):
     a = arange_np(2, 1, 3)
-    x = bp.tensor(a, device=device)
+    x = on(device, a)
     assert tuple(x.squeeze().shape) == (2, 3)
     assert tuple(x.squeeze(1).shape) == (2, 3)
     assert tuple(x.squeeze(0).shape) == (2, 1, 3)
@@ -92,7 +92,7 @@ BASIC_KEYS = [
 @pytest.mark.parametrize("key", BASIC_KEYS, ids=str)
 def test_basic_indexing_matches_numpy_and_backprops(key, device):
     a = arange_np(4, 3, 2)
-    x = bp.tensor(a, device=device)
+    x = on(device, a)
     assert_close(x[key], a[key])
     if device == "cpu":
         check_backward(lambda t: t[key], [a])
@@ -113,7 +113,7 @@ ADVANCED_KEYS = [
 @pytest.mark.parametrize("key", ADVANCED_KEYS, ids=str)
 def test_advanced_indexing_matches_numpy_and_scatter_adds(key, device):
     a = arange_np(4, 3, 2)
-    x = bp.tensor(a, device=device)
+    x = on(device, a)
     want = a[tuple(np.array(k) if isinstance(k, list) else k for k in key)]
     got = x[tuple(bp.tensor(k) if isinstance(k, list) else k for k in key)]
     assert_close(got, want)
@@ -146,9 +146,9 @@ def test_index_errors():
 
 def test_gather_and_index_select(device):
     a = arange_np(3, 4)
-    x = bp.tensor(a, device=device)
+    x = on(device, a)
     idx = np.array([[0, 3], [1, 1], [2, 0]])
-    assert_close(x.gather(1, bp.tensor(idx, device=device)), np.take_along_axis(a, idx, 1))
+    assert_close(x.gather(1, on(device, idx)), np.take_along_axis(a, idx, 1))
     assert_close(x.index_select(0, bp.tensor([2, 0], device=device)), a[[2, 0]])
     assert_close(x.index_select(1, bp.tensor([3, 3, 1], device=device)), a[:, [3, 3, 1]])
     if device == "cpu":
@@ -160,7 +160,7 @@ def test_gather_and_index_select(device):
 
 def test_cat_and_stack(device):
     a, b = arange_np(2, 3), arange_np(1, 3) + 10
-    x, y = bp.tensor(a, device=device), bp.tensor(b, device=device)
+    x, y = on(device, a), on(device, b)
     assert_close(bp.cat([x, y]), np.concatenate([a, b]))
     assert_close(bp.cat([x.T, y.T], dim=1), np.concatenate([a.T, b.T], axis=1))
     assert_close(bp.stack([x, x], dim=1), np.stack([a, a], axis=1))

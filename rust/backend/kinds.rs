@@ -1,4 +1,5 @@
-//! The kernel vocabulary shared by every device: which elementwise function, which reduction.
+//! The kernel vocabulary shared by every device: which elementwise function, which reduction,
+//! which random distribution.
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum UnaryKind {
@@ -144,4 +145,15 @@ impl ReduceKind {
             ReduceKind::Min => "min",
         }
     }
+}
+
+/// What a random factory samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Distribution {
+    /// Uniform in [low, high).
+    Uniform { low: f64, high: f64 },
+    /// Normal with this mean and standard deviation.
+    Normal { mean: f64, std: f64 },
+    /// An inverted-dropout mask: `scale` with probability `keep`, else 0.
+    Bernoulli { keep: f64, scale: f64 },
 }

@@ -1,13 +1,15 @@
 //! Device dispatch: the one place that matches on where a tensor lives and forwards to the
-//! CPU (or GPU) kernels. Ops above call these; kernels below never see autograd.
+//! CPU or GPU kernels. Ops above call these; kernels below never see autograd.
 
 mod kinds;
 
-pub use kinds::{BinaryKind, ReduceKind, UnaryKind};
+pub use kinds::{BinaryKind, Distribution, ReduceKind, UnaryKind};
 
 use crate::cpu;
+use crate::gpu::kernels as gpu;
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Device, Tensor};
+use crate::tensor::{DType, Device, SharedStorage, Tensor};
+use std::sync::Arc;
 
 /// All operands must live on one device; mixing is an error, never an implicit copy.
 pub fn same_device(op: &str, tensors: &[&Tensor]) -> Result<Device> {
@@ -27,14 +29,14 @@ pub fn same_device(op: &str, tensors: &[&Tensor]) -> Result<Device> {
 pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
     match t.device() {
         Device::Cpu => Ok(t.clone()),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => crate::gpu::to_cpu(t),
     }
 }
 
 pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
     match a.device() {
         Device::Cpu => cpu::elementwise::unary(kind, a),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::elementwise::unary(kind, a),
     }
 }
 
@@ -42,7 +44,7 @@ pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
 pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     match same_device(kind.name(), &[a, b])? {
         Device::Cpu => cpu::elementwise::binary(kind, a, b, shape),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::elementwise::binary(kind, a, b, shape),
     }
 }
 
@@ -50,14 +52,14 @@ pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Resu
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     match same_device("where", &[cond, a, b])? {
         Device::Cpu => cpu::elementwise::where_(cond, a, b, shape),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::elementwise::where_(cond, a, b, shape),
     }
 }
 
 pub fn reduce(kind: ReduceKind, a: &Tensor, axes: &[usize], keepdim: bool) -> Result<Tensor> {
     match a.device() {
         Device::Cpu => cpu::reduce::reduce(kind, a, axes, keepdim),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::reduce::reduce(kind, a, axes, keepdim),
     }
 }
 
@@ -65,7 +67,7 @@ pub fn reduce(kind: ReduceKind, a: &Tensor, axes: &[usize], keepdim: bool) -> Re
 pub fn arg_reduce(kind: ReduceKind, a: &Tensor, axis: usize, keepdim: bool) -> Result<Tensor> {
     match a.device() {
         Device::Cpu => cpu::reduce::arg_reduce(kind, a, axis, keepdim),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::reduce::arg_reduce(kind, a, axis, keepdim),
     }
 }
 
@@ -74,7 +76,7 @@ pub fn arg_reduce(kind: ReduceKind, a: &Tensor, axis: usize, keepdim: bool) -> R
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     match same_device("matmul", &[a, b])? {
         Device::Cpu => cpu::matmul::matmul(a, b),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::matmul::matmul(a, b),
     }
 }
 
@@ -84,7 +86,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     all.extend(bias);
     match same_device("linear", &all)? {
         Device::Cpu => cpu::matmul::linear(x, w, bias),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::matmul::linear(x, w, bias),
     }
 }
 
@@ -92,7 +94,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
 pub fn cast(a: &Tensor, dtype: DType) -> Result<Tensor> {
     match a.device() {
         Device::Cpu => cpu::copy::cast(a, dtype),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::elementwise::cast(a, dtype),
     }
 }
 
@@ -100,7 +102,7 @@ pub fn cast(a: &Tensor, dtype: DType) -> Result<Tensor> {
 pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     match same_device("copy_", &[dst, src])? {
         Device::Cpu => cpu::copy::copy_into(dst, src),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::elementwise::copy_into(dst, src),
     }
 }
 
@@ -108,7 +110,7 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
     match same_device(kind.name(), &[dst, src])? {
         Device::Cpu => cpu::elementwise::binary_inplace(kind, dst, src),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::elementwise::binary_inplace(kind, dst, src),
     }
 }
 
@@ -116,7 +118,16 @@ pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()
 pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
     match device {
         Device::Cpu => Ok(cpu::copy::full(shape, value, dtype)),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::elementwise::full(shape, value, dtype),
+    }
+}
+
+/// Storage holding the constant `value` for a wrapped Python number (never written): on the
+/// GPU shared from a cache, since a fresh one would cost a kernel launch per number.
+pub fn constant(value: f64, dtype: DType, device: Device) -> Result<Arc<SharedStorage>> {
+    match device {
+        Device::Cpu => Ok(full(&[], value, dtype, device)?.storage().clone()),
+        Device::Gpu => gpu::elementwise::constant(value, dtype),
     }
 }
 
@@ -124,7 +135,7 @@ pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result
 pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
     match same_device("index", &[src, offsets])? {
         Device::Cpu => cpu::index::take(src, offsets),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::index::take(src, offsets),
     }
 }
 
@@ -132,7 +143,7 @@ pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
 pub fn scatter_add(shape: &[usize], offsets: &Tensor, values: &Tensor) -> Result<Tensor> {
     match same_device("index_backward", &[offsets, values])? {
         Device::Cpu => cpu::index::scatter_add(shape, offsets, values),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::index::scatter_add(shape, offsets, values),
     }
 }
 
@@ -140,7 +151,7 @@ pub fn scatter_add(shape: &[usize], offsets: &Tensor, values: &Tensor) -> Result
 pub fn index_put(dst: &Tensor, offsets: &Tensor, values: &Tensor, accumulate: bool) -> Result<()> {
     match same_device("index_put_", &[dst, offsets, values])? {
         Device::Cpu => cpu::index::index_put(dst, offsets, values, accumulate),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::index::index_put(dst, offsets, values, accumulate),
     }
 }
 
@@ -148,7 +159,7 @@ pub fn index_put(dst: &Tensor, offsets: &Tensor, values: &Tensor, accumulate: bo
 pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
     match same_device("cat", tensors)? {
         Device::Cpu => cpu::copy::cat(tensors, dim),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::elementwise::cat(tensors, dim),
     }
 }
 
@@ -156,12 +167,17 @@ pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
 pub fn softmax_last(a: &Tensor, log: bool) -> Result<Tensor> {
     match a.device() {
         Device::Cpu => cpu::softmax::softmax_last(a, log),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => gpu::softmax::softmax_last(a, log),
     }
 }
 
-fn no_gpu() -> Error {
-    Error::Device("this build of backprop has no GPU backend; keep tensors on the CPU".into())
+/// Samples of `dist` on `device`: on the CPU from the global xoshiro generator, on the GPU
+/// from Philox keyed by it (both reproducible under `manual_seed`).
+pub fn random(shape: &[usize], dist: Distribution, dtype: DType, device: Device) -> Result<Tensor> {
+    match device {
+        Device::Cpu => cpu::random::sample(shape, dist, dtype),
+        Device::Gpu => gpu::random::sample(shape, dist, dtype),
+    }
 }
 
 /// A copy of `t` on `device` (the tensor itself when already there).
@@ -171,6 +187,6 @@ pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {
     }
     match device {
         Device::Cpu => to_cpu(t),
-        Device::Gpu => Err(no_gpu()),
+        Device::Gpu => crate::gpu::to_gpu(t),
     }
 }

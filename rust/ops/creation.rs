@@ -1,9 +1,11 @@
 //! Factories: filled, ranged and random tensors, and moving between devices.
 
-use crate::backend;
+use crate::autograd::record;
+use crate::backend::{self, Distribution};
 use crate::error::{value_err, Result};
 use crate::random;
 use crate::tensor::{numel, DType, Device, Tensor};
+use smallvec::smallvec;
 
 pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
     backend::full(shape, value, dtype, device)
@@ -17,8 +19,15 @@ pub fn ones(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
     backend::full(shape, 1.0, dtype, device)
 }
 
+/// A copy of `t` on `device` (`t` itself when already there), differentiable: the gradient
+/// is moved back to `t`'s device.
 pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {
-    backend::to_device(t, device)
+    if t.device() == device {
+        return Ok(t.clone());
+    }
+    let out = backend::to_device(t, device)?;
+    record(super::Op::Shape(super::ShapeOp::ToDevice), &[t], &out, |_| smallvec![]);
+    Ok(out)
 }
 
 fn place(t: Tensor, device: Device) -> Result<Tensor> {
@@ -70,21 +79,16 @@ fn check_float(dtype: DType, op: &str) -> Result<()> {
     Ok(())
 }
 
-/// Uniform samples in [low, high).
+/// Uniform samples in [low, high), generated on `device`.
 pub fn rand_uniform(shape: &[usize], low: f64, high: f64, dtype: DType, device: Device) -> Result<Tensor> {
     check_float(dtype, "rand")?;
-    let n = numel(shape);
-    let t = match dtype {
-        DType::F32 => Tensor::from_vec(random::uniform_f32(n, low as f32, high as f32), shape)?,
-        _ => Tensor::from_vec(random::uniform_f64(n, low, high), shape)?,
-    };
-    place(t, device)
+    backend::random(shape, Distribution::Uniform { low, high }, dtype, device)
 }
 
+/// Normal samples, generated on `device`.
 pub fn rand_normal(shape: &[usize], mean: f64, std: f64, dtype: DType, device: Device) -> Result<Tensor> {
     check_float(dtype, "randn")?;
-    let t = Tensor::from_vec(random::normal_f64(numel(shape), mean, std), shape)?;
-    place(backend::cast(&t, dtype)?, device)
+    backend::random(shape, Distribution::Normal { mean, std }, dtype, device)
 }
 
 pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {

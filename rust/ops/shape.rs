@@ -19,6 +19,8 @@ pub enum ShapeOp {
     Cat { dim: usize, sizes: Dims },
     Cast,
     Clone,
+    /// A copy to another device; the gradient moves back.
+    ToDevice,
 }
 
 /// Wraps `layout` over `a`'s storage as a recorded view.
@@ -277,6 +279,7 @@ impl ShapeOp {
             ShapeOp::Cat { .. } => "cat",
             ShapeOp::Cast => "to",
             ShapeOp::Clone => "clone",
+            ShapeOp::ToDevice => "to",
         }
     }
 
@@ -290,7 +293,7 @@ impl ShapeOp {
             }
             ShapeOp::Select { dim, index } => vec![("dim", int(*dim)), ("index", int(*index))],
             ShapeOp::Cat { dim, sizes } => vec![("dim", int(*dim)), ("sizes", ints(sizes))],
-            ShapeOp::Reshape | ShapeOp::Expand | ShapeOp::Cast | ShapeOp::Clone => OpParams::new(),
+            ShapeOp::Reshape | ShapeOp::Expand | ShapeOp::Cast | ShapeOp::Clone | ShapeOp::ToDevice => OpParams::new(),
         }
     }
 
@@ -307,6 +310,7 @@ impl ShapeOp {
                 permute(g, &inverse)
             }]),
             ShapeOp::Expand | ShapeOp::Cast | ShapeOp::Clone => grads(ctx, [&|| Ok(g.clone())]),
+            ShapeOp::ToDevice => grads(ctx, [&|| super::to_device(g, ctx.inputs[0].device)]),
             ShapeOp::Slice { dim, start, step } => grads(ctx, [&|| slice_scatter(g, in_shape, *dim, *start, *step)]),
             ShapeOp::Select { dim, index } => {
                 grads(ctx, [&|| slice_scatter(&unsqueeze(g, *dim as isize)?, in_shape, *dim, *index, 1)])

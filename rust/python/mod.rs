@@ -5,6 +5,7 @@ mod autograd;
 mod convert;
 mod errors;
 mod functions;
+mod gpu;
 mod interop;
 mod tensor;
 mod tensor_index;
@@ -17,6 +18,7 @@ pub use tensor::PyTensor;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
+    gpu::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;

@@ -343,6 +343,11 @@ impl PyTensor {
             }
         }
         let mut t = slf.get().t.clone();
+        // Convert on the CPU side of a move, so `x.to("gpu", float32)` works for float64 `x`.
+        let to_gpu = want_device == Some(crate::tensor::Device::Gpu) && t.device() != crate::tensor::Device::Gpu;
+        if let (true, Some(dt)) = (to_gpu, want_dtype) {
+            t = ops::cast(&t, dt)?;
+        }
         if let Some(d) = want_device {
             t = ops::to_device(&t, d)?;
         }

@@ -44,7 +44,7 @@ impl Tensor {
     pub fn wrapped_number(value: f64, dtype: DType, device: Device) -> Result<Tensor> {
         let storage = match device {
             Device::Cpu => Arc::new(SharedStorage::new(Storage::Cpu(CpuStorage::scalar(value, dtype)))),
-            _ => crate::backend::full(&[], value, dtype, device)?.storage().clone(),
+            _ => crate::backend::constant(value, dtype, device)?,
         };
         Ok(Tensor(Arc::new(TensorImpl {
             storage,

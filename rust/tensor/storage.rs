@@ -169,22 +169,26 @@ impl CpuStorage {
 /// Device memory. Each op's dispatch matches on this enum.
 pub enum Storage {
     Cpu(CpuStorage),
+    Gpu(crate::gpu::GpuStorage),
 }
 
 impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            Storage::Gpu(_) => Device::Gpu,
         }
     }
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(s) => s.dtype(),
+            Storage::Gpu(s) => s.dtype(),
         }
     }
     pub fn len(&self) -> usize {
         match self {
             Storage::Cpu(s) => s.len(),
+            Storage::Gpu(s) => s.len(),
         }
     }
 }

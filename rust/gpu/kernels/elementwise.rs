@@ -1,0 +1,287 @@
+//! Elementwise kernels: unary functions and casts, broadcasting binary ops (and their
+//! in-place forms, copies into views included), `where`, fills. Dtype rules mirror the CPU
+//! kernels; errors name the op and the dtype.
+
+use super::super::context::gpu;
+use super::super::launch::{elementwise, Scalars, View};
+use super::super::pipelines::{Access, Entry};
+use super::super::storage::GpuStorage;
+use super::{dtype_code, gpu_storage, view_of, written_view};
+use crate::backend::{BinaryKind, UnaryKind};
+use crate::error::{dtype_err, Error, Result};
+use crate::tensor::{numel, DType, Layout, SharedStorage, Storage, Tensor};
+use std::sync::Arc;
+
+const UNARY: Entry = Entry { file: "unary.wgsl", name: "main", storage: &[Access::Read, Access::ReadWrite] };
+const BINARY: Entry = Entry { file: "binary.wgsl", name: "main", storage: &[Access::Read, Access::Read, Access::ReadWrite] };
+const INPLACE: Entry = Entry { file: "binary.wgsl", name: "inplace", storage: &[Access::Read, Access::ReadWrite] };
+const WHERE: Entry = Entry { file: "where.wgsl", name: "main", storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite] };
+const FILL: Entry = Entry { file: "fill.wgsl", name: "main", storage: &[Access::ReadWrite] };
+
+/// Op codes of `unary.wgsl`.
+fn unary_code(kind: UnaryKind) -> u32 {
+    use UnaryKind::*;
+    match kind {
+        Neg => 1,
+        Abs => 2,
+        Sign => 3,
+        Exp => 4,
+        Log => 5,
+        Sqrt => 6,
+        Rsqrt => 7,
+        Reciprocal => 8,
+        Sin => 9,
+        Cos => 10,
+        Tanh => 11,
+        Sigmoid => 12,
+        Relu => 13,
+        LeakyRelu(_) => 14,
+        Elu(_) => 15,
+        Gelu => 16,
+        GeluGrad => 17,
+        PowScalar(_) => 18,
+        Clamp(..) => 19,
+        Not => 20,
+        IsNan => 21,
+    }
+}
+const CAST: u32 = 0;
+
+/// Op codes of `binary.wgsl`.
+fn binary_code(kind: BinaryKind) -> u32 {
+    use BinaryKind::*;
+    match kind {
+        Add => 0,
+        Sub => 1,
+        Mul => 2,
+        Div => 3,
+        Pow => 4,
+        Maximum => 5,
+        Minimum => 6,
+        FloorDiv => 7,
+        Remainder => 8,
+        Eq => 9,
+        Ne => 10,
+        Lt => 11,
+        Le => 12,
+        Gt => 13,
+        Ge => 14,
+        And => 15,
+        Or => 16,
+        Xor => 17,
+    }
+}
+const ASSIGN: u32 = 18;
+
+/// Runs `unary.wgsl` with `op` from `a` into a fresh contiguous tensor of `out_dtype`.
+fn map(a: &Tensor, op: u32, out_dtype: DType, scalars: Scalars, name: &str) -> Result<Tensor> {
+    let g = gpu()?;
+    let out = GpuStorage::alloc(g, out_dtype, a.numel())?;
+    let shape = a.shape();
+    let constants = [("OP", op as f64), ("IN_T", dtype_code(a.dtype())?), ("OUT_T", dtype_code(out_dtype)?)];
+    elementwise(g, name, &UNARY, &constants, shape, &[written_view(&out, shape), view_of(a, shape, name)?], scalars)?;
+    Ok(Tensor::from_storage(Storage::Gpu(out), shape))
+}
+
+pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
+    use UnaryKind::*;
+    let name = kind.name();
+    let dt = a.dtype();
+    let code = unary_code(kind);
+    let none = Scalars::default();
+    match kind {
+        Not if dt != DType::Bool => return Err(dtype_err!("logical_not: expected a bool tensor, got {}", dt.name())),
+        Not | IsNan => return map(a, code, DType::Bool, none, name),
+        _ if dt == DType::Bool => {
+            return Err(dtype_err!("{name}: not defined for bool tensors; convert with .float() or .long() first"))
+        }
+        _ => {}
+    }
+    let (u, f) = match kind {
+        LeakyRelu(v) | Elu(v) => ([0; 4], [v as f32, 0.0, 0.0, 0.0]),
+        PowScalar(p) if dt == DType::I64 => {
+            if p < 0.0 || p.fract() != 0.0 {
+                return Err(dtype_err!("pow: not defined for int64 tensors with exponent {p}"));
+            }
+            ([0, 0, p.min(i32::MAX as f64) as i32 as u32, 0], [0.0; 4])
+        }
+        PowScalar(p) => ([0; 4], [p as f32, 0.0, 0.0, 0.0]),
+        Clamp(lo, hi) => {
+            let flags = lo.is_some() as u32 | ((hi.is_some() as u32) << 1);
+            if dt == DType::I64 {
+                let to_i32 = |v: f64| v.clamp(i32::MIN as f64, i32::MAX as f64) as i32 as u32;
+                ([flags, lo.map(|v| to_i32(v.ceil())).unwrap_or(0), hi.map(|v| to_i32(v.floor())).unwrap_or(0), 0], [0.0; 4])
+            } else {
+                ([flags, 0, 0, 0], [lo.unwrap_or(0.0) as f32, hi.unwrap_or(0.0) as f32, 0.0, 0.0])
+            }
+        }
+        _ => (none.u, none.f),
+    };
+    if dt == DType::I64 && !matches!(kind, Neg | Abs | Sign | Relu | Clamp(..) | PowScalar(_)) {
+        return Err(dtype_err!("{name}: not defined for int64 tensors"));
+    }
+    map(a, code, dt, Scalars { u, f }, name)
+}
+
+/// A contiguous copy of `a` converted to `dtype`.
+pub fn cast(a: &Tensor, dtype: DType) -> Result<Tensor> {
+    map(a, CAST, dtype, Scalars::default(), "to")
+}
+
+fn check_binary_dtypes(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<()> {
+    use BinaryKind::*;
+    let name = kind.name();
+    if matches!(kind, And | Or | Xor) {
+        if a.dtype() != DType::Bool || b.dtype() != DType::Bool {
+            return Err(dtype_err!("{name}: expected bool tensors, got {} and {}", a.dtype().name(), b.dtype().name()));
+        }
+        return Ok(());
+    }
+    if kind.returns_bool() {
+        return Ok(());
+    }
+    match a.dtype() {
+        DType::Bool if !matches!(kind, Add | Maximum | Mul | Minimum) => {
+            Err(dtype_err!("{name}: not defined for bool tensors; convert with .float() or .long() first"))
+        }
+        DType::I64 if kind == Div => Err(dtype_err!("{name}: not defined for int64 tensors")),
+        DType::I64 if matches!(kind, FloorDiv | Remainder) && b.to_vec::<i64>()?.contains(&0) => {
+            Err(Error::Value(format!("{name}: integer division by zero")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `a op b` broadcast to `shape` (`a` and `b` share a dtype).
+pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    check_binary_dtypes(kind, a, b)?;
+    let g = gpu()?;
+    let out_dtype = if kind.returns_bool() { DType::Bool } else { a.dtype() };
+    let out = GpuStorage::alloc(g, out_dtype, numel(shape))?;
+    let name = kind.name();
+    let constants = [("OP", binary_code(kind) as f64), ("T", dtype_code(a.dtype())?)];
+    let views = [written_view(&out, shape), view_of(a, shape, name)?, view_of(b, shape, name)?];
+    elementwise(g, name, &BINARY, &constants, shape, &views, Scalars::default())?;
+    Ok(Tensor::from_storage(Storage::Gpu(out), shape))
+}
+
+/// `cond ? a : b` broadcast to `shape`.
+pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if cond.dtype() != DType::Bool {
+        return Err(dtype_err!("where: the condition must be a bool tensor, got {}", cond.dtype().name()));
+    }
+    let g = gpu()?;
+    let out = GpuStorage::alloc(g, a.dtype(), numel(shape))?;
+    let views = [written_view(&out, shape), view_of(cond, shape, "where")?, view_of(a, shape, "where")?, view_of(b, shape, "where")?];
+    elementwise(g, "where", &WHERE, &[], shape, &views, Scalars::default())?;
+    Ok(Tensor::from_storage(Storage::Gpu(out), shape))
+}
+
+/// Refuses destinations where several elements share one memory location (an expanded
+/// view): GPU threads would race on them.
+fn check_writable(dst: &Tensor, op: &str) -> Result<()> {
+    let l = dst.layout();
+    if l.shape().iter().zip(l.strides()).any(|(&n, &s)| n > 1 && s == 0) {
+        return Err(Error::Value(format!(
+            "{op}: unsupported operation: more than one element of the written-to tensor refers to a single memory \
+             location; call .clone() on the tensor (or write to a non-expanded one) first"
+        )));
+    }
+    Ok(())
+}
+
+fn inplace(dst: &Tensor, src: &Tensor, op: u32, name: &str) -> Result<()> {
+    check_writable(dst, name)?;
+    let g = gpu()?;
+    let shape = dst.shape();
+    let d = gpu_storage(dst, name)?;
+    let dview = View { storage: d, strides: dst.layout().strides().into(), offset: dst.layout().offset() };
+    let constants = [("OP", op as f64), ("T", dtype_code(dst.dtype())?)];
+    elementwise(g, name, &INPLACE, &constants, shape, &[dview, view_of(src, shape, name)?], Scalars::default())
+}
+
+/// `dst op= src`, `src` broadcast to `dst` and of its dtype.
+pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
+    use BinaryKind::*;
+    let name = kind.name();
+    match (dst.dtype(), kind) {
+        (DType::Bool, _) => return Err(dtype_err!("{name}_: not defined for bool tensors")),
+        (DType::I64, Div) => return Err(dtype_err!("div_: result type float can't be cast to the int64 tensor being updated")),
+        (_, Add | Sub | Mul | Div | Maximum | Minimum) => {}
+        _ => return Err(dtype_err!("{name}_: no in-place form")),
+    }
+    inplace(dst, src, binary_code(kind), name)
+}
+
+/// Writes `src` (broadcast, converted) into the view `dst`.
+pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let src = if src.dtype() != dst.dtype() { cast(src, dst.dtype())? } else { src.clone() };
+    inplace(dst, &src, ASSIGN, "copy_")
+}
+
+/// The bits of `value` as an element of `dtype` on the GPU.
+pub fn word_of(value: f64, dtype: DType) -> Result<u32> {
+    Ok(match dtype {
+        DType::F32 => (value as f32).to_bits(),
+        DType::Bool => (value != 0.0) as u32,
+        DType::I64 => {
+            let v = value as i64;
+            i32::try_from(v).map_err(|_| {
+                Error::Value(format!("full: {v} does not fit the GPU's 32-bit integers (int64 tensors are 32-bit on the GPU)"))
+            })? as u32
+        }
+        DType::F64 => return Err(super::super::storage::check_dtype(DType::F64, "full").unwrap_err()),
+    })
+}
+
+/// A fresh tensor of `shape` filled with `value`.
+pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+    let word = word_of(value, dtype)?;
+    let g = gpu()?;
+    let out = GpuStorage::alloc(g, dtype, numel(shape))?;
+    fill(&out, word)?;
+    Ok(Tensor::from_storage(Storage::Gpu(out), shape))
+}
+
+/// Storage of one element holding `value` (for wrapped Python numbers), shared through a
+/// small cache; callers never write it.
+pub fn constant(value: f64, dtype: DType) -> Result<Arc<SharedStorage>> {
+    const CACHED: usize = 512;
+    let word = word_of(value, dtype)?;
+    let g = gpu()?;
+    let mut cache = g.constants.lock();
+    if let Some(s) = cache.get(&(word, dtype)) {
+        return Ok(s.clone());
+    }
+    let storage = GpuStorage::alloc(g, dtype, 1)?;
+    fill(&storage, word)?;
+    let shared = Arc::new(SharedStorage::new(Storage::Gpu(storage)));
+    if cache.len() >= CACHED {
+        cache.clear();
+    }
+    cache.insert((word, dtype), shared.clone());
+    Ok(shared)
+}
+
+/// Sets every element of `storage` to `word`.
+pub fn fill(storage: &GpuStorage, word: u32) -> Result<()> {
+    let n = storage.len();
+    elementwise(gpu()?, "fill", &FILL, &[], &[n], &[written_view(storage, &[n])], Scalars { u: [word, 0, 0, 0], f: [0.0; 4] })
+}
+
+/// Concatenation along `dim`: each input copied into its slab of a fresh output.
+pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
+    let first = tensors[0];
+    let mut shape = first.dims();
+    shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
+    let g = gpu()?;
+    let out = Tensor::from_storage(Storage::Gpu(GpuStorage::alloc(g, first.dtype(), numel(&shape))?), &shape);
+    let mut start = 0;
+    for t in tensors {
+        let len = t.shape()[dim];
+        let slab = out.with_layout(Layout::contiguous(&shape).slice(dim, start, len, 1));
+        inplace(&slab, t, ASSIGN, "cat")?;
+        start += len;
+    }
+    Ok(out)
+}

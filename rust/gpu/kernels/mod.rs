@@ -1,0 +1,55 @@
+//! Host side of the GPU kernels, one module per op family. Each takes tensors (reading only
+//! their storage and layout) and returns a fresh contiguous tensor, or writes into a
+//! destination view; autograd never reaches here.
+
+pub mod elementwise;
+pub mod index;
+pub mod matmul;
+pub mod random;
+pub mod reduce;
+pub mod softmax;
+
+use super::launch::{collapse, View, MAX_DIMS};
+use super::storage::GpuStorage;
+use crate::error::{Error, Result};
+use crate::tensor::{contiguous_strides, DType, Storage, Tensor};
+
+/// The dtype code the shaders' override constants use (`strided.wgsl`: F32, I32, BOOL).
+pub fn dtype_code(dtype: DType) -> Result<f64> {
+    match dtype {
+        DType::F32 => Ok(0.0),
+        DType::I64 => Ok(1.0),
+        DType::Bool => Ok(2.0),
+        DType::F64 => Err(super::storage::check_dtype(DType::F64, "gpu").unwrap_err()),
+    }
+}
+
+/// The GPU memory of a tensor, or a device error naming `op`.
+pub fn gpu_storage<'a>(t: &'a Tensor, op: &str) -> Result<&'a GpuStorage> {
+    match &t.storage().storage {
+        Storage::Gpu(s) => Ok(s),
+        _ => Err(Error::Device(format!("{op}: expected a GPU tensor, got one on {}", t.device().name()))),
+    }
+}
+
+/// `t` read as an operand over `shape` (broadcast with zero strides).
+pub fn view_of<'a>(t: &'a Tensor, shape: &[usize], op: &str) -> Result<View<'a>> {
+    let l = t.layout().expand(shape, op)?;
+    Ok(View { storage: gpu_storage(t, op)?, strides: l.strides().into(), offset: l.offset() })
+}
+
+/// A fresh output written row-major over `shape`.
+pub fn written_view<'a>(storage: &'a GpuStorage, shape: &[usize]) -> View<'a> {
+    View { storage, strides: contiguous_strides(shape), offset: 0 }
+}
+
+/// `t`, or a contiguous copy when its view needs more than `MAX_DIMS - extra` dims to walk
+/// (a contiguous tensor merges into one).
+pub fn walkable(t: &Tensor, extra: usize) -> Result<Tensor> {
+    let l = t.layout();
+    if collapse(l.shape(), &[l.strides()]).shape.len() + extra > MAX_DIMS {
+        elementwise::cast(t, t.dtype())
+    } else {
+        Ok(t.clone())
+    }
+}

@@ -1,0 +1,57 @@
+//! GPU tensor memory. Every element is one 32-bit word: float32 as is, int64 carried as a
+//! 32-bit two's-complement integer (WGSL has no portable 64-bit integers), bool as 0 or 1.
+//!
+//! int64 on the GPU: values are range-checked when they are moved to the GPU (a value outside
+//! the int32 range is an error there), and arithmetic inside kernels wraps at 32 bits.
+//! Moving back to the CPU sign-extends. float64 cannot live on the GPU.
+
+use super::context::Gpu;
+use super::pool::{BufferKind, PooledBuffer};
+use crate::error::{dtype_err, Result};
+use crate::tensor::DType;
+
+/// Bytes per element of every GPU dtype.
+pub const WORD: u64 = 4;
+
+pub struct GpuStorage {
+    buffer: PooledBuffer,
+    len: usize,
+    dtype: DType,
+}
+
+impl GpuStorage {
+    /// Fresh storage for `len` elements (contents undefined until a kernel or copy writes them).
+    pub fn alloc(gpu: &Gpu, dtype: DType, len: usize) -> Result<GpuStorage> {
+        check_dtype(dtype, "to(\"gpu\")")?;
+        let buffer = gpu.pool.acquire(gpu, BufferKind::Storage, len as u64 * WORD)?;
+        Ok(GpuStorage { buffer, len, dtype })
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    #[inline]
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    #[inline]
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+}
+
+/// The dtypes a GPU tensor can have; float64 is refused with the fix.
+pub fn check_dtype(dtype: DType, op: &str) -> Result<()> {
+    if dtype == DType::F64 {
+        return Err(dtype_err!(
+            "{op}: float64 tensors cannot live on the GPU (WGSL has no portable float64); \
+             convert with .float() first, or create the tensor with dtype=backprop.float32"
+        ));
+    }
+    Ok(())
+}

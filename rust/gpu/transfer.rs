@@ -1,0 +1,65 @@
+//! Moving tensors between host and GPU. Uploads are recorded in stream order (no sync);
+//! a download is a sync point: it submits the pending batch and waits for it.
+
+use super::context::gpu;
+use super::kernels::{elementwise, gpu_storage};
+use super::storage::{check_dtype, GpuStorage, WORD};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Storage, Tensor};
+
+/// A GPU copy of the CPU tensor `t` (row-major, contiguous).
+pub fn to_gpu(t: &Tensor) -> Result<Tensor> {
+    check_dtype(t.dtype(), "to(\"gpu\")")?;
+    let g = gpu()?;
+    let n = t.numel();
+    let words: Vec<u32>;
+    let bytes: &[u8] = match t.dtype() {
+        DType::F32 if t.is_contiguous() => {
+            let off = t.layout().offset();
+            bytemuck::cast_slice(&t.cpu_storage("to(\"gpu\")")?.as_slice::<f32>()[off..off + n])
+        }
+        DType::F32 => {
+            words = t.to_vec::<f32>()?.into_iter().map(f32::to_bits).collect();
+            bytemuck::cast_slice(&words)
+        }
+        DType::I64 => {
+            words = t
+                .to_vec::<i64>()?
+                .into_iter()
+                .map(|v| {
+                    i32::try_from(v).map(|x| x as u32).map_err(|_| {
+                        Error::Value(format!(
+                            "to(\"gpu\"): the int64 value {v} does not fit the GPU's 32-bit integers \
+                             (int64 tensors are carried as int32 on the GPU); keep this tensor on the CPU"
+                        ))
+                    })
+                })
+                .collect::<Result<_>>()?;
+            bytemuck::cast_slice(&words)
+        }
+        DType::Bool => {
+            words = t.to_vec::<bool>()?.into_iter().map(u32::from).collect();
+            bytemuck::cast_slice(&words)
+        }
+        DType::F64 => unreachable!("refused above"),
+    };
+    let out = GpuStorage::alloc(g, t.dtype(), n)?;
+    g.recorder.lock().upload(g, bytes, out.buffer(), 0)?;
+    Ok(Tensor::from_storage(Storage::Gpu(out), t.shape()))
+}
+
+/// A CPU copy of the GPU tensor `t`; waits for the work that produces it.
+pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
+    let t = if t.is_contiguous() { t.clone() } else { elementwise::cast(t, t.dtype())? };
+    let g = gpu()?;
+    let s = gpu_storage(&t, "cpu()")?;
+    let n = t.numel();
+    let bytes = g.recorder.lock().read(g, s.buffer(), t.layout().offset() as u64 * WORD, n as u64 * WORD)?;
+    let words: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+    match t.dtype() {
+        DType::F32 => Tensor::from_vec(words.into_iter().map(f32::from_bits).collect::<Vec<_>>(), t.shape()),
+        DType::I64 => Tensor::from_vec(words.into_iter().map(|w| w as i32 as i64).collect::<Vec<_>>(), t.shape()),
+        DType::Bool => Tensor::from_vec(words.into_iter().map(|w| w != 0).collect::<Vec<_>>(), t.shape()),
+        DType::F64 => unreachable!("float64 never lives on the GPU"),
+    }
+}
