@@ -9,6 +9,6 @@ mod saved;
 
 pub use engine::{backward, grad, BackwardOptions};
 pub use grad_mode::{is_grad_enabled, is_trace_all, set_grad_enabled, set_trace_all, GradModeGuard, TRACE_SMALL};
-pub use node::{CustomOp, Edge, GradFn, Hook, Node, TensorMeta, VjpCtx};
-pub use record::{keep_for_inspection, record, record_multi, Save};
+pub use node::{CustomOp, Edge, GradFn, Hook, Inspection, Node, TensorMeta, VjpCtx};
+pub use record::{record, record_multi, Save};
 pub use saved::SavedTensor;

@@ -76,7 +76,7 @@ pub struct Node {
 }
 
 /// A node's forward values and the gradients its last backward saw, kept for inspection.
-struct Inspection {
+pub struct Inspection {
     /// The outputs' data (no handles: a handle would cost an allocation per node).
     values: SmallVec<[TensorData; 1]>,
     /// Per input: the tensor itself when it does not require grad (a constant such as the `1`
@@ -133,6 +133,28 @@ impl KeptGrad {
     }
 }
 
+impl Inspection {
+    /// What a node keeps of `inputs` (those that get no gradient: constants, data) and
+    /// `outputs` for graph pictures and gradient tables: everything for small outputs (and
+    /// small constants), and for every node while tracing is on; `None` otherwise.
+    pub fn keep(inputs: &[&Tensor], outputs: &[&Tensor], edges: &[Edge]) -> Option<Box<Inspection>> {
+        let traced = super::grad_mode::is_trace_all();
+        if !traced && outputs.iter().any(|o| o.numel() > TRACE_SMALL) {
+            return None;
+        }
+        let values = outputs.iter().map(|o| o.data()).collect();
+        let constants = inputs
+            .iter()
+            .zip(edges)
+            .map(|(t, e)| match e {
+                Edge::None if traced || t.numel() <= TRACE_SMALL => Some((*t).clone()),
+                _ => None,
+            })
+            .collect();
+        Some(Box::new(Inspection { values, constants, output_grads: Mutex::new(None), input_grads: Mutex::new(None), traced }))
+    }
+}
+
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// What a vjp formula sees.
@@ -168,6 +190,7 @@ impl Node {
         inputs: SmallVec<[TensorMeta; 2]>,
         outputs: SmallVec<[TensorMeta; 1]>,
         saved: SmallVec<[Option<SavedTensor>; 2]>,
+        inspection: Option<Box<Inspection>>,
     ) -> Node {
         Node {
             seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
@@ -177,21 +200,8 @@ impl Node {
             outputs,
             saved: Mutex::new(SavedState::Live(saved)),
             hooks: Mutex::new(Vec::new()),
-            inspection: None,
+            inspection,
         }
-    }
-
-    /// Keeps (detached) output values, and the constant inputs, for inspection; `traced`:
-    /// recorded while tracing was on.
-    pub fn with_values(mut self, values: SmallVec<[TensorData; 1]>, constants: SmallVec<[Option<Tensor>; 2]>, traced: bool) -> Node {
-        self.inspection = Some(Box::new(Inspection {
-            values,
-            constants,
-            output_grads: Mutex::new(None),
-            input_grads: Mutex::new(None),
-            traced,
-        }));
-        self
     }
 
     /// The kept forward values of the outputs, if any.

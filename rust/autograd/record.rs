@@ -1,7 +1,7 @@
 //! Recording an op application on the tape.
 
-use super::grad_mode::{is_grad_enabled, is_trace_all, TRACE_SMALL};
-use super::node::{Edge, GradFn, Node, TensorMeta};
+use super::grad_mode::is_grad_enabled;
+use super::node::{Edge, GradFn, Inspection, Node, TensorMeta};
 use super::saved::SavedTensor;
 use crate::ops::Op;
 use crate::tensor::Tensor;
@@ -64,32 +64,13 @@ where
         .collect();
     let input_meta = inputs.iter().map(|t| TensorMeta::of(t)).collect();
     let output_meta = outputs.iter().map(|t| TensorMeta::of(t)).collect();
-    let node = Arc::new(keep_for_inspection(Node::new(op, edges, input_meta, output_meta, saved), inputs, outputs));
+    let inspection = Inspection::keep(inputs, outputs, &edges);
+    let node = Arc::new(Node::new(op, edges, input_meta, output_meta, saved, inspection));
     for (nr, out) in outputs.iter().enumerate() {
         if out.dtype().is_float() {
             out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));
         }
     }
-}
-
-/// Keeps the outputs' values, and the inputs that do not require grad (constants, data), on
-/// `node` for graph pictures and gradient tables: for small outputs (and small constants)
-/// always, for every node while tracing is on.
-pub fn keep_for_inspection(node: Node, inputs: &[&Tensor], outputs: &[&Tensor]) -> Node {
-    let trace_all = is_trace_all();
-    if !trace_all && outputs.iter().any(|o| o.numel() > TRACE_SMALL) {
-        return node;
-    }
-    let values = outputs.iter().map(|o| o.data()).collect();
-    let constants = inputs
-        .iter()
-        .zip(node.edges())
-        .map(|(t, e)| match e {
-            Edge::None if trace_all || t.numel() <= TRACE_SMALL => Some((*t).clone()),
-            _ => None,
-        })
-        .collect();
-    node.with_values(values, constants, trace_all)
 }
 
 #[cfg(test)]

@@ -694,14 +694,15 @@ pub fn _record_function<'py>(
         let output_meta: SmallVec<[TensorMeta; 1]> = metas.iter().map(|m| m.clone().unwrap_or_else(|| placeholder.clone())).collect();
         let all_tensors = metas.iter().all(|m| m.is_some());
         let op = PyFunctionNode { cls: cls.clone().unbind(), ctx: ctx.clone().unbind(), arg_slots, outputs: metas, name: name.clone() };
-        let mut node = Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new());
-        if all_tensors {
+        let inspection = if all_tensors {
             let input_refs: Vec<&Tensor> = inputs.iter().collect();
             let outs: Vec<Tensor> = results.iter().filter_map(|r| r.cast::<PyTensor>().ok().map(|t| t.get().t.clone())).collect();
             let output_refs: Vec<&Tensor> = outs.iter().collect();
-            node = autograd::keep_for_inspection(node, &input_refs, &output_refs);
-        }
-        let node = Arc::new(node);
+            autograd::Inspection::keep(&input_refs, &output_refs, &edges)
+        } else {
+            None
+        };
+        let node = Arc::new(Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new(), inspection));
         for (nr, t) in &differentiable {
             t.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: *nr }));
         }
