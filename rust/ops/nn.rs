@@ -183,6 +183,17 @@ pub fn cross_entropy(
     let class_dim = if x.ndim() == 1 { 0 } else { 1 };
     let logp = log_softmax(x, class_dim)?;
     if target.dtype().is_float() {
+        let index_shape: Vec<usize> = x.shape().iter().enumerate().filter(|&(d, _)| d as isize != class_dim).map(|(_, &s)| s).collect();
+        if target.shape() == index_shape.as_slice() {
+            // Shaped like class indices: most likely labels stored as floats.
+            return Err(dtype_err!(
+                "cross_entropy: the target has class-index shape {} but dtype {}; class indices must be int64 \
+                 (convert them with .long()), while float targets are class probabilities of the input's shape {}",
+                ShapeDisplay(target.shape()),
+                target.dtype().name(),
+                ShapeDisplay(x.shape())
+            ));
+        }
         if target.shape() != x.shape() {
             return Err(shape_err!(
                 "cross_entropy: class-probability targets must have the input's shape {}, got {}",
