@@ -11,7 +11,6 @@ non-tensor values (hyperparameters, step counts) as JSON in the header's `__meta
 `load` gives back the same structure.
 """
 
-import json
 import os
 import struct
 from collections import OrderedDict
@@ -43,6 +42,8 @@ def save(obj, path, metadata=None):
     leaves are tensors, numbers, strings, booleans or None. `metadata` (str -> str) is stored
     in the header's `__metadata__`.
     """
+    import json  # imported here: `import backprop` stays free of json's regex machinery
+
     tensors = OrderedDict()
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     if _is_flat_state(obj):
@@ -69,6 +70,8 @@ def save(obj, path, metadata=None):
 def load(path, map_location=None):
     """Reads a safetensors file: the structure `save` was given, or (for files written
     elsewhere) an ordered `{name: tensor}` dict. `map_location` moves tensors to a device."""
+    import json
+
     tensors, meta = _read(os.fspath(path))
     if map_location is not None:
         tensors = OrderedDict((k, v.to(map_location)) for k, v in tensors.items())
@@ -136,6 +139,8 @@ def _decode(node, tensors, path):
 
 
 def _read(path, with_data=True):
+    import json
+
     import numpy as np
 
     from backprop import from_numpy
