@@ -37,6 +37,39 @@ fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
     }
 }
 
+/// Defines `$name`, which runs the `inline(always)` element loop `$body` compiled for the
+/// widest vector unit the CPU has. Adam's divisions and square roots are its bottleneck, and
+/// AVX-512 does 16 at a time where the baseline x86-64 target (SSE2) does 4.
+macro_rules! multiversioned {
+    ($name:ident => $body:ident ( $($arg:ident : $ty:ty),* )) => {
+        fn $name<T: Float, const L2: bool>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512<T: Float, const L2: bool>($($arg: $ty),*) {
+                    $body::<T, L2>($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2<T: Float, const L2: bool>($($arg: $ty),*) {
+                    $body::<T, L2>($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has the features the function is compiled for.
+                    return unsafe { avx512::<T, L2>($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: as above.
+                    return unsafe { avx2::<T, L2>($($arg),*) };
+                }
+            }
+            $body::<T, L2>($($arg),*)
+        }
+    };
+}
+
+multiversioned!(adam_pass => adam_loop(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], k: &AdamConsts<T>));
+multiversioned!(amsgrad_pass => amsgrad_loop(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], vmax: &mut [T], k: &AdamConsts<T>));
+
 /// # Safety
 /// `p` must point to `start + len` valid elements that nobody else accesses during the call
 /// except through disjoint ranges.
@@ -104,45 +137,90 @@ fn adam_typed<T: Float>(
     hp: &AdamHyper,
 ) -> Result<()> {
     let c = |v: f64| T::from_f64c(v);
-    let (w1, b2, w2) = (c(1.0 - hp.beta1), c(hp.beta2), c(1.0 - hp.beta2));
-    let (eps, step_size, bc2_sqrt) = (c(hp.eps), c(hp.step_size), c(hp.bias_correction2_sqrt));
-    let (wd, shrink) = (c(hp.weight_decay), c(1.0 - hp.lr * hp.weight_decay));
-    let (l2, decoupled) = (hp.weight_decay != 0.0 && !hp.decoupled, hp.weight_decay != 0.0 && hp.decoupled);
-    let maximize = hp.maximize;
+    let k = AdamConsts {
+        sign: c(if hp.maximize { -1.0 } else { 1.0 }),
+        // Decoupled (AdamW) decay multiplies by 1 - lr * wd; otherwise by exactly 1.
+        shrink: c(if hp.decoupled { 1.0 - hp.lr * hp.weight_decay } else { 1.0 }),
+        wd: c(hp.weight_decay),
+        w1: c(1.0 - hp.beta1),
+        b2: c(hp.beta2),
+        w2: c(1.0 - hp.beta2),
+        eps: c(hp.eps),
+        step_size: c(hp.step_size),
+        bc2_sqrt: c(hp.bias_correction2_sqrt),
+    };
+    let l2 = hp.weight_decay != 0.0 && !hp.decoupled;
     let (p, g) = (base_ptr::<T>(param, "adam")?, base_ptr::<T>(grad, "adam")?);
     let (m, v) = (base_ptr::<T>(exp_avg, "adam")?, base_ptr::<T>(exp_avg_sq, "adam")?);
     let vmax = max_exp_avg_sq.map(|t| base_ptr::<T>(t, "adam")).transpose()?;
     for_chunks(param.numel(), |start, len| {
         // SAFETY: disjoint chunks of distinct, validated tensors.
         let (p, g, m, v) = unsafe { (chunk(p, start, len), &*chunk(g, start, len), chunk(m, start, len), chunk(v, start, len)) };
-        let mut vmax = vmax.map(|t| unsafe { chunk(t, start, len) });
-        for i in 0..len {
-            let mut gi = if maximize { -g[i] } else { g[i] };
-            let mut pi = p[i];
-            if decoupled {
-                pi = pi * shrink;
-            } else if l2 {
-                gi = gi + wd * pi;
-            }
-            // exp_avg.lerp_(g, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            let mi = m[i] + w1 * (gi - m[i]);
-            let vi = v[i] * b2 + w2 * gi * gi;
-            m[i] = mi;
-            v[i] = vi;
-            let second = match vmax.as_deref_mut() {
-                Some(vmax) => {
-                    let x = vmax[i];
-                    let x = if vi > x || vi.is_nan() { vi } else { x };
-                    vmax[i] = x;
-                    x
-                }
-                None => vi,
-            };
-            let denom = second.sqrt() / bc2_sqrt + eps;
-            p[i] = pi - step_size * (mi / denom);
+        let vmax = vmax.map(|t| unsafe { chunk(t, start, len) });
+        match (l2, vmax) {
+            (false, None) => adam_pass::<T, false>(p, g, m, v, &k),
+            (true, None) => adam_pass::<T, true>(p, g, m, v, &k),
+            (false, Some(vmax)) => amsgrad_pass::<T, false>(p, g, m, v, vmax, &k),
+            (true, Some(vmax)) => amsgrad_pass::<T, true>(p, g, m, v, vmax, &k),
         }
     });
     Ok(())
+}
+
+/// Adam's constants in the parameter's precision.
+struct AdamConsts<T> {
+    sign: T,
+    shrink: T,
+    wd: T,
+    w1: T,
+    b2: T,
+    w2: T,
+    eps: T,
+    step_size: T,
+    bc2_sqrt: T,
+}
+
+/// The gradient after `maximize` and the L2 term, the decayed parameter, and the new moments
+/// (`exp_avg.lerp_(g, 1 - beta1)`, `exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)`).
+#[inline(always)]
+fn adam_moments<T: Float, const L2: bool>(p: T, g: T, m: T, v: T, k: &AdamConsts<T>) -> (T, T, T) {
+    let mut g = g * k.sign;
+    if L2 {
+        g = g + k.wd * p;
+    }
+    let m = m + k.w1 * (g - m);
+    let v = v * k.b2 + k.w2 * g * g;
+    (p * k.shrink, m, v)
+}
+
+/// `p - step_size * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)`.
+#[inline(always)]
+fn adam_apply<T: Float>(p: T, m: T, second: T, k: &AdamConsts<T>) -> T {
+    p - k.step_size * (m / (second.sqrt() / k.bc2_sqrt + k.eps))
+}
+
+// Straight loops over equal-length slices with no per-element branches, so they vectorise.
+#[inline(always)]
+fn adam_loop<T: Float, const L2: bool>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], k: &AdamConsts<T>) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let (pd, mi, vi) = adam_moments::<T, L2>(*p, g, *m, *v, k);
+        *m = mi;
+        *v = vi;
+        *p = adam_apply(pd, mi, vi, k);
+    }
+}
+
+#[inline(always)]
+fn amsgrad_loop<T: Float, const L2: bool>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], vmax: &mut [T], k: &AdamConsts<T>) {
+    for ((((p, &g), m), v), vmax) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()).zip(vmax.iter_mut()) {
+        let (pd, mi, vi) = adam_moments::<T, L2>(*p, g, *m, *v, k);
+        *m = mi;
+        *v = vi;
+        // torch.maximum: NaN propagates.
+        let top = if vi > *vmax || vi.is_nan() { vi } else { *vmax };
+        *vmax = top;
+        *p = adam_apply(pd, mi, top, k);
+    }
 }
 
 #[cfg(test)]
