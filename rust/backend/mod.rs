@@ -187,6 +187,21 @@ pub fn adam_update(
     }
 }
 
+/// A dropout mask of `shape`: `1 / keep` with probability `keep`, else 0, in float `dtype`.
+/// Drawn from the global generator on the CPU (one pass), then placed on `device`.
+pub fn dropout_mask(shape: &[usize], keep: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    let n = crate::tensor::numel(shape);
+    let mask = match dtype {
+        DType::F32 => Tensor::from_vec(crate::random::dropout_mask_f32(n, keep as f32, (1.0 / keep) as f32), shape)?,
+        DType::F64 => Tensor::from_vec(crate::random::dropout_mask_f64(n, keep, 1.0 / keep), shape)?,
+        other => return Err(crate::error::dtype_err!("dropout: the mask must be a float dtype, got {}", other.name())),
+    };
+    match device {
+        Device::Cpu => Ok(mask),
+        Device::Gpu => to_device(&mask, device),
+    }
+}
+
 fn no_gpu() -> Error {
     Error::Device("this build of backprop has no GPU backend; keep tensors on the CPU".into())
 }

@@ -281,8 +281,7 @@ pub fn dropout(x: &Tensor, p: f64, training: bool) -> Result<Tensor> {
         return mul(x, &scalar_like(x, 0.0)?);
     }
     let dtype = if x.dtype().is_float() { x.dtype() } else { DType::F32 };
-    let u = super::rand_uniform(x.shape(), 0.0, 1.0, dtype, x.device())?;
-    let keep = cast(&super::lt(&u, &scalar_like(&u, 1.0 - p)?)?, dtype)?;
-    let mask = mul(&keep, &scalar_like(&keep, 1.0 / (1.0 - p))?)?;
+    // One pass draws the mask already scaled by 1/(1-p); its vjp is the same multiplication.
+    let mask = backend::dropout_mask(x.shape(), 1.0 - p, dtype, x.device())?;
     mul(x, &mask)
 }
