@@ -8,9 +8,10 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
-/// Multiply-adds below which a product stays on the calling thread (a fork-join costs a few
-/// microseconds, about what 2M multiply-adds take on one core).
-const GEMM_PARALLEL_FLOPS: usize = 1 << 21;
+/// Multiply-adds below which a product stays on the calling thread. Handing work to the
+/// thread pool and waiting for it costs two thread wake-ups (tens of microseconds on a busy
+/// machine), about what 4M multiply-adds take on one core.
+const GEMM_PARALLEL_FLOPS: usize = 1 << 22;
 
 /// Output columns (or rows) below which a block is not worth a thread of its own.
 const GEMM_MIN_BLOCK: usize = 32;
@@ -81,8 +82,10 @@ unsafe fn gemm_tile<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, dst_r
     if !prefers_column_major(m, n, bm) || !matches!(T::DTYPE, DType::F32 | DType::F64) {
         return gemm_raw(m, n, k, dst, 1, dst_rs as isize, read_dst, a, am, b, bm);
     }
-    let mut scratch = vec![T::default(); m * n]; // column-major m x n
+    let mut scratch: Vec<T> = Vec::with_capacity(m * n); // column-major m x n
     gemm_raw(m, n, k, scratch.as_mut_ptr(), m as isize, 1, false, a, am, b, bm);
+    // SAFETY: with read_dst false and k > 0, gemm wrote all m * n elements.
+    scratch.set_len(m * n);
     for i in 0..m {
         let row = std::slice::from_raw_parts_mut(dst.add(i * dst_rs), n);
         if read_dst {
@@ -185,7 +188,9 @@ fn matmul_typed<T: Element + IntoStorageVec>(a: &Tensor, b: &Tensor) -> Result<T
     let batch = broadcast_shapes(&sa[..na - 2], &sb[..nb - 2], "matmul")?;
     let mut out_shape: Dims = batch.clone();
     out_shape.extend_from_slice(&[m, n]);
-    let mut out = vec![T::default(); numel(&out_shape)];
+    let total = numel(&out_shape);
+    // Written in full by gemm (no zero-fill pass) unless k == 0, where the product is zeros.
+    let mut out: Vec<T> = if k == 0 { vec![T::default(); total] } else { Vec::with_capacity(total) };
     let la = a.layout().expand(&[&batch[..], &[m, k]].concat(), "matmul")?;
     let lb = b.layout().expand(&[&batch[..], &[k, n]].concat(), "matmul")?;
     let xa = a.cpu_storage("matmul")?.as_slice::<T>();
@@ -207,6 +212,8 @@ fn matmul_typed<T: Element + IntoStorageVec>(a: &Tensor, b: &Tensor) -> Result<T
             idx[d] = 0;
         }
     }
+    // SAFETY: every batch's m x n block was written (or zero-filled above).
+    unsafe { out.set_len(total) };
     Tensor::from_vec(out, &out_shape)
 }
 

@@ -12,8 +12,11 @@ pub mod reduce;
 pub mod softmax;
 pub mod strided;
 
-/// Elements below which a kernel stays on the calling thread.
-pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+/// Elements below which a kernel stays on the calling thread. Python calls the engine from a
+/// thread outside the pool, so each parallel kernel costs a hand-off to the pool and a wake-up
+/// back (futex waits and context switches: 10-50 us, more on a loaded machine). That buys
+/// nothing until one pass takes longer than that on a single core: about 256k elements.
+pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 
 /// A raw pointer that may cross into rayon workers writing disjoint ranges.
 #[derive(Clone, Copy)]
