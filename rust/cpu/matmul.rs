@@ -305,7 +305,8 @@ mod tests {
     fn every_gemm_path_matches_the_naive_product() {
         // Small and large, column-major-preferring (b transposed, few rows) and not, serial
         // and split across threads: all must agree with the triple loop.
-        for &(m, k, n) in &[(3, 5, 2), (64, 40, 200), (100, 30, 70), (300, 20, 150), (40, 64, 1000)] {
+        // (the last two are above GEMM_PARALLEL_FLOPS: split by columns, then by rows)
+        for &(m, k, n) in &[(3, 5, 2), (64, 40, 200), (100, 30, 70), (300, 20, 150), (40, 64, 1000), (64, 256, 300), (300, 100, 150)] {
             let av: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64 - 6.0) * 0.25).collect();
             let bv: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64 - 5.0) * 0.5).collect();
             let want = naive(&av, &bv, m, k, n);
