@@ -435,9 +435,6 @@ class Module:
             return f"{self._get_name()}({lines[0]})"
         return self._get_name() + "(\n  " + "\n  ".join(body) + "\n)"
 
-    def __dir__(self):
-        return sorted(set(super().__dir__()))
-
 
 def _parse_to(args, kwargs):
     from backprop._core import device as device_type, dtype as dtype_type
