@@ -317,7 +317,44 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<
     with_dtype!(a.dtype(), T => where_typed::<T>(cond, a, b, shape))
 }
 
-fn where_typed<T: IntoStorageVec>(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+/// Branch-free `c ? a : b` on the bits. `where`'s condition is data (relu's vjp is
+/// where(x > 0, g, 0)), so a branch on it would mispredict about half the time.
+trait BitSelect: Copy {
+    fn select(c: bool, a: Self, b: Self) -> Self;
+}
+
+impl BitSelect for f32 {
+    #[inline(always)]
+    fn select(c: bool, a: f32, b: f32) -> f32 {
+        let m = (c as u32).wrapping_neg();
+        f32::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+    }
+}
+
+impl BitSelect for f64 {
+    #[inline(always)]
+    fn select(c: bool, a: f64, b: f64) -> f64 {
+        let m = (c as u64).wrapping_neg();
+        f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+    }
+}
+
+impl BitSelect for i64 {
+    #[inline(always)]
+    fn select(c: bool, a: i64, b: i64) -> i64 {
+        let m = (c as i64).wrapping_neg();
+        (a & m) | (b & !m)
+    }
+}
+
+impl BitSelect for bool {
+    #[inline(always)]
+    fn select(c: bool, a: bool, b: bool) -> bool {
+        (c & a) | (!c & b)
+    }
+}
+
+fn where_typed<T: IntoStorageVec + BitSelect>(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let xc = cond.cpu_storage("where")?.as_slice::<bool>();
     let xa = a.cpu_storage("where")?.as_slice::<T>();
     let xb = b.cpu_storage("where")?.as_slice::<T>();
@@ -338,8 +375,7 @@ fn where_typed<T: IntoStorageVec>(cond: &Tensor, a: &Tensor, b: &Tensor, shape: 
             // SAFETY: disjoint runs of a fresh output; inner stride 1.
             let o = unsafe { std::slice::from_raw_parts_mut(p.get().add(o), len) };
             let c = &xc[ic..ic + len];
-            // The condition is data (x > 0 in relu's vjp): a branch on it mispredicts half the time.
-            let pick = std::hint::select_unpredictable::<T>;
+            let pick = T::select;
             match (sa, sb) {
                 (1, 1) => {
                     let (a, b) = (&xa[ia..ia + len], &xb[ib..ib + len]);
