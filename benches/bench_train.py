@@ -9,6 +9,8 @@
                                              against PyTorch training the same model the same way
     python benches/bench_train.py --rss      peak resident memory over 10,000 train steps
     python benches/bench_train.py --smoke    a few steps of each, for CI
+    --threads N                              limit every library to N threads (rayon, OpenMP,
+                                             OpenBLAS/MKL); by default each uses all cores
 
 All timings are medians of interleaved rounds (each implementation takes its turn in every
 round, so load on the machine hits all of them alike), measured in one process.
@@ -179,10 +181,10 @@ def _worker(conn, impl, batch):
             conn.close()
             return
         gc.collect()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(steps):
             step()
-        conn.send((time.perf_counter() - start) / steps * 1e3)
+        conn.send(((time.perf_counter() - start) / steps * 1e3, (time.process_time() - cpu) / steps * 1e3))
 
 
 def median_ms(names, batch, steps, rounds):
@@ -198,39 +200,44 @@ def median_ms(names, batch, steps, rounds):
         proc = ctx.Process(target=_worker, args=(child, name, batch), daemon=True)
         proc.start()
         workers[name] = (parent, proc)
-    times = {name: [] for name in names}
+    wall = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     try:
         for r in range(rounds + 1):  # round 0 warms up
             for name, (conn, _) in workers.items():
                 conn.send(steps)
-                ms = conn.recv()
+                wall_ms, cpu_ms = conn.recv()
                 if r:
-                    times[name].append(ms)
+                    wall[name].append(wall_ms)
+                    cpu[name].append(cpu_ms)
                 time.sleep(0.3)  # let the finished library's spinning threads go to sleep
     finally:
         for conn, proc in workers.values():
             conn.send(None)
             proc.join(timeout=10)
-    return {name: statistics.median(v) for name, v in times.items()}
+    median = lambda d: {name: statistics.median(v) for name, v in d.items()}  # noqa: E731
+    return median(wall), median(cpu)
 
 
 def step_table(smoke=False):
     torch = try_torch()
-    print(f"Train step of the {'-'.join(map(str, SIZES))} MLP (ReLU, dropout {P_DROP}, AdamW), CPU, {os.cpu_count()} cores")
+    threads = os.environ.get("RAYON_NUM_THREADS", "all")
+    print(f"Train step of the {'-'.join(map(str, SIZES))} MLP (ReLU, dropout {P_DROP}, AdamW), CPU, {os.cpu_count()} cores, threads per library: {threads}")
     if torch is not None:
-        print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads), NumPy {np.__version__}; load average {os.getloadavg()[0]:.2f}")
+        print(f"PyTorch {torch.__version__}, NumPy {np.__version__}; load average {os.getloadavg()[0]:.2f}")
     else:
         print(f"PyTorch: not installed (its column is reported as missing); NumPy {np.__version__}")
     header = f"{'batch':>5}  {'backprop ms':>11}  {'numpy ms':>9}  {'pytorch ms':>10}  {'bp/numpy':>8}  {'bp/pytorch':>10}  targets"
     print(header)
     print("-" * len(header))
-    results = {}
+    results, cpu_rows = {}, []
     for batch in (64, 512):
         names = ["backprop", "numpy"] + (["pytorch"] if torch is not None else [])
         steps = 3 if smoke else (100 if batch == 64 else 20)
         rounds = 1 if smoke else 7
-        ms = median_ms(names, batch, steps, rounds)
+        ms, cpu = median_ms(names, batch, steps, rounds)
         results[batch] = ms
+        cpu_rows.append((batch, cpu))
         torch_ms = ms.get("pytorch")
         r_np = ms["backprop"] / ms["numpy"]
         r_pt = ms["backprop"] / torch_ms if torch_ms else None
@@ -245,6 +252,9 @@ def step_table(smoke=False):
             f"{(f'{r_pt:.2f}' if r_pt else 'missing'):>10}  {'; '.join(goals)}",
             flush=True,
         )
+    print("CPU time per step (all threads, ms; robust to other load on the machine):")
+    for batch, cpu in cpu_rows:
+        print(f"{batch:>5}  " + "  ".join(f"{name} {v:.2f}" for name, v in cpu.items()))
     return results
 
 
@@ -366,7 +376,12 @@ def main(argv=None):
     parser.add_argument("--fashion", action="store_true", help="the 5-epoch Fashion-MNIST run")
     parser.add_argument("--rss", action="store_true", help="peak RSS over 10,000 train steps")
     parser.add_argument("--smoke", action="store_true", help="a few steps of each mode (CI)")
+    parser.add_argument("--threads", type=int, help="threads for every library (default: all cores)")
     args = parser.parse_args(argv)
+    if args.threads:
+        # Read by each library when its worker process imports it.
+        for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
     if args.smoke:
         step_table(smoke=True)
         fashion_run(smoke=True)

@@ -86,15 +86,16 @@ unsafe fn gemm_tile<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, dst_r
     gemm_raw(m, n, k, scratch.as_mut_ptr(), m as isize, 1, false, a, am, b, bm);
     // SAFETY: with read_dst false and k > 0, gemm wrote all m * n elements.
     scratch.set_len(m * n);
-    for i in 0..m {
-        let row = std::slice::from_raw_parts_mut(dst.add(i * dst_rs), n);
-        if read_dst {
-            for (j, d) in row.iter_mut().enumerate() {
-                *d = d.elem_add(*scratch.get_unchecked(j * m + i));
-            }
-        } else {
-            for (j, d) in row.iter_mut().enumerate() {
-                *d = *scratch.get_unchecked(j * m + i);
+    // Transpose into place in 16 x 16 tiles, so both sides of each tile stay in L1.
+    const TILE: usize = 16;
+    for i0 in (0..m).step_by(TILE) {
+        for j0 in (0..n).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(m) {
+                let row = dst.add(i * dst_rs);
+                for j in j0..(j0 + TILE).min(n) {
+                    let v = *scratch.get_unchecked(j * m + i);
+                    *row.add(j) = if read_dst { (*row.add(j)).elem_add(v) } else { v };
+                }
             }
         }
     }
