@@ -382,11 +382,11 @@ def main(argv=None):
         # Read by each library when its worker process imports it.
         for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
-    if args.smoke:
+    if args.smoke:  # exercises every mode; the numbers of so short a run mean nothing
         step_table(smoke=True)
         fashion_run(smoke=True)
-        ok = rss_run(smoke=True)
-        return 0 if ok or True else 1
+        rss_run(smoke=True)
+        return 0
     if args.fashion:
         fashion_run()
     elif args.rss:
