@@ -319,3 +319,14 @@ def test_adamw_matches_pytorch_on_an_mlp_when_installed():
         ot.step()
     for (_, p), (_, q) in zip(model.named_parameters(), ref.named_parameters()):
         np.testing.assert_allclose(to_np(p), q.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_optimizer_built_before_a_dtype_change_refuses_to_step():
+    model = nn.Linear(3, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model.double()  # replaces the parameters (engine tensors cannot change dtype in place)
+    model(bp.ones(1, 3, dtype=bp.float64)).sum().backward()
+    with pytest.raises(RuntimeError, match="create the optimizer after moving the model"):
+        opt.step()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    opt.step()  # built after the move: fine

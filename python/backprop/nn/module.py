@@ -369,6 +369,7 @@ class Module:
                     if p.grad is not None:
                         new.grad = fn(p.grad.detach())
                     converted[id(p)] = (p, new)  # holding p keeps its id from being reused
+                    p._moved_to = new  # lets an optimizer still holding p say what happened
                 module._parameters[name] = new
                 object.__setattr__(module, name, new)
             for name, b in module._buffers.items():
@@ -382,7 +383,12 @@ class Module:
 
     def to(self, *args, **kwargs):
         """`to(device)`, `to(dtype)`, `to(tensor)`, `to(device, dtype)`: moves and/or casts
-        parameters and buffers (dtype applies to floating-point ones only). Returns self."""
+        parameters and buffers (dtype applies to floating-point ones only). Returns self.
+
+        Unlike PyTorch, a parameter whose device or dtype changes is replaced by a new
+        Parameter (engine tensors cannot change device in place), so create optimizers after
+        moving the model; an optimizer still holding the old parameters raises on step().
+        """
         device, dtype = _parse_to(args, kwargs)
 
         def convert(t):

@@ -42,6 +42,7 @@ class Adam(Optimizer):
             params, exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], [], []
             for p in group["params"]:
                 if p.grad is None:
+                    self._check_not_moved(p)
                     continue
                 s = state[p]
                 if not s:

@@ -77,6 +77,18 @@ class Optimizer:
     def step(self, closure=None):
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
+    @staticmethod
+    def _check_not_moved(p):
+        """Called for parameters without a gradient: a Module.to() that changed their device
+        or dtype replaced them (engine tensors cannot change device in place), so this
+        optimizer would silently update tensors the model no longer uses."""
+        if getattr(p, "_moved_to", None) is not None:
+            raise RuntimeError(
+                "optimizer: a parameter was replaced by Module.to() (a device or dtype change) after this optimizer "
+                "was created, so the optimizer holds the old tensor; create the optimizer after moving the model, "
+                "e.g. model = MLP().to(device); optimizer = AdamW(model.parameters())"
+            )
+
     def _closure_loss(self, closure):
         if closure is None:
             return None

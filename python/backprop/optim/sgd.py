@@ -31,7 +31,12 @@ class SGD(Optimizer):
         """Updates every parameter that has a gradient; returns `closure()` if given."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
+            params = []
+            for p in group["params"]:
+                if p.grad is not None:
+                    params.append(p)
+                else:
+                    self._check_not_moved(p)
             if not params:
                 continue
             momentum = group["momentum"]
