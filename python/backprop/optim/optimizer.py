@@ -10,14 +10,6 @@ from collections import defaultdict
 from backprop._core import Tensor
 
 
-class _RequiredParameter:
-    def __repr__(self):
-        return "<required parameter>"
-
-
-required = _RequiredParameter()
-
-
 class Optimizer:
     """Base class: `Optimizer(params, defaults)` where `params` is an iterable of tensors or
     of dicts (parameter groups with their own hyperparameters)."""
@@ -51,8 +43,6 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor (it was computed from other tensors); optimize its leaves")
         for name, default in self.defaults.items():
-            if default is required and name not in group:
-                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
             group.setdefault(name, default)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in group["params"]}) != len(group["params"]):
