@@ -5,7 +5,6 @@ use super::SendPtr;
 use crate::error::{dtype_err, shape_err, Result, ShapeDisplay};
 use crate::tensor::{broadcast_shapes, numel, DType, Dims, Element, IntoStorageVec, Tensor};
 use gemm::Parallelism;
-use rayon::prelude::*;
 use smallvec::SmallVec;
 
 /// Multiply-adds below which a product stays on the calling thread. Handing work to the
@@ -45,7 +44,7 @@ unsafe fn gemm_into<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, read_
     let by_cols = n >= m;
     let len = if by_cols { n } else { m };
     let blocks = threads.min(len.div_ceil(GEMM_MIN_BLOCK)).max(1);
-    (0..blocks).into_par_iter().for_each(|i| {
+    super::run_parts(blocks, |i| {
         let (start, end) = (i * len / blocks, (i + 1) * len / blocks);
         // SAFETY: blocks write disjoint column (or row) ranges of dst.
         unsafe {

@@ -18,6 +18,26 @@ pub mod strided;
 /// nothing until one pass takes longer than that on a single core: about 256k elements.
 pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 
+/// Runs `f(0)`, ..., `f(parts - 1)` in parallel: part 0 on the calling thread, the others on the
+/// thread pool. Python calls the engine from outside the pool, so a plain parallel iterator
+/// would park the caller while every part runs on a woken worker; here the caller does a
+/// share of the work and only `parts - 1` workers are woken.
+pub(crate) fn run_parts(parts: usize, f: impl Fn(usize) + Sync) {
+    if parts <= 1 {
+        if parts == 1 {
+            f(0);
+        }
+        return;
+    }
+    let f = &f;
+    rayon::in_place_scope(|s| {
+        for i in 1..parts {
+            s.spawn(move |_| f(i));
+        }
+        f(0);
+    });
+}
+
 /// A raw pointer that may cross into rayon workers writing disjoint ranges.
 #[derive(Clone, Copy)]
 pub(crate) struct SendPtr<T>(pub *mut T);

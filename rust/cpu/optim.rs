@@ -11,10 +11,6 @@ use super::SendPtr;
 use crate::backend::{AdamHyper, SgdHyper};
 use crate::error::{dtype_err, Result};
 use crate::tensor::{DType, Float, Tensor};
-use rayon::prelude::*;
-
-/// Elements per parallel task: large enough to amortise scheduling, small enough to balance.
-const CHUNK: usize = 1 << 14;
 
 /// The tensor's elements as a raw pointer (contiguous, offset applied).
 fn base_ptr<T: Float>(t: &Tensor, op: &str) -> Result<SendPtr<T>> {
@@ -25,16 +21,23 @@ fn base_ptr<T: Float>(t: &Tensor, op: &str) -> Result<SendPtr<T>> {
     Ok(SendPtr(ptr))
 }
 
-/// Runs `f(start, len)` over `[0, n)` in chunks, in parallel when `n` is large.
+/// Elements below which an update stays on one thread (see `super::PARALLEL_THRESHOLD`).
+const PARALLEL_ELEMENTS: usize = super::PARALLEL_THRESHOLD;
+
+/// Runs `f(start, len)` over `[0, n)`: in one call for small tensors, else in one contiguous
+/// part per thread (the calling thread takes the first), cut at multiples of 64 elements so
+/// every part starts on a cache line and vector boundary.
 fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
-    if n >= super::PARALLEL_THRESHOLD {
-        (0..n.div_ceil(CHUNK)).into_par_iter().for_each(|c| {
-            let start = c * CHUNK;
-            f(start, CHUNK.min(n - start));
-        });
-    } else {
-        f(0, n);
+    let threads = rayon::current_num_threads();
+    if n < PARALLEL_ELEMENTS || threads < 2 {
+        return f(0, n);
     }
+    let per = n.div_ceil(threads).next_multiple_of(64);
+    let parts = n.div_ceil(per);
+    super::run_parts(parts, |i| {
+        let start = i * per;
+        f(start, per.min(n - start));
+    });
 }
 
 /// Defines `$name`, which runs the `inline(always)` element loop `$body` compiled for the
@@ -262,6 +265,19 @@ mod tests {
         }
         assert!((m.to_vec::<f64>().unwrap()[1] + 0.4).abs() < 1e-12);
         assert!((v.to_vec::<f64>().unwrap()[1] - 0.016).abs() < 1e-12);
+    }
+
+    #[test]
+    fn large_tensors_split_across_threads_are_updated_everywhere() {
+        // Above the parallel threshold and not a multiple of the part size: every element,
+        // including the tail, takes exactly one first step of lr against its gradient's sign.
+        let n = PARALLEL_ELEMENTS * 2 + 1001;
+        let p = t(vec![0.0; n]);
+        let g = t((0..n).map(|i| if i % 3 == 0 { -1.5 } else { 0.25 }).collect());
+        let (m, v) = (t(vec![0.0; n]), t(vec![0.0; n]));
+        adam(&p, &g, &m, &v, None, &adam_hp(1.0)).unwrap();
+        let got = p.to_vec::<f64>().unwrap();
+        assert!(got.iter().enumerate().all(|(i, &x)| (x - if i % 3 == 0 { 1e-2 } else { -1e-2 }).abs() < 1e-9));
     }
 
     #[test]
