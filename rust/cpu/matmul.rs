@@ -12,8 +12,9 @@ use smallvec::SmallVec;
 /// machine), about what 4M multiply-adds take on one core.
 const GEMM_PARALLEL_FLOPS: usize = 1 << 22;
 
-/// Output columns (or rows) below which a block is not worth a thread of its own.
-const GEMM_MIN_BLOCK: usize = 32;
+/// Output columns (or rows) below which a block is not worth a thread of its own (64 keeps
+/// the column-major path's blocks at its minimum width).
+const GEMM_MIN_BLOCK: usize = 64;
 
 /// A 2-D operand: base pointer offset, row stride, column stride (in elements).
 #[derive(Clone, Copy)]
@@ -25,9 +26,9 @@ struct Mat {
 
 /// `dst (m x n, row-major) = (dst if read_dst) + a @ b`.
 ///
-/// Large products are split into one block of output columns (or rows) per thread, each an
-/// independent single-threaded gemm call: every block packs its own share of the operands,
-/// in parallel, and the whole product costs one fork-join.
+/// Large products are split into blocks of output columns (or rows), each an independent
+/// single-threaded gemm call claimed by whichever thread is free: every block packs its own
+/// share of the operands, in parallel, and the whole product costs one fork-join.
 ///
 /// # Safety
 /// Pointers and strides must describe valid memory for the given shapes.
@@ -43,7 +44,11 @@ unsafe fn gemm_into<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, read_
     let (dst, a, b) = (SendPtr(dst), SendPtr(a as *mut T), SendPtr(b as *mut T));
     let by_cols = n >= m;
     let len = if by_cols { n } else { m };
-    let blocks = threads.min(len.div_ceil(GEMM_MIN_BLOCK)).max(1);
+    // Small products get two blocks per thread, so a worker that wakes late (tens of us,
+    // comparable to a block) has its share taken by the others; large ones get one, since
+    // each block repacks the operand it shares with the others.
+    let per_thread = if m * n * k < 8 * GEMM_PARALLEL_FLOPS { 2 } else { 1 };
+    let blocks = (per_thread * threads).min(len / GEMM_MIN_BLOCK).max(1);
     super::run_parts(blocks, |i| {
         let (start, end) = (i * len / blocks, (i + 1) * len / blocks);
         // SAFETY: blocks write disjoint column (or row) ranges of dst.

@@ -18,23 +18,31 @@ pub mod strided;
 /// nothing until one pass takes longer than that on a single core: about 256k elements.
 pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 
-/// Runs `f(0)`, ..., `f(parts - 1)` in parallel: part 0 on the calling thread, the others on the
-/// thread pool. Python calls the engine from outside the pool, so a plain parallel iterator
-/// would park the caller while every part runs on a woken worker; here the caller does a
-/// share of the work and only `parts - 1` workers are woken.
+/// Runs `f(0)`, ..., `f(parts - 1)` in parallel, the calling thread included. Python calls
+/// the engine from outside the pool, so a plain parallel iterator would park the caller while
+/// woken workers do all the work. Here the caller and up to `threads - 1` helpers claim parts
+/// from a shared counter: whoever is free takes the next part, so a worker that wakes late
+/// (tens of microseconds) costs little when there are more parts than threads.
 pub(crate) fn run_parts(parts: usize, f: impl Fn(usize) + Sync) {
-    if parts <= 1 {
-        if parts == 1 {
-            f(0);
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= parts {
+            break;
         }
-        return;
+        f(i);
+    };
+    let helpers = rayon::current_num_threads().min(parts).saturating_sub(1);
+    if helpers == 0 {
+        return work();
     }
-    let f = &f;
+    let work = &work;
     rayon::in_place_scope(|s| {
-        for i in 1..parts {
-            s.spawn(move |_| f(i));
+        for _ in 0..helpers {
+            s.spawn(move |_| work());
         }
-        f(0);
+        work();
     });
 }
 

@@ -24,15 +24,15 @@ fn base_ptr<T: Float>(t: &Tensor, op: &str) -> Result<SendPtr<T>> {
 /// Elements below which an update stays on one thread (see `super::PARALLEL_THRESHOLD`).
 const PARALLEL_ELEMENTS: usize = super::PARALLEL_THRESHOLD;
 
-/// Runs `f(start, len)` over `[0, n)`: in one call for small tensors, else in one contiguous
-/// part per thread (the calling thread takes the first), cut at multiples of 64 elements so
+/// Runs `f(start, len)` over `[0, n)`: in one call for small tensors, else in contiguous
+/// parts (two per thread, shared out by `run_parts`), cut at multiples of 64 elements so
 /// every part starts on a cache line and vector boundary.
 fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
     let threads = rayon::current_num_threads();
     if n < PARALLEL_ELEMENTS || threads < 2 {
         return f(0, n);
     }
-    let per = n.div_ceil(threads).next_multiple_of(64);
+    let per = n.div_ceil(2 * threads).next_multiple_of(64);
     let parts = n.div_ceil(per);
     super::run_parts(parts, |i| {
         let start = i * per;
