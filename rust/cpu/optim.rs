@@ -1,8 +1,9 @@
 //! Fused optimizer updates: one pass over a parameter reads its gradient and state and writes
 //! the new parameter and state, instead of the ten-odd full-tensor passes the textbook
-//! formulas take one operation at a time. The rules and the order of floating-point
-//! operations are PyTorch's (`torch.optim.SGD`, `Adam`, `AdamW`, single-tensor path), so
-//! results agree with it to rounding.
+//! formulas take one operation at a time. The rules are PyTorch's (`torch.optim.SGD`, `Adam`,
+//! `AdamW`, single-tensor path) and so is the order of floating-point operations, except that
+//! Adam multiplies by the reciprocal of its second bias correction instead of dividing by it:
+//! results agree with PyTorch's to an ulp or two.
 //!
 //! The caller (`ops::optim`) has checked that every tensor is contiguous, of the parameter's
 //! shape and dtype, and that none overlaps another.
