@@ -86,22 +86,27 @@ fn check_lengths(op: &str, params: usize, others: &[(&str, usize)]) -> Result<()
 
 /// One SGD step for every parameter. `momentum_buffers[i]` is `None` before a parameter's
 /// first step with momentum; the buffer is created then (as a copy of the direction, like
-/// PyTorch) and returned in place of the `None`.
+/// PyTorch) and returned in place of the `None`. Everything is checked before anything is
+/// written, so a bad argument leaves every parameter as it was.
 pub fn sgd_step(params: &[Tensor], grads: &[Tensor], momentum_buffers: &mut [Option<Tensor>], hp: SgdHyper) -> Result<()> {
     check_lengths("sgd", params.len(), &[("gradients", grads.len()), ("momentum buffers", momentum_buffers.len())])?;
     if hp.nesterov && (hp.momentum <= 0.0 || hp.dampening != 0.0) {
         return Err(value_err!("sgd: Nesterov momentum requires a momentum and zero dampening"));
     }
+    let with_momentum = hp.momentum != 0.0;
+    let mut checked = Vec::with_capacity(params.len());
     for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-        let buf = &mut momentum_buffers[i];
-        let first_step = hp.momentum != 0.0 && buf.is_none();
-        if first_step {
-            *buf = Some(backend::full(p.shape(), 0.0, p.dtype(), p.device())?);
-        }
-        let buf = if hp.momentum != 0.0 { buf.as_ref() } else { None };
+        let buf = momentum_buffers[i].as_ref().filter(|_| with_momentum);
         let state: Vec<(&str, &Tensor)> = buf.iter().map(|b| ("momentum_buffer", *b)).collect();
-        let g = checked_grad("sgd", i, p, g, &state)?;
-        backend::sgd_update(p, &g, buf, &SgdHyper { first_step, ..hp })?;
+        checked.push(checked_grad("sgd", i, p, g, &state)?);
+    }
+    for (i, (p, g)) in params.iter().zip(&checked).enumerate() {
+        let first_step = with_momentum && momentum_buffers[i].is_none();
+        if first_step {
+            momentum_buffers[i] = Some(backend::full(p.shape(), 0.0, p.dtype(), p.device())?);
+        }
+        let buf = momentum_buffers[i].as_ref().filter(|_| with_momentum);
+        backend::sgd_update(p, g, buf, &SgdHyper { first_step, ..hp })?;
         p.storage().bump_version();
         if let Some(b) = buf {
             b.storage().bump_version();
@@ -111,11 +116,13 @@ pub fn sgd_step(params: &[Tensor], grads: &[Tensor], momentum_buffers: &mut [Opt
 }
 
 /// One Adam/AdamW step for every parameter; each parameter's step counter is incremented.
+/// Everything is checked before anything is written.
 pub fn adam_step(params: &[Tensor], grads: &[Tensor], slots: &[AdamSlot], opts: AdamOptions) -> Result<()> {
     check_lengths("adam", params.len(), &[("gradients", grads.len()), ("state entries", slots.len())])?;
     if !(0.0..1.0).contains(&opts.beta1) || !(0.0..1.0).contains(&opts.beta2) {
         return Err(value_err!("adam: betas must be in [0, 1), got ({}, {})", opts.beta1, opts.beta2));
     }
+    let mut checked = Vec::with_capacity(params.len());
     for (i, ((p, g), s)) in params.iter().zip(grads).zip(slots).enumerate() {
         let mut state = vec![("exp_avg", s.exp_avg), ("exp_avg_sq", s.exp_avg_sq)];
         match (opts.amsgrad, s.max_exp_avg_sq) {
@@ -127,7 +134,9 @@ pub fn adam_step(params: &[Tensor], grads: &[Tensor], slots: &[AdamSlot], opts: 
         if s.step.numel() != 1 || !s.step.dtype().is_float() {
             return Err(Error::Value(format!("adam: the step of parameter {i} must be a one-element float tensor")));
         }
-        let t = s.step.item()? + 1.0;
+        checked.push((g, s.step.item()? + 1.0));
+    }
+    for ((p, s), (g, t)) in params.iter().zip(slots).zip(checked) {
         let hp = AdamHyper {
             lr: opts.lr,
             beta1: opts.beta1,
@@ -182,7 +191,13 @@ mod tests {
         let (m, v, step) = (t(vec![0.0; 3]), t(vec![0.0; 2]), Tensor::scalar(0.0, crate::DType::F32));
         let opts = AdamOptions { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, amsgrad: false, maximize: false };
         let slot = AdamSlot { exp_avg: &m, exp_avg_sq: &v, max_exp_avg_sq: None, step: &step };
-        let err = adam_step(&[p.clone()], &[t(vec![1.0, 1.0])], &[slot], opts).unwrap_err().to_string();
-        assert!(err.contains("exp_avg") && err.contains("[3]"), "{err}");
+        let good_p = t(vec![5.0, 6.0]);
+        let (gm, gv, gstep) = (t(vec![0.0; 2]), t(vec![0.0; 2]), Tensor::scalar(0.0, crate::DType::F32));
+        let good = AdamSlot { exp_avg: &gm, exp_avg_sq: &gv, max_exp_avg_sq: None, step: &gstep };
+        let err = adam_step(&[good_p.clone(), p.clone()], &[t(vec![1.0, 1.0]), t(vec![1.0, 1.0])], &[good, slot], opts).unwrap_err().to_string();
+        assert!(err.contains("exp_avg") && err.contains("[3]") && err.contains("parameter 1"), "{err}");
+        // Nothing was written: the valid first parameter and its step are untouched.
+        assert_eq!(good_p.to_vec::<f32>().unwrap(), vec![5.0, 6.0]);
+        assert_eq!(gstep.item().unwrap(), 0.0);
     }
 }
