@@ -3,6 +3,7 @@
 use parking_lot::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+#[derive(Clone)]
 pub struct Rng {
     s: [u64; 4],
 }
@@ -104,6 +105,37 @@ pub fn uniform_f32(n: usize, low: f32, high: f32) -> Vec<f32> {
     })
 }
 
+/// A dropout mask in one pass: each element is `scale` where a uniform draw falls below
+/// `keep`, else 0. The draws are those of `uniform_f32(n, 0, 1)` (24-bit fractions, two per
+/// 64-bit output), compared as integers, so a seed gives the same mask as comparing those
+/// uniforms with `keep`.
+pub fn dropout_mask_f32(n: usize, keep: f32, scale: f32) -> Vec<f32> {
+    // u < keep for u = bits / 2^24  <=>  bits < keep * 2^24  <=>  bits < ceil(keep * 2^24)
+    let limit = (keep as f64 * (1u64 << 24) as f64).ceil() as i32;
+    // Two simple passes: draws (the generator state kept in registers), then a branch-free
+    // compare-and-scale that vectorises; a branch on a random outcome mispredicts often.
+    let mut draws = vec![0i32; n];
+    with_rng(|global| {
+        let mut r = global.clone();
+        let mut pairs = draws.chunks_exact_mut(2);
+        for pair in &mut pairs {
+            let bits = r.next_u64();
+            pair[0] = (bits >> 40) as i32;
+            pair[1] = ((bits >> 8) & 0xFF_FFFF) as i32;
+        }
+        if let [last] = pairs.into_remainder() {
+            *last = (r.next_u64() >> 40) as i32;
+        }
+        *global = r;
+    });
+    draws.iter().map(|&d| scale * ((d < limit) as i32 as f32)).collect()
+}
+
+/// `dropout_mask_f32` in double precision (draws of `uniform_f64`).
+pub fn dropout_mask_f64(n: usize, keep: f64, scale: f64) -> Vec<f64> {
+    with_rng(|r| (0..n).map(|_| if r.next_f64() < keep { scale } else { 0.0 }).collect())
+}
+
 pub fn uniform_f64(n: usize, low: f64, high: f64) -> Vec<f64> {
     with_rng(|r| (0..n).map(|_| low + (high - low) * r.next_f64()).collect())
 }
@@ -157,6 +189,11 @@ mod tests {
         let mean = n.iter().sum::<f64>() / n.len() as f64;
         let var = n.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.len() as f64;
         assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.02);
+        manual_seed(3);
+        let u = uniform_f32(1001, 0.0, 1.0);
+        manual_seed(3);
+        let mask = dropout_mask_f32(1001, 0.6, 2.5);
+        assert!(u.iter().zip(&mask).all(|(&u, &m)| m == if u < 0.6 { 2.5 } else { 0.0 }));
         let mut p = permutation(100);
         p.sort();
         assert_eq!(p, (0..100).collect::<Vec<_>>());

@@ -497,6 +497,65 @@ def test_random_distributions(device):
     assert set(np.unique(mask).tolist()) == {0.0, 4.0} and abs((mask > 0).mean() - 0.75) < 0.01
 
 
+# ---- optim.wgsl ------------------------------------------------------------------------------
+
+
+def optim_params(offsets=(0, 0, 0, 0), extra=(0, 0, 0, 0), f0=(0, 0, 0, 0), f1=(0, 0, 0, 0), f2=(0, 0, 0, 0)):
+    """The `Optim` uniform of optim.wgsl."""
+    return np.array(offsets, np.uint32).tobytes() + np.array(extra, np.uint32).tobytes() + np.array(f0 + f1 + f2, np.float32).tobytes()
+
+
+@pytest.mark.parametrize("momentum, first, nesterov, decay, maximize",
+                         [(0.0, False, False, 0.0, False), (0.0, False, False, 0.1, True), (0.9, True, False, 0.0, False),
+                          (0.9, False, False, 0.01, False), (0.9, False, True, 0.01, True)])
+def test_sgd_updates_match_pytorch_rule(device, momentum, first, nesterov, decay, maximize):
+    rng = np.random.default_rng(0)
+    n, lr, dampening = 1000, 0.1, 0.0 if nesterov else 0.25
+    p, g, b = (f32(rng.standard_normal(n + 3)) for _ in range(3))  # element 0..2: skipped by offsets
+    sign = -1.0 if maximize else 1.0
+    params = optim_params((3, 3, 3, 0), (0, n, 0, 0), (sign, lr, momentum, 1 - dampening), (decay, 0, 0, 0))
+    if momentum == 0.0:
+        out_p, _ = run(device, "optim.wgsl", "sgd", params, [(p, True), (g, False)], groups(n), {"DECAY": decay != 0.0})
+    else:
+        constants = {"DECAY": decay != 0.0, "MOMENTUM": 1 if first else 2, "NESTEROV": nesterov}
+        out_p, _, out_b = run(device, "optim.wgsl", "sgd_momentum", params, [(p, True), (g, False), (b, True)], groups(n), constants)
+    d = sign * g[3:].astype(np.float64) + decay * p[3:]
+    if momentum:
+        new_b = d if first else momentum * b[3:] + (1 - dampening) * d
+        np.testing.assert_allclose(out_b.view(np.float32)[3:], new_b, rtol=1e-5, atol=1e-6)
+        d = d + momentum * new_b if nesterov else new_b
+    np.testing.assert_allclose(out_p.view(np.float32)[3:], p[3:] - lr * d, rtol=1e-5, atol=1e-6)
+    assert out_p.view(np.float32)[:3].tolist() == p[:3].tolist()  # outside the window's range
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("decay, decoupled", [(0.0, False), (0.1, False), (0.1, True)])
+def test_adam_updates_match_pytorch_rule(device, amsgrad, decay, decoupled):
+    rng = np.random.default_rng(1)
+    n, lr, b1, b2, eps, t = 777, 1e-2, 0.9, 0.999, 1e-8, 3
+    p, g, m = (f32(rng.standard_normal(n)) for _ in range(3))
+    v, vmax = f32(rng.random(n)), f32(rng.random(n))
+    step_size, bc2 = lr / (1 - b1**t), math.sqrt(1 - b2**t)
+    shrink = 1 - lr * decay if decoupled else 1.0
+    params = optim_params((0, 0, 0, 0), (0, n, 0, 0), (1.0, shrink, decay, 1 - b1), (b2, 1 - b2, eps, step_size), (1 / bc2, 0, 0, 0))
+    buffers = [(p, True), (g, False), (m, True), (v, True)] + ([(vmax, True)] if amsgrad else [])
+    out = run(device, "optim.wgsl", "amsgrad" if amsgrad else "adam", params, buffers, groups(n), {"L2": decay != 0.0 and not decoupled})
+    # PyTorch's single-tensor Adam, in float64
+    p64, g64 = p.astype(np.float64), g.astype(np.float64)
+    if decay and not decoupled:
+        g64 = g64 + decay * p64
+    p64 = p64 * shrink
+    m_new = m + (1 - b1) * (g64 - m)
+    v_new = b2 * v + (1 - b2) * g64 * g64
+    second = np.maximum(vmax, v_new) if amsgrad else v_new
+    want = p64 - step_size * m_new / (np.sqrt(second) / bc2 + eps)
+    np.testing.assert_allclose(out[2].view(np.float32), m_new, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out[3].view(np.float32), v_new, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out[0].view(np.float32), want, rtol=1e-5, atol=1e-6)
+    if amsgrad:
+        np.testing.assert_allclose(out[4].view(np.float32), second, rtol=1e-6)
+
+
 def test_every_shader_is_covered_here():
     here = Path(__file__).read_text()
     for path in SHADERS.glob("*.wgsl"):

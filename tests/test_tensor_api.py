@@ -86,6 +86,12 @@ def test_numpy_round_trips_share_memory():
     ro.setflags(write=False)
     assert bp.from_numpy(ro).tolist() == [0.0, 1.0, 2.0]  # copied: not writeable
     assert bp.from_numpy(np.arange(3, dtype=np.int32)).dtype == bp.int64
+    for dtype in (np.float32, np.float64, np.int64):
+        # read-only and misaligned, as np.frombuffer over a file's bytes at an odd offset
+        raw = b"\0" + np.arange(4, dtype=dtype).tobytes()
+        odd = np.frombuffer(raw, dtype=dtype, offset=1)
+        assert bp.from_numpy(odd).tolist() == [0, 1, 2, 3]
+        assert bp.tensor(odd).tolist() == [0, 1, 2, 3]
     with pytest.raises(RuntimeError, match="detach"):
         bp.ones(2, requires_grad=True).numpy()
     with pytest.raises(TypeError, match="numpy.ndarray"):

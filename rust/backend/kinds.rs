@@ -157,3 +157,35 @@ pub enum Distribution {
     /// An inverted-dropout mask: `scale` with probability `keep`, else 0.
     Bernoulli { keep: f64, scale: f64 },
 }
+
+/// The scalars of one SGD update of one tensor (PyTorch's `SGD` rule; see `cpu::optim`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdHyper {
+    pub lr: f64,
+    pub momentum: f64,
+    pub dampening: f64,
+    pub weight_decay: f64,
+    pub nesterov: bool,
+    pub maximize: bool,
+    /// The momentum buffer is new: it starts as the gradient itself (no dampening).
+    pub first_step: bool,
+}
+
+/// The scalars of one Adam / AdamW update of one tensor. Bias corrections depend on the
+/// tensor's own step count, so they arrive precomputed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamHyper {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// AdamW: decay the parameter directly instead of adding `weight_decay * p` to the gradient.
+    pub decoupled: bool,
+    pub amsgrad: bool,
+    pub maximize: bool,
+    /// `lr / (1 - beta1^t)`.
+    pub step_size: f64,
+    /// `sqrt(1 - beta2^t)`.
+    pub bias_correction2_sqrt: f64,
+}

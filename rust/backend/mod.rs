@@ -3,7 +3,7 @@
 
 mod kinds;
 
-pub use kinds::{BinaryKind, Distribution, ReduceKind, UnaryKind};
+pub use kinds::{AdamHyper, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 
 use crate::cpu;
 use crate::gpu::kernels as gpu;
@@ -177,6 +177,33 @@ pub fn random(shape: &[usize], dist: Distribution, dtype: DType, device: Device)
     match device {
         Device::Cpu => cpu::random::sample(shape, dist, dtype),
         Device::Gpu => gpu::random::sample(shape, dist, dtype),
+    }
+}
+
+/// One fused SGD update of `param` in place (and of its momentum buffer, when given).
+pub fn sgd_update(param: &Tensor, grad: &Tensor, momentum_buffer: Option<&Tensor>, hp: &SgdHyper) -> Result<()> {
+    let mut all = vec![param, grad];
+    all.extend(momentum_buffer);
+    match same_device("sgd", &all)? {
+        Device::Cpu => cpu::optim::sgd(param, grad, momentum_buffer, hp),
+        Device::Gpu => gpu::optim::sgd(param, grad, momentum_buffer, hp),
+    }
+}
+
+/// One fused Adam/AdamW update of `param` and its moment estimates, in place.
+pub fn adam_update(
+    param: &Tensor,
+    grad: &Tensor,
+    exp_avg: &Tensor,
+    exp_avg_sq: &Tensor,
+    max_exp_avg_sq: Option<&Tensor>,
+    hp: &AdamHyper,
+) -> Result<()> {
+    let mut all = vec![param, grad, exp_avg, exp_avg_sq];
+    all.extend(max_exp_avg_sq);
+    match same_device("adam", &all)? {
+        Device::Cpu => cpu::optim::adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, hp),
+        Device::Gpu => gpu::optim::adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, hp),
     }
 }
 

@@ -330,7 +330,44 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<
     with_dtype!(a.dtype(), T => where_typed::<T>(cond, a, b, shape))
 }
 
-fn where_typed<T: IntoStorageVec>(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+/// Branch-free `c ? a : b` on the bits. `where`'s condition is data (relu's vjp is
+/// where(x > 0, g, 0)), so a branch on it would mispredict about half the time.
+trait BitSelect: Copy {
+    fn select(c: bool, a: Self, b: Self) -> Self;
+}
+
+impl BitSelect for f32 {
+    #[inline(always)]
+    fn select(c: bool, a: f32, b: f32) -> f32 {
+        let m = (c as u32).wrapping_neg();
+        f32::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+    }
+}
+
+impl BitSelect for f64 {
+    #[inline(always)]
+    fn select(c: bool, a: f64, b: f64) -> f64 {
+        let m = (c as u64).wrapping_neg();
+        f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+    }
+}
+
+impl BitSelect for i64 {
+    #[inline(always)]
+    fn select(c: bool, a: i64, b: i64) -> i64 {
+        let m = (c as i64).wrapping_neg();
+        (a & m) | (b & !m)
+    }
+}
+
+impl BitSelect for bool {
+    #[inline(always)]
+    fn select(c: bool, a: bool, b: bool) -> bool {
+        (c & a) | (!c & b)
+    }
+}
+
+fn where_typed<T: IntoStorageVec + BitSelect>(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let xc = cond.cpu_storage("where")?.as_slice::<bool>();
     let xa = a.cpu_storage("where")?.as_slice::<T>();
     let xb = b.cpu_storage("where")?.as_slice::<T>();
@@ -345,6 +382,33 @@ fn where_typed<T: IntoStorageVec>(cond: &Tensor, a: &Tensor, b: &Tensor, shape: 
     );
     let p = SendPtr(out.as_mut_ptr());
     w.par_for_each_run(|[o, ic, ia, ib], len, [so, sc, sa, sb]| {
+        // Contiguous runs with a scalar branch (relu's vjp: where(x > 0, g, 0)) get tight
+        // loops over slices; anything else takes the strided loop.
+        if so == 1 && sc == 1 && (sa <= 1) && (sb <= 1) {
+            // SAFETY: disjoint runs of a fresh output; inner stride 1.
+            let o = unsafe { std::slice::from_raw_parts_mut(p.get().add(o), len) };
+            let c = &xc[ic..ic + len];
+            let pick = T::select;
+            match (sa, sb) {
+                (1, 1) => {
+                    let (a, b) = (&xa[ia..ia + len], &xb[ib..ib + len]);
+                    o.iter_mut().zip(c.iter().zip(a.iter().zip(b))).for_each(|(o, (&c, (&a, &b)))| *o = pick(c, a, b));
+                }
+                (1, 0) => {
+                    let (a, b) = (&xa[ia..ia + len], xb[ib]);
+                    o.iter_mut().zip(c.iter().zip(a)).for_each(|(o, (&c, &a))| *o = pick(c, a, b));
+                }
+                (0, 1) => {
+                    let (a, b) = (xa[ia], &xb[ib..ib + len]);
+                    o.iter_mut().zip(c.iter().zip(b)).for_each(|(o, (&c, &b))| *o = pick(c, a, b));
+                }
+                _ => {
+                    let (a, b) = (xa[ia], xb[ib]);
+                    o.iter_mut().zip(c).for_each(|(o, &c)| *o = pick(c, a, b));
+                }
+            }
+            return;
+        }
         for k in 0..len {
             let v = if xc[ic + k * sc] { xa[ia + k * sa] } else { xb[ib + k * sb] };
             // SAFETY: disjoint runs of a fresh output.
@@ -481,6 +545,23 @@ mod tests {
         let a = t(vec![-1000., 0., 1000.], &[3]);
         let s = unary(UnaryKind::Sigmoid, &a).unwrap().to_vec::<f32>().unwrap();
         assert_eq!(s, vec![0., 0.5, 1.]);
+    }
+
+    #[test]
+    fn where_picks_per_element_with_scalars_and_broadcasts() {
+        let c = Tensor::from_vec(vec![true, false, true, false, false, true], &[2, 3]).unwrap();
+        let a = t(vec![1., 2., 3., 4., 5., 6.], &[2, 3]);
+        let b = t(vec![-1., -2., -3., -4., -5., -6.], &[2, 3]);
+        let zero = t(vec![0.], &[]);
+        let row = t(vec![10., 20., 30.], &[3]);
+        let pick = |x: &Tensor, y: &Tensor| where_(&c, x, y, &[2, 3]).unwrap().to_vec::<f32>().unwrap();
+        assert_eq!(pick(&a, &b), vec![1., -2., 3., -4., -5., 6.]);
+        assert_eq!(pick(&a, &zero), vec![1., 0., 3., 0., 0., 6.]);
+        assert_eq!(pick(&zero, &b), vec![0., -2., 0., -4., -5., 0.]);
+        assert_eq!(pick(&row, &zero), vec![10., 0., 30., 0., 0., 30.]);
+        let at = a.with_layout(a.layout().clone());
+        assert_eq!(pick(&zero, &t(vec![7.], &[])), vec![0., 7., 0., 7., 7., 0.]);
+        assert_eq!(pick(&at, &a), vec![1., 2., 3., 4., 5., 6.]);
     }
 
     #[test]

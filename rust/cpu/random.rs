@@ -23,15 +23,8 @@ pub fn sample(shape: &[usize], dist: Distribution, dtype: DType) -> Result<Tenso
             super::copy::cast(&t, dtype)
         }
         Distribution::Bernoulli { keep, scale } => match dtype {
-            DType::F32 => {
-                let (keep, scale) = (keep as f32, scale as f32);
-                let u = random::uniform_f32(n, 0.0, 1.0);
-                Tensor::from_vec(u.into_iter().map(|x| if x < keep { scale } else { 0.0 }).collect::<Vec<_>>(), shape)
-            }
-            _ => {
-                let u = random::uniform_f64(n, 0.0, 1.0);
-                Tensor::from_vec(u.into_iter().map(|x| if x < keep { scale } else { 0.0 }).collect::<Vec<_>>(), shape)
-            }
+            DType::F32 => Tensor::from_vec(random::dropout_mask_f32(n, keep as f32, scale as f32), shape),
+            _ => Tensor::from_vec(random::dropout_mask_f64(n, keep, scale), shape),
         },
     }
 }

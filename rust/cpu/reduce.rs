@@ -217,6 +217,14 @@ fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -
         work.par_iter().for_each(|w| {
             for &ro in &red_offsets {
                 w.for_each_run(|[o, i], len, [so, si]| {
+                    if so == 1 && si == 1 {
+                        // Contiguous rows (a bias gradient summed over the batch): slices
+                        // that cannot alias, so the loop vectorises.
+                        // SAFETY: each piece owns a disjoint set of output positions.
+                        let d = unsafe { std::slice::from_raw_parts_mut(optr.get().add(o), len) };
+                        d.iter_mut().zip(&xs[ro + i..ro + i + len]).for_each(|(d, &x)| *d = r.combine(*d, x));
+                        return;
+                    }
                     for k in 0..len {
                         // SAFETY: each piece owns a disjoint set of output positions.
                         unsafe {

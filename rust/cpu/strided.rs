@@ -242,8 +242,9 @@ mod tests {
             }
         });
         assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
-        let w2 = Walk::new(&[3, 40000], [&[40000, 1]], [0]);
-        let seen2: Vec<AtomicUsize> = (0..120000).map(|_| AtomicUsize::new(0)).collect();
+        let cols = PARALLEL_THRESHOLD / 2 + 3; // 3 rows: above the threshold, split mid-row
+        let w2 = Walk::new(&[3, cols], [&[cols, 1]], [0]);
+        let seen2: Vec<AtomicUsize> = (0..3 * cols).map(|_| AtomicUsize::new(0)).collect();
         w2.par_for_each_run(|[o], len, [s]| {
             for i in 0..len {
                 seen2[o + i * s].fetch_add(1, Ordering::Relaxed);

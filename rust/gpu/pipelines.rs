@@ -25,6 +25,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
     ("matmul_naive.wgsl", include_str!("../../shaders/matmul_naive.wgsl")),
     ("random.wgsl", include_str!("../../shaders/random.wgsl")),
+    ("optim.wgsl", include_str!("../../shaders/optim.wgsl")),
 ];
 
 /// How an entry point uses one storage binding.

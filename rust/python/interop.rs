@@ -66,16 +66,28 @@ pub fn tensor_from_array_copy(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let arr = np.call_method1("ascontiguousarray", (arr, dtype.name()))?;
     let arr = arr.cast::<PyUntypedArray>()?;
     let n = arr.len();
-    // SAFETY: a C-contiguous array of exactly this dtype and length.
-    unsafe {
-        let ptr = (*arr.as_array_ptr()).fields.data as *const u8;
-        Ok(match dtype {
-            DType::F32 => Tensor::from_vec(std::slice::from_raw_parts(ptr as *const f32, n).to_vec(), &shape)?,
-            DType::F64 => Tensor::from_vec(std::slice::from_raw_parts(ptr as *const f64, n).to_vec(), &shape)?,
-            DType::I64 => Tensor::from_vec(std::slice::from_raw_parts(ptr as *const i64, n).to_vec(), &shape)?,
-            DType::Bool => Tensor::from_vec(std::slice::from_raw_parts(ptr as *const u8, n).iter().map(|&b| b != 0).collect(), &shape)?,
-        })
+    let ptr = unsafe { (*arr.as_array_ptr()).fields.data } as *const u8;
+    Ok(match dtype {
+        // SAFETY (all four): a C-contiguous array of exactly this dtype and length.
+        DType::F32 => Tensor::from_vec(unsafe { copy_elements::<f32>(ptr, n) }, &shape)?,
+        DType::F64 => Tensor::from_vec(unsafe { copy_elements::<f64>(ptr, n) }, &shape)?,
+        DType::I64 => Tensor::from_vec(unsafe { copy_elements::<i64>(ptr, n) }, &shape)?,
+        DType::Bool => Tensor::from_vec(unsafe { copy_elements::<u8>(ptr, n) }.into_iter().map(|b| b != 0).collect(), &shape)?,
+    })
+}
+
+/// The `n` elements at `ptr`, which need not be aligned (arrays over byte buffers, such as a
+/// file's contents read with `np.frombuffer` at any offset, are not).
+///
+/// # Safety
+/// `ptr` must point to `n` initialised elements of `T`.
+unsafe fn copy_elements<T: Copy>(ptr: *const u8, n: usize) -> Vec<T> {
+    let mut out = Vec::<T>::with_capacity(n);
+    if n > 0 {
+        std::ptr::copy_nonoverlapping(ptr, out.as_mut_ptr() as *mut u8, n * std::mem::size_of::<T>());
+        out.set_len(n);
     }
+    out
 }
 
 /// Keeps a NumPy array alive for as long as a tensor uses its memory.

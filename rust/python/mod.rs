@@ -7,6 +7,7 @@ mod errors;
 mod functions;
 mod gpu;
 mod interop;
+mod optim;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
@@ -35,6 +36,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(autograd::_set_trace_all, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::_record_function, m)?)?;
     m.add_function(wrap_pyfunction!(interop::from_numpy, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::sgd_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::adam_step, m)?)?;
     macro_rules! add {
         ($($f:ident),* $(,)?) => { $( m.add_function(wrap_pyfunction!(functions::$f, m)?)?; )* };
     }

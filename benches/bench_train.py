@@ -1,0 +1,400 @@
+"""Training benchmarks for the lecture's 784-512-512-10 MLP (ReLU, dropout 0.4, AdamW 5e-4).
+
+    python benches/bench_train.py            train-step table: batch 64 and 512, in ms, for
+                                             backprop, a hand-written NumPy version (forward,
+                                             backward and AdamW written out, as in the
+                                             lecture's "flat" backprop) and PyTorch (CPU)
+    python benches/bench_train.py --fashion  the demo's full run (5 epochs of Fashion-MNIST):
+                                             seconds per epoch and test accuracy, backprop
+                                             against PyTorch training the same model the same way
+    python benches/bench_train.py --rss      peak resident memory over 10,000 train steps
+    python benches/bench_train.py --smoke    a few steps of each, for CI
+    --threads N                              limit every library to N threads (rayon, OpenMP,
+                                             OpenBLAS/MKL); by default each uses all cores
+
+All timings are medians of interleaved rounds (each implementation takes its turn in every
+round, so load on the machine hits all of them alike), measured in one process.
+"""
+
+import argparse
+import gc
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import backprop as bp
+from backprop.demo import MLP
+from backprop.nn import functional as F
+
+SIZES = (784, 512, 512, 10)
+P_DROP, LR, WEIGHT_DECAY, BETAS, EPS = 0.4, 5e-4, 1e-2, (0.9, 0.999), 1e-8
+TARGETS = {64: {"torch": 0.67, "numpy": 0.2}, 512: {"torch": 1.0}}
+
+
+def try_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# ---- the three implementations of one training step ------------------------------------
+
+
+class BackpropStep:
+    name = "backprop"
+
+    def __init__(self, batch, seed=0):
+        bp.manual_seed(seed)
+        self.model = MLP()
+        self.opt = bp.optim.AdamW(self.model.parameters(), lr=LR)
+        self.x = bp.randn(batch, 1, 28, 28)
+        self.y = bp.randint(0, 10, (batch,))
+
+    def __call__(self):
+        self.opt.zero_grad()
+        loss = F.cross_entropy(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+class NumpyStep:
+    """The lecture's flat style: forward, hand-derived backward and AdamW, in float32 NumPy."""
+
+    name = "numpy"
+
+    def __init__(self, batch, seed=0):
+        self.rng = np.random.default_rng(seed)
+        self.params = []
+        for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+            bound = 1 / math.sqrt(fan_in)
+            self.params.append(self.rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
+            self.params.append(self.rng.uniform(-bound, bound, fan_out).astype(np.float32))
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.t = 0
+        self.x = self.rng.standard_normal((batch, 784)).astype(np.float32)
+        self.y = self.rng.integers(0, 10, batch)
+
+    def dropout_mask(self, shape):
+        keep = 1 - P_DROP
+        return (self.rng.random(shape, dtype=np.float32) < keep).astype(np.float32) * np.float32(1 / keep)
+
+    def __call__(self):
+        w1, b1, w2, b2, w3, b3 = self.params
+        x, y, n = self.x, self.y, len(self.y)
+        # forward
+        h1 = x @ w1.T + b1
+        m1 = self.dropout_mask(h1.shape)
+        a1 = np.maximum(h1, 0) * m1
+        h2 = a1 @ w2.T + b2
+        m2 = self.dropout_mask(h2.shape)
+        a2 = np.maximum(h2, 0) * m2
+        scores = a2 @ w3.T + b3
+        scores -= scores.max(axis=1, keepdims=True)
+        probs = np.exp(scores)
+        probs /= probs.sum(axis=1, keepdims=True)
+        loss = -np.log(probs[np.arange(n), y]).mean()
+        # backward
+        dscores = probs
+        dscores[np.arange(n), y] -= 1
+        dscores /= n
+        dw3, db3 = dscores.T @ a2, dscores.sum(axis=0)
+        dh2 = (dscores @ w3) * m2 * (h2 > 0)
+        dw2, db2 = dh2.T @ a1, dh2.sum(axis=0)
+        dh1 = (dh2 @ w2) * m1 * (h1 > 0)
+        dw1, db1 = dh1.T @ x, dh1.sum(axis=0)
+        # AdamW
+        self.t += 1
+        b1_, b2_ = BETAS
+        step_size = LR / (1 - b1_**self.t)
+        bc2_sqrt = math.sqrt(1 - b2_**self.t)
+        for p, g, m, v in zip(self.params, (dw1, db1, dw2, db2, dw3, db3), self.m, self.v):
+            p *= 1 - LR * WEIGHT_DECAY
+            m *= b1_
+            m += (1 - b1_) * g
+            v *= b2_
+            v += (1 - b2_) * g * g
+            p -= step_size * m / (np.sqrt(v) / bc2_sqrt + EPS)
+        return loss
+
+
+class TorchStep:
+    name = "pytorch"
+
+    def __init__(self, batch, seed=0):
+        torch = try_torch()
+        torch.manual_seed(seed)
+
+        class TorchMLP(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = torch.nn.Linear(784, 512)
+                self.d1 = torch.nn.Dropout(P_DROP)
+                self.fc2 = torch.nn.Linear(512, 512)
+                self.d2 = torch.nn.Dropout(P_DROP)
+                self.fc3 = torch.nn.Linear(512, 10)
+
+            def forward(self, x):
+                x = x.view(-1, 784)
+                x = self.d1(torch.nn.functional.relu(self.fc1(x)))
+                x = self.d2(torch.nn.functional.relu(self.fc2(x)))
+                return self.fc3(x)
+
+        self.torch = torch
+        self.model = TorchMLP()
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=LR)
+        self.x = torch.randn(batch, 1, 28, 28)
+        self.y = torch.randint(0, 10, (batch,))
+
+    def __call__(self):
+        self.opt.zero_grad()
+        loss = self.torch.nn.functional.cross_entropy(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+# ---- timing ------------------------------------------------------------------------------
+
+
+IMPLS = {"backprop": BackpropStep, "numpy": NumpyStep, "pytorch": TorchStep}
+
+
+def _worker(conn, impl, batch):
+    """Runs one implementation in its own process, timing batches of steps on request.
+
+    Separate processes keep the thread pools apart: OpenBLAS, OpenMP (PyTorch) and rayon
+    worker threads spin for a while after each parallel region, and on a small machine the
+    spinning threads of one library would steal the cores of the next one being timed.
+    """
+    step = IMPLS[impl](batch)
+    while True:
+        steps = conn.recv()
+        if steps is None:
+            conn.close()
+            return
+        gc.collect()
+        start, cpu = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            step()
+        conn.send(((time.perf_counter() - start) / steps * 1e3, (time.process_time() - cpu) / steps * 1e3))
+
+
+def median_ms(names, batch, steps, rounds):
+    """Median ms per step of each implementation over interleaved rounds (each in its own
+    process; every implementation takes its turn in every round, so changes in the machine's
+    load hit them alike)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    workers = {}
+    for name in names:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(child, name, batch), daemon=True)
+        proc.start()
+        workers[name] = (parent, proc)
+    wall = {name: [] for name in names}
+    cpu = {name: [] for name in names}
+    try:
+        for r in range(rounds + 1):  # round 0 warms up
+            for name, (conn, _) in workers.items():
+                conn.send(steps)
+                wall_ms, cpu_ms = conn.recv()
+                if r:
+                    wall[name].append(wall_ms)
+                    cpu[name].append(cpu_ms)
+                time.sleep(0.3)  # let the finished library's spinning threads go to sleep
+    finally:
+        for conn, proc in workers.values():
+            conn.send(None)
+            proc.join(timeout=10)
+    median = lambda d: {name: statistics.median(v) for name, v in d.items()}  # noqa: E731
+    return median(wall), median(cpu)
+
+
+def step_table(smoke=False):
+    torch = try_torch()
+    threads = os.environ.get("RAYON_NUM_THREADS", "all")
+    print(f"Train step of the {'-'.join(map(str, SIZES))} MLP (ReLU, dropout {P_DROP}, AdamW), CPU, {os.cpu_count()} cores, threads per library: {threads}")
+    if torch is not None:
+        print(f"PyTorch {torch.__version__}, NumPy {np.__version__}; load average {os.getloadavg()[0]:.2f}")
+    else:
+        print(f"PyTorch: not installed (its column is reported as missing); NumPy {np.__version__}")
+    header = f"{'batch':>5}  {'backprop ms':>11}  {'numpy ms':>9}  {'pytorch ms':>10}  {'bp/numpy':>8}  {'bp/pytorch':>10}  targets"
+    print(header)
+    print("-" * len(header))
+    results, cpu_rows = {}, []
+    for batch in (64, 512):
+        names = ["backprop", "numpy"] + (["pytorch"] if torch is not None else [])
+        steps = 3 if smoke else (100 if batch == 64 else 20)
+        rounds = 1 if smoke else 7
+        ms, cpu = median_ms(names, batch, steps, rounds)
+        results[batch] = ms
+        cpu_rows.append((batch, cpu))
+        torch_ms = ms.get("pytorch")
+        r_np = ms["backprop"] / ms["numpy"]
+        r_pt = ms["backprop"] / torch_ms if torch_ms else None
+        goals = []
+        for ref, limit in TARGETS[batch].items():
+            ratio = r_pt if ref == "torch" else r_np
+            verdict = "missing" if ratio is None else ("met" if ratio <= limit else "NOT met")
+            goals.append(f"<= {limit}x {ref}: {verdict}")
+        print(
+            f"{batch:>5}  {ms['backprop']:>11.2f}  {ms['numpy']:>9.2f}  "
+            f"{(f'{torch_ms:.2f}' if torch_ms else 'missing'):>10}  {r_np:>8.2f}  "
+            f"{(f'{r_pt:.2f}' if r_pt else 'missing'):>10}  {'; '.join(goals)}",
+            flush=True,
+        )
+    print("CPU time per step (all threads, ms; robust to other load on the machine):")
+    for batch, cpu in cpu_rows:
+        print(f"{batch:>5}  " + "  ".join(f"{name} {v:.2f}" for name, v in cpu.items()))
+    return results
+
+
+# ---- the full Fashion-MNIST run -------------------------------------------------------
+
+
+def fashion_run(epochs=5, batch=64, smoke=False):
+    """The demo's model and schedule on Fashion-MNIST, timed per epoch, for backprop and PyTorch."""
+    from backprop import demo
+    from backprop.data import DataLoader
+
+    train_set, test_set, source, classes = demo.load_data(None)
+    if not source.startswith("Fashion"):
+        print("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist); nothing to run")
+        return None
+    if smoke:
+        train_set = bp.data.Subset(train_set, range(512))
+        epochs = 1
+    print(f"Full run: {source}, {len(train_set)} training images, batch {batch}, {epochs} epochs")
+    bp.manual_seed(0)
+    model = demo.MLP()
+    opt = bp.optim.AdamW(model.parameters(), lr=LR)
+    loader = DataLoader(train_set, batch_size=batch, shuffle=True)
+    test_loader = DataLoader(test_set, batch_size=1000)
+    total_steps = epochs * len(loader)
+    sched = bp.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)  # the demo's default
+    ours = []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        demo.train_epoch(model, loader, opt, "cpu", epoch, sched)
+        elapsed = time.perf_counter() - start
+        _, acc = demo.evaluate(model, test_loader, "cpu")
+        ours.append((elapsed, acc))
+        print(f"  backprop epoch {epoch}: {elapsed:6.2f} s  test accuracy {acc:.2%}", flush=True)
+
+    theirs = []
+    torch = try_torch()
+    if torch is not None:
+        # PyTorch trains the same model on the same normalised tensors, batched the way our
+        # loader does it (a shuffled index gather per batch, no per-sample Python work), so the
+        # comparison is of the training itself.
+        xs, ys = [], []
+        for xb, yb in DataLoader(train_set, batch_size=4096):
+            xs.append(xb.numpy())
+            ys.append(yb.numpy())
+        x_train, y_train = torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+        xt, yt = next(iter(DataLoader(test_set, batch_size=len(test_set))))
+        x_test, y_test = torch.from_numpy(xt.numpy()), torch.from_numpy(yt.numpy())
+        step = TorchStep(batch)
+        tmodel, topt = step.model, step.opt
+        tsched = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=total_steps)
+        n = len(y_train)
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            tmodel.train()
+            perm = torch.randperm(n)
+            for i in range(0, n, batch):
+                idx = perm[i : i + batch]
+                topt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(tmodel(x_train[idx]), y_train[idx])
+                loss.backward()
+                topt.step()
+                tsched.step()
+            elapsed = time.perf_counter() - start
+            tmodel.eval()
+            with torch.no_grad():
+                acc = (tmodel(x_test).argmax(1) == y_test).float().mean().item()
+            theirs.append((elapsed, acc))
+            print(f"  pytorch  epoch {epoch}: {elapsed:6.2f} s  test accuracy {acc:.2%}", flush=True)
+
+    ours_s = statistics.mean(t for t, _ in ours)
+    print(f"{'':12}{'s/epoch':>9}  {'final test accuracy':>20}")
+    print(f"{'backprop':12}{ours_s:>9.2f}  {ours[-1][1]:>20.2%}")
+    if theirs:
+        theirs_s = statistics.mean(t for t, _ in theirs)
+        print(f"{'pytorch':12}{theirs_s:>9.2f}  {theirs[-1][1]:>20.2%}")
+        print(f"backprop / pytorch time per epoch: {ours_s / theirs_s:.2f}")
+    else:
+        print("pytorch: missing")
+    if not smoke:
+        verdict = "met" if ours[-1][1] >= 0.88 else "NOT met"
+        print(f"target: test accuracy >= 88% after {epochs} epochs: {verdict}")
+    return ours, theirs
+
+
+# ---- memory over a long run -------------------------------------------------------------
+
+
+def peak_rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_run(steps=10_000, smoke=False):
+    """Peak RSS sampled every tenth of a run of train steps: it must stop growing after warm-up."""
+    if smoke:
+        steps = 200
+    step = BackpropStep(64)
+    marks = []
+    for i in range(1, steps + 1):
+        step()
+        if i % (steps // 10) == 0:
+            marks.append((i, peak_rss_mb()))
+    print(f"Peak RSS over {steps} train steps (batch 64):")
+    print("  " + "  ".join(f"{i}: {mb:.1f} MB" for i, mb in marks))
+    growth = marks[-1][1] - marks[0][1]
+    flat = growth < 5.0
+    print(f"growth from step {marks[0][0]} to {marks[-1][0]}: {growth:+.1f} MB -> {'flat' if flat else 'GROWING'}")
+    return flat
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fashion", action="store_true", help="the 5-epoch Fashion-MNIST run")
+    parser.add_argument("--rss", action="store_true", help="peak RSS over 10,000 train steps")
+    parser.add_argument("--smoke", action="store_true", help="a few steps of each mode (CI)")
+    parser.add_argument("--threads", type=int, help="threads for every library (default: all cores)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        # Read by each library when its worker process imports it.
+        for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+    if args.smoke:  # exercises every mode; the numbers of so short a run mean nothing
+        step_table(smoke=True)
+        fashion_run(smoke=True)
+        rss_run(smoke=True)
+        return 0
+    if args.fashion:
+        fashion_run()
+    elif args.rss:
+        return 0 if rss_run() else 1
+    else:
+        step_table()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,462 @@
+"""`Module`: the base class of layers and models, with PyTorch's contract.
+
+Assigning a `Parameter`, a `Module` or (through `register_buffer`) a tensor to an attribute
+registers it. Registered objects are also kept in the instance `__dict__`, so `self.fc1` in a
+`forward` is a plain attribute read, not a `__getattr__` fallback.
+"""
+
+from collections import OrderedDict, namedtuple
+
+from backprop._core import Tensor
+from backprop._grad_mode import no_grad
+from backprop.nn.parameter import Parameter
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class RemovableHandle:
+    """Removes the hook it was returned for (`handle.remove()`, or as a context manager)."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class Module:
+    """Base class for all neural-network modules; subclasses define `forward`."""
+
+    training: bool
+
+    def __init__(self):
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = OrderedDict()
+        d["_buffers"] = OrderedDict()
+        d["_non_persistent_buffers"] = set()
+        d["_modules"] = OrderedDict()
+        d["_forward_pre_hooks"] = OrderedDict()
+        d["_forward_hooks"] = OrderedDict()
+
+    # ---- calling ------------------------------------------------------------------------
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks:
+            return self._call_with_hooks(args, kwargs)
+        return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook):
+        """`hook(module, args)` runs before `forward`; it may return replacement args."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_forward_hook(self, hook):
+        """`hook(module, args, output)` runs after `forward`; it may return a replacement output."""
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
+
+    # ---- registration -------------------------------------------------------------------
+
+    def _registries(self):
+        d = self.__dict__
+        if "_parameters" not in d:
+            raise AttributeError(f"cannot assign parameters or modules before {type(self).__name__}.__init__() calls super().__init__()")
+        return d["_parameters"], d["_modules"], d["_buffers"]
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            params, modules, buffers = self._registries()
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params, modules, buffers = self._registries()
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' (a backprop.nn.Parameter or None is expected)")
+            params[name] = None
+        elif params is not None and name in d["_modules"]:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' (a backprop.nn.Module or None is expected)")
+            d["_modules"][name] = None
+        elif params is not None and name in d["_buffers"]:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' (a Tensor or None is expected)")
+            d["_buffers"][name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        d = self.__dict__
+        for registry in ("_parameters", "_modules", "_buffers"):
+            d.get(registry, {}).pop(name, None)
+        d.get("_non_persistent_buffers", set()).discard(name)
+        object.__delattr__(self, name)
+
+    def _check_new_name(self, name, kind):
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"{kind} name can't be empty or contain '.', got {name!r}")
+        params, modules, buffers = self._registries()
+        if name in self.__dict__ and name not in params and name not in modules and name not in buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def register_parameter(self, name, param):
+        """Registers `param` (a Parameter, or None for an absent one such as a disabled bias)."""
+        self._check_new_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign {type(param).__name__} as parameter '{name}' (a backprop.nn.Parameter or None is expected)")
+        self.__dict__["_modules"].pop(name, None)
+        self.__dict__["_buffers"].pop(name, None)
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Registers state that is not learned but is moved by `to` and (if persistent) saved."""
+        self._check_new_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign {type(tensor).__name__} as buffer '{name}' (a Tensor or None is expected)")
+        self.__dict__["_parameters"].pop(name, None)
+        self.__dict__["_modules"].pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def add_module(self, name, module):
+        """Registers `module` as a child called `name`."""
+        self._check_new_name(name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self.__dict__["_parameters"].pop(name, None)
+        self.__dict__["_buffers"].pop(name, None)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    register_module = add_module
+
+    # ---- traversal ----------------------------------------------------------------------
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """`(name, module)` for this module and every descendant, each module once."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, registry, prefix, recurse, remove_duplicate):
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield module_prefix + ("." if module_prefix else "") + name, value
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """`(dotted name, parameter)` pairs; a parameter shared by two layers appears once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target):
+        """The descendant at dotted path `target` (`""` is this module)."""
+        module = self
+        for item in target.split(".") if target else []:
+            child = module._modules.get(item)
+            if child is None:
+                raise AttributeError(f"{module._get_name()} has no submodule `{item}` (looking up '{target}')")
+            module = child
+        return module
+
+    def get_parameter(self, target):
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._parameters:
+            raise AttributeError(f"{module._get_name()} has no parameter `{name}`")
+        return module._parameters[name]
+
+    def apply(self, fn):
+        """Calls `fn` on every descendant, then on this module (how custom init is applied)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes and gradients ------------------------------------------------------------
+
+    def train(self, mode=True):
+        """Sets training mode (dropout active) on this module and all descendants."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: mode is expected to be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            m.__dict__["training"] = mode
+        return self
+
+    def eval(self):
+        """Evaluation mode: dropout becomes the identity. Same as `train(False)`."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Clears the gradients of all parameters (drops them, or zeroes them in place)."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                g = p.grad
+                if g.grad_fn is not None:
+                    g = g.detach()
+                    p.grad = g
+                g.zero_()
+
+    # ---- state --------------------------------------------------------------------------
+
+    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+        """Parameters and persistent buffers by dotted name, sharing memory with the module."""
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copies values from `state_dict` into this module's parameters and buffers.
+
+        Every problem (missing or unexpected keys when `strict`, a shape mismatch, a value that
+        is not a tensor) is collected first and reported together; nothing is copied unless
+        all of it fits. With `assign=True` the module takes the given tensors instead of copying.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"load_state_dict: expected a mapping of names to tensors, got {type(state_dict).__name__}")
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict:
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if missing:
+                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if not isinstance(value, Tensor):
+                errors.append(f'While copying the parameter named "{key}", expected a Tensor from the checkpoint but got {type(value).__name__}.')
+            elif tuple(value.shape) != tuple(target.shape):
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {list(value.shape)} from checkpoint, "
+                    f"the shape in current model is {list(target.shape)}."
+                )
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors))
+        owners = {}
+        for module_prefix, module in self.named_modules(remove_duplicate=False):
+            for registry in ("_parameters", "_buffers"):
+                for name in getattr(module, registry):
+                    owners[module_prefix + ("." if module_prefix else "") + name] = (module, registry, name)
+        with no_grad():
+            for key, target in own.items():
+                if key not in state_dict:
+                    continue
+                value = state_dict[key]
+                module, registry, name = owners[key]
+                if assign:
+                    new = Parameter(value.detach(), target.requires_grad) if registry == "_parameters" else value
+                    getattr(module, registry)[name] = new
+                    object.__setattr__(module, name, new)
+                else:
+                    target.copy_(value.detach().to(target.device))
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ---- devices and dtypes -------------------------------------------------------------
+
+    def _apply(self, fn):
+        """Replaces every parameter and buffer `t` by `fn(t)` where that changes device or
+        dtype. A parameter shared by several modules stays shared."""
+        converted = {}
+        for module in self.modules():
+            for name, p in module._parameters.items():
+                if p is None:
+                    continue
+                new = converted.get(id(p), (None, None))[1]
+                if new is None:
+                    data = fn(p.detach())
+                    if data.device == p.device and data.dtype == p.dtype:
+                        continue
+                    new = Parameter(data, p.requires_grad)
+                    if p.grad is not None:
+                        new.grad = fn(p.grad.detach())
+                    converted[id(p)] = (p, new)  # holding p keeps its id from being reused
+                    p._moved_to = new  # lets an optimizer still holding p say what happened
+                module._parameters[name] = new
+                object.__setattr__(module, name, new)
+            for name, b in module._buffers.items():
+                if b is None:
+                    continue
+                data = fn(b)
+                if data.device != b.device or data.dtype != b.dtype:
+                    module._buffers[name] = data
+                    object.__setattr__(module, name, data)
+        return self
+
+    def to(self, *args, **kwargs):
+        """`to(device)`, `to(dtype)`, `to(tensor)`, `to(device, dtype)`: moves and/or casts
+        parameters and buffers (dtype applies to floating-point ones only). Returns self.
+
+        Unlike PyTorch, a parameter whose device or dtype changes is replaced by a new
+        Parameter (engine tensors cannot change device in place), so create optimizers after
+        moving the model; an optimizer still holding the old parameters raises on step().
+        """
+        device, dtype = _parse_to(args, kwargs)
+
+        def convert(t):
+            cast = dtype if dtype is not None and t.is_floating_point() else None
+            if device is None and cast is None:
+                return t
+            return t.to(device=device, dtype=cast)
+
+        return self._apply(convert)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def gpu(self):
+        return self.to("gpu")
+
+    def cuda(self, device=None):
+        return self.to("gpu")
+
+    def float(self):
+        from backprop import float32
+
+        return self.to(float32)
+
+    def double(self):
+        from backprop import float64
+
+        return self.to(float64)
+
+    # ---- printing -----------------------------------------------------------------------
+
+    def _get_name(self):
+        return type(self).__name__
+
+    def extra_repr(self):
+        """The part of the repr inside the parentheses, e.g. `in_features=784, ...`."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        children = []
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            children.append(f"({name}): {child}")
+        body = lines + children
+        if not body:
+            return self._get_name() + "()"
+        if len(lines) == 1 and not children:
+            return f"{self._get_name()}({lines[0]})"
+        return self._get_name() + "(\n  " + "\n  ".join(body) + "\n)"
+
+
+def _parse_to(args, kwargs):
+    from backprop._core import device as device_type, dtype as dtype_type
+
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to: unexpected keyword argument(s) {', '.join(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, dtype_type):
+            dtype = a
+        elif isinstance(a, (str, device_type)):
+            device = a
+        elif a is not None:
+            raise TypeError(f"to: expected a device, a dtype or a tensor, got {a!r}")
+    return device, dtype

@@ -1,0 +1,156 @@
+"""`Optimizer`: parameter groups, per-parameter state, `zero_grad` and state dicts.
+
+Subclasses implement `step` as one fused engine call per parameter group; the Python here
+only gathers which parameters have gradients and their state.
+"""
+
+import copy
+from collections import defaultdict
+
+from backprop._core import Tensor
+
+
+class Optimizer:
+    """Base class: `Optimizer(params, defaults)` where `params` is an iterable of tensors or
+    of dicts (parameter groups with their own hyperparameters)."""
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"params argument given to the optimizer should be an iterable of Tensors or dicts, but got {type(params).__name__}"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group):
+        """Adds a group of parameters (a dict with "params" and optional hyperparameters)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor (it was computed from other tensors); optimize its leaves")
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in group["params"]}) != len(group["params"]):
+            raise ValueError("a parameter group contains the same parameter more than once")
+        if any(id(p) in seen for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Drops every parameter's gradient (or zeroes it in place with `set_to_none=False`)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    g = p.grad
+                    if g.grad_fn is not None:
+                        g = g.detach()
+                        p.grad = g
+                    g.zero_()
+
+    def step(self, closure=None):
+        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    @staticmethod
+    def _check_not_moved(p):
+        """Called for parameters without a gradient: a Module.to() that changed their device
+        or dtype replaced them (engine tensors cannot change device in place), so this
+        optimizer would silently update tensors the model no longer uses."""
+        if getattr(p, "_moved_to", None) is not None:
+            raise RuntimeError(
+                "optimizer: a parameter was replaced by Module.to() (a device or dtype change) after this optimizer "
+                "was created, so the optimizer holds the old tensor; create the optimizer after moving the model, "
+                "e.g. model = MLP().to(device); optimizer = AdamW(model.parameters())"
+            )
+
+    def _closure_loss(self, closure):
+        if closure is None:
+            return None
+        from backprop._grad_mode import enable_grad
+
+        with enable_grad():
+            return closure()
+
+    # ---- state dicts --------------------------------------------------------------------
+
+    def state_dict(self):
+        """`{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}` with
+        parameters numbered in group order, like PyTorch's (state tensors are shared, not copied)."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: s for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restores hyperparameters and state saved by `state_dict` (for the same parameters,
+        in the same order). State tensors are copied onto each parameter's device and dtype."""
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups, but the optimizer has {len(self.param_groups)}"
+            )
+        for i, (mine, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(mine["params"]) != len(saved["params"]):
+                raise ValueError(
+                    f"loaded state dict contains a parameter group ({i}) of {len(saved['params'])} parameters that doesn't "
+                    f"match the size of the optimizer's group ({len(mine['params'])})"
+                )
+        by_index = {}
+        for mine, saved in zip(self.param_groups, saved_groups):
+            by_index.update(zip(saved["params"], mine["params"]))
+        new_state = defaultdict(dict)
+        for key, values in state_dict["state"].items():
+            key = int(key)
+            if key not in by_index:
+                raise ValueError(f"loaded state dict has state for parameter {key}, which is in no parameter group")
+            p = by_index[key]
+            new_state[p] = {name: self._cast_state(p, name, v) for name, v in values.items()}
+        for mine, saved in zip(self.param_groups, saved_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    mine[k] = copy.deepcopy(v)
+        self.state = new_state
+
+    @staticmethod
+    def _cast_state(param, name, value):
+        if not isinstance(value, Tensor):
+            return copy.deepcopy(value)
+        if name == "step":
+            return value.detach().cpu().float().clone()
+        if tuple(value.shape) != tuple(param.shape):
+            raise ValueError(
+                f"loaded optimizer state '{name}' has shape {list(value.shape)}, but its parameter has shape {list(param.shape)}"
+            )
+        dtype = param.dtype if value.is_floating_point() else None
+        return value.detach().to(device=param.device, dtype=dtype).clone()
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)

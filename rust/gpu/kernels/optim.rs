@@ -1,0 +1,115 @@
+//! Fused optimizer updates on the GPU (`shaders/optim.wgsl`): one launch per parameter reads
+//! the parameter, its gradient and state once and writes them back, in place. Launches of a
+//! whole parameter group share one pipeline and are recorded into the open command encoder
+//! without a sync, so a step costs the group one submission at the next read-back.
+//!
+//! The caller (`ops::optim`) has checked that every tensor is contiguous, of the parameter's
+//! shape and dtype, and that none overlaps another.
+
+use super::super::context::gpu;
+use super::super::launch::{chunks, dispatch, grid, kernel, relative, window, WORKGROUP};
+use super::super::pipelines::{Access, Entry};
+use super::super::recorder::Binding;
+use super::gpu_storage;
+use crate::backend::{AdamHyper, SgdHyper};
+use crate::error::{dtype_err, Result};
+use crate::tensor::{DType, Tensor};
+use bytemuck::{Pod, Zeroable};
+use smallvec::SmallVec;
+
+use Access::{Read, ReadWrite};
+
+const SGD: Entry = Entry { file: "optim.wgsl", name: "sgd", storage: &[ReadWrite, Read] };
+const SGD_MOMENTUM: Entry = Entry { file: "optim.wgsl", name: "sgd_momentum", storage: &[ReadWrite, Read, ReadWrite] };
+const ADAM: Entry = Entry { file: "optim.wgsl", name: "adam", storage: &[ReadWrite, Read, ReadWrite, ReadWrite] };
+const AMSGRAD: Entry = Entry { file: "optim.wgsl", name: "amsgrad", storage: &[ReadWrite, Read, ReadWrite, ReadWrite, ReadWrite] };
+
+/// The `Optim` uniform of `optim.wgsl`, byte for byte.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct OptimParams {
+    offsets: [u32; 4],
+    extra: [u32; 4],
+    f: [[f32; 4]; 3],
+}
+
+const _: () = assert!(std::mem::size_of::<OptimParams>() == 80);
+
+fn check_f32(op: &str, t: &Tensor) -> Result<()> {
+    if t.dtype() != DType::F32 {
+        return Err(dtype_err!("{op}: GPU parameters are float32, got {}", t.dtype().name()));
+    }
+    Ok(())
+}
+
+/// Launches `entry` over the elements of `tensors` (parameter first, all contiguous and of one
+/// length), split so every window fits the binding limit.
+fn launch(op: &str, entry: &Entry, constants: &[(&'static str, f64)], tensors: &[&Tensor], mut params: OptimParams) -> Result<()> {
+    let n = tensors[0].numel();
+    if n == 0 {
+        return Ok(());
+    }
+    let g = gpu()?;
+    let k = kernel(g, entry, constants)?;
+    for (start, end) in chunks(g, n) {
+        let mut bindings: SmallVec<[Binding<'_>; 5]> = SmallVec::new();
+        for (slot, t) in tensors.iter().enumerate() {
+            let at = t.layout().offset() + start;
+            let (b, base) = window(g, gpu_storage(t, op)?, at, t.layout().offset() + end, op)?;
+            let offset = relative(at, base);
+            match slot {
+                0..=3 => params.offsets[slot] = offset,
+                _ => params.extra[0] = offset,
+            }
+            bindings.push(b);
+        }
+        params.extra[1] = (end - start) as u32;
+        dispatch(g, &k, &params, &bindings, grid(g, ((end - start) as u64).div_ceil(WORKGROUP))?)?;
+    }
+    Ok(())
+}
+
+/// `param -= lr * direction`, with PyTorch's momentum, dampening, Nesterov and L2 decay.
+pub fn sgd(param: &Tensor, grad: &Tensor, momentum_buffer: Option<&Tensor>, hp: &SgdHyper) -> Result<()> {
+    check_f32("sgd", param)?;
+    let mut params = OptimParams::zeroed();
+    let sign = if hp.maximize { -1.0 } else { 1.0 };
+    params.f[0] = [sign, hp.lr as f32, hp.momentum as f32, (1.0 - hp.dampening) as f32];
+    params.f[1][0] = hp.weight_decay as f32;
+    let decay = ("DECAY", f64::from(u8::from(hp.weight_decay != 0.0)));
+    match momentum_buffer {
+        None => launch("sgd", &SGD, &[decay], &[param, grad], params),
+        Some(buf) => {
+            let constants = [
+                decay,
+                ("MOMENTUM", if hp.first_step { 1.0 } else { 2.0 }),
+                ("NESTEROV", f64::from(u8::from(hp.nesterov))),
+            ];
+            launch("sgd", &SGD_MOMENTUM, &constants, &[param, grad, buf], params)
+        }
+    }
+}
+
+/// One Adam (or AdamW, or AMSGrad) step: moments, bias-corrected denominator, update.
+pub fn adam(
+    param: &Tensor,
+    grad: &Tensor,
+    exp_avg: &Tensor,
+    exp_avg_sq: &Tensor,
+    max_exp_avg_sq: Option<&Tensor>,
+    hp: &AdamHyper,
+) -> Result<()> {
+    check_f32("adam", param)?;
+    let mut params = OptimParams::zeroed();
+    let sign = if hp.maximize { -1.0 } else { 1.0 };
+    // Decoupled (AdamW) decay multiplies by 1 - lr * wd; otherwise by exactly 1.
+    let shrink = if hp.decoupled { 1.0 - hp.lr * hp.weight_decay } else { 1.0 };
+    params.f[0] = [sign, shrink as f32, hp.weight_decay as f32, (1.0 - hp.beta1) as f32];
+    params.f[1] = [hp.beta2 as f32, (1.0 - hp.beta2) as f32, hp.eps as f32, hp.step_size as f32];
+    params.f[2][0] = (1.0 / hp.bias_correction2_sqrt) as f32;
+    let l2 = [("L2", f64::from(u8::from(hp.weight_decay != 0.0 && !hp.decoupled)))];
+    match max_exp_avg_sq {
+        None => launch("adam", &ADAM, &l2, &[param, grad, exp_avg, exp_avg_sq], params),
+        Some(vmax) => launch("adam", &AMSGRAD, &l2, &[param, grad, exp_avg, exp_avg_sq, vmax], params),
+    }
+}
