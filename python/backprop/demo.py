@@ -65,6 +65,10 @@ def load_data(data_dir=None):
 
 
 def _progress(iterable, total, desc):
+    """A tqdm bar on a terminal; None when tqdm is missing or output goes to a file or pipe
+    (where a bar's redraws would only fill logs)."""
+    if not sys.stderr.isatty():
+        return None
     try:
         from tqdm import tqdm
     except ImportError:
