@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import backprop as bp
 import backprop.nn.functional as F
 from conftest import assert_close, check_backward, on, to_np
+from test_nn_loss import np_multi_margin
 
 
 def np_log_softmax(x, axis):
@@ -123,16 +124,6 @@ def test_mse_loss(device):
     assert_close(F.mse_loss(on(device, a), on(device, b), reduction="sum"), ((a - b) ** 2).sum())
     if device == "cpu":
         check_backward(lambda p, q: F.mse_loss(p, q), [a, b])
-
-
-def np_multi_margin(x, y, p=1, margin=1.0, weight=None):
-    n, c = x.shape
-    correct = x[np.arange(n), y][:, None]
-    m = np.maximum(0, margin - correct + x) ** p
-    if weight is not None:
-        m = m * weight[y][:, None]
-    m[np.arange(n), y] = 0
-    return (m.sum(1) / c).mean()
 
 
 @pytest.mark.parametrize("p", [1, 2])

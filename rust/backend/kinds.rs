@@ -1,6 +1,8 @@
 //! The kernel vocabulary shared by every device: which elementwise function, which reduction,
 //! which random distribution.
 
+use crate::tensor::Tensor;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum UnaryKind {
     Neg,
@@ -171,10 +173,9 @@ pub struct SgdHyper {
     pub first_step: bool,
 }
 
-/// The scalars of one Adam / AdamW update of one tensor. Bias corrections depend on the
-/// tensor's own step count, so they arrive precomputed.
+/// The hyperparameters of an Adam/AdamW parameter group.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamHyper {
+pub struct AdamOptions {
     pub lr: f64,
     pub beta1: f64,
     pub beta2: f64,
@@ -184,8 +185,56 @@ pub struct AdamHyper {
     pub decoupled: bool,
     pub amsgrad: bool,
     pub maximize: bool,
+}
+
+/// One Adam / AdamW update of one tensor: its group's options at the tensor's own step `t`,
+/// with the bias corrections that depend on it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamHyper {
+    pub opts: AdamOptions,
     /// `lr / (1 - beta1^t)`.
     pub step_size: f64,
     /// `sqrt(1 - beta2^t)`.
     pub bias_correction2_sqrt: f64,
+}
+
+impl AdamHyper {
+    pub fn at_step(opts: AdamOptions, t: f64) -> AdamHyper {
+        AdamHyper {
+            opts,
+            step_size: opts.lr / (1.0 - opts.beta1.powf(t)),
+            bias_correction2_sqrt: (1.0 - opts.beta2.powf(t)).sqrt(),
+        }
+    }
+
+    /// The factor on the gradient: -1 when maximizing.
+    pub fn sign(&self) -> f64 {
+        if self.opts.maximize {
+            -1.0
+        } else {
+            1.0
+        }
+    }
+
+    /// The factor on the parameter before the update: `1 - lr * wd` for AdamW, exactly 1 otherwise.
+    pub fn shrink(&self) -> f64 {
+        if self.opts.decoupled {
+            1.0 - self.opts.lr * self.opts.weight_decay
+        } else {
+            1.0
+        }
+    }
+
+    /// Adam's coupled (L2) decay: `weight_decay * p` is added to the gradient.
+    pub fn l2(&self) -> bool {
+        self.opts.weight_decay != 0.0 && !self.opts.decoupled
+    }
+}
+
+/// Adam's running moments of one parameter (and AMSGrad's maximum, when on).
+#[derive(Clone, Copy)]
+pub struct AdamMoments<'a> {
+    pub exp_avg: &'a Tensor,
+    pub exp_avg_sq: &'a Tensor,
+    pub max_exp_avg_sq: Option<&'a Tensor>,
 }

@@ -2,8 +2,10 @@
 //! CPU or GPU kernels. Ops above call these; kernels below never see autograd.
 
 mod kinds;
+mod matmul_shape;
 
-pub use kinds::{AdamHyper, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
+pub use kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
+pub use matmul_shape::MatmulShape;
 
 use crate::cpu;
 use crate::gpu::kernels as gpu;
@@ -191,19 +193,12 @@ pub fn sgd_update(param: &Tensor, grad: &Tensor, momentum_buffer: Option<&Tensor
 }
 
 /// One fused Adam/AdamW update of `param` and its moment estimates, in place.
-pub fn adam_update(
-    param: &Tensor,
-    grad: &Tensor,
-    exp_avg: &Tensor,
-    exp_avg_sq: &Tensor,
-    max_exp_avg_sq: Option<&Tensor>,
-    hp: &AdamHyper,
-) -> Result<()> {
-    let mut all = vec![param, grad, exp_avg, exp_avg_sq];
-    all.extend(max_exp_avg_sq);
+pub fn adam_update(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &AdamHyper) -> Result<()> {
+    let mut all = vec![param, grad, moments.exp_avg, moments.exp_avg_sq];
+    all.extend(moments.max_exp_avg_sq);
     match same_device("adam", &all)? {
-        Device::Cpu => cpu::optim::adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, hp),
-        Device::Gpu => gpu::optim::adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, hp),
+        Device::Cpu => cpu::optim::adam(param, grad, moments, hp),
+        Device::Gpu => gpu::optim::adam(param, grad, moments, hp),
     }
 }
 

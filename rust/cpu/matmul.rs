@@ -2,8 +2,9 @@
 //! operands are read in place. Batch dims broadcast like NumPy's `matmul`.
 
 use super::SendPtr;
-use crate::error::{dtype_err, shape_err, Result, ShapeDisplay};
-use crate::tensor::{broadcast_shapes, numel, DType, Dims, Element, IntoStorageVec, Tensor};
+use crate::backend::MatmulShape;
+use crate::error::{dtype_err, Result};
+use crate::tensor::{numel, DType, Element, IntoStorageVec, Tensor};
 use gemm::Parallelism;
 use smallvec::SmallVec;
 
@@ -168,36 +169,20 @@ unsafe fn gemm_raw<T: Element>(
 
 /// `[..., m, k] @ [..., k, n]` (both at least 2-D; the ops layer handles 1-D operands).
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if a.dtype() != b.dtype() {
-        return Err(dtype_err!("matmul: operands must share a dtype, got {} and {}", a.dtype().name(), b.dtype().name()));
-    }
+    let shape = MatmulShape::of(a, b)?;
     match a.dtype() {
-        DType::F32 => matmul_typed::<f32>(a, b),
-        DType::F64 => matmul_typed::<f64>(a, b),
-        DType::I64 => matmul_typed::<i64>(a, b),
-        DType::Bool => Err(dtype_err!("matmul: not defined for bool tensors")),
+        DType::F32 => matmul_typed::<f32>(a, b, shape),
+        DType::F64 => matmul_typed::<f64>(a, b, shape),
+        DType::I64 => matmul_typed::<i64>(a, b, shape),
+        DType::Bool => unreachable!("MatmulShape refuses bool"),
     }
 }
 
-fn matmul_typed<T: Element + IntoStorageVec>(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let (sa, sb) = (a.shape(), b.shape());
-    let (na, nb) = (sa.len(), sb.len());
-    let (m, k, k2, n) = (sa[na - 2], sa[na - 1], sb[nb - 2], sb[nb - 1]);
-    if k != k2 {
-        return Err(shape_err!(
-            "matmul: shapes {} and {} cannot be multiplied ({m}x{k} and {k2}x{n}): the inner dimensions must match",
-            ShapeDisplay(sa),
-            ShapeDisplay(sb)
-        ));
-    }
-    let batch = broadcast_shapes(&sa[..na - 2], &sb[..nb - 2], "matmul")?;
-    let mut out_shape: Dims = batch.clone();
-    out_shape.extend_from_slice(&[m, n]);
+fn matmul_typed<T: Element + IntoStorageVec>(a: &Tensor, b: &Tensor, shape: MatmulShape) -> Result<Tensor> {
+    let MatmulShape { m, k, n, batch, a: la, b: lb, out: out_shape } = shape;
     let total = numel(&out_shape);
     // Written in full by gemm (no zero-fill pass) unless k == 0, where the product is zeros.
     let mut out: Vec<T> = if k == 0 { vec![T::default(); total] } else { Vec::with_capacity(total) };
-    let la = a.layout().expand(&[&batch[..], &[m, k]].concat(), "matmul")?;
-    let lb = b.layout().expand(&[&batch[..], &[k, n]].concat(), "matmul")?;
     let xa = a.cpu_storage("matmul")?.as_slice::<T>();
     let xb = b.cpu_storage("matmul")?.as_slice::<T>();
     let nbatch = numel(&batch);
@@ -273,6 +258,18 @@ mod tests {
         c
     }
 
+    /// The row-major `[k, n]` matrix `b` as a transposed view of its `[n, k]` transpose.
+    fn stored_transposed(b: &[f64], k: usize, n: usize) -> Tensor {
+        let mut bt = vec![0.0; n * k];
+        for p in 0..k {
+            for j in 0..n {
+                bt[j * k + p] = b[p * n + j];
+            }
+        }
+        let stored = t(bt, &[n, k]);
+        stored.with_layout(stored.layout().transpose(0, 1))
+    }
+
     #[test]
     fn matches_naive_product_including_transposed_views() {
         let (m, k, n) = (5, 7, 3);
@@ -281,16 +278,7 @@ mod tests {
         let want = naive(&av, &bv, m, k, n);
         let c = matmul(&t(av.clone(), &[m, k]), &t(bv.clone(), &[k, n])).unwrap().to_vec::<f64>().unwrap();
         assert!(c.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12));
-        // b stored transposed: [n, k] viewed as [k, n]
-        let mut bt = vec![0.0; n * k];
-        for p in 0..k {
-            for j in 0..n {
-                bt[j * k + p] = bv[p * n + j];
-            }
-        }
-        let btt = t(bt, &[n, k]);
-        let btv = btt.with_layout(btt.layout().transpose(0, 1));
-        let c2 = matmul(&t(av, &[m, k]), &btv).unwrap().to_vec::<f64>().unwrap();
+        let c2 = matmul(&t(av, &[m, k]), &stored_transposed(&bv, k, n)).unwrap().to_vec::<f64>().unwrap();
         assert!(c2.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12));
     }
 
@@ -315,21 +303,15 @@ mod tests {
             let av: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64 - 6.0) * 0.25).collect();
             let bv: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64 - 5.0) * 0.5).collect();
             let want = naive(&av, &bv, m, k, n);
-            let mut bt = vec![0.0; n * k];
-            for p in 0..k {
-                for j in 0..n {
-                    bt[j * k + p] = bv[p * n + j];
-                }
-            }
-            let btt = t(bt, &[n, k]);
-            let b_transposed = btt.with_layout(btt.layout().transpose(0, 1));
-            for b in [t(bv.clone(), &[k, n]), b_transposed] {
+            let b_view = stored_transposed(&bv, k, n);
+            for b in [t(bv.clone(), &[k, n]), b_view.clone()] {
                 let c = matmul(&t(av.clone(), &[m, k]), &b).unwrap().to_vec::<f64>().unwrap();
                 let worst = c.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
                 assert!(worst < 1e-9, "{m}x{k}x{n}: max error {worst}");
             }
             let bias = t((0..n).map(|j| j as f64).collect(), &[n]);
-            let y = linear(&t(av.clone(), &[m, k]), &btt, Some(&bias)).unwrap().to_vec::<f64>().unwrap();
+            let w = b_view.with_layout(b_view.layout().transpose(0, 1)); // [n, k], contiguous
+            let y = linear(&t(av.clone(), &[m, k]), &w, Some(&bias)).unwrap().to_vec::<f64>().unwrap();
             let worst = (0..m * n).map(|i| (y[i] - want[i] - (i % n) as f64).abs()).fold(0.0, f64::max);
             assert!(worst < 1e-9, "linear {m}x{k}x{n}: max error {worst}");
         }

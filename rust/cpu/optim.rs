@@ -9,7 +9,7 @@
 //! shape and dtype, and that none overlaps another.
 
 use super::SendPtr;
-use crate::backend::{AdamHyper, SgdHyper};
+use crate::backend::{AdamHyper, AdamMoments, SgdHyper};
 use crate::error::{dtype_err, Result};
 use crate::tensor::{DType, Float, Tensor};
 
@@ -117,46 +117,32 @@ fn sgd_typed<T: Float>(param: &Tensor, grad: &Tensor, buf: Option<&Tensor>, hp: 
 }
 
 /// One Adam (or AdamW, or AMSGrad) step: moments, bias-corrected denominator, update.
-pub fn adam(
-    param: &Tensor,
-    grad: &Tensor,
-    exp_avg: &Tensor,
-    exp_avg_sq: &Tensor,
-    max_exp_avg_sq: Option<&Tensor>,
-    hp: &AdamHyper,
-) -> Result<()> {
+pub fn adam(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &AdamHyper) -> Result<()> {
     match param.dtype() {
-        DType::F32 => adam_typed::<f32>(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, hp),
-        DType::F64 => adam_typed::<f64>(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, hp),
+        DType::F32 => adam_typed::<f32>(param, grad, moments, hp),
+        DType::F64 => adam_typed::<f64>(param, grad, moments, hp),
         other => Err(dtype_err!("adam: parameters must be float tensors, got {}", other.name())),
     }
 }
 
-fn adam_typed<T: Float>(
-    param: &Tensor,
-    grad: &Tensor,
-    exp_avg: &Tensor,
-    exp_avg_sq: &Tensor,
-    max_exp_avg_sq: Option<&Tensor>,
-    hp: &AdamHyper,
-) -> Result<()> {
+fn adam_typed<T: Float>(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &AdamHyper) -> Result<()> {
     let c = |v: f64| T::from_f64c(v);
+    let o = &hp.opts;
     let k = AdamConsts {
-        sign: c(if hp.maximize { -1.0 } else { 1.0 }),
-        // Decoupled (AdamW) decay multiplies by 1 - lr * wd; otherwise by exactly 1.
-        shrink: c(if hp.decoupled { 1.0 - hp.lr * hp.weight_decay } else { 1.0 }),
-        wd: c(hp.weight_decay),
-        w1: c(1.0 - hp.beta1),
-        b2: c(hp.beta2),
-        w2: c(1.0 - hp.beta2),
-        eps: c(hp.eps),
+        sign: c(hp.sign()),
+        shrink: c(hp.shrink()),
+        wd: c(o.weight_decay),
+        w1: c(1.0 - o.beta1),
+        b2: c(o.beta2),
+        w2: c(1.0 - o.beta2),
+        eps: c(o.eps),
         step_size: c(hp.step_size),
         inv_bc2_sqrt: c(1.0 / hp.bias_correction2_sqrt),
     };
-    let l2 = hp.weight_decay != 0.0 && !hp.decoupled;
+    let l2 = hp.l2();
     let (p, g) = (base_ptr::<T>(param, "adam")?, base_ptr::<T>(grad, "adam")?);
-    let (m, v) = (base_ptr::<T>(exp_avg, "adam")?, base_ptr::<T>(exp_avg_sq, "adam")?);
-    let vmax = max_exp_avg_sq.map(|t| base_ptr::<T>(t, "adam")).transpose()?;
+    let (m, v) = (base_ptr::<T>(moments.exp_avg, "adam")?, base_ptr::<T>(moments.exp_avg_sq, "adam")?);
+    let vmax = moments.max_exp_avg_sq.map(|t| base_ptr::<T>(t, "adam")).transpose()?;
     for_chunks(param.numel(), |start, len| {
         // SAFETY: disjoint chunks of distinct, validated tensors.
         let (p, g, m, v) = unsafe { (chunk(p, start, len), &*chunk(g, start, len), chunk(m, start, len), chunk(v, start, len)) };
@@ -233,6 +219,7 @@ fn amsgrad_loop<T: Float, const L2: bool>(p: &mut [T], g: &[T], m: &mut [T], v: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::AdamOptions;
 
     fn t(v: Vec<f64>) -> Tensor {
         let n = v.len();
@@ -240,26 +227,19 @@ mod tests {
     }
 
     fn adam_hp(t: f64) -> AdamHyper {
-        let (beta1, beta2, lr) = (0.9, 0.999, 1e-2);
-        AdamHyper {
-            lr,
-            beta1,
-            beta2,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            decoupled: false,
-            amsgrad: false,
-            maximize: false,
-            step_size: lr / (1.0 - f64::powf(beta1, t)),
-            bias_correction2_sqrt: (1.0 - f64::powf(beta2, t)).sqrt(),
-        }
+        let opts = AdamOptions { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, amsgrad: false, maximize: false };
+        AdamHyper::at_step(opts, t)
+    }
+
+    fn moments<'a>(m: &'a Tensor, v: &'a Tensor) -> AdamMoments<'a> {
+        AdamMoments { exp_avg: m, exp_avg_sq: v, max_exp_avg_sq: None }
     }
 
     #[test]
     fn first_adam_step_moves_each_weight_by_lr_against_its_gradient_sign() {
         // At t = 1, m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps).
         let (p, g, m, v) = (t(vec![1.0, -2.0, 0.5]), t(vec![0.3, -4.0, 0.0]), t(vec![0.0; 3]), t(vec![0.0; 3]));
-        adam(&p, &g, &m, &v, None, &adam_hp(1.0)).unwrap();
+        adam(&p, &g, &moments(&m, &v), &adam_hp(1.0)).unwrap();
         let got = p.to_vec::<f64>().unwrap();
         for (x, want) in got.iter().zip([1.0 - 1e-2, -2.0 + 1e-2, 0.5]) {
             assert!((x - want).abs() < 1e-8, "{got:?}");
@@ -276,7 +256,7 @@ mod tests {
         let p = t(vec![0.0; n]);
         let g = t((0..n).map(|i| if i % 3 == 0 { -1.5 } else { 0.25 }).collect());
         let (m, v) = (t(vec![0.0; n]), t(vec![0.0; n]));
-        adam(&p, &g, &m, &v, None, &adam_hp(1.0)).unwrap();
+        adam(&p, &g, &moments(&m, &v), &adam_hp(1.0)).unwrap();
         let got = p.to_vec::<f64>().unwrap();
         assert!(got.iter().enumerate().all(|(i, &x)| (x - if i % 3 == 0 { 1e-2 } else { -1e-2 }).abs() < 1e-9));
     }

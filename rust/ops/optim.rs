@@ -3,22 +3,10 @@
 //! every tensor they write, so a graph that saved a parameter before the step fails loudly
 //! instead of differentiating stale values.
 
-use crate::backend::{self, AdamHyper, SgdHyper};
+pub use crate::backend::AdamOptions;
+use crate::backend::{self, AdamHyper, AdamMoments, SgdHyper};
 use crate::error::{dtype_err, shape_err, value_err, Error, Result, ShapeDisplay};
 use crate::tensor::Tensor;
-
-/// The hyperparameters of an Adam/AdamW group (bias corrections are derived per parameter).
-#[derive(Clone, Copy, Debug)]
-pub struct AdamOptions {
-    pub lr: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    pub weight_decay: f64,
-    pub decoupled: bool,
-    pub amsgrad: bool,
-    pub maximize: bool,
-}
 
 /// The state tensors of one parameter for Adam.
 pub struct AdamSlot<'a> {
@@ -137,20 +125,10 @@ pub fn adam_step(params: &[Tensor], grads: &[Tensor], slots: &[AdamSlot], opts: 
         checked.push((g, s.step.item()? + 1.0));
     }
     for ((p, s), (g, t)) in params.iter().zip(slots).zip(checked) {
-        let hp = AdamHyper {
-            lr: opts.lr,
-            beta1: opts.beta1,
-            beta2: opts.beta2,
-            eps: opts.eps,
-            weight_decay: opts.weight_decay,
-            decoupled: opts.decoupled,
-            amsgrad: opts.amsgrad,
-            maximize: opts.maximize,
-            step_size: opts.lr / (1.0 - opts.beta1.powf(t)),
-            bias_correction2_sqrt: (1.0 - opts.beta2.powf(t)).sqrt(),
-        };
+        let hp = AdamHyper::at_step(opts, t);
         let vmax = if opts.amsgrad { s.max_exp_avg_sq } else { None };
-        backend::adam_update(p, &g, s.exp_avg, s.exp_avg_sq, vmax, &hp)?;
+        let moments = AdamMoments { exp_avg: s.exp_avg, exp_avg_sq: s.exp_avg_sq, max_exp_avg_sq: vmax };
+        backend::adam_update(p, &g, &moments, &hp)?;
         backend::copy_into(s.step, &Tensor::scalar(t, s.step.dtype()))?;
         for written in [p, s.exp_avg, s.exp_avg_sq, s.step].into_iter().chain(vmax) {
             written.storage().bump_version();

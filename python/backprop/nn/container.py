@@ -6,7 +6,21 @@ from collections import OrderedDict
 from backprop.nn.module import Module
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What both containers are: their modules in registration order."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Calls its modules in order, each on the previous one's output.
 
     `Sequential(a, b, c)` names them "0", "1", "2"; `Sequential(OrderedDict(...))` uses the keys.
@@ -40,18 +54,8 @@ class Sequential(Module):
         for key in keys[idx] if isinstance(idx, slice) else [keys[_checked_index(idx, len(self))]]:
             delattr(self, key)
 
-    def __len__(self):
-        return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent module sees."""
 
     def __init__(self, modules=None):
@@ -66,16 +70,6 @@ class ModuleList(Module):
 
     def __setitem__(self, idx, module):
         setattr(self, str(_checked_index(idx, len(self))), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for m in modules:

@@ -10,8 +10,9 @@ use super::super::recorder::Binding;
 use super::super::storage::GpuStorage;
 use super::elementwise::cast;
 use super::gpu_storage;
-use crate::error::{dtype_err, shape_err, Error, Result, ShapeDisplay};
-use crate::tensor::{broadcast_shapes, numel, DType, Dims, Layout, Storage, Tensor};
+use crate::backend::MatmulShape;
+use crate::error::{dtype_err, Error, Result, ShapeDisplay};
+use crate::tensor::{numel, DType, Dims, Layout, Storage, Tensor};
 use bytemuck::{Pod, Zeroable};
 
 const TILED: Entry = Entry {
@@ -87,27 +88,7 @@ fn u32_of(v: usize, op: &str) -> Result<u32> {
 /// `[..., m, k] @ [..., k, n]` with broadcast batch dims (both at least 2-D).
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let op = "matmul";
-    if a.dtype() != b.dtype() {
-        return Err(dtype_err!("matmul: operands must share a dtype, got {} and {}", a.dtype().name(), b.dtype().name()));
-    }
-    if a.dtype() == DType::Bool {
-        return Err(dtype_err!("matmul: not defined for bool tensors"));
-    }
-    let (sa, sb) = (a.shape(), b.shape());
-    let (na, nb) = (sa.len(), sb.len());
-    let (m, k, k2, n) = (sa[na - 2], sa[na - 1], sb[nb - 2], sb[nb - 1]);
-    if k != k2 {
-        return Err(shape_err!(
-            "matmul: shapes {} and {} cannot be multiplied ({m}x{k} and {k2}x{n}): the inner dimensions must match",
-            ShapeDisplay(sa),
-            ShapeDisplay(sb)
-        ));
-    }
-    let batch = broadcast_shapes(&sa[..na - 2], &sb[..nb - 2], op)?;
-    let la = a.layout().expand(&[&batch[..], &[m, k]].concat(), op)?;
-    let lb = b.layout().expand(&[&batch[..], &[k, n]].concat(), op)?;
-    let mut out_shape = batch.clone();
-    out_shape.extend_from_slice(&[m, n]);
+    let MatmulShape { m, k, n, batch, a: la, b: lb, out: out_shape } = MatmulShape::of(a, b)?;
     let g = gpu()?;
     let out = GpuStorage::alloc(g, a.dtype(), numel(&out_shape))?;
     if numel(&out_shape) > 0 {

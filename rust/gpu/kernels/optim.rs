@@ -11,7 +11,7 @@ use super::super::launch::{chunks, dispatch, grid, kernel, relative, window, WOR
 use super::super::pipelines::{Access, Entry};
 use super::super::recorder::Binding;
 use super::gpu_storage;
-use crate::backend::{AdamHyper, SgdHyper};
+use crate::backend::{AdamHyper, AdamMoments, SgdHyper};
 use crate::error::{dtype_err, Result};
 use crate::tensor::{DType, Tensor};
 use bytemuck::{Pod, Zeroable};
@@ -91,25 +91,17 @@ pub fn sgd(param: &Tensor, grad: &Tensor, momentum_buffer: Option<&Tensor>, hp: 
 }
 
 /// One Adam (or AdamW, or AMSGrad) step: moments, bias-corrected denominator, update.
-pub fn adam(
-    param: &Tensor,
-    grad: &Tensor,
-    exp_avg: &Tensor,
-    exp_avg_sq: &Tensor,
-    max_exp_avg_sq: Option<&Tensor>,
-    hp: &AdamHyper,
-) -> Result<()> {
+pub fn adam(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &AdamHyper) -> Result<()> {
     check_f32("adam", param)?;
+    let o = &hp.opts;
     let mut params = OptimParams::zeroed();
-    let sign = if hp.maximize { -1.0 } else { 1.0 };
-    // Decoupled (AdamW) decay multiplies by 1 - lr * wd; otherwise by exactly 1.
-    let shrink = if hp.decoupled { 1.0 - hp.lr * hp.weight_decay } else { 1.0 };
-    params.f[0] = [sign, shrink as f32, hp.weight_decay as f32, (1.0 - hp.beta1) as f32];
-    params.f[1] = [hp.beta2 as f32, (1.0 - hp.beta2) as f32, hp.eps as f32, hp.step_size as f32];
+    params.f[0] = [hp.sign() as f32, hp.shrink() as f32, o.weight_decay as f32, (1.0 - o.beta1) as f32];
+    params.f[1] = [o.beta2 as f32, (1.0 - o.beta2) as f32, o.eps as f32, hp.step_size as f32];
     params.f[2][0] = (1.0 / hp.bias_correction2_sqrt) as f32;
-    let l2 = [("L2", f64::from(u8::from(hp.weight_decay != 0.0 && !hp.decoupled)))];
-    match max_exp_avg_sq {
-        None => launch("adam", &ADAM, &l2, &[param, grad, exp_avg, exp_avg_sq], params),
-        Some(vmax) => launch("adam", &AMSGRAD, &l2, &[param, grad, exp_avg, exp_avg_sq, vmax], params),
+    let l2 = [("L2", f64::from(u8::from(hp.l2())))];
+    let (m, v) = (moments.exp_avg, moments.exp_avg_sq);
+    match moments.max_exp_avg_sq {
+        None => launch("adam", &ADAM, &l2, &[param, grad, m, v], params),
+        Some(vmax) => launch("adam", &AMSGRAD, &l2, &[param, grad, m, v, vmax], params),
     }
 }
