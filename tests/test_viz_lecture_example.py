@@ -1,4 +1,4 @@
-"""examples/lecture.py, the README's demo: it prints the lecture's numbers and writes the
+"""examples/lecture.py, the lecture walk-through: it prints the lecture's numbers and writes the
 pictures, or says why it skipped them."""
 
 import importlib.util
