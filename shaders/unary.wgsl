@@ -56,7 +56,7 @@ fn unary_f32(x: f32) -> f32 {
         case SIGMOID: { return sigmoid(x); }
         case RELU: { return select(0.0, x, x > 0.0 || is_nan(x)); }
         case LEAKY_RELU: { return select(x * a, x, x > 0.0); }
-        case ELU: { return select(a * (exp(x) - 1.0), x, x > 0.0); }
+        case ELU: { return select(a * expm1(x), x, x > 0.0); }
         case GELU: { return 0.5 * x * (1.0 + erf(x * 0.70710678118654752)); }
         case GELU_GRAD: {
             return 0.5 * (1.0 + erf(x * 0.70710678118654752)) + x * 0.39894228040143268 * exp(-0.5 * x * x);

@@ -140,6 +140,12 @@ def test_integer_and_bool_arithmetic():
         _ = x // bp.tensor([0, 1, 1, 1])
 
 
+def test_elu_keeps_relative_precision_near_zero(device):
+    x = on(device, [-1e-8, -1e-5, -0.5])
+    want = 1.5 * np.expm1(np.array([-1e-8, -1e-5, -0.5]))
+    np.testing.assert_allclose(to_np(bp.nn.functional.elu(x, 1.5)), want, rtol=1e-6)
+
+
 def test_nan_propagates_through_max_and_relu():
     x = bp.tensor([1.0, float("nan"), 2.0])
     assert np.isnan(x.max().item())

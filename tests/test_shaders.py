@@ -175,6 +175,13 @@ def test_unary_special_values(device):
     assert np.isnan(frac[0]) and frac[1] == 0 and frac[2] == pytest.approx(4**0.75, rel=1e-6)
 
 
+def test_elu_is_accurate_near_zero(device):
+    # exp(x) - 1 cancels to 0 for tiny x; the shader's expm1 keeps the relative precision
+    x = f32([[-1e-8, -1e-4, -0.02, -0.04, -0.34, -0.36, -1.0]])
+    out = unary(device, UNARY["elu"], x, f=(2.0, 0, 0, 0), transposed=False).view(np.float32)
+    np.testing.assert_allclose(out, 2.0 * np.expm1(x.astype(np.float64)), rtol=1e-6)
+
+
 def test_unary_integer_ops_wrap(device):
     x = np.array([[-5, 0, 7, -(2**31)]], np.int32)
     assert list(unary(device, UNARY["neg"], x, I32, I32).view(np.int32)[0]) == [5, 0, -7, -(2**31)]

@@ -156,7 +156,7 @@ fn unary_float<T: Float + IntoStorageVec>(kind: UnaryKind, a: &Tensor) -> Result
         }
         Elu(alpha) => {
             let al = c(alpha);
-            map1(a, move |x: T| if x > T::ZERO { x } else { al * (x.exp() - T::ONE) })
+            map1(a, move |x: T| if x > T::ZERO { x } else { al * x.exp_m1() })
         }
         Gelu => {
             let r = c(std::f64::consts::FRAC_1_SQRT_2);

@@ -215,6 +215,8 @@ pub mod num_like {
         const NEG_INFINITY: Self;
         const INFINITY: Self;
         fn exp(self) -> Self;
+        /// `exp(x) - 1`, exact near 0 where the subtraction would cancel.
+        fn exp_m1(self) -> Self;
         fn ln(self) -> Self;
         fn sqrt(self) -> Self;
         fn tanh(self) -> Self;
@@ -239,6 +241,10 @@ pub mod num_like {
                 #[inline(always)]
                 fn exp(self) -> Self {
                     <$t>::exp(self)
+                }
+                #[inline(always)]
+                fn exp_m1(self) -> Self {
+                    <$t>::exp_m1(self)
                 }
                 #[inline(always)]
                 fn ln(self) -> Self {

@@ -222,7 +222,7 @@ ELEMENTWISE_UNARY = {
         "np.where({a} > 0, 1.0, {negative_slope})",
     ),
     "elu": _unary(
-        "np.where({a} > 0, {a}, {alpha} * (np.exp({a}) - 1))",
+        "np.where({a} > 0, {a}, {alpha} * np.expm1({a}))",
         "np.where({out} > 0, {g}, {g} * ({out} + {alpha}))",
         "np.where({out} > 0, 1.0, {out} + {alpha})",
     ),
