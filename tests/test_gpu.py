@@ -520,3 +520,55 @@ def test_higher_order_gradients_on_the_gpu():
     xs = np.array([0.5, -1.0])
     assert_close(g, np.cos(xs) * xs + np.sin(xs), rtol=1e-5)
     assert_close(h, 2 * np.cos(xs) - xs * np.sin(xs), rtol=1e-5)
+
+
+# ---- class indices without read-backs ----------------------------------------------------------
+
+
+def test_cross_entropy_step_with_uploaded_labels_records_without_a_sync():
+    bp.manual_seed(0)
+    model = bp.nn.Sequential(bp.nn.Linear(5, 8), bp.nn.ReLU(), bp.nn.Linear(8, 4)).to("gpu")
+    opt = bp.optim.SGD(model.parameters(), lr=0.1)
+    x = bp.randn(16, 5).to("gpu")
+    y = bp.randint(0, 4, (16,)).to("gpu")  # bounds known from the upload
+    F = bp.nn.functional
+    F.cross_entropy(model(x), y).backward()  # warm up (pipelines, optimizer state)
+    opt.step()
+    bp.gpu.synchronize()
+    before = bp.gpu.memory_stats()["submits"]
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    assert bp.gpu.memory_stats()["submits"] == before, "checking the labels must not wait for the GPU"
+    cpu_model = bp.nn.Sequential(bp.nn.Linear(5, 8), bp.nn.ReLU(), bp.nn.Linear(8, 4))
+    cpu_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+    # the same loss on the CPU from the same weights (after the step)
+    with bp.no_grad():
+        assert_close(F.cross_entropy(model(x), y), F.cross_entropy(cpu_model(x.cpu()), y.cpu()), rtol=1e-5, atol=1e-6)
+
+
+def test_labels_out_of_range_on_the_gpu_are_still_caught():
+    logits = bp.randn(3, 4).to("gpu")
+    bad = bp.tensor([0, 4, 1]).to("gpu")
+    with pytest.raises(IndexError, match="target 4 is out of bounds for 4 classes"):
+        bp.nn.functional.cross_entropy(logits, bad)
+    y = bp.tensor([0, 1, 2]).to("gpu")
+    with bp.no_grad():
+        y.add_(2)  # an in-place write voids the bounds known from the upload: [2, 3, 4]
+    with pytest.raises(IndexError, match="target 4 is out of bounds"):
+        bp.nn.functional.cross_entropy(logits, y)
+    with pytest.raises(IndexError):
+        bp.gather(logits, 1, bp.tensor([[0], [5], [1]]).to("gpu"))
+
+
+def test_gather_and_ignore_index_with_known_bounds_match_the_cpu():
+    a = bp.randn(4, 6, 3)
+    index = bp.randint(0, 6, (4, 2, 3))
+    for dim, idx in [(1, index), (0, bp.randint(0, 4, (2, 6, 3))), (2, bp.randint(0, 3, (4, 6, 2)))]:
+        assert_close(bp.gather(a.to("gpu"), dim, idx.to("gpu")), bp.gather(a, dim, idx), rtol=0, atol=0)
+    logits = bp.randn(5, 3)
+    y = bp.tensor([0, 2, 1, 2, 0])  # ignore_index 2 lies inside the bounds [0, 2]
+    want = bp.nn.functional.cross_entropy(logits, y, ignore_index=2)
+    got = bp.nn.functional.cross_entropy(logits.to("gpu"), y.to("gpu"), ignore_index=2)
+    assert_close(got, want, rtol=1e-6, atol=1e-6)

@@ -202,6 +202,16 @@ pub fn adam_update(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &Ad
     }
 }
 
+/// Bounds on the values of an int64 tensor that are known without reading it: on the GPU,
+/// those recorded when its memory was filled (uploads, gathers from bounded data) if it has
+/// not been written in place since. `None` on the CPU, where reading the values is cheap.
+pub fn known_int_bounds(t: &Tensor) -> Option<(i64, i64)> {
+    match t.device() {
+        Device::Cpu => None,
+        Device::Gpu => crate::gpu::known_bounds(t),
+    }
+}
+
 /// A copy of `t` on `device` (the tensor itself when already there).
 pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {
     if t.device() == device {

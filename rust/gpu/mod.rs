@@ -20,7 +20,7 @@ mod transfer;
 pub use context::{gpu, is_available, is_initialized, Gpu, ADAPTER_ENV};
 pub use pipelines::{shader_files, source as shader_source};
 pub use storage::{check_dtype, GpuStorage};
-pub use transfer::{to_cpu, to_gpu};
+pub use transfer::{known_bounds, to_cpu, to_gpu};
 
 use crate::error::Result;
 

@@ -17,6 +17,10 @@ pub struct GpuStorage {
     buffer: PooledBuffer,
     len: usize,
     dtype: DType,
+    /// For integer data: bounds on the values it was created with, when known without a
+    /// read-back (uploads, gathers from bounded data). Class indices checked against them
+    /// need no sync; an in-place write (which bumps the storage's version) voids them.
+    bounds: Option<(i64, i64)>,
 }
 
 impl GpuStorage {
@@ -24,7 +28,7 @@ impl GpuStorage {
     pub fn alloc(gpu: &Gpu, dtype: DType, len: usize) -> Result<GpuStorage> {
         check_dtype(dtype, "to(\"gpu\")")?;
         let buffer = gpu.pool.acquire(gpu, BufferKind::Storage, len as u64 * WORD)?;
-        Ok(GpuStorage { buffer, len, dtype })
+        Ok(GpuStorage { buffer, len, dtype, bounds: None })
     }
 
     #[inline]
@@ -42,6 +46,17 @@ impl GpuStorage {
     #[inline]
     pub fn buffer(&self) -> &wgpu::Buffer {
         &self.buffer
+    }
+
+    /// This storage, known to hold values in `[lo, hi]` when created.
+    pub fn with_bounds(mut self, bounds: Option<(i64, i64)>) -> GpuStorage {
+        self.bounds = bounds;
+        self
+    }
+
+    /// The bounds given at creation (callers check that no in-place write happened since).
+    pub fn creation_bounds(&self) -> Option<(i64, i64)> {
+        self.bounds
     }
 }
 

@@ -13,6 +13,7 @@ pub fn to_gpu(t: &Tensor) -> Result<Tensor> {
     let g = gpu()?;
     let n = t.numel();
     let words: Vec<u32>;
+    let mut bounds = None;
     let bytes: &[u8] = match t.dtype() {
         DType::F32 if t.is_contiguous() => {
             let off = t.layout().offset();
@@ -23,8 +24,9 @@ pub fn to_gpu(t: &Tensor) -> Result<Tensor> {
             bytemuck::cast_slice(&words)
         }
         DType::I64 => {
-            words = t
-                .to_vec::<i64>()?
+            let values = t.to_vec::<i64>()?;
+            bounds = values.iter().fold(None, |b: Option<(i64, i64)>, &v| Some(b.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v)))));
+            words = values
                 .into_iter()
                 .map(|v| {
                     i32::try_from(v).map(|x| x as u32).map_err(|_| {
@@ -43,9 +45,19 @@ pub fn to_gpu(t: &Tensor) -> Result<Tensor> {
         }
         DType::F64 => unreachable!("refused above"),
     };
-    let out = GpuStorage::alloc(g, t.dtype(), n)?;
+    let out = GpuStorage::alloc(g, t.dtype(), n)?.with_bounds(bounds);
     g.recorder.lock().upload(g, bytes, out.buffer(), 0)?;
     Ok(Tensor::from_storage(Storage::Gpu(out), t.shape()))
+}
+
+/// Bounds on the values of the GPU int64 tensor `t` known without reading it back: those its
+/// storage was created with, if nothing has written into it in place since.
+pub fn known_bounds(t: &Tensor) -> Option<(i64, i64)> {
+    let shared = t.storage();
+    match &shared.storage {
+        Storage::Gpu(s) if s.dtype() == DType::I64 && shared.version() == 0 => s.creation_bounds(),
+        _ => None,
+    }
 }
 
 /// A CPU copy of the GPU tensor `t`; waits for the work that produces it.

@@ -231,10 +231,13 @@ pub fn gather(a: &Tensor, dim: isize, index: &Tensor) -> Result<Tensor> {
             ));
         }
     }
-    let vals = int64_values(index)?;
     let cs = contiguous_strides(a.shape());
     let ishape = index.shape();
     let istr = contiguous_strides(ishape);
+    if let Some(offsets) = gather_offsets_on_device(a, d, index, &cs, &istr)? {
+        return take(a, &offsets);
+    }
+    let vals = int64_values(index)?;
     let mut offsets = Vec::with_capacity(vals.len());
     for (p, &v) in vals.iter().enumerate() {
         let mut off = 0i64;
@@ -250,6 +253,29 @@ pub fn gather(a: &Tensor, dim: isize, index: &Tensor) -> Result<Tensor> {
     let offsets = Tensor::from_vec(offsets, ishape)?;
     let offsets = if a.device() != offsets.device() { super::to_device(&offsets, a.device())? } else { offsets };
     take(a, &offsets)
+}
+
+/// `gather`'s flat offsets computed where `index` lives, when its values are known to be in
+/// range without reading them (a GPU tensor with known bounds): the part of each offset that
+/// does not depend on the index is built on the host and uploaded (recorded, no sync), and
+/// `index * stride` added on the device. `None` when the bounds are unknown or need wrapping.
+fn gather_offsets_on_device(a: &Tensor, d: usize, index: &Tensor, cs: &[usize], istr: &[usize]) -> Result<Option<Tensor>> {
+    let ishape = index.shape();
+    if ishape.is_empty() || index.dtype() != DType::I64 || index.device() != a.device() {
+        return Ok(None);
+    }
+    match backend::known_int_bounds(index) {
+        Some((lo, hi)) if lo >= 0 && (hi as u64) < a.shape()[d] as u64 => {}
+        _ => return Ok(None),
+    }
+    let n: usize = ishape.iter().product();
+    let base: Vec<i64> = (0..n)
+        .map(|p| (0..ishape.len()).filter(|&k| k != d).map(|k| ((p / istr[k]) % ishape[k] * cs[k]) as i64).sum())
+        .collect();
+    let base = super::to_device(&Tensor::from_vec(base, ishape)?, a.device())?;
+    let stride = backend::full(&[], cs[d] as f64, DType::I64, a.device())?;
+    let scaled = backend::binary(backend::BinaryKind::Mul, index, &stride, ishape)?;
+    Ok(Some(backend::binary(backend::BinaryKind::Add, &base, &scaled, ishape)?))
 }
 
 pub fn index_select(a: &Tensor, dim: isize, indices: &Tensor) -> Result<Tensor> {

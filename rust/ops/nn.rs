@@ -141,6 +141,14 @@ fn check_target(target: &Tensor, classes: usize, ignore_index: i64, op: &str) ->
             target.dtype().name()
         ));
     }
+    if let Some((lo, hi)) = backend::known_int_bounds(target) {
+        // On the GPU, bounds known from the upload settle it without a read-back (a sync);
+        // when ignore_index lies inside them, report "maybe ignored" (the masked path is
+        // right either way).
+        if lo >= 0 && (hi as u64) < classes as u64 {
+            return Ok((lo..=hi).contains(&ignore_index));
+        }
+    }
     let mut ignored = false;
     for &t in &target.to_vec::<i64>()? {
         if t == ignore_index {

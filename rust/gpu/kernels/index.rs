@@ -41,7 +41,8 @@ pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
     let src = &super::walkable(src, 0)?;
     let g = gpu()?;
     let n = offsets.numel();
-    let out = GpuStorage::alloc(g, src.dtype(), n)?;
+    // Gathered values are values of `src` (offsets were checked), so its bounds hold for them.
+    let out = GpuStorage::alloc(g, src.dtype(), n)?.with_bounds(super::super::transfer::known_bounds(src));
     if n > 0 {
         let mut params = walk_of(src, op)?;
         params.u[0] = u32::try_from(src.numel()).map_err(|_| Error::Device(format!("{op}: source too large for the GPU's 32-bit indices")))?;
