@@ -1,3 +1,4 @@
+//!include matmul_params.wgsl
 // Batched float32 matrix product C[b] = A[b] @ B[b] (+ bias), A: M x K, B: K x N, C
 // contiguous M x N. A and B are read through any strides, so transposed operands (the NT
 // and TN products of backward passes) are never materialised.
@@ -10,30 +11,6 @@
 // coalesced runs. The next tiles are fetched into registers while the current ones are
 // multiplied. Bounds checks are compiled in only when a tile can cross an edge (BOUNDS).
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch_count: u32,
-    a_off: u32,
-    a_rs: u32,
-    a_cs: u32,
-    bias_off: u32,
-    b_off: u32,
-    b_rs: u32,
-    b_cs: u32,
-    c_off: u32,
-    batch_ndim: u32,
-    batch_base: u32,
-    m_base: u32,
-    n_base: u32,
-    // batch dims (innermost last) and the operands' strides along them
-    batch_shape: vec4<u32>,
-    a_batch_strides: vec4<u32>,
-    b_batch_strides: vec4<u32>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
@@ -146,16 +123,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let m0 = p.m_base + wid.y * BM;
     let n0 = p.n_base + wid.x * BM;
     // Offsets of this batch entry.
-    var rem = p.batch_base + wid.z;
-    var a_base = p.a_off;
-    var b_base = p.b_off;
-    for (var d = p.batch_ndim; d > 0u; d--) {
-        let size = p.batch_shape[d - 1u];
-        let i = rem % size;
-        rem = rem / size;
-        a_base += i * p.a_batch_strides[d - 1u];
-        b_base += i * p.b_batch_strides[d - 1u];
-    }
+    let bases = batch_offsets(wid.z);
+    let a_base = bases.x;
+    let b_base = bases.y;
     let c_base = p.c_off + (p.batch_base + wid.z) * p.m * p.n;
 
     var acc: array<vec4<f32>, 16>; // [TM rows][GROUPS column vec4s]

@@ -574,3 +574,4 @@ def test_every_shader_is_covered_here():
 def test_libraries_compile_alone(device):
     for name in ["strided.wgsl", "math.wgsl"]:
         device.create_shader_module(code=source("strided.wgsl") + ("\n" + source(name) if name != "strided.wgsl" else ""))
+    device.create_shader_module(code=source("matmul_params.wgsl"))  # needs nothing else

@@ -22,6 +22,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("softmax.wgsl", include_str!("../../shaders/softmax.wgsl")),
     ("gather.wgsl", include_str!("../../shaders/gather.wgsl")),
     ("scatter.wgsl", include_str!("../../shaders/scatter.wgsl")),
+    ("matmul_params.wgsl", include_str!("../../shaders/matmul_params.wgsl")),
     ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
     ("matmul_naive.wgsl", include_str!("../../shaders/matmul_naive.wgsl")),
     ("random.wgsl", include_str!("../../shaders/random.wgsl")),

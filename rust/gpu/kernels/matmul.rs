@@ -25,7 +25,7 @@ const NAIVE: Entry = Entry { file: "matmul_naive.wgsl", name: "main", storage: &
 /// Batch dims a launch can index (after merging).
 const MAX_BATCH_DIMS: usize = 4;
 
-/// The `Params` uniform of `matmul.wgsl` and `matmul_naive.wgsl`.
+/// The `Params` uniform of `matmul_params.wgsl` (used by `matmul.wgsl` and `matmul_naive.wgsl`).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable, Debug)]
 struct Params {
