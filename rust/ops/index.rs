@@ -238,21 +238,25 @@ pub fn gather(a: &Tensor, dim: isize, index: &Tensor) -> Result<Tensor> {
         return take(a, &offsets);
     }
     let vals = int64_values(index)?;
-    let mut offsets = Vec::with_capacity(vals.len());
-    for (p, &v) in vals.iter().enumerate() {
-        let mut off = 0i64;
-        for k in 0..ishape.len() {
-            let i = (p / istr[k]) % ishape[k];
-            off += if k == d { wrap_index(v, a.shape()[d], d)? } else { i as i64 } * cs[k] as i64;
-        }
-        if ishape.is_empty() {
-            off = wrap_index(v, a.numel().max(1), 0)?;
-        }
-        offsets.push(off);
-    }
+    let offsets = if ishape.is_empty() {
+        vec![wrap_index(vals[0], a.numel().max(1), 0)?]
+    } else {
+        let base = offsets_beside_dim(ishape, &istr, &cs, d);
+        vals.iter().zip(base).map(|(&v, b)| Ok(b + wrap_index(v, a.shape()[d], d)? * cs[d] as i64)).collect::<Result<Vec<_>>>()?
+    };
     let offsets = Tensor::from_vec(offsets, ishape)?;
     let offsets = if a.device() != offsets.device() { super::to_device(&offsets, a.device())? } else { offsets };
     take(a, &offsets)
+}
+
+/// For each position of an index of shape `ishape` (row-major strides `istr`), the flat offset
+/// into the gathered tensor (row-major strides `cs`) from every dim but `d`; gather adds
+/// `index * cs[d]`.
+fn offsets_beside_dim(ishape: &[usize], istr: &[usize], cs: &[usize], d: usize) -> Vec<i64> {
+    let n: usize = ishape.iter().product();
+    (0..n)
+        .map(|p| (0..ishape.len()).filter(|&k| k != d).map(|k| ((p / istr[k]) % ishape[k] * cs[k]) as i64).sum())
+        .collect()
 }
 
 /// `gather`'s flat offsets computed where `index` lives, when its values are known to be in
@@ -268,11 +272,7 @@ fn gather_offsets_on_device(a: &Tensor, d: usize, index: &Tensor, cs: &[usize], 
         Some((lo, hi)) if lo >= 0 && (hi as u64) < a.shape()[d] as u64 => {}
         _ => return Ok(None),
     }
-    let n: usize = ishape.iter().product();
-    let base: Vec<i64> = (0..n)
-        .map(|p| (0..ishape.len()).filter(|&k| k != d).map(|k| ((p / istr[k]) % ishape[k] * cs[k]) as i64).sum())
-        .collect();
-    let base = super::to_device(&Tensor::from_vec(base, ishape)?, a.device())?;
+    let base = super::to_device(&Tensor::from_vec(offsets_beside_dim(ishape, istr, cs, d), ishape)?, a.device())?;
     let stride = backend::full(&[], cs[d] as f64, DType::I64, a.device())?;
     let scaled = backend::binary(backend::BinaryKind::Mul, index, &stride, ishape)?;
     Ok(Some(backend::binary(backend::BinaryKind::Add, &base, &scaled, ishape)?))
