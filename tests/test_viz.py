@@ -11,8 +11,8 @@ from xml.etree import ElementTree
 import pytest
 
 import backprop as bp
-from backprop.autograd import Function
 from backprop.viz import picture
+from test_lecture import Multiply  # the lecture's custom Function
 from backprop.viz.picture import FORWARD_COLOR, GRADIENT_COLOR
 
 requires_dot = pytest.mark.skipif(
@@ -216,18 +216,6 @@ def test_trace_restores_the_previous_setting_even_on_errors():
             assert _core._set_trace_all(True) is True
             raise RuntimeError("boom")
     assert _core._set_trace_all(False) is False
-
-
-class Multiply(Function):
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
-        return x * y
-
-    @staticmethod
-    def backward(ctx, grad_z):
-        x, y = ctx.saved_tensors
-        return grad_z * y, grad_z * x
 
 
 def test_custom_functions_are_drawn_with_their_values_and_gradients():
