@@ -4,6 +4,7 @@
 
 use super::grad_mode::GradModeGuard;
 use super::node::{Edge, GradFn, KeptGrad, Node, TensorMeta};
+use super::scalar_backward;
 use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::ops;
 use crate::tensor::Tensor;
@@ -51,8 +52,24 @@ enum Sink<'a> {
 
 /// `loss.backward(gradient)` for several roots at once; `inputs` restricts accumulation.
 pub fn backward(roots: &[Tensor], root_grads: &[Tensor], inputs: Option<&[Tensor]>, opts: BackwardOptions) -> Result<()> {
+    if let ([root], [seed], None, false) = (roots, root_grads, inputs, opts.create_graph) {
+        if scalar_backward::try_backward(root, Some(seed), opts.retain_graph) {
+            return Ok(());
+        }
+    }
     let mut sink = Sink::Accumulate { only: inputs };
     run(roots, root_grads, &mut sink, opts)
+}
+
+/// `loss.backward()` of a one-element `root`: the implicit gradient 1, made as a tensor only
+/// when the general engine runs.
+pub fn backward_from_one(root: &Tensor, inputs: Option<&[Tensor]>, opts: BackwardOptions) -> Result<()> {
+    if inputs.is_none() && !opts.create_graph && scalar_backward::try_backward(root, None, opts.retain_graph) {
+        return Ok(());
+    }
+    let one = ops::full(root.shape(), 1.0, root.dtype(), root.device())?;
+    let mut sink = Sink::Accumulate { only: inputs };
+    run(std::slice::from_ref(root), &[one], &mut sink, opts)
 }
 
 /// `autograd.grad(outputs, inputs, grad_outputs)`.

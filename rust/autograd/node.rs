@@ -5,7 +5,7 @@ use super::grad_mode::TRACE_SMALL;
 use super::saved::SavedTensor;
 use crate::error::{autograd_err, Result};
 use crate::ops::Op;
-use crate::tensor::{DType, Device, Dims, Tensor, TensorData};
+use crate::tensor::{DType, Device, Dims, Float, Tensor, TensorData};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,10 +92,14 @@ pub struct Inspection {
 
 /// A gradient kept for inspection. Small CPU gradients are copied out as numbers, so the live
 /// gradient stays exclusively owned: the engine can still store it in `.grad` as it is and
-/// update it in place, and later in-place changes cannot alter the record.
+/// update it in place, and later in-place changes cannot alter the record. Its shape and dtype
+/// are those of the node's input or output it belongs to.
 #[derive(Clone)]
 pub(crate) enum KeptGrad {
-    Values { values: SmallVec<[f64; 4]>, shape: Dims, dtype: DType },
+    /// A one-element gradient (the scalar circuits': no allocation).
+    Scalar(f64),
+    /// Up to `TRACE_SMALL` values, row-major.
+    Values(Box<[f64]>),
     Handle(Tensor),
 }
 
@@ -106,30 +110,28 @@ impl KeptGrad {
             return KeptGrad::Handle(g.detach());
         }
         match g.cpu_storage("inspection") {
-            Ok(storage) if g.numel() <= TRACE_SMALL => {
-                let mut values = SmallVec::new();
-                crate::with_dtype!(g.dtype(), T => {
-                    let data = storage.as_slice::<T>();
-                    if g.numel() == 1 {
-                        values.push(crate::tensor::Element::to_f64(data[g.layout().offset()]));
-                    } else {
-                        crate::cpu::strided::for_each_index(g.layout(), |i| values.push(crate::tensor::Element::to_f64(data[i])));
-                    }
-                });
-                KeptGrad::Values { values, shape: g.dims(), dtype: g.dtype() }
-            }
+            Ok(storage) if g.numel() <= TRACE_SMALL => crate::with_dtype!(g.dtype(), T => {
+                let data = storage.as_slice::<T>();
+                if g.numel() == 1 {
+                    KeptGrad::Scalar(crate::tensor::Element::to_f64(data[g.layout().offset()]))
+                } else {
+                    let mut values = Vec::with_capacity(g.numel());
+                    crate::cpu::strided::for_each_index(g.layout(), |i| values.push(crate::tensor::Element::to_f64(data[i])));
+                    KeptGrad::Values(values.into_boxed_slice())
+                }
+            }),
             _ => KeptGrad::Handle(g.clone()),
         }
     }
 
-    fn to_tensor(&self) -> Tensor {
-        match self {
-            KeptGrad::Handle(t) => t.clone(),
-            KeptGrad::Values { values, shape, dtype } => {
-                let t = Tensor::from_vec(values.to_vec(), shape).expect("kept values match their shape");
-                crate::backend::cast(&t, *dtype).unwrap_or(t)
-            }
-        }
+    fn to_tensor(&self, meta: &TensorMeta) -> Tensor {
+        let values = match self {
+            KeptGrad::Handle(t) => return t.clone(),
+            KeptGrad::Scalar(v) => vec![*v],
+            KeptGrad::Values(values) => values.to_vec(),
+        };
+        let t = Tensor::from_vec(values, &meta.shape).expect("kept values match their shape");
+        crate::backend::cast(&t, meta.dtype).unwrap_or(t)
     }
 }
 
@@ -153,6 +155,15 @@ impl Inspection {
             .collect();
         Some(Box::new(Inspection { values, constants, output_grads: Mutex::new(None), input_grads: Mutex::new(None), traced }))
     }
+}
+
+/// The value of a one-element CPU tensor of dtype `T`.
+pub(crate) fn scalar_value<T: Float>(t: &Tensor) -> Option<T> {
+    if t.dtype() != T::DTYPE || t.numel() != 1 {
+        return None;
+    }
+    let storage = t.cpu_storage("backward").ok()?;
+    storage.as_slice::<T>().get(t.layout().offset()).copied()
 }
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -216,12 +227,14 @@ impl Node {
 
     /// The output (upstream) gradients seen by the last backward, if values are kept.
     pub fn grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
-        self.inspection.as_ref()?.output_grads.lock().as_ref().map(|g| g.iter().map(|k| k.as_ref().map(KeptGrad::to_tensor)).collect())
+        let kept = self.inspection.as_ref()?.output_grads.lock();
+        kept.as_ref().map(|g| g.iter().zip(&self.outputs).map(|(k, m)| k.as_ref().map(|k| k.to_tensor(m))).collect())
     }
 
     /// The input (downstream) gradients sent by the last backward, if values are kept.
     pub fn input_grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
-        self.inspection.as_ref()?.input_grads.lock().as_ref().map(|g| g.iter().map(|k| k.as_ref().map(KeptGrad::to_tensor)).collect())
+        let kept = self.inspection.as_ref()?.input_grads.lock();
+        kept.as_ref().map(|g| g.iter().zip(&self.inputs).map(|(k, m)| k.as_ref().map(|k| k.to_tensor(m))).collect())
     }
 
     pub(crate) fn keeps_values(&self) -> bool {
@@ -325,13 +338,42 @@ impl Node {
                 }
                 SavedState::Freed => return Err(self.freed_error()),
             };
-            if !retain_graph && !matches!(&*state, SavedState::Live(v) if v.is_empty()) {
-                *state = SavedState::Freed;
+            if !retain_graph {
+                Self::release(&mut state);
             }
             unpacked
         };
         let ctx = VjpCtx { grads, saved: &unpacked, needs, inputs: &self.inputs, outputs: &self.outputs };
         self.op.vjp(&ctx)
+    }
+
+    /// Frees what the forward saved, as a backward without `retain_graph` does. A node that
+    /// saved nothing stays usable: backward through it again is not an error.
+    fn release(state: &mut SavedState) {
+        if !matches!(state, SavedState::Live(v) if v.is_empty()) {
+            *state = SavedState::Freed;
+        }
+    }
+
+    pub(crate) fn release_saved(&self) {
+        Self::release(&mut self.saved.lock());
+    }
+
+    /// The saved values of a node whose saved tensors are all one-element CPU tensors of `T`,
+    /// version-checked; `None` when they are not, when one is stale or when they were freed
+    /// (the tensor engine reports those cases).
+    pub(crate) fn saved_scalars<T: Float>(&self) -> Option<SmallVec<[Option<T>; 3]>> {
+        match &*self.saved.lock() {
+            SavedState::Live(saved) => saved
+                .iter()
+                .map(|s| match s {
+                    None => Some(None),
+                    Some(s) if s.is_current() => scalar_value::<T>(s.peek()).map(Some),
+                    Some(_) => None,
+                })
+                .collect(),
+            SavedState::Freed => None,
+        }
     }
 
     fn freed_error(&self) -> crate::error::Error {
@@ -347,7 +389,8 @@ impl Node {
 impl Drop for Node {
     /// Iterative teardown: dropping a 1e6-node chain must not recurse 1e6 frames deep.
     fn drop(&mut self) {
-        let mut stack: Vec<Arc<Node>> = Vec::new();
+        // Inline room for the usual case: a small graph's teardown allocates nothing.
+        let mut stack: SmallVec<[Arc<Node>; 8]> = SmallVec::new();
         self.release_into(&mut stack);
         while let Some(node) = stack.pop() {
             if let Ok(mut node) = Arc::try_unwrap(node) {
@@ -359,7 +402,7 @@ impl Drop for Node {
 
 impl Node {
     /// Moves the nodes this node keeps alive (through edges and saved tensors) onto `stack`.
-    fn release_into(&mut self, stack: &mut Vec<Arc<Node>>) {
+    fn release_into(&mut self, stack: &mut SmallVec<[Arc<Node>; 8]>) {
         for edge in self.edges.drain(..) {
             match edge {
                 Edge::Node(gf) => stack.push(gf.node),

@@ -23,6 +23,11 @@ impl SavedTensor {
         SavedTensor { version: t.version(), data: t.detach(), output_nr: Some(output_nr) }
     }
 
+    /// Whether no in-place op changed the tensor since it was saved.
+    pub(crate) fn is_current(&self) -> bool {
+        self.data.version() == self.version
+    }
+
     pub(crate) fn peek(&self) -> &Tensor {
         &self.data
     }

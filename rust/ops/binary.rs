@@ -5,7 +5,7 @@ use super::{grads, Grads};
 use crate::autograd::{record, Save, VjpCtx};
 use crate::backend::{self, BinaryKind, UnaryKind};
 use crate::error::{autograd_err, Result};
-use crate::tensor::{broadcast_shapes, result_type, DType, PromotionInput, Tensor};
+use crate::tensor::{broadcast_shapes, result_type, DType, Float, PromotionInput, Tensor};
 use smallvec::smallvec;
 
 pub struct BinaryOp {
@@ -131,6 +131,34 @@ impl BinaryOp {
                 "floor_divide is not differentiable (its derivative is zero almost everywhere and undefined at the steps)"
             )),
             k => Err(autograd_err!("{} has no gradient", k.name())),
+        }
+    }
+}
+
+impl BinaryOp {
+    /// `vjp` on plain numbers, for graphs of one-element tensors: the same arithmetic in the
+    /// same dtype and order, so results match the tensor formulas bit for bit. `None` for kinds
+    /// without a scalar form (or a missing saved value): the tensor engine handles those.
+    pub(crate) fn scalar_vjp<T: Float>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
+        let s = |i: usize| saved.get(i).copied().flatten();
+        let both = |fa: &dyn Fn() -> Option<T>, fb: &dyn Fn() -> Option<T>| -> Option<[Option<T>; 2]> {
+            Some([if needs[0] { Some(fa()?) } else { None }, if needs[1] { Some(fb()?) } else { None }])
+        };
+        match self.kind {
+            BinaryKind::Add => both(&|| Some(g), &|| Some(g)),
+            BinaryKind::Sub => both(&|| Some(g), &|| Some(-g)),
+            BinaryKind::Mul => both(&|| Some(g * s(1)?), &|| Some(g * s(0)?)),
+            BinaryKind::Div => both(&|| Some(g / s(1)?), &|| {
+                let b = s(1)?;
+                Some(-((g * s(0)?) / (b * b)))
+            }),
+            BinaryKind::Maximum | BinaryKind::Minimum => {
+                let (a, b) = (s(0)?, s(1)?);
+                let (wins_a, wins_b) = if self.kind == BinaryKind::Maximum { (a > b, a < b) } else { (a < b, a > b) };
+                let routed = |wins: bool| Some(if wins { g } else if a == b { g * T::from_f64c(0.5) } else { T::ZERO });
+                both(&|| routed(wins_a), &|| routed(wins_b))
+            }
+            _ => None,
         }
     }
 }

@@ -105,6 +105,18 @@ impl Op {
     }
 }
 
+impl Op {
+    /// The vjp on plain numbers for ops of one-element tensors that have a scalar form
+    /// (elementwise arithmetic and activations); `None` otherwise.
+    pub(crate) fn scalar_vjp<T: crate::tensor::Float>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
+        match self {
+            Op::Binary(o) => o.scalar_vjp(g, saved, needs),
+            Op::Unary(o) => o.scalar_vjp(g, saved, needs),
+            _ => None,
+        }
+    }
+}
+
 /// Gradients for the inputs that need one, in input order.
 pub(crate) fn grads<const N: usize>(ctx: &VjpCtx, f: [&dyn Fn() -> Result<Tensor>; N]) -> Result<Grads> {
     let mut out = Grads::new();

@@ -4,7 +4,7 @@ use super::{grads, mul, neg, scalar_like, where_, Grads, OpParam, OpParams};
 use crate::autograd::{record, Save, VjpCtx};
 use crate::backend::{self, UnaryKind};
 use crate::error::{autograd_err, Result};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Float, Tensor};
 use smallvec::smallvec;
 
 pub struct UnaryOp {
@@ -100,6 +100,32 @@ impl UnaryOp {
             })
         };
         grads(ctx, [&input_grad])
+    }
+}
+
+impl UnaryOp {
+    /// `vjp` on a plain number (see `BinaryOp::scalar_vjp`); `s` is what the op saved.
+    pub(crate) fn scalar_vjp<T: Float>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
+        use UnaryKind::*;
+        if !needs[0] {
+            return Some([None, None]);
+        }
+        let s = saved.first().copied().flatten()?;
+        let c = T::from_f64c;
+        let input_grad = match self.kind {
+            Neg => -g,
+            Exp => g * s,
+            Log => g / s,
+            Sqrt => g / (s * c(2.0)),
+            Reciprocal => g * -(s * s),
+            Tanh => g * (c(1.0) - s * s),
+            Sigmoid => g * (s * (c(1.0) - s)),
+            Relu => if s > T::ZERO { g } else { T::ZERO },
+            LeakyRelu(slope) => if s > T::ZERO { g } else { g * c(slope) },
+            Elu(alpha) => if s > T::ZERO { g } else { g * (s + c(alpha)) },
+            _ => return None,
+        };
+        Some([Some(input_grad), None])
     }
 }
 

@@ -66,12 +66,15 @@ impl PyTensor {
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         check_differentiable(0, &self.t)?;
-        let g = root_grads(std::slice::from_ref(&self.t), Some(vec![gradient.map(|g| g.t.clone())]))?;
         let inputs = match inputs {
             Some(i) if !i.is_none() => Some(tensor_list(i, "backward(inputs=...)")?),
             _ => None,
         };
         let opts = BackwardOptions { retain_graph: retain_graph.unwrap_or(create_graph), create_graph };
+        if gradient.is_none() && self.t.numel() == 1 {
+            return Ok(autograd::backward_from_one(&self.t, inputs.as_deref(), opts)?);
+        }
+        let g = root_grads(std::slice::from_ref(&self.t), Some(vec![gradient.map(|g| g.t.clone())]))?;
         Ok(autograd::backward(std::slice::from_ref(&self.t), &g, inputs.as_deref(), opts)?)
     }
 

@@ -7,11 +7,18 @@ use smallvec::SmallVec;
 /// Dimensions or strides; four inline entries cover every tensor an MLP makes without a heap allocation.
 pub type Dims = SmallVec<[usize; 4]>;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Layout {
     shape: Dims,
     strides: Dims,
     offset: usize,
+}
+
+impl Clone for Layout {
+    /// Copies the dimensions as slices (SmallVec's own clone goes element by element).
+    fn clone(&self) -> Layout {
+        Layout { shape: Dims::from_slice(&self.shape), strides: Dims::from_slice(&self.strides), offset: self.offset }
+    }
 }
 
 pub fn numel(shape: &[usize]) -> usize {
