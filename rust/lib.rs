@@ -8,6 +8,7 @@ mod alloc;
 pub mod autograd;
 pub mod backend;
 pub mod cpu;
+mod engine_cell;
 pub mod error;
 pub mod gpu;
 pub mod ops;

@@ -327,3 +327,31 @@ def test_dropping_the_graph_frees_saved_tensors():
     del y, z
     gc.collect()
     assert node is None or node() is None
+
+
+def test_hooks_may_read_and_write_tensor_metadata_during_backward():
+    # Autograd metadata is not locked (the GIL serialises access): the engine must hold no
+    # borrow of it while it calls back into Python.
+    x = bp.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    seen = []
+
+    def on_y(g):
+        seen.append((y.requires_grad, y.grad_fn.name(), x.grad is None))
+        return g
+
+    def on_x(g):
+        seen.append(x.is_leaf)
+        x.grad = bp.zeros(2)  # replaced during backward, then accumulated into
+        return g
+
+    y.register_hook(on_y)
+    x.register_hook(on_x)
+    y.sum().backward()
+    assert seen == [(True, "MulBackward", True), True]
+    assert x.grad.tolist() == [2.0, 2.0]
+
+    s = bp.tensor(3.0, requires_grad=True)
+    s.register_hook(lambda g: g * s.item())
+    (s * s).backward()  # a scalar graph with a leaf hook
+    assert s.grad.item() == 18.0

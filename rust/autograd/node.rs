@@ -6,7 +6,7 @@ use super::saved::SavedTensor;
 use crate::error::{autograd_err, Result};
 use crate::ops::Op;
 use crate::tensor::{DType, Device, Dims, Float, Tensor, TensorData};
-use parking_lot::Mutex;
+use crate::engine_cell::EngineCell;
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,9 +67,9 @@ pub struct Node {
     edges: SmallVec<[Edge; 2]>,
     inputs: SmallVec<[TensorMeta; 2]>,
     outputs: SmallVec<[TensorMeta; 1]>,
-    saved: Mutex<SavedState>,
+    saved: EngineCell<SavedState>,
     /// Hooks registered on non-leaf outputs: (hook id, output number, hook).
-    hooks: Mutex<Vec<(u64, u32, Hook)>>,
+    hooks: EngineCell<Vec<(u64, u32, Hook)>>,
     /// What graph pictures and gradient tables read: kept for small outputs always, for
     /// every node while tracing is on; `None` otherwise (one pointer on the hot path).
     inspection: Option<Box<Inspection>>,
@@ -83,9 +83,9 @@ pub struct Inspection {
     /// in `1 / x`, or data), so pictures and flat code can show it; `None` for other inputs.
     constants: SmallVec<[Option<Tensor>; 2]>,
     /// Per output, the upstream gradient of the last backward through this node.
-    output_grads: Mutex<Option<SmallVec<[Option<KeptGrad>; 1]>>>,
+    output_grads: EngineCell<Option<SmallVec<[Option<KeptGrad>; 1]>>>,
     /// Per input, the downstream gradient this node sent in its last backward.
-    input_grads: Mutex<Option<SmallVec<[Option<KeptGrad>; 2]>>>,
+    input_grads: EngineCell<Option<SmallVec<[Option<KeptGrad>; 2]>>>,
     /// Recorded while tracing was on: keep every gradient, however large.
     traced: bool,
 }
@@ -153,7 +153,7 @@ impl Inspection {
                 _ => None,
             })
             .collect();
-        Some(Box::new(Inspection { values, constants, output_grads: Mutex::new(None), input_grads: Mutex::new(None), traced }))
+        Some(Box::new(Inspection { values, constants, output_grads: EngineCell::new(None), input_grads: EngineCell::new(None), traced }))
     }
 }
 
@@ -209,8 +209,8 @@ impl Node {
             edges,
             inputs,
             outputs,
-            saved: Mutex::new(SavedState::Live(saved)),
-            hooks: Mutex::new(Vec::new()),
+            saved: EngineCell::new(SavedState::Live(saved)),
+            hooks: EngineCell::new(Vec::new()),
             inspection,
         }
     }

@@ -5,7 +5,8 @@ use super::layout::{Dims, Layout};
 use super::storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage};
 use crate::autograd::{GradFn, Hook};
 use crate::error::{autograd_err, dtype_err, Error, Result, ShapeDisplay};
-use parking_lot::{Mutex, MutexGuard};
+use crate::engine_cell::EngineCell;
+use std::cell::RefMut;
 use std::sync::{Arc, Weak};
 
 #[derive(Clone)]
@@ -17,7 +18,7 @@ pub struct TensorImpl {
     dtype: DType,
     /// A Python number turned into a 0-dim tensor: it votes last in type promotion.
     wrapped_number: bool,
-    autograd: Mutex<AutogradMeta>,
+    autograd: EngineCell<AutogradMeta>,
 }
 
 /// Autograd state. A leaf has no `grad_fn` and may require grad; a non-leaf requires grad
@@ -37,7 +38,7 @@ pub struct AutogradMeta {
 
 impl Tensor {
     fn from_parts(storage: Arc<SharedStorage>, layout: Layout, dtype: DType, meta: AutogradMeta) -> Tensor {
-        Tensor(Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: Mutex::new(meta) }))
+        Tensor(Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: EngineCell::new(meta) }))
     }
 
     /// A Python number as a 0-dim tensor of `dtype` that loses type promotion to real tensors.
@@ -51,7 +52,7 @@ impl Tensor {
             layout: Layout::scalar(),
             dtype,
             wrapped_number: true,
-            autograd: Mutex::new(AutogradMeta::default()),
+            autograd: EngineCell::new(AutogradMeta::default()),
         })))
     }
 
@@ -182,7 +183,7 @@ impl Tensor {
 
     // ---- autograd metadata -------------------------------------------------------------
 
-    pub fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
+    pub fn meta(&self) -> RefMut<'_, AutogradMeta> {
         self.0.autograd.lock()
     }
 
