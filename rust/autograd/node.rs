@@ -144,15 +144,17 @@ impl Inspection {
         if !traced && outputs.iter().any(|o| o.numel() > TRACE_SMALL) {
             return None;
         }
-        let values = outputs.iter().map(|o| o.data()).collect();
-        let constants = inputs
-            .iter()
-            .zip(edges)
-            .map(|(t, e)| match e {
+        let mut values = SmallVec::new();
+        for o in outputs {
+            values.push(o.data());
+        }
+        let mut constants = SmallVec::with_capacity(inputs.len());
+        for (t, e) in inputs.iter().zip(edges) {
+            constants.push(match e {
                 Edge::None if traced || t.numel() <= TRACE_SMALL => Some((*t).clone()),
                 _ => None,
-            })
-            .collect();
+            });
+        }
         Some(Box::new(Inspection { values, constants, output_grads: EngineCell::new(None), input_grads: EngineCell::new(None), traced }))
     }
 }
@@ -363,17 +365,20 @@ impl Node {
     /// version-checked; `None` when they are not, when one is stale or when they were freed
     /// (the tensor engine reports those cases).
     pub(crate) fn saved_scalars<T: Float>(&self) -> Option<SmallVec<[Option<T>; 3]>> {
+        let mut values = SmallVec::new();
         match &*self.saved.lock() {
-            SavedState::Live(saved) => saved
-                .iter()
-                .map(|s| match s {
-                    None => Some(None),
-                    Some(s) if s.is_current() => scalar_value::<T>(s.peek()).map(Some),
-                    Some(_) => None,
-                })
-                .collect(),
-            SavedState::Freed => None,
+            SavedState::Live(saved) => {
+                for s in saved {
+                    values.push(match s {
+                        None => None,
+                        Some(s) if s.is_current() => Some(scalar_value::<T>(s.peek())?),
+                        Some(_) => return None,
+                    });
+                }
+            }
+            SavedState::Freed => return None,
         }
+        Some(values)
     }
 
     fn freed_error(&self) -> crate::error::Error {

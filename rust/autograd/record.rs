@@ -53,22 +53,34 @@ where
     if !needs.iter().any(|&n| n) {
         return;
     }
-    let saved = save(&needs)
-        .into_iter()
-        .map(|s| match s {
+    let mut saved = SmallVec::new();
+    for s in save(&needs) {
+        saved.push(match s {
             Save::Input(t) => Some(SavedTensor::input(t)),
             Save::Output(n) => Some(SavedTensor::output(outputs[n], n as u32)),
             Save::Other(t) => Some(SavedTensor::input(&t)),
             Save::Skip => None,
-        })
-        .collect();
-    let input_meta = inputs.iter().map(|t| TensorMeta::of(t)).collect();
-    let output_meta = outputs.iter().map(|t| TensorMeta::of(t)).collect();
+        });
+    }
+    let mut input_meta = SmallVec::with_capacity(inputs.len());
+    for t in inputs {
+        input_meta.push(TensorMeta::of(t));
+    }
+    let mut output_meta = SmallVec::with_capacity(outputs.len());
+    for t in outputs {
+        output_meta.push(TensorMeta::of(t));
+    }
     let inspection = Inspection::keep(inputs, outputs, &edges);
     let node = Arc::new(Node::new(op, edges, input_meta, output_meta, saved, inspection));
-    for (nr, out) in outputs.iter().enumerate() {
-        if out.dtype().is_float() {
-            out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));
+    match outputs {
+        // One output takes the node itself (an Arc clone and drop are two atomic operations).
+        [out] => out.set_grad_fn(Some(GradFn { node, output_nr: 0 })),
+        _ => {
+            for (nr, out) in outputs.iter().enumerate() {
+                if out.dtype().is_float() {
+                    out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));
+                }
+            }
         }
     }
 }

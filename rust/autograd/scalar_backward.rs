@@ -37,8 +37,9 @@ struct Planned<'g, T> {
 
 struct LeafGrad<'g, T> {
     leaf: &'g Tensor,
-    /// Its `.grad` before this backward, updated in place as the general engine does.
-    prev: Option<Tensor>,
+    /// Whether it had a `.grad` before this backward: updated in place, as the general
+    /// engine does, starting from its value in `acc`.
+    had_grad: bool,
     acc: Option<T>,
     deliveries: u32,
 }
@@ -67,7 +68,9 @@ fn run<T: Float>(root: &Tensor, seed: Option<&Tensor>, retain_graph: bool) -> Op
         Some(s) if s.device() == Device::Cpu && s.shape() == root.shape() => scalar_value::<T>(s)?,
         Some(_) => return None,
     };
-    let root_fn = root.grad_fn()?;
+    // Borrowed, not cloned, for the whole pass (nothing here changes the root's metadata).
+    let root_meta = root.meta();
+    let root_fn = root_meta.grad_fn.as_ref()?;
     if root_fn.output_nr != 0 {
         return None;
     }
@@ -141,18 +144,19 @@ fn run<T: Float>(root: &Tensor, seed: Option<&Tensor>, retain_graph: bool) -> Op
     }
     for l in leaves {
         let Some(acc) = l.acc.filter(|_| l.deliveries > 0) else { continue };
-        match l.prev {
-            Some(prev) => {
-                if let Ok(storage) = prev.cpu_storage("backward") {
-                    // SAFETY: the GIL serialises engine calls; `.grad` is updated in place, as
-                    // the general engine's `add_assign_raw` does (one version bump per delivery).
-                    unsafe { storage.as_mut_slice::<T>()[prev.layout().offset()] = acc };
-                    for _ in 0..l.deliveries {
-                        prev.storage().bump_version();
-                    }
-                }
+        if !l.had_grad {
+            l.leaf.set_grad(Some(Tensor::from_storage(Storage::Cpu(CpuStorage::inline(acc)), l.leaf.shape())));
+            continue;
+        }
+        let meta = l.leaf.meta();
+        if let Some(Ok(storage)) = meta.grad.as_ref().map(|g| g.cpu_storage("backward")) {
+            let grad = meta.grad.as_ref().expect("checked above");
+            // SAFETY: the GIL serialises engine calls; `.grad` is updated in place, as the
+            // general engine's `add_assign_raw` does (one version bump per delivery).
+            unsafe { storage.as_mut_slice::<T>()[grad.layout().offset()] = acc };
+            for _ in 0..l.deliveries {
+                grad.storage().bump_version();
             }
-            None => l.leaf.set_grad(Some(Tensor::from_storage(Storage::Cpu(CpuStorage::inline(acc)), l.leaf.shape()))),
         }
     }
     Some(())
@@ -165,14 +169,13 @@ fn plan_leaf<T: Float>(leaf: &Tensor) -> Option<LeafGrad<'_, T>> {
     if !meta.hooks.is_empty() {
         return None;
     }
-    let prev = meta.grad.clone();
-    drop(meta);
-    let acc = match &prev {
+    let acc = match &meta.grad {
         None => None,
+        Some(p) if p.same_handle(leaf) => return None, // `x.grad = x`: left to the general engine
         Some(p) if !p.requires_grad() && p.device() == Device::Cpu && p.shape() == leaf.shape() => Some(scalar_value::<T>(p)?),
         Some(_) => return None,
     };
-    Some(LeafGrad { leaf, prev, acc, deliveries: 0 })
+    Some(LeafGrad { leaf, had_grad: acc.is_some(), acc, deliveries: 0 })
 }
 
 #[cfg(test)]

@@ -252,6 +252,10 @@ impl Tensor {
     /// When this is the last handle to the tensor, takes its grad_fn out (so the caller can
     /// drop the graph iteratively); otherwise leaves it alone.
     pub(crate) fn take_grad_fn_if_unique(mut self) -> Option<GradFn> {
+        // A plain load first: `get_mut` costs an atomic read-modify-write even when shared.
+        if Arc::strong_count(&self.0) != 1 {
+            return None;
+        }
         Arc::get_mut(&mut self.0).and_then(|inner| inner.autograd.get_mut().grad_fn.take())
     }
 
