@@ -2,6 +2,7 @@
 //! created after it, so by the time it is popped every gradient for its outputs has arrived.
 //! No recursion, no per-call DFS for `backward()`, so million-node chains work.
 
+use super::node::NodeRef;
 use super::grad_mode::GradModeGuard;
 use super::node::{Edge, GradFn, KeptGrad, Node, TensorMeta};
 use super::scalar_backward;
@@ -13,7 +14,6 @@ use std::collections::hash_map::Entry;
 use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BackwardOptions {
@@ -38,8 +38,8 @@ impl Hasher for PtrHasher {
 type PtrMap<V> = HashMap<usize, V, BuildHasherDefault<PtrHasher>>;
 type PtrSet = HashSet<usize, BuildHasherDefault<PtrHasher>>;
 
-fn key(node: &Arc<Node>) -> usize {
-    Arc::as_ptr(node) as usize
+fn key(node: &NodeRef) -> usize {
+    NodeRef::as_ptr(node) as usize
 }
 
 /// Where leaf gradients go.
@@ -100,7 +100,7 @@ pub fn grad(
 }
 
 struct Pending {
-    node: Arc<Node>,
+    node: NodeRef,
     grads: SmallVec<[Option<Tensor>; 1]>,
 }
 
@@ -168,7 +168,7 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
         if let Sink::Capture { inputs, results } = sink {
             for (i, t) in inputs.iter().enumerate() {
                 if let Some(gf) = t.grad_fn() {
-                    if Arc::ptr_eq(&gf.node, &node) {
+                    if NodeRef::ptr_eq(&gf.node, &node) {
                         if let Some(g) = &grads[gf.output_nr as usize] {
                             results[i] = Some(g.clone());
                         }
@@ -200,7 +200,7 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
                 _ => true,
             })
             .collect();
-        let input_grads = node.apply(&full, &present, &needs, opts.retain_graph)?;
+        let input_grads = Node::apply(&node, &full, &present, &needs, opts.retain_graph)?;
         if input_grads.len() != node.edges().len() {
             return Err(autograd_err!(
                 "{} returned {} gradients, but the forward had {} inputs; return one gradient (or None) per input",
@@ -327,7 +327,7 @@ fn fit_to_input(node: &Node, i: usize, meta: &TensorMeta, g: Tensor) -> Result<T
     Ok(g)
 }
 
-fn run_node_hooks(node: &Arc<Node>, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> Result<()> {
+fn run_node_hooks(node: &NodeRef, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> Result<()> {
     for (nr, g) in grads.iter_mut().enumerate() {
         let Some(mut current) = g.take() else { continue };
         for hook in node.hooks_for(nr as u32) {
@@ -388,7 +388,7 @@ fn nodes_leading_to(pending: &PtrMap<Pending>, targets: &[Tensor]) -> PtrSet {
     let mut needed = PtrSet::default();
     let mut visited = PtrSet::default();
     // (node, expanded): a node is decided after all its children are.
-    let mut stack: Vec<(Arc<Node>, bool)> = pending.values().map(|p| (p.node.clone(), false)).collect();
+    let mut stack: Vec<(NodeRef, bool)> = pending.values().map(|p| (p.node.clone(), false)).collect();
     while let Some((node, expanded)) = stack.pop() {
         let k = key(&node);
         if expanded {

@@ -25,10 +25,13 @@ pub trait CustomOp: Send + Sync {
     fn is_released(&self) -> bool;
 }
 
+/// A shared handle to a node (no weak references: its last release is one atomic operation).
+pub type NodeRef = triomphe::Arc<Node>;
+
 /// Where a tensor's gradient goes: the node that produced it (and which of its outputs).
 #[derive(Clone)]
 pub struct GradFn {
-    pub node: Arc<Node>,
+    pub node: NodeRef,
     pub output_nr: u32,
 }
 
@@ -319,10 +322,10 @@ impl Node {
 
     /// Runs the vjp of this node. Saved tensors are version-checked, and freed afterwards
     /// unless `retain_graph`.
-    pub(crate) fn apply(self: &Arc<Node>, grads: &[Tensor], present: &[bool], needs: &[bool], retain_graph: bool) -> Result<Grads> {
-        if let Op::Custom(custom) = &self.op {
+    pub(crate) fn apply(this: &NodeRef, grads: &[Tensor], present: &[bool], needs: &[bool], retain_graph: bool) -> Result<Grads> {
+        if let Op::Custom(custom) = &this.op {
             if custom.is_released() {
-                return Err(self.freed_error());
+                return Err(this.freed_error());
             }
             let grads: Vec<Option<Tensor>> =
                 grads.iter().zip(present).map(|(g, &p)| if p { Some(g.clone()) } else { None }).collect();
@@ -333,20 +336,20 @@ impl Node {
             return Ok(result.into_iter().collect());
         }
         let unpacked: SmallVec<[Option<Tensor>; 2]> = {
-            let mut state = self.saved.lock();
+            let mut state = this.saved.lock();
             let unpacked = match &*state {
                 SavedState::Live(saved) => {
-                    saved.iter().map(|s| s.as_ref().map(|s| s.unpack(self)).transpose()).collect::<Result<_>>()?
+                    saved.iter().map(|s| s.as_ref().map(|s| s.unpack(this)).transpose()).collect::<Result<_>>()?
                 }
-                SavedState::Freed => return Err(self.freed_error()),
+                SavedState::Freed => return Err(this.freed_error()),
             };
             if !retain_graph {
                 Self::release(&mut state);
             }
             unpacked
         };
-        let ctx = VjpCtx { grads, saved: &unpacked, needs, inputs: &self.inputs, outputs: &self.outputs };
-        self.op.vjp(&ctx)
+        let ctx = VjpCtx { grads, saved: &unpacked, needs, inputs: &this.inputs, outputs: &this.outputs };
+        this.op.vjp(&ctx)
     }
 
     /// Frees what the forward saved, as a backward without `retain_graph` does. A node that
@@ -395,10 +398,10 @@ impl Drop for Node {
     /// Iterative teardown: dropping a 1e6-node chain must not recurse 1e6 frames deep.
     fn drop(&mut self) {
         // Inline room for the usual case: a small graph's teardown allocates nothing.
-        let mut stack: SmallVec<[Arc<Node>; 8]> = SmallVec::new();
+        let mut stack: SmallVec<[NodeRef; 8]> = SmallVec::new();
         self.release_into(&mut stack);
         while let Some(node) = stack.pop() {
-            if let Ok(mut node) = Arc::try_unwrap(node) {
+            if let Ok(mut node) = NodeRef::try_unwrap(node) {
                 node.release_into(&mut stack);
             }
         }
@@ -407,7 +410,7 @@ impl Drop for Node {
 
 impl Node {
     /// Moves the nodes this node keeps alive (through edges and saved tensors) onto `stack`.
-    fn release_into(&mut self, stack: &mut SmallVec<[Arc<Node>; 8]>) {
+    fn release_into(&mut self, stack: &mut SmallVec<[NodeRef; 8]>) {
         for edge in self.edges.drain(..) {
             match edge {
                 Edge::Node(gf) => stack.push(gf.node),

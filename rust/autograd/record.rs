@@ -1,12 +1,12 @@
 //! Recording an op application on the tape.
 
+use super::node::NodeRef;
 use super::grad_mode::is_grad_enabled;
 use super::node::{Edge, GradFn, Inspection, Node, TensorMeta};
 use super::saved::SavedTensor;
 use crate::ops::Op;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
-use std::sync::Arc;
 
 /// What a forward keeps for its backward.
 pub enum Save<'a> {
@@ -71,7 +71,7 @@ where
         output_meta.push(TensorMeta::of(t));
     }
     let inspection = Inspection::keep(inputs, outputs, &edges);
-    let node = Arc::new(Node::new(op, edges, input_meta, output_meta, saved, inspection));
+    let node = NodeRef::new(Node::new(op, edges, input_meta, output_meta, saved, inspection));
     match outputs {
         // One output takes the node itself (an Arc clone and drop are two atomic operations).
         [out] => out.set_grad_fn(Some(GradFn { node, output_nr: 0 })),

@@ -1,10 +1,10 @@
 //! Tensors a forward saved for its backward, with the version they had when saved.
 
-use super::node::{GradFn, Node};
+use super::node::NodeRef;
+use super::node::GradFn;
 use super::grad_mode::is_grad_enabled;
 use crate::error::{autograd_err, Result, ShapeDisplay};
 use crate::tensor::Tensor;
-use std::sync::Arc;
 
 pub struct SavedTensor {
     data: Tensor,
@@ -36,7 +36,7 @@ impl SavedTensor {
         self.data
     }
 
-    pub fn unpack(&self, node: &Arc<Node>) -> Result<Tensor> {
+    pub fn unpack(&self, node: &NodeRef) -> Result<Tensor> {
         let now = self.data.version();
         if now != self.version {
             return Err(autograd_err!(

@@ -7,11 +7,11 @@ mod matmul_shape;
 pub use kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 pub use matmul_shape::MatmulShape;
 
+use crate::tensor::StorageRef;
 use crate::cpu;
 use crate::gpu::kernels as gpu;
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Device, SharedStorage, Tensor};
-use std::sync::Arc;
+use crate::tensor::{DType, Device, Tensor};
 
 /// All operands must live on one device; mixing is an error, never an implicit copy.
 pub fn same_device(op: &str, tensors: &[&Tensor]) -> Result<Device> {
@@ -126,7 +126,7 @@ pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result
 
 /// Storage holding the constant `value` for a wrapped Python number (never written): on the
 /// GPU shared from a cache, since a fresh one would cost a kernel launch per number.
-pub fn constant(value: f64, dtype: DType, device: Device) -> Result<Arc<SharedStorage>> {
+pub fn constant(value: f64, dtype: DType, device: Device) -> Result<StorageRef> {
     match device {
         Device::Cpu => Ok(full(&[], value, dtype, device)?.storage().clone()),
         Device::Gpu => gpu::elementwise::constant(value, dtype),

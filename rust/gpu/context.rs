@@ -7,11 +7,12 @@
 //! here they are collected and surfaced as `Error::Device` at the next check, so a wgpu error
 //! becomes a Python exception, never a panic.
 
+use crate::tensor::StorageRef;
 use super::pipelines::PipelineCache;
 use super::pool::BufferPool;
 use super::recorder::Recorder;
 use crate::error::{Error, Result};
-use crate::tensor::{DType, SharedStorage};
+use crate::tensor::DType;
 use std::collections::HashMap;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,7 +29,7 @@ pub struct Gpu {
     pub recorder: Mutex<Recorder>,
     pub pipelines: Mutex<PipelineCache>,
     /// One-element tensors of wrapped Python numbers, by (bits, dtype).
-    pub constants: Mutex<HashMap<(u32, DType), Arc<SharedStorage>>>,
+    pub constants: Mutex<HashMap<(u32, DType), StorageRef>>,
     errors: Arc<Mutex<Vec<String>>>,
     lost: Arc<AtomicBool>,
     /// The largest storage binding kernels use (the device limit, lowered only by tests).

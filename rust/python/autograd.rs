@@ -1,6 +1,7 @@
 //! Autograd from Python: `backward`, `autograd.grad`, grad mode, hooks, graph inspection
 //! (`grad_fn`, `next_functions`) and custom `autograd.Function`s as tape nodes.
 
+use crate::autograd::NodeRef;
 use super::convert::describe;
 use super::errors::foreign;
 use super::tensor::PyTensor;
@@ -172,7 +173,7 @@ fn add_hook(t: &Tensor, id: u64, f: Hook) -> RemovableHandle {
 }
 
 enum HookTarget {
-    Node(Arc<Node>),
+    Node(NodeRef),
     Leaf(Tensor),
 }
 
@@ -270,7 +271,7 @@ pub fn _set_trace_all(enabled: bool) -> bool {
 /// A node of the recorded graph (`tensor.grad_fn`), PyTorch-style: `name()`, `next_functions`.
 #[pyclass(name = "Node", module = "backprop.autograd", frozen)]
 pub struct PyNode {
-    pub node: Arc<Node>,
+    pub node: NodeRef,
     pub output_nr: u32,
 }
 
@@ -414,10 +415,10 @@ impl PyNode {
         Ok(d)
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<PyNode>().is_ok_and(|o| Arc::ptr_eq(&o.get().node, &self.node))
+        other.cast::<PyNode>().is_ok_and(|o| NodeRef::ptr_eq(&o.get().node, &self.node))
     }
     fn __hash__(&self) -> isize {
-        Arc::as_ptr(&self.node) as isize
+        NodeRef::as_ptr(&self.node) as isize
     }
     fn __repr__(&self) -> String {
         format!("<{}>", self.node.name())
@@ -705,7 +706,7 @@ pub fn _record_function<'py>(
         } else {
             None
         };
-        let node = Arc::new(Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new(), inspection));
+        let node = NodeRef::new(Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new(), inspection));
         for (nr, t) in &differentiable {
             t.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: *nr }));
         }

@@ -1,5 +1,6 @@
 //! `Tensor`: a cheap handle (one `Arc`) to storage, layout, dtype and autograd metadata.
 
+use super::storage::StorageRef;
 use super::dtype::{DType, Element};
 use super::layout::{Dims, Layout};
 use super::storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage};
@@ -13,7 +14,7 @@ use std::sync::{Arc, Weak};
 pub struct Tensor(Arc<TensorImpl>);
 
 pub struct TensorImpl {
-    storage: Arc<SharedStorage>,
+    storage: StorageRef,
     layout: Layout,
     dtype: DType,
     /// A Python number turned into a 0-dim tensor: it votes last in type promotion.
@@ -37,14 +38,14 @@ pub struct AutogradMeta {
 }
 
 impl Tensor {
-    fn from_parts(storage: Arc<SharedStorage>, layout: Layout, dtype: DType, meta: AutogradMeta) -> Tensor {
+    fn from_parts(storage: StorageRef, layout: Layout, dtype: DType, meta: AutogradMeta) -> Tensor {
         Tensor(Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: EngineCell::new(meta) }))
     }
 
     /// A Python number as a 0-dim tensor of `dtype` that loses type promotion to real tensors.
     pub fn wrapped_number(value: f64, dtype: DType, device: Device) -> Result<Tensor> {
         let storage = match device {
-            Device::Cpu => Arc::new(SharedStorage::new(Storage::Cpu(CpuStorage::scalar(value, dtype)))),
+            Device::Cpu => StorageRef::new(SharedStorage::new(Storage::Cpu(CpuStorage::scalar(value, dtype)))),
             _ => crate::backend::constant(value, dtype, device)?,
         };
         Ok(Tensor(Arc::new(TensorImpl {
@@ -65,7 +66,7 @@ impl Tensor {
     pub fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         let dtype = storage.dtype();
         debug_assert!(storage.len() >= super::layout::numel(shape));
-        Self::from_parts(Arc::new(SharedStorage::new(storage)), Layout::contiguous(shape), dtype, AutogradMeta::default())
+        Self::from_parts(StorageRef::new(SharedStorage::new(storage)), Layout::contiguous(shape), dtype, AutogradMeta::default())
     }
 
     pub fn from_vec<T: IntoStorageVec>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
@@ -125,7 +126,7 @@ impl Tensor {
         self.0.storage.storage.device()
     }
     #[inline]
-    pub fn storage(&self) -> &Arc<SharedStorage> {
+    pub fn storage(&self) -> &StorageRef {
         &self.0.storage
     }
     #[inline]
@@ -143,7 +144,7 @@ impl Tensor {
         Arc::ptr_eq(&self.0, &other.0)
     }
     pub fn shares_storage(&self, other: &Tensor) -> bool {
-        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+        StorageRef::ptr_eq(&self.0.storage, &other.0.storage)
     }
 
     /// The CPU memory of this tensor, or a device error naming `op`.
@@ -261,7 +262,7 @@ impl Tensor {
 
     /// Whether no other handle, view or saved reference shares this tensor's memory.
     pub(crate) fn is_exclusive(&self) -> bool {
-        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+        Arc::strong_count(&self.0) == 1 && StorageRef::count(&self.0.storage) == 1
     }
 }
 
@@ -284,7 +285,7 @@ impl Tensor {
 /// inspection (a handle would cost an allocation, and its grad_fn would form a cycle).
 #[derive(Clone)]
 pub struct TensorData {
-    storage: Arc<SharedStorage>,
+    storage: StorageRef,
     layout: Layout,
     dtype: DType,
 }

@@ -193,6 +193,10 @@ impl Storage {
     }
 }
 
+/// A shared handle to storage. No weak references are needed, and without them the last
+/// release is one atomic operation instead of two.
+pub type StorageRef = triomphe::Arc<SharedStorage>;
+
 /// Storage plus the version counter shared by all views of it.
 pub struct SharedStorage {
     pub storage: Storage,

@@ -2,6 +2,7 @@
 //! in-place forms, copies into views included), `where`, fills. Dtype rules mirror the CPU
 //! kernels; errors name the op and the dtype.
 
+use crate::tensor::StorageRef;
 use super::super::context::gpu;
 use super::super::launch::{elementwise, Scalars, View};
 use super::super::pipelines::{Access, Entry};
@@ -10,7 +11,6 @@ use super::{dtype_code, gpu_storage, view_of, written_view};
 use crate::backend::{BinaryKind, UnaryKind};
 use crate::error::{dtype_err, Error, Result};
 use crate::tensor::{numel, DType, Layout, SharedStorage, Storage, Tensor};
-use std::sync::Arc;
 
 const UNARY: Entry = Entry { file: "unary.wgsl", name: "main", storage: &[Access::Read, Access::ReadWrite] };
 const BINARY: Entry = Entry { file: "binary.wgsl", name: "main", storage: &[Access::Read, Access::Read, Access::ReadWrite] };
@@ -245,7 +245,7 @@ pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
 
 /// Storage of one element holding `value` (for wrapped Python numbers), shared through a
 /// small cache; callers never write it.
-pub fn constant(value: f64, dtype: DType) -> Result<Arc<SharedStorage>> {
+pub fn constant(value: f64, dtype: DType) -> Result<StorageRef> {
     const CACHED: usize = 512;
     let word = word_of(value, dtype)?;
     let g = gpu()?;
@@ -255,7 +255,7 @@ pub fn constant(value: f64, dtype: DType) -> Result<Arc<SharedStorage>> {
     }
     let storage = GpuStorage::alloc(g, dtype, 1)?;
     fill(&storage, word)?;
-    let shared = Arc::new(SharedStorage::new(Storage::Gpu(storage)));
+    let shared = StorageRef::new(SharedStorage::new(Storage::Gpu(storage)));
     if cache.len() >= CACHED {
         cache.clear();
     }
