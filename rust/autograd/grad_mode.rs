@@ -2,9 +2,21 @@
 
 use std::cell::Cell;
 
+/// Both switches in one thread-local: recording an op reads them together, and each
+/// thread-local lookup in a shared library is a call (`__tls_get_addr`).
+#[derive(Clone, Copy)]
+pub struct Mode {
+    pub grad_enabled: bool,
+    pub trace_all: bool,
+}
+
 thread_local! {
-    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
-    static TRACE_ALL: Cell<bool> = const { Cell::new(false) };
+    static MODE: Cell<Mode> = const { Cell::new(Mode { grad_enabled: true, trace_all: false }) };
+}
+
+#[inline]
+pub fn mode() -> Mode {
+    MODE.with(|m| m.get())
 }
 
 /// Outputs with at most this many elements keep their values in the graph, so graph
@@ -12,20 +24,20 @@ thread_local! {
 pub const TRACE_SMALL: usize = 64;
 
 pub fn is_trace_all() -> bool {
-    TRACE_ALL.with(|g| g.get())
+    mode().trace_all
 }
 
 pub fn set_trace_all(enabled: bool) {
-    TRACE_ALL.with(|g| g.set(enabled));
+    MODE.with(|m| m.set(Mode { trace_all: enabled, ..m.get() }));
 }
 
 #[inline]
 pub fn is_grad_enabled() -> bool {
-    GRAD_ENABLED.with(|g| g.get())
+    mode().grad_enabled
 }
 
 pub fn set_grad_enabled(enabled: bool) {
-    GRAD_ENABLED.with(|g| g.set(enabled));
+    MODE.with(|m| m.set(Mode { grad_enabled: enabled, ..m.get() }));
 }
 
 /// Sets grad mode for a scope and restores the previous mode when dropped.

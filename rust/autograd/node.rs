@@ -141,9 +141,8 @@ impl KeptGrad {
 impl Inspection {
     /// What a node keeps of `inputs` (those that get no gradient: constants, data) and
     /// `outputs` for graph pictures and gradient tables: everything for small outputs (and
-    /// small constants), and for every node while tracing is on; `None` otherwise.
-    pub fn keep(inputs: &[&Tensor], outputs: &[&Tensor], edges: &[Edge]) -> Option<Box<Inspection>> {
-        let traced = super::grad_mode::is_trace_all();
+    /// small constants), and for every node while tracing is on (`traced`); `None` otherwise.
+    pub fn keep(inputs: &[&Tensor], outputs: &[&Tensor], edges: &[Edge], traced: bool) -> Option<Box<Inspection>> {
         if !traced && outputs.iter().any(|o| o.numel() > TRACE_SMALL) {
             return None;
         }

@@ -1,7 +1,7 @@
 //! Recording an op application on the tape.
 
 use super::node::NodeRef;
-use super::grad_mode::is_grad_enabled;
+use super::grad_mode;
 use super::node::{Edge, GradFn, Inspection, Node, TensorMeta};
 use super::saved::SavedTensor;
 use crate::ops::Op;
@@ -34,7 +34,8 @@ pub fn record_multi<'a, F>(op: Op, inputs: &[&'a Tensor], outputs: &[&Tensor], s
 where
     F: FnOnce(&[bool]) -> SmallVec<[Save<'a>; 2]>,
 {
-    if !is_grad_enabled() || !outputs.iter().any(|o| o.dtype().is_float()) {
+    let mode = grad_mode::mode();
+    if !mode.grad_enabled || !outputs.iter().any(|o| o.dtype().is_float()) {
         return;
     }
     let mut needs: SmallVec<[bool; 2]> = SmallVec::with_capacity(inputs.len());
@@ -70,7 +71,7 @@ where
     for t in outputs {
         output_meta.push(TensorMeta::of(t));
     }
-    let inspection = Inspection::keep(inputs, outputs, &edges);
+    let inspection = Inspection::keep(inputs, outputs, &edges, mode.trace_all);
     let node = NodeRef::new(Node::new(op, edges, input_meta, output_meta, saved, inspection));
     match outputs {
         // One output takes the node itself (an Arc clone and drop are two atomic operations).

@@ -702,7 +702,7 @@ pub fn _record_function<'py>(
             let input_refs: Vec<&Tensor> = inputs.iter().collect();
             let outs: Vec<Tensor> = results.iter().filter_map(|r| r.cast::<PyTensor>().ok().map(|t| t.get().t.clone())).collect();
             let output_refs: Vec<&Tensor> = outs.iter().collect();
-            autograd::Inspection::keep(&input_refs, &output_refs, &edges)
+            autograd::Inspection::keep(&input_refs, &output_refs, &edges, autograd::is_trace_all())
         } else {
             None
         };
