@@ -5,7 +5,7 @@ use super::grad_mode::TRACE_SMALL;
 use super::saved::SavedTensor;
 use crate::error::{autograd_err, Result};
 use crate::ops::Op;
-use crate::tensor::{DType, Device, Dims, Float, Tensor, TensorData};
+use crate::tensor::{CpuStorage, DType, Device, Dims, Float, Storage, Tensor, TensorData};
 use crate::engine_cell::EngineCell;
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,8 +80,8 @@ pub struct Node {
 
 /// A node's forward values and the gradients its last backward saw, kept for inspection.
 pub struct Inspection {
-    /// The outputs' data (no handles: a handle would cost an allocation per node).
-    values: SmallVec<[TensorData; 1]>,
+    /// The outputs' values (no handles: a handle would cost an allocation per node).
+    values: SmallVec<[KeptValue; 1]>,
     /// Per input: the tensor itself when it does not require grad (a constant such as the `1`
     /// in `1 / x`, or data), so pictures and flat code can show it; `None` for other inputs.
     constants: SmallVec<[Option<Tensor>; 2]>,
@@ -91,6 +91,36 @@ pub struct Inspection {
     input_grads: EngineCell<Option<SmallVec<[Option<KeptGrad>; 2]>>>,
     /// Recorded while tracing was on: keep every gradient, however large.
     traced: bool,
+}
+
+/// A forward value kept for inspection: a one-element float CPU output as the number itself
+/// (no reference count to take and release on the hot path), anything else as its data.
+enum KeptValue {
+    Number(f64),
+    Data(TensorData),
+}
+
+impl KeptValue {
+    fn keep(t: &Tensor) -> KeptValue {
+        match t.cpu_storage("inspection") {
+            Ok(storage) if t.numel() == 1 && t.dtype().is_float() => {
+                KeptValue::Number(crate::with_dtype!(t.dtype(), T => crate::tensor::Element::to_f64(storage.as_slice::<T>()[t.layout().offset()])))
+            }
+            _ => KeptValue::Data(t.data()),
+        }
+    }
+
+    fn to_tensor(&self, meta: &TensorMeta) -> Tensor {
+        match self {
+            KeptValue::Number(v) => number_tensor(*v, meta),
+            KeptValue::Data(d) => d.to_tensor(),
+        }
+    }
+}
+
+/// A one-element CPU tensor of `meta`'s shape and dtype holding `v`.
+fn number_tensor(v: f64, meta: &TensorMeta) -> Tensor {
+    Tensor::from_storage(Storage::Cpu(CpuStorage::scalar(v, meta.dtype)), &meta.shape)
 }
 
 /// A gradient kept for inspection. Small CPU gradients are copied out as numbers, so the live
@@ -130,7 +160,7 @@ impl KeptGrad {
     fn to_tensor(&self, meta: &TensorMeta) -> Tensor {
         let values = match self {
             KeptGrad::Handle(t) => return t.clone(),
-            KeptGrad::Scalar(v) => vec![*v],
+            KeptGrad::Scalar(v) => return number_tensor(*v, meta),
             KeptGrad::Values(values) => values.to_vec(),
         };
         let t = Tensor::from_vec(values, &meta.shape).expect("kept values match their shape");
@@ -148,7 +178,7 @@ impl Inspection {
         }
         let mut values = SmallVec::new();
         for o in outputs {
-            values.push(o.data());
+            values.push(KeptValue::keep(o));
         }
         let mut constants = SmallVec::with_capacity(inputs.len());
         for (t, e) in inputs.iter().zip(edges) {
@@ -221,7 +251,7 @@ impl Node {
 
     /// The kept forward values of the outputs, if any.
     pub fn values(&self) -> Option<Vec<Tensor>> {
-        self.inspection.as_ref().map(|i| i.values.iter().map(|d| d.to_tensor()).collect())
+        self.inspection.as_ref().map(|i| i.values.iter().zip(&self.outputs).map(|(v, m)| v.to_tensor(m)).collect())
     }
 
     /// Per input, the kept value of an input that does not require grad (if values are kept).
