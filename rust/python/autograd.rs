@@ -106,19 +106,17 @@ impl PyTensor {
         if !self.t.requires_grad() {
             return Err(PyRuntimeError::new_err("can't retain_grad on a tensor that has requires_grad=False"));
         }
-        if self.t.is_leaf() || self.t.meta().retains_grad {
+        if self.t.is_leaf() {
             return Ok(());
         }
-        self.t.meta().retains_grad = true;
-        let weak = self.t.downgrade();
+        let Some(slot) = self.t.retain_grad_slot() else { return Ok(()) };
         let f: Hook = Arc::new(move |g: &Tensor| {
-            if let Some(t) = weak.upgrade() {
-                let new = match t.grad() {
-                    Some(prev) => ops::add(&prev, g)?,
-                    None => ops::owned_gradient(g.clone())?,
-                };
-                t.set_grad(Some(new));
-            }
+            let prev = slot.lock().clone();
+            let new = match prev {
+                Some(prev) => ops::add(&prev, g)?,
+                None => ops::owned_gradient(g.clone())?,
+            };
+            *slot.lock() = Some(new);
             Ok(None)
         });
         add_hook(&self.t, next_hook_id(), f);
@@ -127,7 +125,7 @@ impl PyTensor {
 
     #[getter]
     fn retains_grad(&self) -> bool {
-        self.t.meta().retains_grad
+        self.t.meta().retained.is_some()
     }
 
     #[getter]

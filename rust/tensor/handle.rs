@@ -8,10 +8,10 @@ use crate::autograd::{GradFn, Hook};
 use crate::error::{autograd_err, dtype_err, Error, Result, ShapeDisplay};
 use crate::engine_cell::EngineCell;
 use std::cell::RefMut;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 #[derive(Clone)]
-pub struct Tensor(Arc<TensorImpl>);
+pub struct Tensor(triomphe::Arc<TensorImpl>);
 
 pub struct TensorImpl {
     storage: StorageRef,
@@ -22,6 +22,11 @@ pub struct TensorImpl {
     autograd: EngineCell<AutogradMeta>,
 }
 
+/// Where a non-leaf that called `retain_grad()` keeps its gradient. The node hook that fills
+/// it holds the slot, not the tensor: holding the tensor would be a cycle through the
+/// tensor's own graph node.
+pub type GradSlot = Arc<EngineCell<Option<Tensor>>>;
+
 /// Autograd state. A leaf has no `grad_fn` and may require grad; a non-leaf requires grad
 /// exactly when it has a `grad_fn`.
 #[derive(Default)]
@@ -31,7 +36,8 @@ pub struct AutogradMeta {
     pub grad: Option<Tensor>,
     /// Hooks of a leaf, run on its gradient before accumulation (non-leaf hooks live on the node).
     pub hooks: Vec<(u64, Hook)>,
-    pub retains_grad: bool,
+    /// Set by `retain_grad()` on a non-leaf: where its gradient is kept (see `GradSlot`).
+    pub retained: Option<GradSlot>,
     /// Set on views of tensors that require grad: in-place ops on them are refused, because
     /// the view's base would silently miss the change in its history.
     pub is_view_of_differentiable: bool,
@@ -39,7 +45,7 @@ pub struct AutogradMeta {
 
 impl Tensor {
     fn from_parts(storage: StorageRef, layout: Layout, dtype: DType, meta: AutogradMeta) -> Tensor {
-        Tensor(Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: EngineCell::new(meta) }))
+        Tensor(triomphe::Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: EngineCell::new(meta) }))
     }
 
     /// A Python number as a 0-dim tensor of `dtype` that loses type promotion to real tensors.
@@ -48,7 +54,7 @@ impl Tensor {
             Device::Cpu => StorageRef::new(SharedStorage::new(Storage::Cpu(CpuStorage::scalar(value, dtype)))),
             _ => crate::backend::constant(value, dtype, device)?,
         };
-        Ok(Tensor(Arc::new(TensorImpl {
+        Ok(Tensor(triomphe::Arc::new(TensorImpl {
             storage,
             layout: Layout::scalar(),
             dtype,
@@ -138,10 +144,10 @@ impl Tensor {
     }
     /// Identity of this handle (two Python objects may share one).
     pub fn id(&self) -> usize {
-        Arc::as_ptr(&self.0) as usize
+        triomphe::Arc::as_ptr(&self.0) as usize
     }
     pub fn same_handle(&self, other: &Tensor) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        triomphe::Arc::ptr_eq(&self.0, &other.0)
     }
     pub fn shares_storage(&self, other: &Tensor) -> bool {
         StorageRef::ptr_eq(&self.0.storage, &other.0.storage)
@@ -203,11 +209,30 @@ impl Tensor {
     }
 
     pub fn grad(&self) -> Option<Tensor> {
-        self.0.autograd.lock().grad.clone()
+        let m = self.0.autograd.lock();
+        match &m.retained {
+            Some(slot) => slot.lock().clone(),
+            None => m.grad.clone(),
+        }
     }
 
     pub fn set_grad(&self, grad: Option<Tensor>) {
-        self.0.autograd.lock().grad = grad;
+        let mut m = self.0.autograd.lock();
+        match &m.retained {
+            Some(slot) => *slot.lock() = grad,
+            None => m.grad = grad,
+        }
+    }
+
+    /// Makes this non-leaf keep its gradient in a slot; `None` if it already does.
+    pub fn retain_grad_slot(&self) -> Option<GradSlot> {
+        let mut m = self.0.autograd.lock();
+        if m.retained.is_some() {
+            return None;
+        }
+        let slot = GradSlot::default();
+        m.retained = Some(slot.clone());
+        Some(slot)
     }
 
     /// Attaches the node that produced this (fresh) tensor.
@@ -254,30 +279,15 @@ impl Tensor {
     /// drop the graph iteratively); otherwise leaves it alone.
     pub(crate) fn take_grad_fn_if_unique(mut self) -> Option<GradFn> {
         // A plain load first: `get_mut` costs an atomic read-modify-write even when shared.
-        if Arc::strong_count(&self.0) != 1 {
+        if triomphe::Arc::count(&self.0) != 1 {
             return None;
         }
-        Arc::get_mut(&mut self.0).and_then(|inner| inner.autograd.get_mut().grad_fn.take())
+        triomphe::Arc::get_mut(&mut self.0).and_then(|inner| inner.autograd.get_mut().grad_fn.take())
     }
 
     /// Whether no other handle, view or saved reference shares this tensor's memory.
     pub(crate) fn is_exclusive(&self) -> bool {
-        Arc::strong_count(&self.0) == 1 && StorageRef::count(&self.0.storage) == 1
-    }
-}
-
-/// A handle that does not keep the tensor alive (for hooks stored in the tensor's own graph).
-pub struct WeakTensor(Weak<TensorImpl>);
-
-impl WeakTensor {
-    pub fn upgrade(&self) -> Option<Tensor> {
-        self.0.upgrade().map(Tensor)
-    }
-}
-
-impl Tensor {
-    pub fn downgrade(&self) -> WeakTensor {
-        WeakTensor(Arc::downgrade(&self.0))
+        triomphe::Arc::count(&self.0) == 1 && StorageRef::count(&self.0.storage) == 1
     }
 }
 

@@ -6,6 +6,6 @@ mod layout;
 mod storage;
 
 pub use dtype::{num_like::FloatOps, result_type, Category, DType, Element, Float, PromotionInput};
-pub use handle::{AutogradMeta, Tensor, TensorData, WeakTensor};
+pub use handle::{AutogradMeta, GradSlot, Tensor, TensorData};
 pub use layout::{broadcast_shapes, contiguous_strides, normalize_dim, numel, Dims, Layout};
 pub use storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage, StorageRef};
