@@ -44,6 +44,7 @@ pub struct AutogradMeta {
 }
 
 impl Tensor {
+    #[inline]
     fn from_parts(storage: StorageRef, layout: Layout, dtype: DType, meta: AutogradMeta) -> Tensor {
         Tensor(triomphe::Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: EngineCell::new(meta) }))
     }
@@ -69,6 +70,7 @@ impl Tensor {
     }
 
     /// A fresh tensor owning `storage`, laid out row-major as `shape`.
+    #[inline]
     pub fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         let dtype = storage.dtype();
         debug_assert!(storage.len() >= super::layout::numel(shape));
@@ -87,6 +89,7 @@ impl Tensor {
     }
 
     /// A 0-dim CPU tensor holding `value` converted to `dtype`.
+    #[inline]
     pub fn scalar(value: f64, dtype: DType) -> Tensor {
         Self::from_storage(Storage::Cpu(CpuStorage::scalar(value, dtype)), &[])
     }

@@ -74,6 +74,7 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize], op: &str) -> Result<Dims> {
 }
 
 impl Layout {
+    #[inline]
     pub fn contiguous(shape: &[usize]) -> Layout {
         if shape.is_empty() {
             return Layout::scalar();
@@ -81,6 +82,7 @@ impl Layout {
         Layout { strides: contiguous_strides(shape), shape: SmallVec::from_slice(shape), offset: 0 }
     }
 
+    #[inline]
     pub fn scalar() -> Layout {
         Layout { shape: Dims::new(), strides: Dims::new(), offset: 0 }
     }

@@ -83,6 +83,7 @@ impl CpuStorage {
     }
 
     /// One element holding `value` converted to `dtype`.
+    #[inline]
     pub fn scalar(value: f64, dtype: DType) -> CpuStorage {
         match dtype {
             DType::F32 => Self::inline(value as f32),
@@ -93,6 +94,7 @@ impl CpuStorage {
     }
 
     /// One element stored in place (no heap allocation for the data).
+    #[inline]
     pub fn inline<T: Element>(value: T) -> CpuStorage {
         let mut words = [0u64; 2];
         // SAFETY: every element type is at most 8 bytes and the buffer is 8-aligned.
@@ -204,6 +206,7 @@ pub struct SharedStorage {
 }
 
 impl SharedStorage {
+    #[inline]
     pub fn new(storage: Storage) -> SharedStorage {
         SharedStorage { storage, version: AtomicU64::new(0) }
     }
