@@ -4,7 +4,8 @@
 
 use super::node::NodeRef;
 use super::grad_mode::GradModeGuard;
-use super::node::{Edge, GradFn, KeptGrad, Node, TensorMeta};
+use super::inspection::KeptGrad;
+use super::node::{Edge, GradFn, Node, TensorMeta};
 use super::scalar_backward;
 use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::ops;
@@ -181,8 +182,8 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
                 continue;
             }
         }
-        if node.keeps_values() {
-            node.set_grads_seen(grads.iter().map(|g| g.as_ref().map(KeptGrad::keep)).collect());
+        if node.kept().is_kept() {
+            node.kept().set_grads_seen(grads.iter().map(|g| g.as_ref().map(KeptGrad::keep)).collect());
         }
         let present: SmallVec<[bool; 1]> = grads.iter().map(|g| g.is_some()).collect();
         let full: SmallVec<[Tensor; 1]> = grads
@@ -209,14 +210,14 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
                 node.edges().len()
             ));
         }
-        let mut sent: Option<SmallVec<[Option<KeptGrad>; 2]>> = node.keeps_values().then(SmallVec::new);
+        let mut sent: Option<SmallVec<[Option<KeptGrad>; 2]>> = node.kept().is_kept().then(SmallVec::new);
         for (i, (edge, g)) in node.edges().iter().zip(input_grads).enumerate() {
             let g = match g {
                 Some(g) if needs[i] => Some(fit_to_input(&node, i, &node.inputs()[i], g)?),
                 _ => None,
             };
             if let Some(sent) = &mut sent {
-                sent.push(g.as_ref().filter(|g| node.keeps_input_grad(g)).map(KeptGrad::keep));
+                sent.push(g.as_ref().filter(|g| node.kept().keeps_input_grad(g)).map(KeptGrad::keep));
             }
             let Some(g) = g else { continue };
             match edge {
@@ -226,7 +227,7 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
             }
         }
         if let Some(sent) = sent {
-            node.set_input_grads_seen(sent);
+            node.kept().set_input_grads_seen(sent);
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 mod engine;
 mod grad_mode;
+mod inspection;
 mod node;
 mod record;
 mod saved;
@@ -10,6 +11,7 @@ mod scalar_backward;
 
 pub use engine::{backward, backward_from_one, grad, BackwardOptions};
 pub use grad_mode::{is_grad_enabled, is_trace_all, set_grad_enabled, set_trace_all, GradModeGuard, TRACE_SMALL};
-pub use node::{CustomOp, Edge, GradFn, Hook, Inspection, Node, NodeRef, TensorMeta, VjpCtx};
+pub use inspection::Kept;
+pub use node::{CustomOp, Edge, GradFn, Hook, Node, NodeRef, TensorMeta, VjpCtx};
 pub use record::{record, record_multi, Save};
 pub use saved::SavedTensor;

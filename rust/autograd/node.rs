@@ -1,11 +1,11 @@
 //! A node of the tape: one recorded op application, its input edges, saved tensors and a
 //! sequence number. Creation order is a topological order, which the engine relies on.
 
-use super::grad_mode::TRACE_SMALL;
+use super::inspection::Kept;
 use super::saved::SavedTensor;
 use crate::error::{autograd_err, Result};
 use crate::ops::Op;
-use crate::tensor::{CpuStorage, DType, Device, Dims, Float, Storage, Tensor, TensorData};
+use crate::tensor::{DType, Device, Dims, Float, Tensor};
 use crate::engine_cell::EngineCell;
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,122 +73,8 @@ pub struct Node {
     saved: EngineCell<SavedState>,
     /// Hooks registered on non-leaf outputs: (hook id, output number, hook).
     hooks: EngineCell<Vec<(u64, u32, Hook)>>,
-    /// What graph pictures and gradient tables read: kept for small outputs always, for
-    /// every node while tracing is on; `None` otherwise (one pointer on the hot path).
-    inspection: Option<Box<Inspection>>,
-}
-
-/// A node's forward values and the gradients its last backward saw, kept for inspection.
-pub struct Inspection {
-    /// The outputs' values (no handles: a handle would cost an allocation per node).
-    values: SmallVec<[KeptValue; 1]>,
-    /// Per input: the tensor itself when it does not require grad (a constant such as the `1`
-    /// in `1 / x`, or data), so pictures and flat code can show it; `None` for other inputs.
-    constants: SmallVec<[Option<Tensor>; 2]>,
-    /// Per output, the upstream gradient of the last backward through this node.
-    output_grads: EngineCell<Option<SmallVec<[Option<KeptGrad>; 1]>>>,
-    /// Per input, the downstream gradient this node sent in its last backward.
-    input_grads: EngineCell<Option<SmallVec<[Option<KeptGrad>; 2]>>>,
-    /// Recorded while tracing was on: keep every gradient, however large.
-    traced: bool,
-}
-
-/// A forward value kept for inspection: a one-element float CPU output as the number itself
-/// (no reference count to take and release on the hot path), anything else as its data.
-enum KeptValue {
-    Number(f64),
-    Data(TensorData),
-}
-
-impl KeptValue {
-    fn keep(t: &Tensor) -> KeptValue {
-        match t.cpu_storage("inspection") {
-            Ok(storage) if t.numel() == 1 && t.dtype().is_float() => {
-                KeptValue::Number(crate::with_dtype!(t.dtype(), T => crate::tensor::Element::to_f64(storage.as_slice::<T>()[t.layout().offset()])))
-            }
-            _ => KeptValue::Data(t.data()),
-        }
-    }
-
-    fn to_tensor(&self, meta: &TensorMeta) -> Tensor {
-        match self {
-            KeptValue::Number(v) => number_tensor(*v, meta),
-            KeptValue::Data(d) => d.to_tensor(),
-        }
-    }
-}
-
-/// A one-element CPU tensor of `meta`'s shape and dtype holding `v`.
-fn number_tensor(v: f64, meta: &TensorMeta) -> Tensor {
-    Tensor::from_storage(Storage::Cpu(CpuStorage::scalar(v, meta.dtype)), &meta.shape)
-}
-
-/// A gradient kept for inspection. Small CPU gradients are copied out as numbers, so the live
-/// gradient stays exclusively owned: the engine can still store it in `.grad` as it is and
-/// update it in place, and later in-place changes cannot alter the record. Its shape and dtype
-/// are those of the node's input or output it belongs to.
-#[derive(Clone)]
-pub(crate) enum KeptGrad {
-    /// A one-element gradient (the scalar circuits': no allocation).
-    Scalar(f64),
-    /// Up to `TRACE_SMALL` values, row-major.
-    Values(Box<[f64]>),
-    Handle(Tensor),
-}
-
-impl KeptGrad {
-    pub(crate) fn keep(g: &Tensor) -> KeptGrad {
-        if g.requires_grad() {
-            // a create_graph gradient: its grad_fn could form a cycle with this node
-            return KeptGrad::Handle(g.detach());
-        }
-        match g.cpu_storage("inspection") {
-            Ok(storage) if g.numel() <= TRACE_SMALL => crate::with_dtype!(g.dtype(), T => {
-                let data = storage.as_slice::<T>();
-                if g.numel() == 1 {
-                    KeptGrad::Scalar(crate::tensor::Element::to_f64(data[g.layout().offset()]))
-                } else {
-                    let mut values = Vec::with_capacity(g.numel());
-                    crate::cpu::strided::for_each_index(g.layout(), |i| values.push(crate::tensor::Element::to_f64(data[i])));
-                    KeptGrad::Values(values.into_boxed_slice())
-                }
-            }),
-            _ => KeptGrad::Handle(g.clone()),
-        }
-    }
-
-    fn to_tensor(&self, meta: &TensorMeta) -> Tensor {
-        let values = match self {
-            KeptGrad::Handle(t) => return t.clone(),
-            KeptGrad::Scalar(v) => return number_tensor(*v, meta),
-            KeptGrad::Values(values) => values.to_vec(),
-        };
-        let t = Tensor::from_vec(values, &meta.shape).expect("kept values match their shape");
-        crate::backend::cast(&t, meta.dtype).unwrap_or(t)
-    }
-}
-
-impl Inspection {
-    /// What a node keeps of `inputs` (those that get no gradient: constants, data) and
-    /// `outputs` for graph pictures and gradient tables: everything for small outputs (and
-    /// small constants), and for every node while tracing is on (`traced`); `None` otherwise.
-    pub fn keep(inputs: &[&Tensor], outputs: &[&Tensor], edges: &[Edge], traced: bool) -> Option<Box<Inspection>> {
-        if !traced && outputs.iter().any(|o| o.numel() > TRACE_SMALL) {
-            return None;
-        }
-        let mut values = SmallVec::new();
-        for o in outputs {
-            values.push(KeptValue::keep(o));
-        }
-        let mut constants = SmallVec::with_capacity(inputs.len());
-        for (t, e) in inputs.iter().zip(edges) {
-            constants.push(match e {
-                Edge::None if traced || t.numel() <= TRACE_SMALL => Some((*t).clone()),
-                _ => None,
-            });
-        }
-        Some(Box::new(Inspection { values, constants, output_grads: EngineCell::new(None), input_grads: EngineCell::new(None), traced }))
-    }
+    /// What graph pictures and gradient tables read.
+    kept: Kept,
 }
 
 /// The value of a one-element CPU tensor of dtype `T`.
@@ -235,7 +121,7 @@ impl Node {
         inputs: SmallVec<[TensorMeta; 2]>,
         outputs: SmallVec<[TensorMeta; 1]>,
         saved: SmallVec<[Option<SavedTensor>; 2]>,
-        inspection: Option<Box<Inspection>>,
+        kept: Kept,
     ) -> Node {
         Node {
             seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
@@ -245,52 +131,33 @@ impl Node {
             outputs,
             saved: EngineCell::new(SavedState::Live(saved)),
             hooks: EngineCell::new(Vec::new()),
-            inspection,
+            kept,
         }
     }
 
     /// The kept forward values of the outputs, if any.
     pub fn values(&self) -> Option<Vec<Tensor>> {
-        self.inspection.as_ref().map(|i| i.values.iter().zip(&self.outputs).map(|(v, m)| v.to_tensor(m)).collect())
+        self.kept.values(&self.outputs)
     }
 
     /// Per input, the kept value of an input that does not require grad (if values are kept).
-    pub fn constants(&self) -> Option<&[Option<Tensor>]> {
-        self.inspection.as_ref().map(|i| i.constants.as_slice())
+    pub fn constants(&self) -> Option<Vec<Option<Tensor>>> {
+        self.kept.constants()
     }
 
     /// The output (upstream) gradients seen by the last backward, if values are kept.
     pub fn grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
-        let kept = self.inspection.as_ref()?.output_grads.lock();
-        kept.as_ref().map(|g| g.iter().zip(&self.outputs).map(|(k, m)| k.as_ref().map(|k| k.to_tensor(m))).collect())
+        self.kept.grads_seen(&self.outputs)
     }
 
     /// The input (downstream) gradients sent by the last backward, if values are kept.
     pub fn input_grads_seen(&self) -> Option<Vec<Option<Tensor>>> {
-        let kept = self.inspection.as_ref()?.input_grads.lock();
-        kept.as_ref().map(|g| g.iter().zip(&self.inputs).map(|(k, m)| k.as_ref().map(|k| k.to_tensor(m))).collect())
+        self.kept.input_grads_seen(&self.inputs)
     }
 
-    pub(crate) fn keeps_values(&self) -> bool {
-        self.inspection.is_some()
-    }
-
-    pub(crate) fn set_grads_seen(&self, grads: SmallVec<[Option<KeptGrad>; 1]>) {
-        if let Some(i) = &self.inspection {
-            *i.output_grads.lock() = Some(grads);
-        }
-    }
-
-    /// Whether the downstream gradient `g` is worth keeping: always for a traced node, else
-    /// only when small (a scalar loss of a large input must not keep a large gradient alive).
-    pub(crate) fn keeps_input_grad(&self, g: &Tensor) -> bool {
-        self.inspection.as_ref().is_some_and(|i| i.traced || g.numel() <= TRACE_SMALL)
-    }
-
-    pub(crate) fn set_input_grads_seen(&self, grads: SmallVec<[Option<KeptGrad>; 2]>) {
-        if let Some(i) = &self.inspection {
-            *i.input_grads.lock() = Some(grads);
-        }
+    /// What the node keeps for inspection (the engine records gradients into it).
+    pub(crate) fn kept(&self) -> &Kept {
+        &self.kept
     }
 
     #[inline]

@@ -2,7 +2,8 @@
 
 use super::node::NodeRef;
 use super::grad_mode;
-use super::node::{Edge, GradFn, Inspection, Node, TensorMeta};
+use super::inspection::Kept;
+use super::node::{Edge, GradFn, Node, TensorMeta};
 use super::saved::SavedTensor;
 use crate::ops::Op;
 use crate::tensor::Tensor;
@@ -71,8 +72,8 @@ where
     for t in outputs {
         output_meta.push(TensorMeta::of(t));
     }
-    let inspection = Inspection::keep(inputs, outputs, &edges, mode.trace_all);
-    let node = NodeRef::new(Node::new(op, edges, input_meta, output_meta, saved, inspection));
+    let kept = Kept::keep(inputs, outputs, &edges, mode.trace_all);
+    let node = NodeRef::new(Node::new(op, edges, input_meta, output_meta, saved, kept));
     match outputs {
         // One output takes the node itself (an Arc clone and drop are two atomic operations).
         [out] => out.set_grad_fn(Some(GradFn { node, output_nr: 0 })),

@@ -9,9 +9,9 @@
 //! dtypes, stale or freed saved tensors, which the general engine reports) is declined while
 //! planning, before any side effect.
 
-use super::node::{scalar_value, Edge, KeptGrad, Node, TensorMeta};
+use super::node::{scalar_value, Edge, Node, TensorMeta};
 use crate::tensor::{CpuStorage, DType, Device, Float, Storage, Tensor};
-use smallvec::{smallvec, SmallVec};
+use smallvec::SmallVec;
 
 /// Larger graphs go to the general engine (lookups here are linear in the node count).
 const MAX_NODES: usize = 256;
@@ -133,11 +133,7 @@ fn run<T: Float>(root: &Tensor, seed: Option<&Tensor>, retain_graph: bool) -> Op
 
     // Commit.
     for p in &nodes {
-        if p.node.keeps_values() {
-            p.node.set_grads_seen(smallvec![p.grad.map(|g| KeptGrad::Scalar(g.to_f64()))]);
-            let sent = p.sent.map(|g| g.map(|g| KeptGrad::Scalar(g.to_f64())));
-            p.node.set_input_grads_seen(sent[..p.node.edges().len()].iter().cloned().collect());
-        }
+        p.node.kept().set_scalar_grads_seen(p.grad.map(|g| g.to_f64()), p.sent.map(|g| g.map(|g| g.to_f64())), p.node.edges().len());
         if !retain_graph {
             p.node.release_saved();
         }

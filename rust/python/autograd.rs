@@ -394,7 +394,7 @@ impl PyNode {
     /// `1` in `1 / x`, or data), else None; when values are kept (None otherwise).
     #[getter]
     fn constant_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        self.node.constants().map(|v| tensors_tuple(py, v.to_vec())).transpose()
+        self.node.constants().map(|v| tensors_tuple(py, v)).transpose()
     }
     /// What the op needs besides its inputs (a sum's `dim` and `keepdim`, a pow's `exponent`,
     /// clamp bounds, a softmax's `dim`, ...): a dict, empty for most ops.
@@ -696,15 +696,15 @@ pub fn _record_function<'py>(
         let output_meta: SmallVec<[TensorMeta; 1]> = metas.iter().map(|m| m.clone().unwrap_or_else(|| placeholder.clone())).collect();
         let all_tensors = metas.iter().all(|m| m.is_some());
         let op = PyFunctionNode { cls: cls.clone().unbind(), ctx: ctx.clone().unbind(), arg_slots, outputs: metas, name: name.clone() };
-        let inspection = if all_tensors {
+        let kept = if all_tensors {
             let input_refs: Vec<&Tensor> = inputs.iter().collect();
             let outs: Vec<Tensor> = results.iter().filter_map(|r| r.cast::<PyTensor>().ok().map(|t| t.get().t.clone())).collect();
             let output_refs: Vec<&Tensor> = outs.iter().collect();
-            autograd::Inspection::keep(&input_refs, &output_refs, &edges, autograd::is_trace_all())
+            autograd::Kept::keep(&input_refs, &output_refs, &edges, autograd::is_trace_all())
         } else {
-            None
+            autograd::Kept::Nothing
         };
-        let node = NodeRef::new(Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new(), inspection));
+        let node = NodeRef::new(Node::new(ops::Op::Custom(Box::new(op)), edges, input_meta, output_meta, SmallVec::new(), kept));
         for (nr, t) in &differentiable {
             t.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: *nr }));
         }
