@@ -2,10 +2,9 @@
 //! created after it, so by the time it is popped every gradient for its outputs has arrived.
 //! No recursion, no per-call DFS for `backward()`, so million-node chains work.
 
-use super::node::NodeRef;
 use super::grad_mode::GradModeGuard;
 use super::inspection::KeptGrad;
-use super::node::{Edge, GradFn, Node, TensorMeta};
+use super::node::{Edge, GradFn, Node, NodeRef, TensorMeta};
 use super::scalar_backward;
 use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::ops;

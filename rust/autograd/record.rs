@@ -1,9 +1,8 @@
 //! Recording an op application on the tape.
 
-use super::node::NodeRef;
 use super::grad_mode;
 use super::inspection::Kept;
-use super::node::{Edge, GradFn, Node, TensorMeta};
+use super::node::{Edge, GradFn, Node, NodeRef, TensorMeta};
 use super::saved::SavedTensor;
 use crate::ops::Op;
 use crate::tensor::Tensor;

@@ -1,8 +1,7 @@
 //! Tensors a forward saved for its backward, with the version they had when saved.
 
-use super::node::NodeRef;
-use super::node::GradFn;
 use super::grad_mode::is_grad_enabled;
+use super::node::{GradFn, NodeRef};
 use crate::error::{autograd_err, Result, ShapeDisplay};
 use crate::tensor::Tensor;
 

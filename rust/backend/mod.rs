@@ -7,11 +7,10 @@ mod matmul_shape;
 pub use kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 pub use matmul_shape::MatmulShape;
 
-use crate::tensor::StorageRef;
 use crate::cpu;
 use crate::gpu::kernels as gpu;
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Device, Tensor};
+use crate::tensor::{DType, Device, StorageRef, Tensor};
 
 /// All operands must live on one device; mixing is an error, never an implicit copy.
 pub fn same_device(op: &str, tensors: &[&Tensor]) -> Result<Device> {

@@ -7,12 +7,11 @@
 //! here they are collected and surfaced as `Error::Device` at the next check, so a wgpu error
 //! becomes a Python exception, never a panic.
 
-use crate::tensor::StorageRef;
 use super::pipelines::PipelineCache;
 use super::pool::BufferPool;
 use super::recorder::Recorder;
 use crate::error::{Error, Result};
-use crate::tensor::DType;
+use crate::tensor::{DType, StorageRef};
 use std::collections::HashMap;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

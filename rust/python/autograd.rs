@@ -1,11 +1,10 @@
 //! Autograd from Python: `backward`, `autograd.grad`, grad mode, hooks, graph inspection
 //! (`grad_fn`, `next_functions`) and custom `autograd.Function`s as tape nodes.
 
-use crate::autograd::NodeRef;
 use super::convert::describe;
 use super::errors::foreign;
 use super::tensor::PyTensor;
-use crate::autograd::{self, BackwardOptions, CustomOp, Edge, GradFn, Hook, Node, TensorMeta};
+use crate::autograd::{self, BackwardOptions, CustomOp, Edge, GradFn, Hook, Node, NodeRef, TensorMeta};
 use crate::error::{autograd_err, Error};
 use crate::ops;
 use crate::tensor::Tensor;

@@ -1,9 +1,8 @@
 //! `Tensor`: a cheap handle (one `Arc`) to storage, layout, dtype and autograd metadata.
 
-use super::storage::StorageRef;
 use super::dtype::{DType, Element};
 use super::layout::{Dims, Layout};
-use super::storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage};
+use super::storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage, StorageRef};
 use crate::autograd::{GradFn, Hook};
 use crate::error::{autograd_err, dtype_err, Error, Result, ShapeDisplay};
 use crate::engine_cell::EngineCell;

@@ -2,7 +2,6 @@
 //! in-place forms, copies into views included), `where`, fills. Dtype rules mirror the CPU
 //! kernels; errors name the op and the dtype.
 
-use crate::tensor::StorageRef;
 use super::super::context::gpu;
 use super::super::launch::{elementwise, Scalars, View};
 use super::super::pipelines::{Access, Entry};
@@ -10,7 +9,7 @@ use super::super::storage::GpuStorage;
 use super::{dtype_code, gpu_storage, view_of, written_view};
 use crate::backend::{BinaryKind, UnaryKind};
 use crate::error::{dtype_err, Error, Result};
-use crate::tensor::{numel, DType, Layout, SharedStorage, Storage, Tensor};
+use crate::tensor::{numel, DType, Layout, SharedStorage, Storage, StorageRef, Tensor};
 
 const UNARY: Entry = Entry { file: "unary.wgsl", name: "main", storage: &[Access::Read, Access::ReadWrite] };
 const BINARY: Entry = Entry { file: "binary.wgsl", name: "main", storage: &[Access::Read, Access::Read, Access::ReadWrite] };
