@@ -3,10 +3,10 @@
 //! and for every node while tracing is on.
 
 use super::grad_mode::TRACE_SMALL;
-use super::node::{Edge, TensorMeta};
+use super::node::{scalar_value, Edge, TensorMeta};
 use crate::engine_cell::EngineCell;
-use crate::tensor::{CpuStorage, Device, Element, Storage, Tensor, TensorData};
-use smallvec::SmallVec;
+use crate::tensor::{CpuStorage, DType, Device, Element, Storage, Tensor, TensorData};
+use smallvec::{smallvec, SmallVec};
 
 /// A node's record. One-element nodes, the scalar circuits', keep numbers in place: recording
 /// one costs no allocation and no reference count.
@@ -69,11 +69,11 @@ pub(crate) enum KeptGrad {
 
 /// The value of a one-element float CPU tensor.
 fn number(t: &Tensor) -> Option<f64> {
-    if t.numel() != 1 || !t.dtype().is_float() {
-        return None;
+    match t.dtype() {
+        DType::F32 => scalar_value::<f32>(t).map(f64::from),
+        DType::F64 => scalar_value::<f64>(t),
+        _ => None,
     }
-    let storage = t.cpu_storage("inspection").ok()?;
-    Some(crate::with_dtype!(t.dtype(), T => storage.as_slice::<T>()[t.layout().offset()].to_f64()))
 }
 
 /// A one-element CPU tensor of `meta`'s shape and dtype holding `v`.
@@ -256,9 +256,7 @@ impl Kept {
             }
             Kept::Full(_) => {
                 let keep = |g: Option<f64>| g.map(KeptGrad::Scalar);
-                let mut smallvec_out = SmallVec::new();
-                smallvec_out.push(keep(output));
-                self.set_grads_seen(smallvec_out);
+                self.set_grads_seen(smallvec![keep(output)]);
                 self.set_input_grads_seen(sent[..inputs].iter().map(|&g| keep(g)).collect());
             }
         }
