@@ -21,7 +21,7 @@ impl<T> EngineCell<T> {
     }
 
     #[inline]
-    pub fn lock(&self) -> RefMut<'_, T> {
+    pub fn borrow_mut(&self) -> RefMut<'_, T> {
         self.0.borrow_mut()
     }
 

@@ -194,9 +194,9 @@ impl Kept {
     pub fn grads_seen(&self, outputs: &[TensorMeta]) -> Option<Vec<Option<Tensor>>> {
         match self {
             Kept::Nothing => None,
-            Kept::Scalar(s) => s.grads.lock().output.map(|g| vec![g.map(|g| number_tensor(g, &outputs[0]))]),
+            Kept::Scalar(s) => s.grads.borrow_mut().output.map(|g| vec![g.map(|g| number_tensor(g, &outputs[0]))]),
             Kept::Full(i) => {
-                let kept = i.output_grads.lock();
+                let kept = i.output_grads.borrow_mut();
                 kept.as_ref().map(|g| g.iter().zip(outputs).map(|(k, m)| k.as_ref().map(|k| k.to_tensor(m))).collect())
             }
         }
@@ -206,11 +206,11 @@ impl Kept {
         match self {
             Kept::Nothing => None,
             Kept::Scalar(s) => {
-                let sent = s.grads.lock().inputs?;
+                let sent = s.grads.borrow_mut().inputs?;
                 Some(sent.iter().zip(inputs).map(|(g, m)| g.map(|g| number_tensor(g, m))).collect())
             }
             Kept::Full(i) => {
-                let kept = i.input_grads.lock();
+                let kept = i.input_grads.borrow_mut();
                 kept.as_ref().map(|g| g.iter().zip(inputs).map(|(k, m)| k.as_ref().map(|k| k.to_tensor(m))).collect())
             }
         }
@@ -219,8 +219,8 @@ impl Kept {
     pub(crate) fn set_grads_seen(&self, grads: SmallVec<[Option<KeptGrad>; 1]>) {
         match self {
             Kept::Nothing => {}
-            Kept::Scalar(s) => s.grads.lock().output = Some(grads.first().and_then(|g| g.as_ref()?.number())),
-            Kept::Full(i) => *i.output_grads.lock() = Some(grads),
+            Kept::Scalar(s) => s.grads.borrow_mut().output = Some(grads.first().and_then(|g| g.as_ref()?.number())),
+            Kept::Full(i) => *i.output_grads.borrow_mut() = Some(grads),
         }
     }
 
@@ -239,9 +239,9 @@ impl Kept {
             Kept::Nothing => {}
             Kept::Scalar(s) => {
                 let number = |k: usize| grads.get(k).and_then(|g| g.as_ref()?.number());
-                s.grads.lock().inputs = Some([number(0), number(1)]);
+                s.grads.borrow_mut().inputs = Some([number(0), number(1)]);
             }
-            Kept::Full(i) => *i.input_grads.lock() = Some(grads),
+            Kept::Full(i) => *i.input_grads.borrow_mut() = Some(grads),
         }
     }
 
@@ -250,7 +250,7 @@ impl Kept {
         match self {
             Kept::Nothing => {}
             Kept::Scalar(s) => {
-                let mut grads = s.grads.lock();
+                let mut grads = s.grads.borrow_mut();
                 grads.output = Some(output);
                 grads.inputs = Some(sent);
             }

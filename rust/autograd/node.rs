@@ -194,26 +194,26 @@ impl Node {
 
     /// The saved tensors as the forward stored them (no version check), for inspection.
     pub fn saved_tensors_raw(&self) -> Option<Vec<Option<Tensor>>> {
-        match &*self.saved.lock() {
+        match &*self.saved.borrow_mut() {
             SavedState::Live(v) => Some(v.iter().map(|s| s.as_ref().map(|s| s.peek().clone())).collect()),
             SavedState::Freed => None,
         }
     }
 
     pub fn add_hook(&self, id: u64, output_nr: u32, hook: Hook) {
-        self.hooks.lock().push((id, output_nr, hook));
+        self.hooks.borrow_mut().push((id, output_nr, hook));
     }
     pub fn remove_hook(&self, id: u64) -> bool {
-        let mut hooks = self.hooks.lock();
+        let mut hooks = self.hooks.borrow_mut();
         let before = hooks.len();
         hooks.retain(|(i, _, _)| *i != id);
         hooks.len() != before
     }
     pub(crate) fn hooks_for(&self, output_nr: u32) -> Vec<Hook> {
-        self.hooks.lock().iter().filter(|(_, nr, _)| *nr == output_nr).map(|(_, _, h)| h.clone()).collect()
+        self.hooks.borrow_mut().iter().filter(|(_, nr, _)| *nr == output_nr).map(|(_, _, h)| h.clone()).collect()
     }
     pub(crate) fn has_hooks(&self) -> bool {
-        !self.hooks.lock().is_empty()
+        !self.hooks.borrow_mut().is_empty()
     }
 
     /// Runs the vjp of this node. Saved tensors are version-checked, and freed afterwards
@@ -232,7 +232,7 @@ impl Node {
             return Ok(result.into_iter().collect());
         }
         let unpacked: SmallVec<[Option<Tensor>; 2]> = {
-            let mut state = this.saved.lock();
+            let mut state = this.saved.borrow_mut();
             let unpacked = match &*state {
                 SavedState::Live(saved) => {
                     saved.iter().map(|s| s.as_ref().map(|s| s.unpack(this)).transpose()).collect::<Result<_>>()?
@@ -257,7 +257,7 @@ impl Node {
     }
 
     pub(crate) fn release_saved(&self) {
-        Self::release(&mut self.saved.lock());
+        Self::release(&mut self.saved.borrow_mut());
     }
 
     /// The saved values of a node whose saved tensors are all one-element CPU tensors of `T`,
@@ -265,7 +265,7 @@ impl Node {
     /// (the tensor engine reports those cases).
     pub(crate) fn saved_scalars<T: Float>(&self) -> Option<SmallVec<[Option<T>; 3]>> {
         let mut values = SmallVec::new();
-        match &*self.saved.lock() {
+        match &*self.saved.borrow_mut() {
             SavedState::Live(saved) => {
                 for s in saved {
                     values.push(match s {

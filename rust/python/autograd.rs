@@ -110,12 +110,12 @@ impl PyTensor {
         }
         let Some(slot) = self.t.retain_grad_slot() else { return Ok(()) };
         let f: Hook = Arc::new(move |g: &Tensor| {
-            let prev = slot.lock().clone();
+            let prev = slot.borrow_mut().clone();
             let new = match prev {
                 Some(prev) => ops::add(&prev, g)?,
                 None => ops::owned_gradient(g.clone())?,
             };
-            *slot.lock() = Some(new);
+            *slot.borrow_mut() = Some(new);
             Ok(None)
         });
         add_hook(&self.t, next_hook_id(), f);

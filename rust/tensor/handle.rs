@@ -193,42 +193,42 @@ impl Tensor {
     // ---- autograd metadata -------------------------------------------------------------
 
     pub fn meta(&self) -> RefMut<'_, AutogradMeta> {
-        self.0.autograd.lock()
+        self.0.autograd.borrow_mut()
     }
 
     #[inline]
     pub fn requires_grad(&self) -> bool {
-        let m = self.0.autograd.lock();
+        let m = self.0.autograd.borrow_mut();
         m.requires_grad || m.grad_fn.is_some()
     }
 
     pub fn grad_fn(&self) -> Option<GradFn> {
-        self.0.autograd.lock().grad_fn.clone()
+        self.0.autograd.borrow_mut().grad_fn.clone()
     }
 
     pub fn is_leaf(&self) -> bool {
-        self.0.autograd.lock().grad_fn.is_none()
+        self.0.autograd.borrow_mut().grad_fn.is_none()
     }
 
     pub fn grad(&self) -> Option<Tensor> {
-        let m = self.0.autograd.lock();
+        let m = self.0.autograd.borrow_mut();
         match &m.retained {
-            Some(slot) => slot.lock().clone(),
+            Some(slot) => slot.borrow_mut().clone(),
             None => m.grad.clone(),
         }
     }
 
     pub fn set_grad(&self, grad: Option<Tensor>) {
-        let mut m = self.0.autograd.lock();
+        let mut m = self.0.autograd.borrow_mut();
         match &m.retained {
-            Some(slot) => *slot.lock() = grad,
+            Some(slot) => *slot.borrow_mut() = grad,
             None => m.grad = grad,
         }
     }
 
     /// Makes this non-leaf keep its gradient in a slot; `None` if it already does.
     pub fn retain_grad_slot(&self) -> Option<GradSlot> {
-        let mut m = self.0.autograd.lock();
+        let mut m = self.0.autograd.borrow_mut();
         if m.retained.is_some() {
             return None;
         }
@@ -239,7 +239,7 @@ impl Tensor {
 
     /// Attaches the node that produced this (fresh) tensor.
     pub fn set_grad_fn(&self, grad_fn: Option<GradFn>) {
-        self.0.autograd.lock().grad_fn = grad_fn;
+        self.0.autograd.borrow_mut().grad_fn = grad_fn;
     }
 
     /// `requires_grad_()`: only leaves, and only float tensors, may require grad.
@@ -250,7 +250,7 @@ impl Tensor {
                 self.dtype().name()
             )));
         }
-        let mut m = self.0.autograd.lock();
+        let mut m = self.0.autograd.borrow_mut();
         if m.grad_fn.is_some() {
             if requires_grad {
                 return Ok(());
@@ -266,7 +266,7 @@ impl Tensor {
     }
 
     pub(crate) fn mark_view_of_differentiable(&self) {
-        self.0.autograd.lock().is_view_of_differentiable = true;
+        self.0.autograd.borrow_mut().is_view_of_differentiable = true;
     }
 }
 
