@@ -172,6 +172,22 @@ pub fn softmax_last(a: &Tensor, log: bool) -> Result<Tensor> {
     }
 }
 
+/// Each row of the 2-D `x` normalised to mean 0, variance 1: `(y, rstd)`.
+pub fn norm_rows(x: &Tensor, eps: f64) -> Result<(Tensor, Tensor)> {
+    match x.device() {
+        Device::Cpu => cpu::norm::norm_rows(x, eps),
+        Device::Gpu => gpu::norm::norm_rows(x, eps),
+    }
+}
+
+/// The vjp of `norm_rows` from the upstream gradient, its output and `rstd`.
+pub fn norm_rows_backward(g: &Tensor, y: &Tensor, rstd: &Tensor) -> Result<Tensor> {
+    match same_device("norm backward", &[g, y, rstd])? {
+        Device::Cpu => cpu::norm::norm_rows_backward(g, y, rstd),
+        Device::Gpu => gpu::norm::norm_rows_backward(g, y, rstd),
+    }
+}
+
 /// Samples of `dist` on `device`: on the CPU from the global xoshiro generator, on the GPU
 /// from Philox keyed by it (both reproducible under `manual_seed`).
 pub fn random(shape: &[usize], dist: Distribution, dtype: DType, device: Device) -> Result<Tensor> {

@@ -27,6 +27,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("matmul_naive.wgsl", include_str!("../../shaders/matmul_naive.wgsl")),
     ("random.wgsl", include_str!("../../shaders/random.wgsl")),
     ("optim.wgsl", include_str!("../../shaders/optim.wgsl")),
+    ("norm.wgsl", include_str!("../../shaders/norm.wgsl")),
 ];
 
 /// How an entry point uses one storage binding.

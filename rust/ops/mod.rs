@@ -9,6 +9,7 @@ mod index;
 mod inplace;
 mod matmul;
 mod nn;
+mod norm;
 mod optim;
 mod reduce;
 mod shape;
@@ -20,6 +21,7 @@ pub use index::*;
 pub use inplace::*;
 pub use matmul::*;
 pub use nn::*;
+pub use norm::*;
 pub use optim::*;
 pub use reduce::*;
 pub use shape::*;
@@ -58,6 +60,7 @@ pub enum Op {
     Index(IndexOp),
     Matmul(MatmulOp),
     Nn(NnOp),
+    Norm(NormOp),
     Where,
     Custom(Box<dyn CustomOp>),
 }
@@ -73,6 +76,7 @@ impl Op {
             Op::Index(o) => o.name().into(),
             Op::Matmul(o) => o.name().into(),
             Op::Nn(o) => o.name().into(),
+            Op::Norm(o) => o.name().into(),
             Op::Where => "where".into(),
             Op::Custom(c) => c.name(),
         }
@@ -86,6 +90,7 @@ impl Op {
             Op::Shape(o) => o.params(),
             Op::Index(o) => o.params(),
             Op::Nn(o) => o.params(),
+            Op::Norm(o) => o.params(),
             Op::Binary(_) | Op::Matmul(_) | Op::Where | Op::Custom(_) => OpParams::new(),
         }
     }
@@ -99,6 +104,7 @@ impl Op {
             Op::Index(o) => o.vjp(ctx),
             Op::Matmul(o) => o.vjp(ctx),
             Op::Nn(o) => o.vjp(ctx),
+            Op::Norm(o) => o.vjp(ctx),
             Op::Where => binary::where_vjp(ctx),
             Op::Custom(_) => unreachable!("custom ops run through CustomOp::backward"),
         }
