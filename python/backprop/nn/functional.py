@@ -4,10 +4,6 @@ from backprop import _core
 from backprop._core import Tensor
 
 linear = _core.linear
-cross_entropy = _core.cross_entropy
-nll_loss = _core.nll_loss
-mse_loss = _core.mse_loss
-multi_margin_loss = _core.multi_margin_loss
 dropout = _core.dropout
 softmax = _core.softmax
 log_softmax = _core.log_softmax
@@ -34,9 +30,19 @@ def hardtanh(input, min_val=-1.0, max_val=1.0):
     return input.clamp(min_val, max_val)
 
 
-def one_hot(tensor, num_classes=-1):
-    """Int64 one-hot encoding of class indices."""
-    from backprop import arange
-
-    n = int(tensor.max().item()) + 1 if num_classes < 0 else num_classes
-    return (tensor.unsqueeze(-1) == arange(n, device=tensor.device)).long()
+# Losses, layers, normalisation and the composed activations live in their own modules.
+from backprop.nn._activation_functions import glu, hardshrink, prelu, rrelu, softmin, softshrink, tanhshrink, threshold  # noqa: E402
+from backprop.nn._layer_functions import (  # noqa: E402
+    alpha_dropout,
+    bilinear,
+    dropout1d,
+    dropout2d,
+    embedding,
+    embedding_bag,
+    feature_alpha_dropout,
+    normalize,
+    one_hot,
+    pad,
+)
+from backprop.nn._loss_functions import *  # noqa: E402,F401,F403
+from backprop.nn._norm_functions import batch_norm, group_norm, instance_norm, layer_norm, rms_norm  # noqa: E402
