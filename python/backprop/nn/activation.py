@@ -6,7 +6,10 @@ of place: the input is left as it was (autograd then needs no in-place bookkeepi
 
 from backprop import _core
 from backprop._core import Tensor
+from backprop.nn import functional as F
+from backprop.nn._activation_functions import _softmax_dim
 from backprop.nn.module import Module
+from backprop.nn.parameter import Parameter
 
 
 class ReLU(Module):
@@ -66,28 +69,33 @@ class ELU(Module):
 
 
 class GELU(Module):
-    """x * Phi(x), with the exact (erf) form."""
+    """x * Phi(x): the exact (erf) form, or the tanh approximation with approximate='tanh'."""
 
     def __init__(self, approximate="none"):
         super().__init__()
-        if approximate != "none":
-            raise ValueError(f"GELU: only approximate='none' (the erf form) is implemented, got {approximate!r}")
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, input):
-        return Tensor.gelu(input)
+        if self.approximate == "none":
+            return F.gelu(input)
+        return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
 
 
 class Softmax(Module):
+    """exp(x) / sum(exp(x)) along `dim`; without a dim PyTorch's inference (with its warning)."""
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):
-        return _core.softmax(input, self.dim)
+        dim = self.dim if self.dim is not None else _softmax_dim("softmax", input.dim())
+        return _core.softmax(input, dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -99,7 +107,272 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return _core.log_softmax(input, self.dim)
+        dim = self.dim if self.dim is not None else _softmax_dim("log_softmax", input.dim())
+        return _core.log_softmax(input, dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """softmax(-x) along `dim`."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        dim = self.dim if self.dim is not None else _softmax_dim("softmin", input.dim())
+        return _core.softmax(-input, dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of `[N, C, H, W]` (or `[C, H, W]`) input."""
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input of 3 or 4 dims, got shape {tuple(input.shape)}")
+        return _core.softmax(input, -3)
+
+
+def _simple(name, fn_name, doc):
+    """A parameter-free activation module calling `F.<fn_name>`."""
+
+    def forward(self, input):
+        return getattr(F, fn_name)(input)
+
+    return type(name, (Module,), {"__doc__": doc, "forward": forward, "__module__": __name__})
+
+
+def _inplace_flag(self):
+    return "inplace=True" if self.inplace else ""
+
+
+class SiLU(Module):
+    """x * sigmoid(x) (the swish)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.silu(input)
+
+    extra_repr = _inplace_flag
+
+
+class Mish(Module):
+    """x * tanh(softplus(x))."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.mish(input)
+
+    extra_repr = _inplace_flag
+
+
+class SELU(Module):
+    """scale * (max(0, x) + min(0, alpha (exp(x) - 1))) with the self-normalising constants."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.selu(input)
+
+    extra_repr = _inplace_flag
+
+
+class Hardsigmoid(Module):
+    """relu6(x + 3) / 6."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardsigmoid(input)
+
+    extra_repr = _inplace_flag
+
+
+class Hardswish(Module):
+    """x * relu6(x + 3) / 6."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardswish(input)
+
+    extra_repr = _inplace_flag
+
+
+class ReLU6(Module):
+    """min(max(0, x), 6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.relu6(input)
+
+    extra_repr = _inplace_flag
+
+
+LogSigmoid = _simple("LogSigmoid", "logsigmoid", "log(sigmoid(x)), computed stably.")
+Softsign = _simple("Softsign", "softsign", "x / (1 + |x|).")
+Tanhshrink = _simple("Tanhshrink", "tanhshrink", "x - tanh(x).")
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input):
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class CELU(Module):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.celu(input, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Hardtanh(Module):
+    """x clamped into [min_val, max_val]."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if max_val <= min_val:
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class Threshold(Module):
+    """x where x > threshold, `value` elsewhere."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, 0 elsewhere."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Module):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return str(self.lambd)
+
+
+class GLU(Module):
+    """a * sigmoid(b) for the two halves a, b of the input along `dim`."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class PReLU(Module):
+    """max(0, x) + a * min(0, x) with a learned slope `a`: one for all channels, or one per
+    channel (dim 1) with `num_parameters=C`; initialised to `init`."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(_core.full((num_parameters,), float(init), device=device, dtype=dtype))
+
+    def reset_parameters(self):
+        from backprop.nn import init
+
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    """Leaky ReLU with a random slope in [lower, upper] while training, their mean in eval."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")

@@ -1,4 +1,5 @@
-"""Affine layers: `Linear` (one fused matmul + bias kernel) and `Identity`."""
+"""Affine layers: `Linear` (one fused matmul + bias kernel), `LazyLinear`, `Bilinear` and
+`Identity`."""
 
 import math
 
@@ -9,7 +10,8 @@ from backprop.nn.parameter import Parameter
 
 
 class Identity(Module):
-    """Returns its input unchanged (a placeholder that keeps a model's structure)."""
+    """Returns its input unchanged (a placeholder that keeps a model's structure); any
+    constructor arguments are accepted and ignored, as in PyTorch."""
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -45,3 +47,80 @@ class Linear(Module):
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class LazyLinear(Linear):
+    """A `Linear` whose `in_features` is read from the first input. Until then its weight and
+    bias are empty placeholders (do not hand them to an optimizer yet); the first call, or
+    loading a state_dict, creates them and the module becomes a plain `Linear`."""
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        Module.__init__(self)
+        self.in_features = 0
+        self.out_features = out_features
+        self._lazy = (bias, device, dtype)
+        self.weight = Parameter(_core.empty(0, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_core.empty(0, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def has_uninitialized_params(self):
+        return True
+
+    def reset_parameters(self):
+        pass
+
+    def initialize_parameters(self, in_features):
+        bias, device, dtype = self._lazy
+        self.in_features = in_features
+        self.weight = Parameter(_core.empty(self.out_features, in_features, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_core.empty(self.out_features, device=device, dtype=dtype))
+        del self.__dict__["_lazy"]
+        self.__class__ = Linear
+        Linear.reset_parameters(self)
+
+    def forward(self, input):
+        self.initialize_parameters(input.shape[-1])
+        return self.forward(input)
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        w = state_dict.get("weight") if hasattr(state_dict, "get") else None
+        if w is not None and w.dim() == 2:
+            self.initialize_parameters(w.shape[1])
+        return Module.load_state_dict(self, state_dict, strict, assign)
+
+    def extra_repr(self):
+        return f"in_features=0, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Bilinear(Module):
+    """`y = x1^T W x2 + b` with `W: [out_features, in1_features, in2_features]`, initialised
+    uniform in +-1/sqrt(in1_features) like PyTorch's."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        self.weight = Parameter(_core.empty(out_features, in1_features, in2_features, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_core.empty(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.in1_features) if self.in1_features > 0 else 0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        from backprop.nn import functional as F
+
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in1_features={self.in1_features}, in2_features={self.in2_features}, out_features={self.out_features}, bias={self.bias is not None}"

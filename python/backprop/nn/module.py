@@ -26,6 +26,8 @@ class RemovableHandle:
 
     def remove(self):
         self._hooks.pop(self.id, None)
+        for extra in getattr(self, "_extra", ()):
+            extra.discard(self.id)
 
     def __enter__(self):
         return self
@@ -48,6 +50,15 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
+        d["_forward_pre_hooks_with_kwargs"] = set()
+        d["_forward_hooks_with_kwargs"] = set()
+        d["_forward_hooks_always_called"] = set()
+        d["_backward_pre_hooks"] = OrderedDict()
+        d["_backward_hooks"] = OrderedDict()
+        d["_state_dict_pre_hooks"] = OrderedDict()
+        d["_state_dict_hooks"] = OrderedDict()
+        d["_load_state_dict_pre_hooks"] = OrderedDict()
+        d["_load_state_dict_post_hooks"] = OrderedDict()
 
     # ---- calling ------------------------------------------------------------------------
 
@@ -55,33 +66,114 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        if self._forward_pre_hooks or self._forward_hooks:
+        d = self.__dict__
+        if d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"] or d["_backward_pre_hooks"]:
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
     def _call_with_hooks(self, args, kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, output)
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of (new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        backward_hook = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            from backprop.nn._backward_hooks import BackwardHook
+
+            backward_hook = BackwardHook(self)
+            args = backward_hook.setup_input(args)
+        try:
+            output = self.forward(*args, **kwargs)
+        except Exception:
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id in self._forward_hooks_always_called:
+                    try:
+                        self._run_forward_hook(hook_id, hook, args, kwargs, None)
+                    except Exception:
+                        pass  # the forward's own error is the one to report
+            raise
+        for hook_id, hook in list(self._forward_hooks.items()):
+            result = self._run_forward_hook(hook_id, hook, args, kwargs, output)
             if result is not None:
                 output = result
+        if backward_hook is not None:
+            output = backward_hook.setup_output(output)
         return output
 
-    def register_forward_pre_hook(self, hook):
-        """`hook(module, args)` runs before `forward`; it may return replacement args."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
+    def _run_forward_hook(self, hook_id, hook, args, kwargs, output):
+        if hook_id in self._forward_hooks_with_kwargs:
+            return hook(self, args, kwargs, output)
+        return hook(self, args, output)
+
+    def _add_hook(self, registry, hook, prepend=False):
+        handle = RemovableHandle(registry)
+        registry[handle.id] = hook
+        if prepend:
+            registry.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook):
-        """`hook(module, args, output)` runs after `forward`; it may return a replacement output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """`hook(module, args)` runs before `forward` and may return replacement args; with
+        `with_kwargs=True` it is `hook(module, args, kwargs)` and may return `(args, kwargs)`.
+        `prepend=True` runs it before the hooks already registered."""
+        handle = self._add_hook(self._forward_pre_hooks, hook, prepend)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
+        handle._extra = (self._forward_pre_hooks_with_kwargs,)
         return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """`hook(module, args, output)` runs after `forward` and may return a replacement
+        output; `with_kwargs=True` passes `(module, args, kwargs, output)`; `always_call=True`
+        runs it even when `forward` raises (with output None)."""
+        handle = self._add_hook(self._forward_hooks, hook, prepend)
+        if with_kwargs:
+            self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
+        handle._extra = (self._forward_hooks_with_kwargs, self._forward_hooks_always_called)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """`hook(module, grad_output)` runs when the gradients of the module's outputs are
+        known; it may return replacement gradients (a tuple)."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """`hook(module, grad_input, grad_output)` runs once the gradients with respect to the
+        module's tensor inputs are computed; it may return replacement `grad_input`."""
+        return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_state_dict_pre_hook(self, hook):
+        """`hook(module, prefix, keep_vars)` runs before `state_dict` collects this module."""
+        return self._add_hook(self._state_dict_pre_hooks, hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """`hook(module, state_dict, prefix, local_metadata)` runs after `state_dict` collected
+        this module and its children; it may edit `state_dict` in place."""
+        return self._add_hook(self._state_dict_hooks, hook)
+
+    def _register_state_dict_hook(self, hook):
+        """Like `register_state_dict_post_hook`, but the hook may return a new state dict."""
+        return self._add_hook(self._state_dict_hooks, hook)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """`hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)` runs before this module's entries are loaded; it may
+        edit `state_dict` (a copy of the caller's)."""
+        return self._add_hook(self._load_state_dict_pre_hooks, hook)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """`hook(module, incompatible_keys)` runs after loading; it may edit the
+        `missing_keys` and `unexpected_keys` lists (which strict loading then reports)."""
+        return self._add_hook(self._load_state_dict_post_hooks, hook)
 
     # ---- registration -------------------------------------------------------------------
 
@@ -243,6 +335,13 @@ class Module:
             raise AttributeError(f"{module._get_name()} has no parameter `{name}`")
         return module._parameters[name]
 
+    def get_buffer(self, target):
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._buffers:
+            raise AttributeError(f"{module._get_name()} has no buffer `{name}`")
+        return module._buffers[name]
+
     def apply(self, fn):
         """Calls `fn` on every descendant, then on this module (how custom init is applied)."""
         for child in self.children():
@@ -289,6 +388,8 @@ class Module:
         """Parameters and persistent buffers by dotted name, sharing memory with the module."""
         if destination is None:
             destination = OrderedDict()
+        for hook in list(self._state_dict_pre_hooks.values()):
+            hook(self, prefix, keep_vars)
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
@@ -298,7 +399,24 @@ class Module:
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook in list(self._state_dict_hooks.values()):
+            result = hook(self, destination, prefix, {"version": getattr(type(self), "_version", 1)})
+            if result is not None:
+                destination = result
         return destination
+
+    @staticmethod
+    def _state_entries(modules):
+        """(key, tensor) of every parameter and persistent buffer, state_dict's keys without
+        its hooks (what loading fills)."""
+        for module_prefix, module in modules:
+            p = module_prefix + "." if module_prefix else ""
+            for name, t in module._parameters.items():
+                if t is not None:
+                    yield p + name, t
+            for name, t in module._buffers.items():
+                if t is not None and name not in module._non_persistent_buffers:
+                    yield p + name, t
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copies values from `state_dict` into this module's parameters and buffers.
@@ -306,18 +424,23 @@ class Module:
         Every problem (missing or unexpected keys when `strict`, a shape mismatch, a value that
         is not a tensor) is collected first and reported together; nothing is copied unless
         all of it fits. With `assign=True` the module takes the given tensors instead of copying.
+        Load-state-dict pre hooks see (and may edit) a copy of `state_dict` first; post hooks
+        see the missing and unexpected keys after the copy and may clear them.
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"load_state_dict: expected a mapping of names to tensors, got {type(state_dict).__name__}")
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        if strict:
-            if unexpected:
-                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
-            if missing:
-                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        state_dict = OrderedDict(state_dict)
+        modules = list(self.named_modules(remove_duplicate=False))
+        hook_errors = []
+        missing, unexpected = [], []
+        for module_prefix, module in modules:
+            for hook in list(module._load_state_dict_pre_hooks.values()):
+                p = module_prefix + "." if module_prefix else ""
+                hook(module, state_dict, p, {}, strict, missing, unexpected, hook_errors)
+        own = OrderedDict(self._state_entries(modules))
+        missing += [k for k in own if k not in state_dict]
+        unexpected += [k for k in state_dict if k not in own]
+        errors = list(hook_errors)
         for key, target in own.items():
             if key not in state_dict:
                 continue
@@ -329,10 +452,24 @@ class Module:
                     f"size mismatch for {key}: copying a param with shape {list(value.shape)} from checkpoint, "
                     f"the shape in current model is {list(target.shape)}."
                 )
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors))
+        post_hooks = [(m, h) for _, m in modules for h in m._load_state_dict_post_hooks.values()]
+
+        def key_errors():
+            out = []
+            if strict:
+                if unexpected:
+                    out.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+                if missing:
+                    out.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+            return out
+
+        def fail(problems):
+            raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(problems))
+
+        if errors or (not post_hooks and key_errors()):
+            fail(key_errors() + errors)
         owners = {}
-        for module_prefix, module in self.named_modules(remove_duplicate=False):
+        for module_prefix, module in modules:
             for registry in ("_parameters", "_buffers"):
                 for name in getattr(module, registry):
                     owners[module_prefix + ("." if module_prefix else "") + name] = (module, registry, name)
@@ -348,7 +485,12 @@ class Module:
                     object.__setattr__(module, name, new)
                 else:
                     target.copy_(value.detach().to(target.device))
-        return _IncompatibleKeys(missing, unexpected)
+        incompatible = _IncompatibleKeys(missing, unexpected)
+        for module, hook in post_hooks:
+            hook(module, incompatible)
+        if key_errors():
+            fail(key_errors())
+        return incompatible
 
     # ---- devices and dtypes -------------------------------------------------------------
 
@@ -418,6 +560,16 @@ class Module:
 
         return self.to(float64)
 
+    def half(self):
+        """Casts floating-point parameters and buffers to float16 (where the engine has it)."""
+        return self.to(_low_precision("float16"))
+
+    def bfloat16(self):
+        return self.to(_low_precision("bfloat16"))
+
+    def type(self, dst_type):
+        return self.to(dst_type)
+
     # ---- printing -----------------------------------------------------------------------
 
     def _get_name(self):
@@ -440,6 +592,15 @@ class Module:
         if len(lines) == 1 and not children:
             return f"{self._get_name()}({lines[0]})"
         return self._get_name() + "(\n  " + "\n  ".join(body) + "\n)"
+
+
+def _low_precision(name):
+    from backprop import _core
+
+    dt = getattr(_core, name, None)
+    if dt is None:
+        raise TypeError(f"{name} tensors are not supported by this build of backprop; use float() or double()")
+    return dt
 
 
 def _parse_to(args, kwargs):
