@@ -158,6 +158,12 @@ def test_lazy_linear_infers_in_features_on_first_call():
     assert_close(lazy.weight, to_np(m.weight))
 
 
+def test_lazy_linear_moved_before_its_first_call(device):
+    m = nn.LazyLinear(3).to(device)
+    y = m(on(device, np.ones((2, 5), np.float32)))
+    assert m.weight.device.type == device and y.device.type == device and tuple(m.weight.shape) == (3, 5)
+
+
 def test_identity_accepts_any_arguments_and_unflatten():
     x = bp.ones(2, 6)
     assert nn.Identity(54, unused="x")(x) is x

@@ -575,3 +575,31 @@ def test_libraries_compile_alone(device):
     for name in ["strided.wgsl", "math.wgsl"]:
         device.create_shader_module(code=source("strided.wgsl") + ("\n" + source(name) if name != "strided.wgsl" else ""))
     device.create_shader_module(code=source("matmul_params.wgsl"))  # needs nothing else
+
+
+# ---- norm.wgsl (the nn engineer's fused row normalisation) -----------------------------------
+
+
+def norm_params(offsets, rows, cols, eps):
+    return np.array(offsets, np.uint32).tobytes() + np.array([rows, cols, 0, 0], np.uint32).tobytes() + np.array([eps, 0, 0, 0], np.float32).tobytes()
+
+
+@pytest.mark.parametrize("cols", [1, 5, 300])
+def test_norm_rows_forward_and_backward(device, cols):
+    rng = np.random.default_rng(4)
+    rows, eps = 3, 1e-5
+    x = f32(rng.standard_normal(rows * cols + 2) * 3 + 100)  # the first two elements are skipped
+    y, rstd = np.zeros(rows * cols, np.float32), np.zeros(rows, np.float32)
+    _, out_y, out_r = run(device, "norm.wgsl", "forward", norm_params((2, 0, 0, 0), rows, cols, eps), [(x, False), (y, True), (rstd, True)], (rows, 1, 1))
+    xr = x[2:].astype(np.float64).reshape(rows, cols)
+    want_r = 1 / np.sqrt(xr.var(1) + eps)
+    want_y = (xr - xr.mean(1, keepdims=True)) * want_r[:, None]
+    np.testing.assert_allclose(out_r.view(np.float32), want_r, rtol=1e-4)
+    np.testing.assert_allclose(out_y.view(np.float32).reshape(rows, cols), want_y, rtol=1e-4, atol=1e-4)
+    g = f32(rng.standard_normal(rows * cols))
+    yv, rv = out_y.view(np.float32), out_r.view(np.float32)
+    dx = np.zeros(rows * cols, np.float32)
+    out = run(device, "norm.wgsl", "backward", norm_params((0, 0, 0, 0), rows, cols, 0.0), [(g, False), (yv, False), (rv, False), (dx, True)], (rows, 1, 1))
+    g2, y2 = g.astype(np.float64).reshape(rows, cols), yv.astype(np.float64).reshape(rows, cols)
+    want_dx = rv[:, None] * (g2 - g2.mean(1, keepdims=True) - y2 * (g2 * y2).mean(1, keepdims=True))
+    np.testing.assert_allclose(out[3].view(np.float32).reshape(rows, cols), want_dx, rtol=1e-4, atol=1e-5)

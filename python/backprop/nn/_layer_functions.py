@@ -45,12 +45,11 @@ def _renorm_rows_(weight, indices, max_norm, norm_type):
             return
         idx = _core.tensor(used, dtype=_core.int64, device=weight.device)
         norms = weight.index_select(0, idx).norm(norm_type, 1)
-        scale_rows = _core.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-        scale = _core.ones(weight.shape[0], dtype=weight.dtype, device=weight.device)
-        for i, s in zip(used, scale_rows.cpu().tolist()):
-            if s != 1.0:
-                scale[i] = s
-        weight.mul_(scale.unsqueeze(1))
+        scale_rows = _core.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).cpu().tolist()
+        scale = [1.0] * weight.shape[0]
+        for i, s in zip(used, scale_rows):
+            scale[i] = s
+        weight.mul_(_core.tensor(scale, dtype=weight.dtype, device=weight.device).unsqueeze(1))
 
 
 def _check_indices(input, rows, op):

@@ -72,7 +72,9 @@ class LazyLinear(Linear):
         pass
 
     def initialize_parameters(self, in_features):
-        bias, device, dtype = self._lazy
+        bias = self._lazy[0]
+        # Where the placeholders are now: `.to()` before the first call moves them.
+        device, dtype = self.weight.device, self.weight.dtype
         self.in_features = in_features
         self.weight = Parameter(_core.empty(self.out_features, in_features, device=device, dtype=dtype))
         if bias:

@@ -36,7 +36,7 @@ fn contiguous_f32(t: &Tensor, op: &str) -> Result<Tensor> {
     if t.is_contiguous() {
         Ok(t.clone())
     } else {
-        crate::backend::cast(t, DType::F32)
+        super::elementwise::cast(t, DType::F32)
     }
 }
 
