@@ -361,3 +361,13 @@ def test_multilabel_margin_unbatched_and_bad_targets():
     assert_close(F.multilabel_margin_loss(bp.tensor(x), bp.tensor([3, 0, -1, 1])), 0.85, rtol=1e-6)
     with pytest.raises(IndexError, match="out of bounds"):
         F.multilabel_margin_loss(bp.tensor(x[None]), bp.tensor([[7, -1, 0, 0]]))
+
+
+def test_triplet_margin_with_distance_loss():
+    a, p, n = (bp.tensor(v) for v in (X, Y, P))
+    default = nn.TripletMarginWithDistanceLoss()(a, p, n)
+    assert_close(default, np_triplet(X, Y, P).mean())
+    cos_dist = lambda u, v: 1.0 - F.cosine_similarity(u, v)  # noqa: E731
+    loss = nn.TripletMarginWithDistanceLoss(distance_function=cos_dist, margin=0.5, swap=True, reduction="sum")(a, p, n)
+    dp, dn = 1 - np_cos(X, Y), np.minimum(1 - np_cos(X, P), 1 - np_cos(Y, P))
+    assert_close(loss, np.maximum(0, 0.5 + dp - dn).sum())

@@ -249,3 +249,12 @@ def test_norm_layers_on_the_gpu_match_the_cpu(device):
     for make in (lambda: nn.GroupNorm(2, 6), lambda: nn.InstanceNorm1d(6, affine=True), lambda: nn.RMSNorm(5), lambda: nn.LayerNorm(5)):
         cpu_m, dev_m = make(), make().to(device)
         assert_close(dev_m(on(device, x)), to_np(cpu_m(bp.tensor(x).float())), rtol=1e-4, atol=1e-5)
+
+
+def test_batch_norm_2d_normalises_over_batch_and_space():
+    x = RNG.standard_normal((3, 2, 4, 5))
+    bn = nn.BatchNorm2d(2).double()
+    assert_close(bn(bp.tensor(x)), np_norm(x, (0, 2, 3), 1e-5), rtol=1e-10, atol=1e-12)
+    assert_close(bn.running_mean, 0.1 * x.mean((0, 2, 3)), rtol=1e-12)
+    with pytest.raises(ValueError, match="4D"):
+        bn(bp.ones(3, 2))
