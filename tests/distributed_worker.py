@@ -262,15 +262,11 @@ def report(out, c):
 # ---- DistributedDataParallel ------------------------------------------------------------------
 
 
-class MLP(bp.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = bp.nn.Linear(20, 32)
-        self.fc2 = bp.nn.Linear(32, 32)
-        self.fc3 = bp.nn.Linear(32, 5)
+def MLP():
+    """The demo's (the lecture's) MLP, small, without dropout so runs are comparable."""
+    from backprop.demo import MLP as LectureMLP
 
-    def forward(self, x):
-        return self.fc3(bp.relu(self.fc2(bp.relu(self.fc1(x)))))
+    return LectureMLP(in_features=20, hidden=32, classes=5, p=0.0)
 
 
 def batches(step, world, per_rank, device):

@@ -203,6 +203,8 @@ class DistributedDataParallel(Module):
 
     def _grad_ready(self, i, _leaf):
         if self._armed:
+            for b in self._buckets[: self._next]:
+                b.work.is_completed()  # MPI progresses in-flight reductions only inside MPI calls
             self._mark_ready(i, used=True)
 
     def _mark_ready(self, i, used):
@@ -229,9 +231,6 @@ class DistributedDataParallel(Module):
             self._launch_ready()
 
     def _launch_ready(self):
-        pending = [b.work for b in self._buckets[: self._next] if b.work is not None]
-        for w in pending:  # lets MPI progress the reductions already in flight
-            w.is_completed()
         while self._next < len(self._buckets) and self._buckets[self._next].left == 0:
             b = self._buckets[self._next]
             b.work = self._collectives._all_reduce(self.process_group, b.flat, _mpi_sum(), False, async_op=True)
