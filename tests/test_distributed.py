@@ -132,6 +132,17 @@ def test_collective_before_init_is_a_clear_error_in_process():
         dist.get_world_size()
 
 
+def test_data_ptr_is_the_address_of_the_first_element(device):
+    import numpy as np
+
+    t = bp.arange(6, dtype=bp.float32).reshape(2, 3)
+    assert t.data_ptr() == np.asarray(t).__array_interface__["data"][0]
+    assert t[1].data_ptr() == t.data_ptr() + 3 * 4 and t.t().data_ptr() == t.data_ptr()
+    if device == "gpu":
+        with pytest.raises(bp.DeviceError, match="data_ptr"):
+            bp.ones(2, device="gpu").data_ptr()
+
+
 # ---- the launcher and the demo ---------------------------------------------------------------
 
 

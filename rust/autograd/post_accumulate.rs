@@ -141,3 +141,44 @@ fn run(leaf: &Tensor) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::{backward, BackwardOptions};
+    use crate::ops;
+    use crate::tensor::DType;
+    use std::sync::Arc;
+    use std::sync::Mutex;
+
+    #[test]
+    fn leaf_used_twice_fires_once_with_the_total_and_remove_stops_it() {
+        let x = Tensor::scalar(3.0, DType::F64);
+        x.set_requires_grad(true).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let hook: Hook = Arc::new(move |leaf: &Tensor| {
+            log.lock().unwrap().push(leaf.grad().unwrap().item().unwrap());
+            Ok(None)
+        });
+        add(&x, 7, hook).unwrap();
+        let y = ops::add(&ops::mul(&x, &x).unwrap(), &x).unwrap(); // x^2 + x: three edges to x
+        let one = Tensor::scalar(1.0, DType::F64);
+        backward(&[y], &[one.clone()], None, BackwardOptions::default()).unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec![7.0]);
+        assert!(remove(&x, 7) && !remove(&x, 7));
+        let y = ops::mul(&x, &x).unwrap();
+        backward(&[y], &[one], None, BackwardOptions::default()).unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn non_leaves_and_constants_are_refused() {
+        let c = Tensor::scalar(1.0, DType::F64);
+        let noop: Hook = Arc::new(|_: &Tensor| Ok(None));
+        assert!(add(&c, 1, noop.clone()).is_err());
+        c.set_requires_grad(true).unwrap();
+        let y = ops::mul(&c, &c).unwrap();
+        assert!(add(&y, 2, noop).unwrap_err().to_string().contains("non-leaf"));
+    }
+}
