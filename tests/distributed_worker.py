@@ -355,7 +355,30 @@ def ddp_unused(out):
         c.true("unused parameters without find_unused_parameters raise", False)
     except RuntimeError as e:
         c.true(f"the error names the parameters: {e}", "unused.weight" in str(e) and "find_unused_parameters=True" in str(e))
+
+    class WithBuffer(bp.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = bp.nn.Linear(2, 2)
+            self.register_buffer("stat", bp.full((3,), float(r)))
+
+        def forward(self, x):
+            self.stat.add_(1.0)  # a running statistic each rank updates on its own
+            return self.lin(x)
+
+    bp.manual_seed(r)
+    m = DDP(WithBuffer())
+    c.close("parameters are rank 0's after construction", m.module.lin.weight.detach().numpy(), _rank0_linear_weight())
+    c.close("buffers are rank 0's after construction", m.module.stat.numpy(), np.zeros(3, np.float32))
+    m(bp.ones(1, 2))
+    m(bp.ones(1, 2))  # broadcast_buffers: rank 0's buffer (now 1) replaces each rank's before the forward
+    c.close("broadcast_buffers before each forward", m.module.stat.numpy(), np.full(3, 2.0, np.float32))
     report(out, c)
+
+
+def _rank0_linear_weight():
+    bp.manual_seed(0)
+    return bp.nn.Linear(2, 2).weight.detach().numpy()
 
 
 # ---- failures ----------------------------------------------------------------------------------
