@@ -11,13 +11,21 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 
 def find_mpiexec():
-    """Path of `mpiexec`: beside this interpreter (a venv with `pip install mpich`), else on PATH."""
-    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    if os.path.isfile(here) and os.access(here, os.X_OK):
-        return here
+    """Path of `mpiexec`: where pip puts scripts for this interpreter (beside it in a venv,
+    the user's scripts directory for `pip install --user`), else on PATH."""
+    dirs = [os.path.dirname(sys.executable), sysconfig.get_path("scripts")]
+    try:
+        dirs.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    except KeyError:
+        pass
+    for d in dirs:
+        here = os.path.join(d, "mpiexec")
+        if os.path.isfile(here) and os.access(here, os.X_OK):
+            return here
     found = shutil.which("mpiexec") or shutil.which("mpirun")
     if found is None:
         raise FileNotFoundError(
