@@ -128,15 +128,14 @@ def _check_timeout(timeout):
 
 
 def _check_backend(backend):
-    name = str(backend.value if isinstance(backend, Backend) else backend).lower() if backend is not None else "mpi"
-    if name != "mpi":
+    if backend is not None and str(backend).lower() != "mpi":
         raise ValueError(
-            f"backend {backend!r} is not available: backprop.distributed runs on MPI only; "
+            f"backend '{backend}' is not available: backprop.distributed runs on MPI only; "
             f"pass backend='mpi' (or leave it out) and start the ranks with mpiexec"
         )
 
 
-def _check_init_method(init_method, mpi_rank, mpi_size):
+def _check_init_method(init_method):
     if init_method is None:
         return
     if not isinstance(init_method, str):
@@ -146,13 +145,11 @@ def _check_init_method(init_method, mpi_rank, mpi_size):
         raise ValueError(
             f"init_method {init_method!r} is not a URL of the form env://, tcp://HOST:PORT or file:///PATH"
         )
-    # MPI has already connected the ranks; a rendezvous URL is accepted for PyTorch
-    # compatibility, and env:// checks the variables it would have read.
-    if scheme == "env":
-        _check_env(mpi_rank, mpi_size, require=False)
+    # MPI has already connected the ranks: a rendezvous URL is accepted for PyTorch
+    # compatibility (the RANK/WORLD_SIZE variables env:// would read are checked anyway).
 
 
-def _check_env(mpi_rank, mpi_size, require):
+def _check_env(mpi_rank, mpi_size):
     for var, mpi_value in (("RANK", mpi_rank), ("WORLD_SIZE", mpi_size)):
         value = os.environ.get(var)
         if value is None:
@@ -207,8 +204,8 @@ def init_process_group(
                 f"init_process_group: {name}={given} disagrees with MPI's {actual}; with the MPI backend the "
                 f"launcher decides: leave {name} out or start the job with mpiexec -n {world_size if name == 'world_size' else mpi_size}"
             )
-    _check_init_method(init_method, mpi_rank, mpi_size)
-    _check_env(mpi_rank, mpi_size, require=False)
+    _check_init_method(init_method)
+    _check_env(mpi_rank, mpi_size)
     from backprop.distributed import abort
 
     _State.world = ProcessGroup(world.Dup(), range(mpi_size), seconds)
