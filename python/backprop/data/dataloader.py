@@ -165,14 +165,7 @@ class DataLoader:
         return MapFetcher(self.dataset, self._auto_collation, self.collate_fn)
 
     def _index_stream(self):
-        """What each batch is fetched from (see `backprop.data.fetch`)."""
-        if self._iterable:
-            return itertools.repeat(None)
-        if self.batch_sampler is None:
-            return iter(self.sampler)
-        if isinstance(self.batch_sampler, BatchSampler):
-            return self.batch_sampler._batches()
-        return iter(self.batch_sampler)
+        return _index_stream(self._iterable, self.sampler, self.batch_sampler)
 
     def __len__(self):
         if self._iterable:
@@ -232,6 +225,17 @@ def _fork_is_safe():
         return False
 
 
+def _index_stream(iterable, sampler, batch_sampler):
+    """What each batch is fetched from (see `backprop.data.fetch`)."""
+    if iterable:
+        return itertools.repeat(None)
+    if batch_sampler is None:
+        return iter(sampler)
+    if isinstance(batch_sampler, BatchSampler):
+        return batch_sampler._batches()
+    return iter(batch_sampler)
+
+
 def _single_process(loader):
     # Drawn and unused, as PyTorch does, so that the shuffle order from a given generator is
     # the same with and without workers.
@@ -251,7 +255,10 @@ class _MultiProcessIter:
     """One set of worker processes and the bookkeeping of the batches in flight."""
 
     def __init__(self, loader):
-        self._loader = loader
+        # No reference to the loader: a persistent loader holds its iterator, and a cycle
+        # would leave shutting the workers down to the garbage collector, which may close the
+        # queues first.
+        self._stream = (loader._iterable, loader.sampler, loader.batch_sampler)
         self._closed = True  # until the workers exist, there is nothing to shut down
         ctx = loader._context()
         self._num_workers = loader.num_workers
@@ -305,7 +312,7 @@ class _MultiProcessIter:
         self._start_epoch()
 
     def _start_epoch(self):
-        self._indices = self._loader._index_stream()
+        self._indices = _index_stream(*self._stream)
         self._sent = 0  # task ids handed out so far
         self._next = 0  # the next task id to yield (in order)
         self._pending = {}  # task id -> worker id, for batches not yet received
