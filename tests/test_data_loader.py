@@ -430,3 +430,33 @@ def test_default_convert():
     assert isinstance(out["b"], list) and out["b"][0].dtype == bp.float32 and out["b"][1] == "s"
     assert isinstance(out["p"], Point) and out["p"].y == 3 and isinstance(out["p"].x, bp.Tensor)
     assert default_convert("text") == "text" and default_convert(np.array(["a"]))[0] == "a"
+
+
+# ---- backprop.utils.data -------------------------------------------------------------------
+
+
+def test_utils_data_is_backprop_data_under_pytorchs_name(monkeypatch):
+    import importlib.machinery
+    import sys
+    import types
+
+    import backprop.data.sampler
+    from backprop.utils.data import DataLoader as D, TensorDataset as T, get_worker_info as g
+
+    assert D is DataLoader and T is TensorDataset and g is get_worker_info
+    import backprop.utils.data.sampler as aliased
+
+    assert aliased is backprop.data.sampler
+    from backprop.utils.data.dataloader import default_collate as dc
+
+    assert dc is default_collate and bp.utils.data.random_split is random_split
+    # A submodule added to backprop.data later (distributed.py) resolves the same way.
+    probe = types.ModuleType("backprop.data._probe")
+    probe.__spec__ = importlib.machinery.ModuleSpec("backprop.data._probe", None)
+    monkeypatch.setitem(sys.modules, "backprop.data._probe", probe)
+    import backprop.utils.data._probe as p
+
+    assert p is probe
+    monkeypatch.delitem(sys.modules, "backprop.utils.data._probe")
+    with pytest.raises(ModuleNotFoundError):
+        import backprop.utils.data.no_such_module  # noqa: F401

@@ -29,6 +29,7 @@ import time
 
 from backprop.data import worker as _worker
 from backprop.data._random import draw_seed, resolve
+from backprop.data.collate import default_collate, default_convert  # noqa: F401  (PyTorch exports them here too)
 from backprop.data.dataset import IterableDataset
 from backprop.data.fetch import IterableFetcher, MapFetcher
 from backprop.data.sampler import BatchSampler, RandomSampler, SequentialSampler
