@@ -226,8 +226,15 @@ def test_workers_start_safely_after_the_thread_pool_runs():
     (a @ a).sum().item()  # the parent's CPU thread pool is running now
     assert not dataloader._fork_is_safe()
     loader = DataLoader(BigOps(), batch_size=None, num_workers=1, timeout=WAIT)
-    assert loader._context().get_start_method() == "forkserver"
+    assert loader._context().get_start_method() != "fork"
     assert [float(x) for x in loader] == [600.0**3 + 1.0] * 2  # parallel kernels in a worker
+
+
+def test_an_unpicklable_loader_under_spawn_is_a_clear_error():
+    loader = DataLoader(Numbers(4), num_workers=1, collate_fn=lambda b: b, multiprocessing_context="spawn")
+    with pytest.raises(RuntimeError, match="must be picklable"):
+        next(iter(loader))
+    assert not multiprocessing.active_children()
 
 
 def test_in_order_false_and_custom_batch_sampler_with_workers():

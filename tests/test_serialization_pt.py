@@ -231,3 +231,18 @@ def test_random_header_entries_raise_only_load_errors(entry):
         bp.load(io.BytesIO(safetensors_bytes({"t": entry}, b"\0" * 16)))
     except LoadError:
         pass
+
+
+def test_map_location_moves_tensors_and_saves_read_back_from_the_device(tmp_path, device):
+    sd = bp.load(fixture("sequential_state_dict.pt"), map_location=device)
+    assert all(t.device.type == device for t in sd.values())
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).to(device)
+    model.load_state_dict(sd)
+    x = bp.randn(2, 4, device=device)
+    path = tmp_path / "m.safetensors"
+    bp.save({"model": model.state_dict(), "empty_a": bp.zeros(0), "empty_b": bp.zeros(0)}, path)
+    back = bp.load(path, map_location=device)
+    assert back["empty_a"] is not back["empty_b"]
+    again = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).to(device)
+    again.load_state_dict(back["model"])
+    assert_close(again(x), to_np(model(x)), rtol=1e-5, atol=1e-6)
