@@ -246,3 +246,23 @@ def test_map_location_moves_tensors_and_saves_read_back_from_the_device(tmp_path
     again = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).to(device)
     again.load_state_dict(back["model"])
     assert_close(again(x), to_np(model(x)), rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(["sequential_state_dict.pt", "sequential_state_dict_legacy.pt", "tied_lm.pt"]), st.integers(0, 4000), st.binary(min_size=1, max_size=8))
+def test_corrupted_pytorch_files_raise_only_load_errors(name, at, junk):
+    with open(fixture(name), "rb") as f:
+        data = f.read()
+    at %= len(data)
+    for candidate in (data[:at], data[:at] + junk + data[at + len(junk) :]):
+        try:
+            bp.load(io.BytesIO(candidate))
+        except LoadError:
+            pass
+
+
+def test_corrupted_pickle_inside_a_valid_zip_is_a_load_error():
+    with pytest.raises(LoadError, match="could not be unpickled"):
+        bp.load(io.BytesIO(malicious_zip(b"\x80\x02garbage")))
+    with pytest.raises(LoadError, match="persistent id"):
+        bp.load(io.BytesIO(malicious_zip(b"\x80\x02X\x03\x00\x00\x00abcQ.")))

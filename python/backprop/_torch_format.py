@@ -17,10 +17,16 @@ import io
 import pickle
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+# What zipfile raises for a damaged archive (an unsupported version or compression included).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError, struct.error, UnicodeDecodeError,
+    RuntimeError, OverflowError, MemoryError,  # "File ... is encrypted" (a flipped flag bit), absurd offsets
+)
 
 # torch storage class -> NumPy dtype of its elements ("bf16": bfloat16, read as float32)
 _STORAGES = {
@@ -201,15 +207,22 @@ def read_zip(data, fail, weights_only, place):
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        fail(None, "zip", f"is not a readable zip archive ({e})")
+    except _ZIP_ERRORS as e:
+        fail(None, "zip", f"is not a readable zip archive ({type(e).__name__}: {e})")
     pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
     if not pkl:
         fail(None, "data.pkl", "is a zip archive without a data.pkl: not a torch.save file")
     prefix = pkl[0][: -len("data.pkl")]
+
+    def read(entry):
+        try:
+            return archive.read(entry)
+        except _ZIP_ERRORS as e:
+            fail(None, "zip", f"entry {entry} cannot be read ({type(e).__name__}: {e})")
+
     big_endian = False
     if prefix + "byteorder" in names:
-        big_endian = archive.read(prefix + "byteorder").strip() == b"big"
+        big_endian = read(prefix + "byteorder").strip() == b"big"
     reader = Reader(fail, weights_only, place)
     storages = {}
 
@@ -221,20 +234,22 @@ def read_zip(data, fail, weights_only, place):
             entry = f"{prefix}data/{key}"
             if entry not in names:
                 fail(None, "storage", f"names storage {key}, which the archive lacks")
-            s = _Storage(key, _storage_array(archive.read(entry), stype.dtype, numel, big_endian, fail, key))
+            s = _Storage(key, _storage_array(read(entry), stype.dtype, numel, big_endian, fail, key))
             s.location = str(location)
             storages[key] = s
         return storages[key]
 
-    return _unpickle(reader, io.BytesIO(archive.read(pkl[0])), persistent_load, fail)
+    return _unpickle(reader, io.BytesIO(read(pkl[0])), persistent_load, fail)
 
 
 def read_legacy(data, fail, weights_only, place):
+    from backprop.serialization import LoadError
+
     f = io.BytesIO(data)
     reader = Reader(fail, True, place)
     try:
         magic, protocol, sys_info = (reader.unpickler(f, _no_persistent(fail)).load() for _ in range(3))
-    except pickle.UnpicklingError:
+    except LoadError:
         raise
     except Exception as e:
         fail(None, "header", f"is not a legacy torch.save stream ({type(e).__name__}: {e})")
@@ -269,7 +284,10 @@ def read_legacy(data, fail, weights_only, place):
         (numel,) = struct.unpack("<q", head)
         stype, location = seen[key][1], seen[key][3]
         itemsize = 2 if stype.dtype == "bf16" else np.dtype(stype.dtype).itemsize
-        s = _Storage(key, _storage_array(f.read(max(numel, 0) * itemsize), stype.dtype, numel, big_endian, fail, key))
+        nbytes = numel * itemsize
+        if not 0 <= nbytes <= len(data) - f.tell():
+            fail(None, "storage", f"storage {key} claims {numel} elements, more than the file holds")
+        s = _Storage(key, _storage_array(f.read(nbytes), stype.dtype, numel, big_endian, fail, key))
         s.location = str(location)
         storages[key] = s
 
@@ -290,13 +308,13 @@ def _no_persistent(fail):
 
 
 def _unpickle(reader, f, persistent_load, fail):
+    from backprop.serialization import LoadError
+
     try:
         return reader.unpickler(f, persistent_load).load()
-    except pickle.UnpicklingError:
+    except LoadError:
         raise
-    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error, RecursionError) as e:
-        from backprop.serialization import LoadError
-
-        if isinstance(e, LoadError):
-            raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            struct.error, RecursionError, OverflowError, MemoryError, zipfile.BadZipFile, OSError, zlib.error, UnicodeDecodeError) as e:
+        # MemoryError too: a corrupt length field asks for an absurd allocation
         fail(None, "pickle", f"could not be unpickled ({type(e).__name__}: {e})")
