@@ -105,6 +105,10 @@ def record_init(worker_id):
     os.environ["BP_TEST_WORKER"] = f"{worker_id}/{info.num_workers}/{info.seed}"
 
 
+def broken_init(worker_id):
+    raise OSError(f"worker {worker_id} cannot open its shard")
+
+
 class InitRecord(Dataset):
     def __len__(self):
         return 4
@@ -183,6 +187,12 @@ def test_a_workers_exception_is_reraised_with_its_traceback():
     assert not multiprocessing.active_children()  # the dropped iterator shut its workers down
     with pytest.raises(KeyError, match="sample 2 is broken"):
         list(DataLoader(Numbers(4, fail_at=2, error=KeyError), num_workers=1, timeout=WAIT))
+
+
+def test_a_failing_worker_init_fn_is_reported_from_that_worker():
+    with pytest.raises(OSError, match="worker 0 cannot open its shard") as info:
+        list(DataLoader(Numbers(4), num_workers=1, worker_init_fn=broken_init, timeout=WAIT))
+    assert "in DataLoader worker process 0" in str(info.value) and "broken_init" in str(info.value)
 
 
 def test_early_break_shuts_the_workers_down():

@@ -266,3 +266,15 @@ def test_corrupted_pickle_inside_a_valid_zip_is_a_load_error():
         bp.load(io.BytesIO(malicious_zip(b"\x80\x02garbage")))
     with pytest.raises(LoadError, match="persistent id"):
         bp.load(io.BytesIO(malicious_zip(b"\x80\x02X\x03\x00\x00\x00abcQ.")))
+
+
+@pytest.mark.parametrize("tree", ['{"$dict": 5}', '{"$dict": [[1]]}', '{"$list": 3}', '{"$tensor": "nope"}', '{"$what": 1}', "[" * 5000 + "]" * 5000, "{"])
+def test_a_malformed_structure_entry_is_a_load_error(tree):
+    data = safetensors_bytes({"__metadata__": {"backprop.tree": tree}})
+    with pytest.raises(LoadError, match="__metadata__"):
+        bp.load(io.BytesIO(data))
+    deep = '{"$list": [' * 900 + "1" + "]}" * 900
+    try:
+        bp.load(io.BytesIO(safetensors_bytes({"__metadata__": {"backprop.tree": deep}})))
+    except LoadError:
+        pass

@@ -152,7 +152,12 @@ def load(f, map_location=None, weights_only=None):
             tree = json.loads(meta[_TREE_KEY])
         except (ValueError, RecursionError) as e:
             raise LoadError(name, None, "__metadata__", f"backprop's structure entry is not JSON ({e})") from None
-        return _decode(tree, tensors, name)
+        try:
+            return _decode(tree, tensors, name)
+        except LoadError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+            raise LoadError(name, None, "__metadata__", f"backprop's structure entry is malformed ({type(e).__name__}: {e})") from None
     return tensors
 
 
@@ -254,7 +259,10 @@ def _decode(node, tensors, path):
                 raise LoadError(path, key, "__metadata__", "the structure names a tensor that the file lacks")
             return tensors[key]
         if "$dict" in node:
-            return OrderedDict((k, _decode(v, tensors, path)) for k, v in node["$dict"])
+            pairs = node["$dict"]
+            if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+                raise LoadError(path, None, "__metadata__", "a $dict entry must be a list of [key, value] pairs")
+            return OrderedDict((k, _decode(v, tensors, path)) for k, v in pairs)
         if "$list" in node:
             return [_decode(v, tensors, path) for v in node["$list"]]
         if "$tuple" in node:
