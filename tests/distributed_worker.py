@@ -385,20 +385,24 @@ def _rank0_linear_weight():
 
 
 def mismatch(out):
+    """Each rank writes what it raised to OUT.<rank> (stdout of two ranks can interleave)."""
     dist.init_process_group("mpi")
     r = dist.get_rank()
+    lines = []
     t = bp.zeros(4 + r, 3)
     try:
         dist.all_reduce(t)
-        print(f"rank {r}: no error", flush=True)
+        lines.append(f"rank {r}: no error")
     except dist.DistError as e:
-        print(f"rank {r} raised {type(e).__name__}: {e}", flush=True)
+        lines.append(f"rank {r} raised {type(e).__name__}: {e}")
     t = bp.zeros(3, dtype=bp.float32 if r == 0 else bp.float64)
     try:
         dist.broadcast(t, src=0)
     except dist.DistError as e:
-        print(f"rank {r} dtype: {e}", flush=True)
+        lines.append(f"rank {r} dtype: {e}")
     dist.barrier()
+    with open(f"{out}.{r}", "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def raises(out):

@@ -206,7 +206,7 @@ def main(argv=None):
         sampler = DistributedSampler(train_set, seed=args.seed)
     optimizer = bp.optim.AdamW(model.parameters(), lr=args.lr)
     per_rank = args.batch_size // world
-    train_loader = _train_loader(train_set, per_rank, sampler)
+    train_loader = DataLoader(train_set, batch_size=per_rank, shuffle=sampler is None, sampler=sampler)
     test_loader = DataLoader(test_set, batch_size=1000)
     scheduler = None
     if args.schedule == "cosine":
@@ -219,7 +219,6 @@ def main(argv=None):
     for epoch in range(1, args.epochs + 1):
         if sampler is not None:
             sampler.set_epoch(epoch)
-            train_loader = _train_loader(train_set, per_rank, sampler)
         train_loss, throughput = train_epoch(model, train_loader, optimizer, args.device, epoch, scheduler, say)
         test_loss, accuracy = evaluate(model, test_loader, args.device)
         say(
@@ -232,15 +231,6 @@ def main(argv=None):
         bp.save({"model": state, "optimizer": optimizer.state_dict(), "epochs": args.epochs}, args.save)
         say(f"saved the model and optimizer state to {args.save}")
     return accuracy
-
-
-def _train_loader(train_set, batch_size, sampler):
-    """The shuffled training batches; with a `DistributedSampler`, only this rank's share."""
-    from backprop.data import DataLoader, Subset
-
-    if sampler is None:
-        return DataLoader(train_set, batch_size=batch_size, shuffle=True)
-    return DataLoader(Subset(train_set, list(sampler)), batch_size=batch_size, shuffle=False)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,12 @@ each rank gets as many (or, with `drop_last`, drops the tail), and takes every
 
 import math
 
+import numpy as np
 
-class DistributedSampler:
+from backprop.data.sampler import _ArraySampler
+
+
+class DistributedSampler(_ArraySampler):
     """Indices `rank, rank + num_replicas, ...` of a (shuffled) order of `dataset`.
 
     `num_replicas` and `rank` default to the world size and rank of the default process
@@ -52,24 +56,19 @@ class DistributedSampler:
         self.shuffle = shuffle
         self.seed = seed
 
-    def __iter__(self):
+    def _epoch_indices(self):
         n = len(self.dataset)
         if self.shuffle:
-            import numpy as np
-
-            indices = np.random.default_rng(self.seed + self.epoch).permutation(n).tolist()
+            indices = np.random.default_rng(self.seed + self.epoch).permutation(n)
         else:
-            indices = list(range(n))
+            indices = np.arange(n)
         if not self.drop_last:
-            padding = self.total_size - len(indices)
-            if padding <= len(indices):
-                indices += indices[:padding]
-            else:
-                indices += (indices * math.ceil(padding / len(indices)))[:padding]
+            padding = self.total_size - n
+            if padding > 0:
+                indices = np.concatenate([indices, np.resize(indices, padding)])  # repeats from the start
         else:
             indices = indices[: self.total_size]
-        assert len(indices) == self.total_size
-        return iter(indices[self.rank : self.total_size : self.num_replicas])
+        return indices[self.rank : self.total_size : self.num_replicas]
 
     def __len__(self):
         return self.num_samples
