@@ -4,7 +4,7 @@
 `backprop.nn.utils` gradient clipping, parameter vectors, parametrizations and fusion.
 """
 
-from backprop.nn import functional, init, utils
+from backprop.nn import functional, init, parallel, utils
 from backprop.nn.activation import (
     CELU,
     ELU,
