@@ -182,6 +182,8 @@ def test_batch_norm_errors():
         nn.BatchNorm1d(3)(bp.ones(1, 3))
     with pytest.raises(ValueError, match="2D or 3D"):
         nn.BatchNorm1d(3)(bp.ones(3))
+    with pytest.raises(RuntimeError, match="running_mean must be defined in evaluation mode"):
+        F.batch_norm(bp.ones(2, 3), None, None, training=False)
     with pytest.raises(RuntimeError, match="running_mean should contain 3"):
         F.batch_norm(bp.ones(2, 3), bp.zeros(4), bp.ones(4))
 

@@ -86,7 +86,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and t.numel() != c:
             raise RuntimeError(f"batch_norm: {name} should contain {c} elements not {t.numel()}")
     cshape = _channel_shape(input)
-    if training or running_mean is None or running_var is None:
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError(f"batch_norm: running_{'mean' if running_mean is None else 'var'} must be defined in evaluation mode")
+    if training:
         count = input.numel() // c if c else 0
         if training and count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
