@@ -3,6 +3,7 @@ tensor learning rates, state dicts saved by PyTorch, parameter groups and zero_g
 and weight averaging (swa_utils)."""
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,6 +159,23 @@ def test_a_state_dict_saved_by_pytorch_loads_and_continues_its_trajectory():
         opt.step()
     assert_close(w, [0.5079637169837952, -1.5029557943344116], rtol=1e-6)
     assert_close(b, [0.0], atol=1e-6)
+
+
+def test_a_pytorch_pt_file_of_optimizer_state_loads_with_bp_load():
+    # tests/fixtures/make_optim_state_fixture.py: torch.optim.RMSprop(lr=0.05, momentum=0.5,
+    # centered=True, weight_decay=0.1) on (w*w*w).sum() from [1, -2, 0.5], saved after 3
+    # steps with torch.save; w printed after 3 and after 5 steps.
+    path = Path(__file__).with_name("fixtures") / "optim_state_rmsprop.pt"
+    w = nn.Parameter(bp.tensor([-0.07626339048147202, -3.9288740158081055, -0.48343968391418457]))
+    opt = optim.RMSprop([w])
+    opt.load_state_dict(bp.load(path))
+    assert opt.param_groups[0]["centered"] is True and opt.param_groups[0]["lr"] == 0.05
+    assert set(opt.state[w]) == {"step", "square_avg", "momentum_buffer", "grad_avg"}
+    for _ in range(2):
+        opt.zero_grad()
+        (w * w * w).sum().backward()
+        opt.step()
+    assert_close(w, [-0.23865975439548492, -5.464657306671143, -1.599367380142212], rtol=1e-5)
 
 
 def test_state_dict_from_torch_itself_when_installed():
