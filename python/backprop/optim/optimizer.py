@@ -1,7 +1,9 @@
-"""`Optimizer`: parameter groups, per-parameter state, `zero_grad` and state dicts.
+"""`Optimizer`: parameter groups, per-parameter state, `zero_grad`, state dicts (PyTorch's
+layout and keys, so a PyTorch optimizer's state loads) and step / state-dict hooks.
 
 Subclasses implement `step` as one fused engine call per parameter group; the Python here
-only gathers which parameters have gradients and their state.
+only gathers which parameters have gradients and their state. `step` is wrapped once per
+class (as PyTorch does) so the pre- and post-step hooks run around it.
 """
 
 import copy

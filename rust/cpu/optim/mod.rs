@@ -7,6 +7,8 @@
 //!
 //! The caller (`ops::optim`) has checked that every tensor is contiguous, of the parameter's
 //! shape and dtype, and that none overlaps another.
+//!
+//! This file holds SGD and Adam; `rules` the other element-wise optimizers (`backend::Rule`).
 
 use super::SendPtr;
 use crate::backend::{AdamHyper, AdamMoments, SgdHyper};
