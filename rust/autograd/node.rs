@@ -205,9 +205,11 @@ impl Node {
     }
     pub fn remove_hook(&self, id: u64) -> bool {
         let mut hooks = self.hooks.borrow_mut();
-        let before = hooks.len();
-        hooks.retain(|(i, _, _)| *i != id);
-        hooks.len() != before
+        let Some(pos) = hooks.iter().position(|(i, _, _)| *i == id) else { return false };
+        let removed = hooks.remove(pos);
+        drop(hooks);
+        drop(removed); // outside the borrow: see `EngineCell` on drops that reach Python
+        true
     }
     pub(crate) fn hooks_for(&self, output_nr: u32) -> Vec<Hook> {
         self.hooks.borrow_mut().iter().filter(|(_, nr, _)| *nr == output_nr).map(|(_, _, h)| h.clone()).collect()
