@@ -27,6 +27,9 @@ pub enum Error {
     /// A bad argument type (TypeError).
     #[error("{0}")]
     Type(String),
+    /// A buffer that could not be allocated (MemoryError).
+    #[error("{0}")]
+    Memory(String),
     /// An error raised by foreign code called back from the engine (a Python hook or custom
     /// Function); carried through unchanged so Python sees the original exception.
     #[error("{0}")]

@@ -120,7 +120,7 @@ pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()
 /// A fresh tensor filled with `value`.
 pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
     match device {
-        Device::Cpu => Ok(cpu::copy::full(shape, value, dtype)),
+        Device::Cpu => cpu::copy::full(shape, value, dtype),
         Device::Gpu => gpu::elementwise::full(shape, value, dtype),
     }
 }

@@ -2,7 +2,7 @@
 //! DeviceError is a RuntimeError, graph misuse is a RuntimeError, bad indices IndexErrors.
 
 use crate::error::Error;
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 pyo3::create_exception!(backprop, ShapeError, PyValueError, "Tensor shapes that do not fit together.");
@@ -19,6 +19,7 @@ impl From<Error> for PyErr {
             Error::Index(m) => PyIndexError::new_err(m),
             Error::Value(m) => PyValueError::new_err(m),
             Error::Type(m) => PyTypeError::new_err(m),
+            Error::Memory(m) => PyMemoryError::new_err(m),
             Error::Foreign(inner) => match inner.downcast::<PyErr>() {
                 Ok(py_err) => *py_err,
                 Err(other) => PyRuntimeError::new_err(other.to_string()),
