@@ -24,6 +24,10 @@ pub enum Error {
     /// A bad argument value (ValueError).
     #[error("{0}")]
     Value(String),
+    /// A matrix a factorization cannot take: singular, not positive-definite, no convergence
+    /// (`LinAlgError`, a RuntimeError subclass, as `torch.linalg.LinAlgError`).
+    #[error("{0}")]
+    LinAlg(String),
     /// A bad argument type (TypeError).
     #[error("{0}")]
     Type(String),
