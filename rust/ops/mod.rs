@@ -7,6 +7,7 @@ mod binary;
 mod creation;
 mod index;
 mod inplace;
+mod linalg;
 mod matmul;
 mod nn;
 mod norm;
@@ -19,6 +20,7 @@ pub use binary::*;
 pub use creation::*;
 pub use index::*;
 pub use inplace::*;
+pub use linalg::*;
 pub use matmul::*;
 pub use nn::*;
 pub use norm::*;
@@ -60,6 +62,7 @@ pub enum Op {
     Index(IndexOp),
     Matmul(MatmulOp),
     Nn(NnOp),
+    Linalg(LinalgOp),
     Norm(NormOp),
     Where,
     Custom(Box<dyn CustomOp>),
@@ -76,6 +79,7 @@ impl Op {
             Op::Index(o) => o.name().into(),
             Op::Matmul(o) => o.name().into(),
             Op::Nn(o) => o.name().into(),
+            Op::Linalg(o) => o.name().into(),
             Op::Norm(o) => o.name().into(),
             Op::Where => "where".into(),
             Op::Custom(c) => c.name(),
@@ -90,6 +94,7 @@ impl Op {
             Op::Shape(o) => o.params(),
             Op::Index(o) => o.params(),
             Op::Nn(o) => o.params(),
+            Op::Linalg(o) => o.params(),
             Op::Norm(o) => o.params(),
             Op::Binary(_) | Op::Matmul(_) | Op::Where | Op::Custom(_) => OpParams::new(),
         }
@@ -104,6 +109,7 @@ impl Op {
             Op::Index(o) => o.vjp(ctx),
             Op::Matmul(o) => o.vjp(ctx),
             Op::Nn(o) => o.vjp(ctx),
+            Op::Linalg(o) => o.vjp(ctx),
             Op::Norm(o) => o.vjp(ctx),
             Op::Where => binary::where_vjp(ctx),
             Op::Custom(_) => unreachable!("custom ops run through CustomOp::backward"),
