@@ -128,15 +128,9 @@ def test_softmax_without_dim_warns_and_infers_like_pytorch():
     assert_close(y3, np.full((2, 3, 4), -math.log(2)))  # dim 0 for 3-D input
     with pytest.warns(UserWarning, match="softmin"):
         nn.Softmin()(bp.ones(3))
-    with pytest.warns(UserWarning, match="Implicit dimension choice for log_softmax"):
-        assert_close(F.log_softmax(bp.ones(3)), np.full(3, -math.log(3)))
-    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
-        assert_close(F.softmax(x), to_np(F.softmax(x, 1)))
-    assert F.softmax(bp.tensor([1.0, 2.0]), 0, dtype=bp.float64).dtype == bp.float64
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nn.Softmax(dim=-1)(x)
-        F.softmax(x, dim=1)
 
 
 def test_activation_errors_and_reprs():

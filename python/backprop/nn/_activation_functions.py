@@ -16,25 +16,6 @@ def _softmax_dim(name, ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """exp(x) / sum(exp(x)) along `dim` (inferred, with PyTorch's warning, when omitted);
-    `dtype` casts the input first."""
-    if dim is None:
-        dim = _softmax_dim("softmax", input.dim())
-    if dtype is not None:
-        input = input.to(dtype)
-    return _core.softmax(input, dim)
-
-
-def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """x - logsumexp(x) along `dim` (inferred, with PyTorch's warning, when omitted)."""
-    if dim is None:
-        dim = _softmax_dim("log_softmax", input.dim())
-    if dtype is not None:
-        input = input.to(dtype)
-    return _core.log_softmax(input, dim)
-
-
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-x) along `dim`."""
     if dim is None:
