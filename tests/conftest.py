@@ -9,6 +9,17 @@ from hypothesis import HealthCheck, settings
 
 import backprop as bp
 
+
+def _plugin_installed():
+    from importlib.metadata import entry_points
+
+    return any(ep.value == "backprop.testing.pytest_plugin" for ep in entry_points(group="pytest11"))
+
+
+# backprop's pytest plugin (bp_device, --bp-gpu) loads by entry point once backprop is
+# installed; from a source tree (PYTHONPATH=python) it is loaded here.
+pytest_plugins = [] if _plugin_installed() else ["backprop.testing.pytest_plugin"]
+
 settings.register_profile(
     "default",
     max_examples=int(os.environ.get("BACKPROP_HYPOTHESIS_EXAMPLES", "30")),
@@ -45,19 +56,11 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(_gpu_line())
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "gpu: the case runs on the GPU (skipped without an adapter)")
-
-
-DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
-
-
-@pytest.fixture(params=DEVICES)
-def device(request):
-    """Each device the test should run on; GPU cases skip (with the reason) without an adapter."""
-    if request.param == "gpu" and not _gpu_available():
-        pytest.skip("no GPU adapter found (install mesa-vulkan-drivers for lavapipe)")
-    return request.param
+@pytest.fixture
+def device(bp_device):
+    """Each device the test should run on: the plugin's bp_device (GPU cases skip, with the
+    reason, without an adapter; see --bp-gpu)."""
+    return bp_device
 
 
 def to_np(t):

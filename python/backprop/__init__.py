@@ -151,7 +151,7 @@ def from_dlpack(obj):
     return from_numpy(np.from_dlpack(obj))
 
 
-_SUBMODULES = {"autograd", "nn", "optim", "data", "viz", "gpu", "cuda", "demo"}
+_SUBMODULES = {"autograd", "nn", "optim", "data", "viz", "gpu", "cuda", "demo", "testing"}
 
 
 def __getattr__(name):
