@@ -217,7 +217,11 @@ class _Context:
             for i, s in enumerate(self.specs):
                 role = {"diff": "differentiated", "const": "constant", "other": "passed through"}[s.kind]
                 v = s.value
-                text = repr(v) if not isinstance(v, np.ndarray) else f"shape {v.shape}: " + np.array2string(v, separator=", ")
+                if isinstance(v, np.ndarray):
+                    body = np.array2string(v, separator=", ").replace("\n", "\n" + " " * 4)
+                    text = f"shape {v.shape}\n    {body}"
+                else:
+                    text = repr(v)
                 lines.append(f"  input {i} ({role}{', non-contiguous' if s.strided else ''}): {text}")
         return "\n".join(lines)
 
