@@ -367,9 +367,17 @@ def _run_pytest(tmp_path, *args, env=None):
         textwrap.dedent(
             """
             import backprop as bp
+            from hypothesis import settings
+            from backprop.testing import given_gradients
+            from backprop.testing.strategies import tensors
 
             def test_on_each_device(bp_device):
                 assert bp.ones(2, device=bp_device).sum().item() == 2.0
+
+            @settings(max_examples=5)
+            @given_gradients(x=tensors(shape=(2,)))
+            def test_drawn_on_each_device(x, bp_device):
+                return x * x
             """
         )
     )
@@ -382,11 +390,18 @@ def _run_pytest(tmp_path, *args, env=None):
 
 def test_the_plugin_runs_bp_device_on_the_cpu_and_honours_bp_gpu_off(tmp_path):
     r = _run_pytest(tmp_path, "--bp-gpu=off")
-    assert "1 passed, 1 skipped" in r.stdout, r.stdout + r.stderr
+    assert "2 passed, 2 skipped" in r.stdout, r.stdout + r.stderr
     assert "--bp-gpu=off" in r.stdout
+
+
+def test_the_plugin_runs_gpu_cases_when_an_adapter_is_available(tmp_path):
+    if not bp.gpu.is_available():
+        pytest.skip(f"no GPU adapter: {bp.gpu.unavailable_reason()}")
+    r = _run_pytest(tmp_path, "--bp-gpu=require")
+    assert "4 passed" in r.stdout, r.stdout + r.stderr
 
 
 def test_the_plugin_fails_a_missing_adapter_it_was_asked_for(tmp_path):
     r = _run_pytest(tmp_path, "--bp-gpu=no-such-adapter-name")
-    assert "1 passed" in r.stdout and "1 error" in r.stdout, r.stdout + r.stderr
+    assert "2 passed" in r.stdout and "2 errors" in r.stdout, r.stdout + r.stderr
     assert "--bp-gpu=no-such-adapter-name asks for a GPU" in r.stdout

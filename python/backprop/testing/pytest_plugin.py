@@ -52,7 +52,9 @@ def _gpu_state():
         return False, f"this backprop build has no GPU backend ({e})"
 
 
-@pytest.fixture(params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
+# Session scope: the value is a device name, the same for every test, and hypothesis
+# (given_gradients) accepts only fixtures that are not function-scoped.
+@pytest.fixture(scope="session", params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
 def bp_device(request):
     """Each device the test runs on: "cpu", then "gpu" (skipped, or failed with
     ``--bp-gpu=require``, when no adapter is available)."""
