@@ -11,7 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import backprop as bp
@@ -19,6 +19,7 @@ from backprop.testing import GradientCheckError, assert_close, check_gradients, 
 from backprop.testing.strategies import arrays, away_from, axes, broadcastable_shapes, dtypes, shapes, tensors
 
 Function = bp.autograd.Function
+SHRINK_ONLY = (Phase.generate, Phase.shrink)  # no explain phase: it reruns the test many times
 
 
 # --- ops with a right and with wrong backwards -------------------------------------------
@@ -115,7 +116,7 @@ def test_a_correct_op_passes_every_check(device):
 def test_a_wrong_vjp_is_caught_with_the_input_shrunk(bad):
     seen = []
 
-    @settings(max_examples=50, database=None)
+    @settings(max_examples=50, database=None, phases=SHRINK_ONLY)
     @given_gradients(x=tensors(dtype="float64", shape=shapes(min_dims=0, max_dims=3)))
     def check(x):
         seen.append(tuple(x.shape))
@@ -130,7 +131,7 @@ def test_a_wrong_vjp_is_caught_with_the_input_shrunk(bad):
 def test_a_wrong_broadcast_reduction_is_caught_at_the_smallest_broadcast():
     seen = []
 
-    @settings(max_examples=100, database=None)
+    @settings(max_examples=100, database=None, phases=SHRINK_ONLY)
     @given(pair=broadcastable_shapes(2, min_dims=1, max_dims=2, max_side=3), data=st.data())
     def check(pair, data):
         a = data.draw(arrays(shape=pair[0], elements=away_from([0.0], 0.1)))
@@ -150,8 +151,26 @@ def test_a_wrong_second_derivative_is_caught_only_at_order_2():
     x = np.array([0.7, -1.2])
     check_gradients(CubeDetachedBackward.apply, x, order=1)
     check_gradients(Cube.apply, x, order=2)
-    with pytest.raises(GradientCheckError, match="the first derivative of fn"):
-        check_gradients(CubeDetachedBackward.apply, x, order=2)
+    seen = []
+
+    @settings(max_examples=50, database=None, phases=SHRINK_ONLY)
+    @given_gradients(x=tensors(dtype="float64", shape=shapes(min_dims=0, max_dims=3)), order=2)
+    def check(x):
+        seen.append(tuple(x.shape))
+        return CubeDetachedBackward.apply(x)
+
+    with pytest.raises(GradientCheckError, match="the first derivative of fn on cpu in float64"):
+        check()
+    assert seen[-1] == ()
+
+
+def test_every_failing_input_is_reported():
+    def both_wrong(a, b):
+        return SquareSignFlipped.apply(a) + SquareMissingFactor.apply(b)
+
+    with pytest.raises(GradientCheckError) as err:
+        check_gradients(both_wrong, np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    assert "gradient of input 0" in str(err.value) and "gradient of input 1" in str(err.value)
 
 
 def test_the_error_shows_the_jacobian_blocks_the_worst_element_and_the_inputs():
@@ -202,6 +221,8 @@ def test_tolerances_per_dtype_and_upstream():
         check_gradients(lambda a: a * 3, x, upstream=np.ones(3))
     with pytest.raises(ValueError, match="order"):
         check_gradients(lambda a: a * 3, x, order=3)
+    with pytest.raises(ValueError, match="can run on gpu"):
+        check_gradients(lambda a: a * 3, x, devices=("gpu",), dtypes=("float64",))
 
 
 # --- given_gradients -------------------------------------------------------------------

@@ -17,6 +17,7 @@ needs only NumPy.
 
 from backprop.testing._comparison import assert_close, default_tolerances
 from backprop.testing._creation import make_tensor
+from backprop.testing._given import given_gradients
 from backprop.testing._gradients import GradientCheckError, check_gradients
 
 __all__ = [
@@ -31,11 +32,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    # hypothesis is imported only by what needs it
-    if name == "given_gradients":
-        from backprop.testing._given import given_gradients
-
-        return given_gradients
+    # hypothesis is imported only by what needs it (given_gradients imports it when called)
     if name == "strategies":
         import importlib
 

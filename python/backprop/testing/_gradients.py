@@ -186,7 +186,7 @@ def _check_level(fn, specs, upstream, seed, opts, numpy_fn, numpy_vjp, grad_insi
     numeric = None  # the float64 Jacobians, computed once when first needed
     up = None
     for device in opts["devices"]:
-        for dtype_name in _device_dtypes(device, opts["dtypes"]):
+        for dtype_name in _device_dtypes_or_error(device, opts["dtypes"]):
             dtype = getattr(bp, dtype_name)
             args, xs = _materialise(specs, base, device, dtype, requires_grad=True)
             outs = _outputs(fn(*args), what)
@@ -350,17 +350,27 @@ def _check_numeric(fn, grads, numeric, up, specs, base, device, dtype, opts, ctx
     # Central differences of each output lose about |f| * 1e-16 / eps to rounding.
     atol_vjp = max(atol, 1e-15 / opts["eps"] * float(np.abs(f0 * u).sum()))
     diff_pos = [i for i, s in enumerate(specs) if s.kind == "diff"]
+    failures = []  # every input whose gradient differs, so one run shows them all
     for k, (g, jac, pos) in enumerate(zip(grads, jacobians, diff_pos)):
         want = (u @ jac).reshape(g.shape) if jac.size else np.zeros(g.shape)
         bad = _mismatches(g, want, rtol, atol_vjp, equal_nan=False)
         if bad.any():
             analytic = _analytic_jacobian(fn, specs, base, device, dtype, k, len(u), ctx)
-            raise GradientCheckError(
+            failures.append(
                 f"{ctx.where()}: the gradient of input {pos} (shape {g.shape}) differs from float64 central differences "
                 f"(eps={opts['eps']}, atol={atol:g}, rtol={rtol:g})\n"
                 f"vjp for the upstream gradient used:\n{_describe(g, want, bad, rtol, atol_vjp)}\n"
-                f"{_jacobian_block(analytic, jac, g.shape, up, rtol, atol)}\n{ctx.inputs()}"
+                f"{_jacobian_block(analytic, jac, g.shape, up, rtol, atol)}"
             )
+    if failures:
+        raise GradientCheckError("\n\n".join(failures) + f"\n{ctx.inputs()}")
+
+
+def _device_dtypes_or_error(device, dtypes):
+    names = _device_dtypes(device, dtypes)
+    if not names:
+        raise ValueError(f"check_gradients: none of dtypes={list(dtypes)} can run on {device} (it holds float32 only)")
+    return names
 
 
 def _analytic_jacobian(fn, specs, base, device, dtype, k, n_out, ctx):
