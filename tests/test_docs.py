@@ -1,6 +1,9 @@
 """The docs' code runs: every ```python block of a page under docs/, in order, in one
 namespace per page (a page reads like one session). A page whose code breaks fails here;
-CI also builds the site with `mkdocs build --strict` (broken links and references fail)."""
+CI also builds the site with `mkdocs build --strict` (broken links and references fail).
+
+Code that cannot run inside the test process (it needs several processes, a download, a
+real GPU) goes in ```py blocks: highlighted the same, not run."""
 
 import pathlib
 import re
