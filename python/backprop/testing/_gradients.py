@@ -129,7 +129,8 @@ def check_gradients(
     """Checks `fn` (a function of tensors returning a tensor or a tuple of tensors) at
     `inputs`, on every device in `devices`:
 
-    (a) the forward pass against ``numpy_fn(*arrays)`` (when given);
+    (a) the forward pass against ``numpy_fn(*arrays)`` (when given; a tuple for several
+        outputs);
     (b) autograd's vector-Jacobian product against ``numpy_vjp(grad_output, *arrays)`` (when
         given; it returns one gradient per input, None for an input that is not
         differentiated, and may return it in the output's broadcast shape: it is summed
@@ -183,7 +184,7 @@ def check_gradients(
 def _check_level(fn, specs, upstream, seed, opts, numpy_fn, numpy_vjp, grad_inside, what):
     base = [s.value for s in specs if s.kind == "diff"]
     np_args = [s.value for s in specs]
-    numeric = None  # the float64 Jacobians, computed once when first needed
+    numeric = expected = reference_vjp = None  # the references, computed once when first needed
     up = None
     for device in opts["devices"]:
         for dtype_name in _device_dtypes_or_error(device, opts["dtypes"]):
@@ -194,10 +195,13 @@ def _check_level(fn, specs, upstream, seed, opts, numpy_fn, numpy_vjp, grad_insi
                 up = _upstream(upstream, outs, seed)
             ctx = _Context(what, device, dtype_name, specs)
             if numpy_fn is not None:
-                _check_forward(outs, numpy_fn(*np_args), opts, ctx)
+                expected = numpy_fn(*np_args) if expected is None else expected
+                _check_forward(outs, expected, opts, ctx)
             grads = _vjp(outs, xs, up, ctx)
             if numpy_vjp is not None:
-                _check_numpy_vjp(grads, numpy_vjp(up[0] if len(up) == 1 else tuple(up), *np_args), specs, opts, ctx)
+                if reference_vjp is None:
+                    reference_vjp = numpy_vjp(up[0] if len(up) == 1 else tuple(up), *np_args)
+                _check_numpy_vjp(grads, reference_vjp, specs, opts, ctx)
             if numeric is None:
                 numeric = _numeric_jacobians(fn, specs, base, opts["eps"], grad_inside, what)
             _check_numeric(fn, grads, numeric, up, specs, base, device, dtype, opts, ctx)
@@ -239,7 +243,7 @@ def _upstream(upstream, outs, seed):
 
 
 def _check_forward(outs, expected, opts, ctx):
-    exp = tuple(expected) if isinstance(expected, (tuple, list)) else (expected,)
+    exp = expected if isinstance(expected, tuple) else (expected,)  # a tuple: one per output
     if len(exp) != len(outs):
         raise GradientCheckError(f"{ctx.where()}: {len(outs)} outputs but numpy_fn returned {len(exp)}")
     rtol_d, atol_d = default_tolerances(ctx.dtype)
