@@ -8,17 +8,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import backprop as bp
+from backprop.testing.strategies import axes, shapes
 from conftest import assert_close, check_backward, on, to_np
 
 
 @st.composite
 def array_and_axes(draw, min_dims=1):
-    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=4, min_side=1, max_side=4).filter(lambda s: np.prod(s) <= 100))
+    shape = draw(shapes(min_dims=min_dims, max_dims=4, min_side=1, max_side=4).filter(lambda s: np.prod(s) <= 100))
     # distinct values at least 0.05 apart: max/min have a unique winner, far from ties
     a = draw(hnp.arrays(np.float64, shape, elements=st.integers(-60, 60).map(lambda i: i / 20), unique=True))
-    axes = draw(st.lists(st.integers(-len(shape), len(shape) - 1), unique_by=lambda d: d % len(shape), max_size=len(shape)))
+    dims = draw(axes(len(shape)))
     keepdim = draw(st.booleans())
-    return a, tuple(axes) if axes else None, keepdim
+    return a, dims or None, keepdim
 
 
 def _np_axes(axes):
