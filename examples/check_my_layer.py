@@ -58,7 +58,7 @@ def check(layer, log):
     shapes_seen = []  # every call: hypothesis's draws and check_gradients' evaluations
 
     # derandomize: the same examples on every run; no explain phase: the message is enough
-    @settings(max_examples=60, database=None, derandomize=True, phases=(Phase.generate, Phase.shrink))
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True, phases=(Phase.generate, Phase.shrink))
     @given_gradients(
         x=tensors(dtype="float64", shape=st.tuples(batch, features_in)),
         w=tensors(dtype="float64", shape=st.tuples(features_out, features_in)),

@@ -53,6 +53,10 @@ def given_gradients(*, wrt=None, numpy_vjp=None, **options_and_strategies):
     floating-point tensor or array drawn). A test argument named `bp_device` (the pytest
     plugin's fixture) chooses the device. A failure is shrunk by hypothesis to a minimal
     shape and value, and reported with check_gradients' message.
+
+    Hypothesis' ``@settings`` go above this decorator; ``deadline=None`` there is advisable,
+    since central differences call the test twice per input element and an example can
+    take longer than hypothesis' default deadline of 200 ms.
     """
     from hypothesis import given
     from hypothesis.strategies import SearchStrategy
