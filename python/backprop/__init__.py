@@ -151,7 +151,7 @@ def from_dlpack(obj):
     return from_numpy(np.from_dlpack(obj))
 
 
-_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "testing"}
+_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed", "testing"}
 
 
 def __getattr__(name):
