@@ -57,6 +57,21 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(_gpu_line())
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--fuzz-long",
+        action="store_true",
+        default=False,
+        help="run the long fuzz campaign (10^4+ random op programs) instead of CI's bounded one",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--fuzz-long", default=False):
+        # Read by tests/test_fuzz_programs.py when it is imported (after configuration).
+        os.environ["BACKPROP_FUZZ_LONG"] = "1"
+
+
 @pytest.fixture
 def device(bp_device):
     """Each device the test should run on: the plugin's bp_device (GPU cases skip, with the
