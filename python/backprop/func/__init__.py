@@ -598,7 +598,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 def _run(func, leaves, dims, spec, kwargs, size, out_dims, randomness):
     with _level(size, randomness) as level:
         batched = [leaf if d is None else _move_in(leaf, d, level) for leaf, d in zip(leaves, dims)]
-        out = func(*_unflatten(batched, spec), **kwargs)
+        out = _batched.resolve(func)(*_unflatten(batched, spec), **kwargs)
         odims = _broadcast_dims(out_dims, out, "out_dims")
         out_leaves, out_spec = _flatten(out)
         moved = []

@@ -230,6 +230,8 @@ def _reduction(op, name, dim_pos=1, has_keepdim=True, flatten_none=True):
             else:
                 kwargs["dim"] = new_dim
             out = op(value, *args, **kwargs)
+            if name in ("max", "min"):
+                out = out[0]  # x.max() without a dim is the value alone
             if keepdim:
                 out = _map_tensors(out, lambda t: t.reshape(*t.shape[:k], *([1] * nd)))
             return _wrap(out, x._levels)
@@ -555,7 +557,8 @@ _ELEMENTWISE = (
     "add sub mul div pow neg abs exp log sqrt rsqrt sin cos tanh sigmoid relu gelu log1p sign "
     "reciprocal square clamp clip maximum minimum eq ne lt le gt ge remainder floor_divide "
     "logical_and logical_or logical_xor logical_not masked_fill isnan isfinite leaky_relu elu "
-    "float double long int bool to cpu floor ceil round exp2 expm1 log2 log10 trunc"
+    "float double long int bool to cpu floor ceil round exp2 expm1 log2 log10 trunc "
+    "silu mish softplus hardtanh relu6 hardsigmoid hardswish softsign logsigmoid selu celu"
 ).split()
 _REDUCTIONS = "sum mean amax amin logsumexp var std argmax argmin max min all any prod cumsum".split()
 _DIM_ONLY = {"softmax", "log_softmax", "cumsum"}
@@ -568,6 +571,8 @@ def _build_rules():
     for name in _ELEMENTWISE:
         if hasattr(Tensor, name):
             _METHOD_RULES[name] = _elementwise(getattr(Tensor, name), name)
+        elif callable(getattr(_core, name, None)):
+            _FUNCTION_RULES[name] = _elementwise(getattr(_core, name), name)
     for dunder in (
         "__add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __truediv__ __rtruediv__ __pow__ __rpow__ "
         "__neg__ __abs__ __eq__ __ne__ __lt__ __le__ __gt__ __ge__ __and__ __or__ __xor__ __invert__ "
@@ -619,6 +624,11 @@ def _build_rules():
         Batched.mT = property(lambda x: Batched(x._value.transpose(-1, -2), x._levels))
 
     _FUNCTION_RULES.update({name: _METHOD_RULES[name] for name in _METHOD_RULES if not name.startswith("__")})
+    import backprop.nn.functional as F
+
+    for name in _ELEMENTWISE:  # functional forms bound straight to a Tensor method (F.relu = Tensor.relu)
+        if name not in _FUNCTION_RULES and callable(getattr(F, name, None)) and not _is_python(getattr(F, name)):
+            _FUNCTION_RULES[name] = _elementwise(getattr(F, name), name)
     _FUNCTION_RULES.update(
         where=_where,
         is_tensor=lambda x: True,
@@ -646,12 +656,23 @@ def _build_rules():
         setattr(Batched, name, rule)
 
 
-_build_rules()
-
 
 # ---- dispatch from module-level functions ---------------------------------------------------
 
 _patched = []
+
+
+_RULE_OF_ORIGINAL = {}
+
+
+def resolve(func):
+    """The batching rule for `func` when it is one of the functions the rules cover, taken by
+    reference before vmap started (`vmap(bp.matmul)`, `vmap(F.cross_entropy)`); else func."""
+    if _patched:
+        found = _RULE_OF_ORIGINAL.get(id(func))
+        if found is not None and found[0] is func:
+            return found[1]
+    return func
 
 
 def _dispatcher(name, original, rule):
@@ -681,11 +702,21 @@ def install():
         for name, original in list(vars(module).items()):
             if name.startswith("_") or not callable(original) or isinstance(original, type):
                 continue
+            if _is_python(original):
+                continue  # Python code made of tensor ops runs on Batched values as it is
             rule = _FUNCTION_RULES.get(name)
             if rule is None:
                 rule = _missing_rule(name)
-            setattr(module, name, _dispatcher(name, original, rule))
+            dispatch = _dispatcher(name, original, rule)
+            setattr(module, name, dispatch)
             _patched.append((module, name, original))
+            _RULE_OF_ORIGINAL[id(original)] = (original, dispatch)
+
+
+def _is_python(fn):
+    import types
+
+    return isinstance(fn, (types.FunctionType, types.MethodType))
 
 
 def _missing_rule(name):
@@ -702,3 +733,7 @@ def uninstall():
     while _patched:
         module, name, original = _patched.pop()
         setattr(module, name, original)
+    _RULE_OF_ORIGINAL.clear()
+
+
+_build_rules()
