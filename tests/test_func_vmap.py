@@ -249,3 +249,44 @@ def test_module_functions_are_restored_after_vmap():
         vmap(lambda a: 1 / 0)(bp.ones(2))
     vmap(bp.exp)(bp.ones(2))
     assert bp.exp is exp and F.linear is linear
+
+
+def test_max_min_of_two_tensors():
+    a = bp.tensor([[1.0, 5.0], [3.0, -1.0]])
+    b = bp.tensor([2.0, 2.0])
+    assert_close(vmap(lambda x: x.max(b))(a), np.maximum(a.numpy(), b.numpy()))
+    assert_close(vmap(lambda x: bp.min(x, b))(a), np.minimum(a.numpy(), b.numpy()))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    batch=st.integers(1, 3),
+    in_dim=st.integers(0, 3),
+    op=st.sampled_from(["sum", "mean", "amax", "softmax", "transpose", "mul_bcast", "reshape"]),
+    dim=st.integers(-3, 2),
+)
+def test_property_vmap_equals_loop(shape, batch, in_dim, op, dim):
+    in_dim = in_dim % (len(shape) + 1)
+    full = list(shape)
+    full.insert(in_dim, batch)
+    dim = dim % len(shape)
+    x = bp.tensor(np.random.default_rng(len(full) + batch).standard_normal(full).astype(np.float32))
+    fns = {
+        "sum": lambda a: a.sum(dim),
+        "mean": lambda a: a.mean(dim, keepdim=True),
+        "amax": lambda a: a.amax(dim),
+        "softmax": lambda a: a.softmax(dim),
+        "transpose": lambda a: a.transpose(dim, -1) * 2,
+        "mul_bcast": lambda a: a * bp.ones(*shape[dim:]),
+        "reshape": lambda a: a.reshape(-1)[:1],
+    }
+    fn = fns[op]
+    got = vmap(fn, in_dims=in_dim)(x)
+    want = loop(fn, x, in_dims=in_dim)
+    assert tuple(got.shape) == want.shape
+    assert_close(got, want, atol=1e-5)

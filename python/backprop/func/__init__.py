@@ -301,8 +301,9 @@ def jvp(func, primals, tangents, *, has_aux=False):
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     """The Jacobian of f with respect to `args[argnums]` by reverse mode: for one output and one
-    input, a tensor of shape `output.shape + input.shape` (nested tuples for several). The rows
-    are computed as one batched vjp (`vmap` over the identity cotangents)."""
+    input, a tensor of shape `output.shape + input.shape` (nested tuples for several). One
+    forward, then one vjp per output element over the retained graph (`autograd.grad` with
+    `is_grads_batched=True`; the engine's backward cannot be batched from Python)."""
 
     def wrapper(*args, **kwargs):
         out, aux, physical, specs, nums, levels = _reverse(

@@ -218,6 +218,10 @@ def _reduction(op, name, dim_pos=1, has_keepdim=True, flatten_none=True):
         else:
             dim = kwargs.get("dim")
             where = "kw"
+        if isinstance(dim, (Tensor, Batched)) and name in ("max", "min"):
+            # max(a, b) / min(a, b): the elementwise form
+            other = _elementwise(Tensor.maximum if name == "max" else Tensor.minimum, name)
+            return other(x, dim)
         value = x._value
         if dim is None and flatten_none:
             keepdim = kwargs.get("keepdim", args[dim_pos] if len(args) > dim_pos and has_keepdim else False)
