@@ -290,3 +290,29 @@ def test_property_vmap_equals_loop(shape, batch, in_dim, op, dim):
     want = loop(fn, x, in_dims=in_dim)
     assert tuple(got.shape) == want.shape
     assert_close(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nn.CrossEntropyLoss(),
+        lambda: nn.CrossEntropyLoss(weight=bp.tensor([0.5, 1.0, 2.0, 1.5, 1.0]), reduction="sum"),
+        lambda: nn.NLLLoss(),
+        lambda: nn.MultiMarginLoss(),
+        lambda: nn.MultiMarginLoss(weight=bp.tensor([0.5, 1.0, 2.0, 1.5, 1.0])),
+    ],
+)
+def test_loss_modules_under_vmap(make):
+    """Loss modules pass their options positionally; the rules accept both forms."""
+    loss = make()
+    rng = np.random.default_rng(8)
+    logits = bp.tensor(rng.standard_normal((4, 3, 5)).astype(np.float32))
+    target = bp.tensor(rng.integers(0, 5, (4, 3)))
+    assert_close(vmap(loss)(logits, target), loop(loss, logits, target), atol=1e-5)
+
+
+def test_maxout_and_flatten_modules_under_vmap():
+    bp.manual_seed(2)
+    model = nn.Sequential(nn.Flatten(0), nn.Maxout(6, 2, 3))
+    x = bp.randn(4, 2, 3)
+    assert_close(vmap(model)(x), loop(model, x), atol=1e-5)

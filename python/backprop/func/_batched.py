@@ -397,13 +397,28 @@ def _linear(input, weight, bias=None):
     return out
 
 
+_LOSS_PARAMS = {
+    "cross_entropy": ("weight", "ignore_index", "reduction", "label_smoothing"),
+    "nll_loss": ("weight", "ignore_index", "reduction"),
+    "multi_margin_loss": ("p", "margin", "weight", "reduction"),
+}
+
+
 def _per_sample_loss(name, loss):
     """Losses reduce over the sample's own items: compute with reduction='none', then reduce
     each batch entry separately."""
+    params = _LOSS_PARAMS[name]
 
     def rule(input, target, *args, **kwargs):
+        if len(args) > len(params):
+            raise TypeError(f"{name}() takes at most {len(params) + 2} positional arguments")
+        for key, value in zip(params, args):
+            if key in kwargs:
+                raise TypeError(f"{name}() got multiple values for argument {key!r}")
+            kwargs[key] = value
+        args = ()
         reduction = kwargs.pop("reduction", "mean")
-        weight = kwargs.get("weight", args[0] if args else None)
+        weight = kwargs.get("weight")
         if _is_batched(weight):
             raise NotImplementedError(f"vmap: {name} with a batched class weight is not supported")
         levels = _union_levels([input, target])
@@ -476,6 +491,10 @@ def _split_like(op, name):
         return _wrap(op(x._value, *args, **kwargs), x._levels)
 
     return rule
+
+
+def _unflatten(x, dim, sizes):
+    return Batched(x._value.unflatten(_shift(dim, x._k, x.dim(), "unflatten"), sizes), x._levels)
 
 
 def _unbind(x, dim=0):
@@ -610,6 +629,7 @@ def _build_rules():
         split=_split_like(Tensor.split, "split"),
         chunk=_split_like(Tensor.chunk, "chunk"),
         unbind=_unbind,
+        unflatten=_unflatten,
         select=_select,
         narrow=_narrow,
         index_select=_index_select,
