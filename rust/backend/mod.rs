@@ -3,9 +3,11 @@
 
 mod kinds;
 mod matmul_shape;
+mod optim_rule;
 
 pub use kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 pub use matmul_shape::MatmulShape;
+pub use optim_rule::{Rule, RuleStep};
 
 use crate::cpu;
 use crate::gpu::kernels as gpu;
@@ -198,6 +200,16 @@ pub fn adam_update(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &Ad
     match same_device("adam", &all)? {
         Device::Cpu => cpu::optim::adam(param, grad, moments, hp),
         Device::Gpu => gpu::optim::adam(param, grad, moments, hp),
+    }
+}
+
+/// One fused update of `param` and its state tensors by one of the rules in `optim_rule`.
+pub fn rule_update(param: &Tensor, grad: &Tensor, state: &[&Tensor], step: &RuleStep) -> Result<()> {
+    let mut all = vec![param, grad];
+    all.extend(state);
+    match same_device(step.name(), &all)? {
+        Device::Cpu => cpu::optim::rule(param, grad, state, step),
+        Device::Gpu => gpu::optim::rule(param, grad, state, step),
     }
 }
 
