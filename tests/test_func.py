@@ -59,7 +59,7 @@ def test_grad_and_value_has_aux_and_pytrees():
     x = bp.tensor([1.0, 2.0, 3.0])
 
     def f(p, scale):
-        loss = (p["w"] * p["w"]).sum() * scale + p["b"][0]
+        loss = (p["w"] * p["w"]).sum() * scale + p["b"][0][0]
         return loss, {"loss_copy": loss * 1, "n": 3}
 
     params = {"w": x, "b": [bp.tensor([5.0])]}
@@ -74,8 +74,10 @@ def test_grad_and_value_has_aux_and_pytrees():
 
 def test_grad_errors_and_unused_inputs():
     x = bp.tensor([1.0, 2.0])
-    with pytest.raises(RuntimeError, match="one element"):
+    with pytest.raises(RuntimeError, match="scalar"):
         grad(lambda a: a * 2)(x)
+    with pytest.raises(RuntimeError, match="scalar"):  # one element is not enough: 0-d, as torch.func
+        grad(lambda a: a.sum(0, keepdim=True))(x)
     with pytest.raises(RuntimeError, match="argnums"):
         grad(lambda a: a.sum(), argnums=3)(x)
     with pytest.raises(RuntimeError, match="has_aux"):
@@ -172,10 +174,15 @@ def test_functional_call_replaces_and_restores():
     assert_close(out, np.maximum(to_np(model[0].bias), 0)[None])
     with pytest.raises(ValueError, match="more than one"):
         functional_call(model, ({"0.bias": bp.zeros(2)}, {"0.bias": bp.zeros(2)}), (x,))
-    with pytest.raises(KeyError, match="not parameters"):
-        functional_call(model, {"0.wieght": bp.zeros(2, 3)}, (x,))
-    with pytest.raises(RuntimeError, match="strict"):
+    # an unknown name is a plain attribute for the call (PyTorch ignores it the same way)
+    assert_close(functional_call(model, {"0.wieght": bp.zeros(2, 3)}, (x,)), before)
+    assert "wieght" not in model[0].__dict__
+    with pytest.raises(RuntimeError, match=r"Missing key\(s\): '0.bias'"):
         functional_call(model, {"0.weight": bp.zeros(2, 3)}, (x,), strict=True)
+    with pytest.raises(RuntimeError, match=r"Unexpected key\(s\): '0.wieght'"):
+        functional_call(model, {"0.weight": bp.zeros(2, 3), "0.bias": bp.zeros(2), "0.wieght": bp.ones(1)}, (x,), strict=True)
+    with pytest.raises(KeyError, match="submodule"):
+        functional_call(model, {"7.weight": bp.zeros(2, 3)}, (x,))
 
 
 def test_functional_call_gradients_and_tied_weights():
@@ -238,3 +245,16 @@ def test_per_sample_gradients_with_torch_numbers():
     assert_close(g["0.bias"], [[0.060862, -0.101428], [-0.117088, 0.609173]], atol=1e-5)
     assert_close(g["0.weight"][1], [[0.117088, -0.058544], [-0.609173, 0.304587]], atol=1e-5)
     assert_close(g["2.weight"][0], [[-0.0774958, 0.2217711], [0.0774958, -0.221771]], atol=1e-5)
+
+
+def test_vjp_and_jvp_under_vmap():
+    xs = bp.tensor(RNG.standard_normal((3, 4)))
+    ts = bp.tensor(RNG.standard_normal((3, 4)))
+    _, jv = vmap(lambda x, t: jvp(lambda a: a.sin() * a, (x,), (t,)))(xs, ts)
+    x = xs.numpy()
+    assert_close(jv, (np.cos(x) * x + np.sin(x)) * ts.numpy(), atol=1e-6)
+    got = vmap(lambda x, t: vjp(lambda a: a.exp().sum(0, keepdim=True) * a, x)[1](t)[0])(xs, ts)
+    want = [
+        central_difference_vjp(lambda a: np.exp(a).sum(0, keepdims=True) * a, [x[i]], ts.numpy()[i])[0] for i in range(3)
+    ]
+    assert_close(got, np.stack(want), atol=1e-5)

@@ -180,7 +180,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     """`grad_and_value(f)(*args)` returns `(gradient, f(*args))`; with `has_aux=True`, f returns
     `(output, aux)` and the result is `(gradient, (output, aux))`. `argnums` (an int or a tuple of
     ints) picks the arguments to differentiate; each may be a tensor or a tuple/list/dict of
-    tensors, and its gradient has the same structure. f must return a one-element tensor."""
+    tensors, and its gradient has the same structure. f must return a 0-d tensor."""
 
     def wrapper(*args, **kwargs):
         out, aux, physical, specs, nums, levels = _reverse(
@@ -188,10 +188,10 @@ def grad_and_value(func, argnums=0, has_aux=False):
         )
         if not _is_tensor(out):
             raise RuntimeError(f"grad: f must return a tensor, got {type(out).__name__}")
-        if out.numel() != 1:
+        if out.dim() != 0:
             raise RuntimeError(
-                f"grad: f must return a tensor with one element (a scalar loss), got shape {tuple(out.shape)}; "
-                "use vjp or jacrev for non-scalar outputs"
+                f"grad: expected f(*args) to return a scalar (0-d) tensor, got one of shape {tuple(out.shape)}; "
+                "use vjp or jacrev for other outputs"
             )
         phys_out = _physical_of(out, levels)
         if phys_out.requires_grad:
@@ -371,7 +371,9 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
     `parameter_and_buffer_dicts` (a dict name -> tensor, or a tuple of dicts whose keys must not
     overlap); the module itself is unchanged afterwards. With `tie_weights=True` (the default) a
     tensor shared by several names (tied weights) is replaced everywhere by the one given for
-    any of its names. `strict=True` requires every parameter and buffer to be given."""
+    any of its names. A name that is neither a parameter nor a buffer is set as a plain
+    attribute for the call (PyTorch's rule); `strict=True` instead requires the names to be
+    exactly the module's parameters and buffers."""
     dicts = parameter_and_buffer_dicts
     if isinstance(dicts, dict):
         dicts = (dicts,)
@@ -397,13 +399,15 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
             names_of.setdefault(id(t), []).append(prefix + attr)
     all_names = {n for names in names_of.values() for n in names}
     unknown = [k for k in merged if k not in all_names]
-    if unknown:
-        # PyTorch accepts new names too (they are set as attributes); refuse typos loudly.
-        raise KeyError(f"functional_call: {unknown} are not parameters or buffers of {type(module).__name__}")
     if strict:
         missing = sorted(n for n in all_names if n not in merged and not (tie_weights and _tied_given(n, names_of, merged)))
-        if missing:
-            raise RuntimeError(f"functional_call: strict=True but no value was given for {missing}")
+        if missing or unknown:
+            lines = [f"Error(s) in reparametrizing for {type(module).__name__}:"]
+            if unknown:
+                lines.append("\tUnexpected key(s): " + ", ".join(repr(k) for k in sorted(unknown)) + ".")
+            if missing:
+                lines.append("\tMissing key(s): " + ", ".join(repr(k) for k in missing) + ".")
+            raise RuntimeError("\n".join(lines))
     replacement = dict(merged)
     if tie_weights:
         for names in names_of.values():
@@ -416,6 +420,10 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
 
     saved = []
     try:
+        for name in unknown:
+            mod, attr = _owner(module, name)
+            saved.append((mod, None, attr, None, mod.__dict__.get(attr, _MISSING)))
+            mod.__dict__[attr] = replacement.pop(name)
         for name, value in replacement.items():
             mod, attr = _owner(module, name)
             table = mod._parameters if attr in mod._parameters else mod._buffers
@@ -426,7 +434,8 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
         return module(*args, **kwargs)
     finally:
         for mod, table, attr, old, old_attr in reversed(saved):
-            table[attr] = old
+            if table is not None:
+                table[attr] = old
             if old_attr is _MISSING:
                 mod.__dict__.pop(attr, None)
             else:
@@ -460,6 +469,8 @@ def _owner(module, name):
     *path, attr = name.split(".")
     mod = module
     for p in path:
+        if mod._modules.get(p) is None:
+            raise KeyError(f"functional_call: {name!r} names no submodule of {type(module).__name__} (no {p!r})")
         mod = mod._modules[p]
     return mod, attr
 
