@@ -258,3 +258,11 @@ def test_vjp_and_jvp_under_vmap():
         central_difference_vjp(lambda a: np.exp(a).sum(0, keepdims=True) * a, [x[i]], ts.numpy()[i])[0] for i in range(3)
     ]
     assert_close(got, np.stack(want), atol=1e-5)
+
+
+def test_transforms_compose_grad_of_vmap_of_grad_and_vmap_of_hessian():
+    x = bp.tensor([0.1, 0.5, 0.9], dtype=bp.float64)
+    g = grad(lambda a: vmap(grad(lambda t: t.sin()))(a).sum())(x)
+    assert_close(g, -np.sin(x.numpy()))
+    H = vmap(hessian(lambda t: (t**3).sum()))(bp.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=bp.float64))
+    assert_close(H, [[[6.0, 0.0], [0.0, 12.0]], [[18.0, 0.0], [0.0, 24.0]]])

@@ -3,7 +3,7 @@ keeping a segment's intermediates and recomputing them during backward."""
 
 import backprop as bp
 from backprop._core import Tensor
-from backprop._grad_mode import enable_grad, no_grad
+from backprop._grad_mode import enable_grad
 from backprop.autograd.function import Function
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
