@@ -120,7 +120,7 @@ pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()
 /// A fresh tensor filled with `value`.
 pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
     match device {
-        Device::Cpu => Ok(cpu::copy::full(shape, value, dtype)),
+        Device::Cpu => cpu::copy::full(shape, value, dtype),
         Device::Gpu => gpu::elementwise::full(shape, value, dtype),
     }
 }
@@ -232,4 +232,53 @@ pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {
         Device::Cpu => to_cpu(t),
         Device::Gpu => crate::gpu::to_gpu(t),
     }
+}
+
+/// Dense factorizations run on the CPU only (`cpu::linalg`); a GPU tensor is an error that
+/// says how to move it, never an implicit copy.
+fn cpu_only(op: &str, tensors: &[&Tensor]) -> Result<()> {
+    if tensors.iter().any(|t| t.device() != Device::Cpu) {
+        return Err(Error::Device(format!("{op}: runs on the CPU only; move the input with .cpu() first (and back with .to(\"gpu\"))")));
+    }
+    Ok(())
+}
+
+pub fn linalg_solve(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    cpu_only("linalg.solve", &[a, b])?;
+    cpu::linalg::solve(a, b)
+}
+
+pub fn linalg_inv(a: &Tensor) -> Result<Tensor> {
+    cpu_only("linalg.inv", &[a])?;
+    cpu::linalg::inv(a)
+}
+
+pub fn linalg_det(a: &Tensor) -> Result<Tensor> {
+    cpu_only("linalg.det", &[a])?;
+    cpu::linalg::det(a)
+}
+
+pub fn linalg_slogdet(a: &Tensor) -> Result<(Tensor, Tensor)> {
+    cpu_only("linalg.slogdet", &[a])?;
+    cpu::linalg::slogdet(a, "linalg.slogdet")
+}
+
+pub fn linalg_cholesky(a: &Tensor) -> Result<Tensor> {
+    cpu_only("linalg.cholesky", &[a])?;
+    cpu::linalg::cholesky(a)
+}
+
+pub fn linalg_qr(a: &Tensor, complete: bool) -> Result<(Tensor, Tensor)> {
+    cpu_only("linalg.qr", &[a])?;
+    cpu::linalg::qr(a, complete)
+}
+
+pub fn linalg_eigh(a: &Tensor, upper: bool) -> Result<(Tensor, Tensor)> {
+    cpu_only("linalg.eigh", &[a])?;
+    cpu::linalg::eigh(a, upper)
+}
+
+pub fn linalg_svd(a: &Tensor, full: bool) -> Result<(Tensor, Tensor, Tensor)> {
+    cpu_only("linalg.svd", &[a])?;
+    cpu::linalg::svd(a, full)
 }
