@@ -97,6 +97,22 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-6, err_msg=""):
     )
 
 
+def central_difference_vjp(f, arrays, upstream, eps=1e-6):
+    """Gradient of sum(f(*arrays) * upstream) with respect to each array, by float64 central
+    differences of `f` (a function of NumPy float64 arrays returning an array)."""
+    grads = []
+    for i, a in enumerate(arrays):
+        g = np.zeros(a.shape, dtype=np.float64)
+        for idx in np.ndindex(*a.shape):
+            plus = [x.copy() for x in arrays]
+            minus = [x.copy() for x in arrays]
+            plus[i][idx] += eps
+            minus[i][idx] -= eps
+            g[idx] = (np.sum(f(*plus) * upstream) - np.sum(f(*minus) * upstream)) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
 def check_backward(fn, arrays, upstream=None, rtol=1e-5, atol=1e-6, seed=0, device="cpu"):
     """Backward of `fn` (a function of backprop tensors) at `arrays` on `device` (float64 on
     the CPU, float32 on the GPU) against float64 central differences of the same forward
