@@ -15,6 +15,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import backprop as bp
+from conftest import _plugin_installed
 from backprop.testing import GradientCheckError, assert_close, check_gradients, given_gradients, make_tensor
 from backprop.testing.strategies import arrays, away_from, axes, broadcastable_shapes, dtypes, shapes, tensors
 
@@ -405,7 +406,10 @@ def _run_pytest(tmp_path, *args, env=None):
     python_dir = os.path.join(os.path.dirname(__file__), "..", "python")
     e = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath(python_dir), os.environ.get("PYTHONPATH", "")]))
     e.update(env or {})
-    cmd = [sys.executable, "-m", "pytest", "-p", "backprop.testing.pytest_plugin", "-q", "-rs", "-p", "no:cacheprovider", str(tmp_path), *args]
+    # An installed backprop registers the plugin by entry point; naming it again with -p is an
+    # error ("Plugin already registered"), so -p is only for a source tree.
+    load = [] if _plugin_installed() else ["-p", "backprop.testing.pytest_plugin"]
+    cmd = [sys.executable, "-m", "pytest", *load, "-q", "-rs", "-p", "no:cacheprovider", str(tmp_path), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=tmp_path, timeout=120)
 
 
