@@ -72,7 +72,6 @@ isfinite = _T.isfinite
 isnan = _T.isnan
 le = _T.le
 log = _T.log
-log1p = _T.log1p
 log_softmax = _T.log_softmax
 logical_and = _T.logical_and
 logical_not = _T.logical_not
@@ -107,7 +106,6 @@ softmax = _T.softmax
 split = _T.split
 chunk = _T.chunk
 sqrt = _T.sqrt
-square = _T.square
 squeeze = _T.squeeze
 std = _T.std
 sub = _T.sub
@@ -122,6 +120,13 @@ add = _T.add
 amax = _T.amax
 amin = _T.amin
 dot = _T.dot
+
+# The op table's functions (rust/ops/table.rs): `bp.X` for each row marked `method`
+# (log1p, expm1, atan2, fmod, bitwise_and, ...), bound directly like the ones above.
+for _op in _core._op_table():
+    if _op["api"] == "method":
+        globals()[_op["name"]] = getattr(_core, _op["name"])
+del _op
 
 
 def pow(input, exponent):  # noqa: A001

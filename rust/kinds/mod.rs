@@ -1,134 +1,22 @@
-//! The kernel vocabulary shared by every device: which elementwise function, which reduction,
-//! which random distribution.
+//! The kernel vocabulary shared by dispatch and both kernel sets (a leaf: it imports only
+//! `tensor`): which elementwise function (generated from the op table, `ops/table.rs`), which
+//! reduction, which random distribution, the optimizer updates' scalars.
+
+mod elementwise;
+mod real;
+mod wgsl;
+
+pub use elementwise::*;
+pub use real::{floor_div_i64, python_mod_i64, Real};
+pub use wgsl::generated_wgsl;
 
 use crate::tensor::Tensor;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum UnaryKind {
-    Neg,
-    Abs,
-    Sign,
-    Exp,
-    Log,
-    Sqrt,
-    Rsqrt,
-    Reciprocal,
-    Sin,
-    Cos,
-    Tanh,
-    Sigmoid,
-    Relu,
-    LeakyRelu(f64),
-    Elu(f64),
-    Gelu,
-    /// d/dx gelu(x), used by gelu's backward.
-    GeluGrad,
-    /// x ** p for a constant p.
-    PowScalar(f64),
-    Clamp(Option<f64>, Option<f64>),
-    /// Logical not (bool).
-    Not,
-    IsNan,
-}
-
-impl UnaryKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryKind::Neg => "neg",
-            UnaryKind::Abs => "abs",
-            UnaryKind::Sign => "sign",
-            UnaryKind::Exp => "exp",
-            UnaryKind::Log => "log",
-            UnaryKind::Sqrt => "sqrt",
-            UnaryKind::Rsqrt => "rsqrt",
-            UnaryKind::Reciprocal => "reciprocal",
-            UnaryKind::Sin => "sin",
-            UnaryKind::Cos => "cos",
-            UnaryKind::Tanh => "tanh",
-            UnaryKind::Sigmoid => "sigmoid",
-            UnaryKind::Relu => "relu",
-            UnaryKind::LeakyRelu(_) => "leaky_relu",
-            UnaryKind::Elu(_) => "elu",
-            UnaryKind::Gelu => "gelu",
-            UnaryKind::GeluGrad => "gelu_backward",
-            UnaryKind::PowScalar(_) => "pow",
-            UnaryKind::Clamp(..) => "clamp",
-            UnaryKind::Not => "logical_not",
-            UnaryKind::IsNan => "isnan",
-        }
-    }
-
-    /// Whether the function only makes sense on floats (ints are promoted to float32 first).
-    pub fn is_float_only(self) -> bool {
-        !matches!(
-            self,
-            UnaryKind::Neg | UnaryKind::Abs | UnaryKind::Sign | UnaryKind::Relu | UnaryKind::Clamp(..) | UnaryKind::Not | UnaryKind::IsNan
-        )
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryKind {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-    Maximum,
-    Minimum,
-    FloorDiv,
-    Remainder,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    And,
-    Or,
-    Xor,
-}
-
-impl BinaryKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryKind::Add => "add",
-            BinaryKind::Sub => "sub",
-            BinaryKind::Mul => "mul",
-            BinaryKind::Div => "div",
-            BinaryKind::Pow => "pow",
-            BinaryKind::Maximum => "maximum",
-            BinaryKind::Minimum => "minimum",
-            BinaryKind::FloorDiv => "floor_divide",
-            BinaryKind::Remainder => "remainder",
-            BinaryKind::Eq => "eq",
-            BinaryKind::Ne => "ne",
-            BinaryKind::Lt => "lt",
-            BinaryKind::Le => "le",
-            BinaryKind::Gt => "gt",
-            BinaryKind::Ge => "ge",
-            BinaryKind::And => "logical_and",
-            BinaryKind::Or => "logical_or",
-            BinaryKind::Xor => "logical_xor",
-        }
-    }
-
-    /// Comparisons and logical ops return bool.
-    pub fn returns_bool(self) -> bool {
-        matches!(
-            self,
-            BinaryKind::Eq
-                | BinaryKind::Ne
-                | BinaryKind::Lt
-                | BinaryKind::Le
-                | BinaryKind::Gt
-                | BinaryKind::Ge
-                | BinaryKind::And
-                | BinaryKind::Or
-                | BinaryKind::Xor
-        )
-    }
-}
+/// SELU's constants (Klambauer et al. 2017), as PyTorch writes them.
+pub const SELU_ALPHA: f64 = 1.6732632423543772848170429916717;
+pub const SELU_SCALE: f64 = 1.0507009873554804934193349852946;
+/// sqrt(2 / pi), of gelu's tanh approximation.
+pub const GELU_K: f64 = 0.7978845608028654;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReduceKind {
