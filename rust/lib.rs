@@ -4,7 +4,7 @@
 //! recording) -> `backend` (device dispatch) -> `cpu` or `gpu` kernels. Kernels know nothing about
 //! autograd, autograd knows nothing about devices, and only `python` imports pyo3.
 
-mod alloc;
+pub mod alloc;
 pub mod autograd;
 pub mod backend;
 pub mod cpu;

@@ -40,8 +40,10 @@ from backprop._core import (
     zeros,
     zeros_like,
 )
+from backprop._core import LinAlgError, addmm, addmv, baddbmm, bmm, diag, diag_embed, diagonal, mv, outer, trace, tril, triu
+from backprop._products import cdist, cross, einsum, kron, tensordot
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled
-from backprop.serialization import load, save
+from backprop.serialization import LoadError, load, save
 
 bool = _core.bool  # noqa: A001  (torch.bool)
 float = float32  # noqa: A001
@@ -120,6 +122,11 @@ add = _T.add
 amax = _T.amax
 amin = _T.amin
 dot = _T.dot
+det = _T.det
+logdet = _T.logdet
+slogdet = _T.slogdet
+inverse = _T.inverse
+ger = outer
 
 # The op table's functions (rust/ops/table.rs): `bp.X` for each row marked `method`
 # (log1p, expm1, atan2, fmod, bitwise_and, ...), bound directly like the ones above.
@@ -156,7 +163,7 @@ def from_dlpack(obj):
     return from_numpy(np.from_dlpack(obj))
 
 
-_SUBMODULES = {"autograd", "nn", "optim", "data", "viz", "gpu", "cuda", "demo"}
+_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed", "func", "linalg"}
 
 
 def __getattr__(name):

@@ -5,6 +5,7 @@
 use super::grad_mode::GradModeGuard;
 use super::inspection::KeptGrad;
 use super::node::{Edge, GradFn, Node, NodeRef, TensorMeta};
+use super::post_accumulate;
 use super::scalar_backward;
 use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::ops;
@@ -52,6 +53,7 @@ enum Sink<'a> {
 
 /// `loss.backward(gradient)` for several roots at once; `inputs` restricts accumulation.
 pub fn backward(roots: &[Tensor], root_grads: &[Tensor], inputs: Option<&[Tensor]>, opts: BackwardOptions) -> Result<()> {
+    check_backward_inputs(inputs)?;
     if let ([root], [seed], None, false) = (roots, root_grads, inputs, opts.create_graph) {
         if scalar_backward::try_backward(root, Some(seed), opts.retain_graph) {
             return Ok(());
@@ -64,12 +66,25 @@ pub fn backward(roots: &[Tensor], root_grads: &[Tensor], inputs: Option<&[Tensor
 /// `loss.backward()` of a one-element `root`: the implicit gradient 1, made as a tensor only
 /// when the general engine runs.
 pub fn backward_from_one(root: &Tensor, inputs: Option<&[Tensor]>, opts: BackwardOptions) -> Result<()> {
+    check_backward_inputs(inputs)?;
     if inputs.is_none() && !opts.create_graph && scalar_backward::try_backward(root, None, opts.retain_graph) {
         return Ok(());
     }
     let one = ops::full(root.shape(), 1.0, root.dtype(), root.device())?;
     let mut sink = Sink::Accumulate { only: inputs };
     run(std::slice::from_ref(root), &[one], &mut sink, opts)
+}
+
+/// `backward(inputs=...)` must name at least one tensor, each of which requires grad.
+fn check_backward_inputs(inputs: Option<&[Tensor]>) -> Result<()> {
+    let Some(inputs) = inputs else { return Ok(()) };
+    if inputs.is_empty() {
+        return Err(autograd_err!("backward: the `inputs` argument cannot be empty; omit it to accumulate into every leaf"));
+    }
+    if let Some(i) = inputs.iter().position(|t| !t.requires_grad()) {
+        return Err(autograd_err!("backward: input {i} of `inputs` does not require grad; call .requires_grad_() on it first"));
+    }
+    Ok(())
 }
 
 /// `autograd.grad(outputs, inputs, grad_outputs)`.
@@ -130,6 +145,10 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
 fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardOptions, scratch: &mut Scratch) -> Result<()> {
     let _mode = GradModeGuard::new(opts.create_graph);
     let Scratch { pending, heap } = scratch;
+    let mut post_hooks = match sink {
+        Sink::Accumulate { .. } => post_accumulate::Tracker::for_roots(roots),
+        Sink::Capture { .. } => None,
+    };
 
     for (i, (root, g)) in roots.iter().zip(root_grads).enumerate() {
         check_root_grad(i, root, g)?;
@@ -143,7 +162,12 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
         };
         match root.grad_fn() {
             Some(gf) => add_pending(pending, heap, &gf, g.clone(), opts)?,
-            None if root.requires_grad() => deliver_to_leaf(root, g.clone(), sink, opts)?,
+            None if root.requires_grad() => {
+                let accumulated = deliver_to_leaf(root, g.clone(), sink, opts)?;
+                if let Some(p) = &mut post_hooks {
+                    p.edge_done(root, accumulated)?;
+                }
+            }
             None => {
                 return Err(autograd_err!(
                     "element {i} of tensors does not require grad and does not have a grad_fn: \
@@ -218,18 +242,28 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
             if let Some(sent) = &mut sent {
                 sent.push(g.as_ref().filter(|g| node.kept().keeps_input_grad(g)).map(KeptGrad::keep));
             }
-            let Some(g) = g else { continue };
-            match edge {
-                Edge::None => {}
-                Edge::Node(gf) => add_pending(pending, heap, gf, g, opts)?,
-                Edge::Leaf(t) => deliver_to_leaf(t, g, sink, opts)?,
+            match (edge, g) {
+                (Edge::Node(gf), Some(g)) => add_pending(pending, heap, gf, g, opts)?,
+                (Edge::Leaf(t), g) => {
+                    let accumulated = match g {
+                        Some(g) => deliver_to_leaf(t, g, sink, opts)?,
+                        None => false,
+                    };
+                    if let Some(p) = &mut post_hooks {
+                        p.edge_done(t, accumulated)?;
+                    }
+                }
+                _ => {}
             }
         }
         if let Some(sent) = sent {
             node.kept().set_input_grads_seen(sent);
         }
     }
-    Ok(())
+    match post_hooks {
+        Some(p) => p.finish(),
+        None => Ok(()),
+    }
 }
 
 impl Sink<'_> {
@@ -327,12 +361,29 @@ fn fit_to_input(node: &Node, i: usize, meta: &TensorMeta, g: Tensor) -> Result<T
     Ok(g)
 }
 
+/// A hook may replace a gradient only with one of the same shape, dtype and device (PyTorch's rule).
+fn checked_hook_result(old: &Tensor, new: Tensor) -> Result<Tensor> {
+    if new.shape() != old.shape() || new.dtype() != old.dtype() || new.device() != old.device() {
+        return Err(crate::error::autograd_err!(
+            "a gradient hook changed the gradient from {} {} on {} to {} {} on {}; a hook must return None or a \
+             tensor of the same shape, dtype and device",
+            old.dtype().name(),
+            crate::error::ShapeDisplay(old.shape()),
+            old.device().name(),
+            new.dtype().name(),
+            crate::error::ShapeDisplay(new.shape()),
+            new.device().name()
+        ));
+    }
+    Ok(new)
+}
+
 fn run_node_hooks(node: &NodeRef, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> Result<()> {
     for (nr, g) in grads.iter_mut().enumerate() {
         let Some(mut current) = g.take() else { continue };
         for hook in node.hooks_for(nr as u32) {
             if let Some(replacement) = hook(&current)? {
-                current = replacement;
+                current = checked_hook_result(&current, replacement)?;
             }
         }
         *g = Some(current);
@@ -340,32 +391,39 @@ fn run_node_hooks(node: &NodeRef, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> 
     Ok(())
 }
 
-fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOptions) -> Result<()> {
+/// Hands `g` to the leaf's hooks and then to the sink; true when it went into `.grad`.
+fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOptions) -> Result<bool> {
     let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
     let mut g = g;
     for hook in hooks {
         if let Some(replacement) = hook(&g)? {
-            g = replacement;
+            g = checked_hook_result(&g, replacement)?;
         }
     }
     match sink {
         Sink::Accumulate { only } => {
             if let Some(only) = only {
                 if !only.iter().any(|t| t.same_handle(leaf)) {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
             let prev = leaf.meta().grad.take();
             let new = match prev {
                 None if opts.create_graph => g,
                 None => ops::owned_gradient(g)?,
-                Some(prev) if !opts.create_graph && !prev.requires_grad() && prev.shape() == g.shape() => {
+                Some(prev)
+                    if !opts.create_graph
+                        && !prev.requires_grad()
+                        && prev.shape() == g.shape()
+                        && !ops::has_internal_overlap(&prev) =>
+                {
                     ops::add_assign_raw(&prev, &g)?;
                     prev
                 }
                 Some(prev) => ops::add(&prev, &g)?,
             };
             leaf.set_grad(Some(new));
+            Ok(true)
         }
         Sink::Capture { inputs, results } => {
             for (i, t) in inputs.iter().enumerate() {
@@ -376,9 +434,9 @@ fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOpti
                     });
                 }
             }
+            Ok(false)
         }
     }
-    Ok(())
 }
 
 /// Nodes from which one of `targets` can be reached (iterative DFS from the pending roots).

@@ -101,7 +101,7 @@ fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DTy
 }
 
 /// A Rust type that can live in a tensor.
-pub trait Element: Copy + Send + Sync + Debug + PartialOrd + Default + 'static {
+pub trait Element: Copy + Send + Sync + Debug + PartialOrd + Default + bytemuck::Zeroable + 'static {
     const DTYPE: DType;
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;

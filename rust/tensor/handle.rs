@@ -35,6 +35,8 @@ pub struct AutogradMeta {
     pub grad: Option<Tensor>,
     /// Hooks of a leaf, run on its gradient before accumulation (non-leaf hooks live on the node).
     pub hooks: Vec<(u64, Hook)>,
+    /// Hooks of a leaf run after its `.grad` got this backward's gradient (`autograd::post_accumulate`).
+    pub post_accumulate_hooks: Vec<(u64, Hook)>,
     /// Set by `retain_grad()` on a non-leaf: where its gradient is kept (see `GradSlot`).
     pub retained: Option<GradSlot>,
     /// Set on views of tensors that require grad: in-place ops on them are refused, because
@@ -171,7 +173,7 @@ impl Tensor {
         }
         let t = crate::backend::to_cpu(self)?;
         let data = t.cpu_storage("to_vec")?.as_slice::<T>();
-        let mut out = Vec::with_capacity(t.numel());
+        let mut out = crate::alloc::buffer::with_capacity(t.numel(), t.shape(), "to_vec")?;
         crate::cpu::strided::for_each_index(t.layout(), |i| out.push(data[i]));
         Ok(out)
     }
@@ -220,10 +222,12 @@ impl Tensor {
 
     pub fn set_grad(&self, grad: Option<Tensor>) {
         let mut m = self.0.autograd.borrow_mut();
-        match &m.retained {
-            Some(slot) => *slot.borrow_mut() = grad,
-            None => m.grad = grad,
-        }
+        let old = match &m.retained {
+            Some(slot) => std::mem::replace(&mut *slot.borrow_mut(), grad),
+            None => std::mem::replace(&mut m.grad, grad),
+        };
+        drop(m);
+        drop(old); // outside the borrow: see `EngineCell` on drops that reach Python
     }
 
     /// Makes this non-leaf keep its gradient in a slot; `None` if it already does.
@@ -239,7 +243,8 @@ impl Tensor {
 
     /// Attaches the node that produced this (fresh) tensor.
     pub fn set_grad_fn(&self, grad_fn: Option<GradFn>) {
-        self.0.autograd.borrow_mut().grad_fn = grad_fn;
+        let old = std::mem::replace(&mut self.0.autograd.borrow_mut().grad_fn, grad_fn);
+        drop(old); // outside the borrow: see `EngineCell` on drops that reach Python
     }
 
     /// `requires_grad_()`: only leaves, and only float tensors, may require grad.
