@@ -11,6 +11,7 @@ pub mod cpu;
 mod engine_cell;
 pub mod error;
 pub mod gpu;
+pub mod kinds;
 pub mod ops;
 pub mod python;
 pub mod random;

@@ -43,6 +43,162 @@ fn expm1(x: f32) -> f32 {
     return exp(x) - 1.0;
 }
 
+// ln(1 + x), precise near 0: 2 atanh(s) with s = x / (2 + x) as a series for |x| < 1/2
+// (|s| < 1/3; the next term is below 5e-9 relative), log(1 + x) corrected for the rounding
+// of 1 + x beyond (Goldberg), where log's own error is small relative to the result.
+fn log1p(x: f32) -> f32 {
+    if (abs(x) < 0.5) {
+        let s = x / (2.0 + x);
+        let s2 = s * s;
+        return 2.0 * s * (1.0 + s2 * (0.33333333 + s2 * (0.2 + s2 * (0.14285714 + s2 * (0.11111111
+            + s2 * (0.09090909 + s2 * (0.07692308 + s2 * 0.06666667)))))));
+    }
+    let u = 1.0 + x;
+    if (u == bitcast<f32>(POS_INF)) { return u; }
+    return log(u) * (x / (u - 1.0));
+}
+
+// atan to about 1 ulp (Cephes' atanf: reduction to |x| <= tan(pi/8) and a minimax polynomial);
+// the built-in atan/asin/acos/atan2 of some drivers (llvmpipe) are off by 1e-4 relative.
+fn atan_precise(x: f32) -> f32 {
+    let a = abs(x);
+    var y = 0.0;
+    var t = a;
+    if (a > 2.414213562373095) {
+        y = 1.5707963267948966;
+        t = -1.0 / a;
+    } else if (a > 0.4142135623730950) {
+        y = 0.7853981633974483;
+        t = (a - 1.0) / (a + 1.0);
+    }
+    let z = t * t;
+    y = y + ((((8.05374449538e-2 * z - 1.38776856032e-1) * z + 1.99777106478e-1) * z - 3.33329491539e-1) * z * t + t);
+    return select(y, -y, x < 0.0);
+}
+
+fn atan2_precise(y: f32, x: f32) -> f32 {
+    if (is_nan(x) || is_nan(y)) { return bitcast<f32>(QUIET_NAN); }
+    let pi = 3.1415926535897932;
+    if (x == 0.0 && y == 0.0) { // +-0 or +-pi, by the signs of the zeros
+        let r = select(0.0, pi, (1.0 / x) < 0.0);
+        return select(r, -r, (1.0 / y) < 0.0);
+    }
+    if (x == 0.0) { return select(pi / 2.0, -pi / 2.0, y < 0.0); }
+    let inf = bitcast<f32>(POS_INF);
+    if (abs(x) == inf || abs(y) == inf) {
+        return atan2(y, x); // the special cases are exact in every implementation
+    }
+    let r = atan_precise(y / x);
+    if (x > 0.0) { return r; }
+    return select(r + pi, r - pi, y < 0.0 || (y == 0.0 && (1.0 / y) < 0.0));
+}
+
+fn asin_precise(x: f32) -> f32 {
+    if (abs(x) > 1.0) { return bitcast<f32>(QUIET_NAN); }
+    return atan2_precise(x, sqrt((1.0 - x) * (1.0 + x)));
+}
+
+fn acos_precise(x: f32) -> f32 {
+    if (abs(x) > 1.0) { return bitcast<f32>(QUIET_NAN); }
+    return atan2_precise(sqrt((1.0 - x) * (1.0 + x)), x);
+}
+
+// sinh from expm1, precise near 0 where (exp(x) - exp(-x)) / 2 cancels.
+fn sinh_precise(x: f32) -> f32 {
+    let e = expm1(abs(x));
+    let r = 0.5 * (e + e / (e + 1.0));
+    return select(r, -r, x < 0.0);
+}
+
+// asinh and atanh through log1p, so they keep their precision near 0 and asinh its sign.
+fn asinh_stable(x: f32) -> f32 {
+    let a = abs(x);
+    var r: f32;
+    if (a > 1e18) {
+        r = log(a) + 0.69314718055994531;
+    } else {
+        r = log1p(a + a * a / (1.0 + sqrt(1.0 + a * a)));
+    }
+    return select(r, -r, x < 0.0);
+}
+
+fn atanh_stable(x: f32) -> f32 {
+    return 0.5 * log1p(2.0 * x / (1.0 - x));
+}
+
+// sign with NaN and the sign of zero kept.
+fn sign_keep_nan(x: f32) -> f32 {
+    if (x > 0.0) { return 1.0; }
+    if (x < 0.0) { return -1.0; }
+    return x;
+}
+
+// lo below lo, hi above hi, NaN stays NaN.
+fn hardtanh(x: f32, lo: f32, hi: f32) -> f32 {
+    if (x < lo) { return lo; }
+    if (x > hi) { return hi; }
+    return x;
+}
+
+// PyTorch's clamp: min first, then max; a NaN bound gives NaN.
+fn clamp_keep_nan(x: f32, lo: f32, hi: f32) -> f32 {
+    if (is_nan(lo) || is_nan(hi)) { return lo + hi; }
+    let y = select(x, lo, x < lo);
+    return select(y, hi, y > hi);
+}
+
+fn clamp_int(x: i32, lo: i32, hi: i32) -> i32 {
+    return min(max(x, lo), hi);
+}
+
+fn pow_scalar(x: f32, a: f32) -> f32 {
+    if (a == 2.0) { return x * x; }
+    if (a == 3.0) { return x * x * x; }
+    if (a == 1.0) { return x; }
+    if (a == 0.5) { return sqrt(x); }
+    if (a == -1.0) { return 1.0 / x; }
+    return powf(x, a);
+}
+
+// C's fmod (the dividend's sign); a finite x over an infinite y is x.
+fn fmod(x: f32, y: f32) -> f32 {
+    if (abs(y) == bitcast<f32>(POS_INF) && abs(x) != bitcast<f32>(POS_INF)) { return x; }
+    return x - y * trunc(x / y);
+}
+
+// Python's %: fmod moved into the divisor's sign.
+fn python_mod(x: f32, y: f32) -> f32 {
+    let m = fmod(x, y);
+    if (m != 0.0 && ((y < 0.0) != (m < 0.0))) { return m + y; }
+    return m;
+}
+
+// Python's //, as PyTorch computes it (from fmod, so it agrees with %).
+fn floor_div(x: f32, y: f32) -> f32 {
+    if (y == 0.0) { return x / y; }
+    let m = fmod(x, y);
+    var d = (x - m) / y;
+    if (m != 0.0 && ((y < 0.0) != (m < 0.0))) { d = d - 1.0; }
+    if (d == 0.0) { return select(0.0, -0.0, 1.0 / (x / y) < 0.0); } // the quotient's sign
+    let f = floor(d);
+    return select(f, f + 1.0, d - f > 0.5);
+}
+
+// Integer //, % and fmod (WGSL defines i32 MIN / -1 as MIN and MIN % -1 as 0, as PyTorch wraps).
+fn floor_div_i32(x: i32, y: i32) -> i32 {
+    let q = x / y;
+    return select(q, q - 1, x % y != 0 && ((x < 0) != (y < 0)));
+}
+
+fn python_mod_i32(x: i32, y: i32) -> i32 {
+    let r = x % y;
+    return select(r, r + y, r != 0 && ((r < 0) != (y < 0)));
+}
+
+fn fmod_i32(x: i32, y: i32) -> i32 {
+    return x % y;
+}
+
 fn sigmoid(x: f32) -> f32 {
     if (x >= 0.0) {
         return 1.0 / (1.0 + exp(-x));

@@ -39,6 +39,20 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+def _softplus(x, beta=1.0, threshold=20.0):
+    return np.where(x * beta > threshold, x, np.log1p(np.exp(x * beta)) / beta)
+
+
+F = bp.nn.functional
+_INTS = tuple(float(k) for k in range(-3, 4))
+_HALVES = tuple(k + 0.5 for k in range(-4, 4))
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def _zero_vjp(g, x, y):
+    return [np.zeros_like(x)]
+
+
 UNARY = [
     Op("neg", lambda x: -x, lambda x: -x, np_vjp=lambda g, x, y: [-g]),
     Op("exp", bp.exp, np.exp, np_vjp=lambda g, x, y: [g * y]),
@@ -71,7 +85,70 @@ UNARY = [
     Op("pow_scalar", lambda x: x**2.5, lambda x: x**2.5, low=0.1, high=3.0, np_vjp=lambda g, x, y: [2.5 * g * x**1.5]),
     Op("clamp", lambda x: x.clamp(-1.0, 1.5), lambda x: np.clip(x, -1.0, 1.5), gap=1e-2, kinks=(-1.0, 1.5)),
     Op("sign", bp.sign, np.sign, gap=1e-2, np_vjp=lambda g, x, y: [np.zeros_like(x)]),
-    Op("log1p", bp.log1p, np.log1p, low=-0.5, high=3.0),
+    Op("log1p", bp.log1p, np.log1p, low=-0.5, high=3.0, np_vjp=lambda g, x, y: [g / (1 + x)]),
+    # The op table's new rows (rust/ops/table.rs).
+    Op("expm1", bp.expm1, np.expm1, np_vjp=lambda g, x, y: [g * (y + 1)]),
+    Op("log2", bp.log2, np.log2, low=0.1, high=4.0, np_vjp=lambda g, x, y: [g / (x * np.log(2))]),
+    Op("log10", bp.log10, np.log10, low=0.1, high=4.0),
+    Op("erf", bp.erf, _erf, np_vjp=lambda g, x, y: [g * 2 / np.sqrt(np.pi) * np.exp(-x * x)]),
+    Op("tan", bp.tan, np.tan, low=-1.2, high=1.2, np_vjp=lambda g, x, y: [g * (1 + y * y)]),
+    Op("atan", bp.atan, np.arctan, np_vjp=lambda g, x, y: [g / (1 + x * x)]),
+    Op("asin", bp.asin, np.arcsin, low=-0.9, high=0.9, np_vjp=lambda g, x, y: [g / np.sqrt(1 - x * x)]),
+    Op("acos", bp.acos, np.arccos, low=-0.9, high=0.9, np_vjp=lambda g, x, y: [-g / np.sqrt(1 - x * x)]),
+    Op("sinh", bp.sinh, np.sinh, np_vjp=lambda g, x, y: [g * np.cosh(x)]),
+    Op("cosh", bp.cosh, np.cosh, np_vjp=lambda g, x, y: [g * np.sinh(x)]),
+    Op("asinh", bp.asinh, np.arcsinh, np_vjp=lambda g, x, y: [g / np.sqrt(x * x + 1)]),
+    Op("atanh", bp.atanh, np.arctanh, low=-0.9, high=0.9, np_vjp=lambda g, x, y: [g / (1 - x * x)]),
+    Op("floor", bp.floor, np.floor, gap=1e-2, kinks=_INTS, np_vjp=_zero_vjp),
+    Op("ceil", bp.ceil, np.ceil, gap=1e-2, kinks=_INTS, np_vjp=_zero_vjp),
+    Op("round", bp.round, np.round, gap=1e-2, kinks=_HALVES, np_vjp=_zero_vjp),
+    Op("trunc", bp.trunc, np.trunc, gap=1e-2, kinks=_INTS, np_vjp=_zero_vjp),
+    Op("frac", bp.frac, lambda x: x - np.trunc(x), gap=1e-2, kinks=_INTS, np_vjp=lambda g, x, y: [g]),
+    Op(
+        "softplus",
+        lambda x: F.softplus(x, beta=2.0, threshold=3.0),
+        lambda x: _softplus(x, 2.0, 3.0),
+        gap=1e-2,
+        kinks=(1.5,),
+        np_vjp=lambda g, x, y: [np.where(2 * x > 3, g, g * _sigmoid(2 * x))],
+    ),
+    Op("silu", F.silu, lambda x: x * _sigmoid(x), np_vjp=lambda g, x, y: [g * _sigmoid(x) * (1 + x * (1 - _sigmoid(x)))]),
+    Op("mish", F.mish, lambda x: x * np.tanh(_softplus(x))),
+    Op(
+        "hardtanh",
+        lambda x: F.hardtanh(x, -1.0, 1.5),
+        lambda x: np.clip(x, -1.0, 1.5),
+        gap=1e-2,
+        kinks=(-1.0, 1.5),
+        np_vjp=lambda g, x, y: [g * ((x > -1) & (x < 1.5))],
+    ),
+    Op("relu6", F.relu6, lambda x: np.clip(x, 0, 6), low=-2.0, high=7.0, gap=1e-2, kinks=(0.0, 6.0)),
+    Op("hardsigmoid", F.hardsigmoid, lambda x: np.clip(x + 3, 0, 6) / 6, low=-4.0, high=4.0, gap=1e-2, kinks=(-3.0, 3.0)),
+    Op(
+        "hardswish",
+        F.hardswish,
+        lambda x: x * np.clip(x + 3, 0, 6) / 6,
+        low=-4.0,
+        high=4.0,
+        gap=1e-2,
+        kinks=(-3.0, 3.0),
+        np_vjp=lambda g, x, y: [g * np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))],
+    ),
+    Op("softsign", F.softsign, lambda x: x / (1 + np.abs(x)), np_vjp=lambda g, x, y: [g / (1 + np.abs(x)) ** 2]),
+    Op("logsigmoid", F.logsigmoid, lambda x: -np.logaddexp(0, -x), np_vjp=lambda g, x, y: [g * _sigmoid(-x)]),
+    Op(
+        "selu",
+        F.selu,
+        lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(x)),
+        gap=1e-2,
+        np_vjp=lambda g, x, y: [g * _SELU_SCALE * np.where(x > 0, 1, _SELU_ALPHA * np.exp(x))],
+    ),
+    Op("celu", lambda x: F.celu(x, 1.5), lambda x: np.where(x > 0, x, 1.5 * np.expm1(x / 1.5))),
+    Op(
+        "gelu_tanh",
+        lambda x: F.gelu(x, approximate="tanh"),
+        lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+    ),
 ]
 
 
@@ -90,4 +167,34 @@ BINARY = [
         np_vjp=lambda g, a, b, y: [g * (a > b), g * (b > a)],
     ),
     Op("minimum", bp.minimum, np.minimum, arity=2, gap=1e-2, np_vjp=lambda g, a, b, y: [g * (a < b), g * (b < a)]),
+    Op(
+        "atan2",
+        bp.atan2,
+        np.arctan2,
+        arity=2,
+        low=0.3,
+        high=3.0,
+        np_vjp=lambda g, a, b, y: [g * b / (a * a + b * b), -g * a / (a * a + b * b)],
+    ),
+    # Quotients stay in (0.58, 1.73): the only step (a == b) is kept away by `gap`.
+    Op(
+        "fmod",
+        bp.fmod,
+        np.fmod,
+        arity=2,
+        low=1.1,
+        high=1.9,
+        gap=1e-2,
+        np_vjp=lambda g, a, b, y: [g, -g * np.trunc(a / b)],
+    ),
+    Op(
+        "remainder",
+        bp.remainder,
+        np.remainder,
+        arity=2,
+        low=1.1,
+        high=1.9,
+        gap=1e-2,
+        np_vjp=lambda g, a, b, y: [g, -g * np.floor_divide(a, b)],
+    ),
 ]

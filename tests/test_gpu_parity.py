@@ -74,6 +74,27 @@ CASES = [
     ("copy_into_view", lambda x: _setitem(x), [randn(4, 5)]),
     ("dropout_eval", lambda x: F.dropout(x, 0.5, training=False), [randn(3, 3)]),
     ("dot", lambda a, b: a.dot(b), [randn(9), randn(9)]),
+    # the op table's rows (rust/ops/table.rs)
+    (
+        "log_exp_erf_tan_atan",
+        lambda x: bp.log1p(x.abs()) + bp.expm1(x * 0.5) + bp.log2(x.abs() + 0.5) + bp.log10(x.abs() + 0.5) + bp.erf(x)
+        + bp.tan(x * 0.4) + bp.atan(x),
+        [randn(3, 7)],
+    ),
+    (
+        "inverse_trig_hyperbolic",
+        lambda x: bp.asin(x.tanh() * 0.9) + bp.acos(x.tanh() * 0.9) + bp.sinh(x) + bp.cosh(x) + bp.asinh(x * 3)
+        + bp.atanh(x.tanh() * 0.9),
+        [randn(3, 7)],
+    ),
+    ("rounding_square", lambda x: bp.floor(x * 3) + bp.ceil(x * 3) + bp.round(x * 3) + bp.trunc(x * 3) + bp.frac(x * 3) + x.square(), [randn(4, 6)]),
+    (
+        "table_activations",
+        lambda x: F.softplus(x, 2.0, 1.0) + F.silu(x) + F.mish(x) + F.hardtanh(x, -0.5, 0.8) + F.relu6(x * 4) + F.hardsigmoid(x * 3)
+        + F.hardswish(x * 3) + F.softsign(x) + F.logsigmoid(x) + F.selu(x) + F.celu(x, 0.7) + F.gelu(x, approximate="tanh"),
+        [randn(4, 9)],
+    ),
+    ("atan2_fmod_remainder", lambda a, b: bp.atan2(a, b) + bp.fmod(a * 3, b.abs() + 0.5) + bp.remainder(a * 3, b.abs() + 0.5), [randn(3, 5), randn(5)]),
 ]
 
 
@@ -123,6 +144,9 @@ def test_gpu_matches_cpu(name, fn, arrays):
         lambda a, b: a**2 + bp.where(a > 0, a, b),
         lambda a, b: (a / b).float(),
         lambda a, b: a.float().mean() + b.float().sum(),
+        lambda a, b: ((a & b) | (a ^ 3)) + ~a + a.square(),
+        lambda a, b: bp.fmod(a, b) + bp.remainder(a, -b) + a.floor() + a.round(),
+        lambda a, b: bp.bitwise_and(a > 0, b < 3) ^ bp.bitwise_not(a < -2),
     ],
 )
 def test_integer_and_bool_ops_match_the_cpu(fn):

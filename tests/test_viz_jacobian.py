@@ -40,6 +40,12 @@ def test_values_mode_and_saving(tmp_path):
     assert (tmp_path / "j.png").stat().st_size > 0
 
 
+def test_notebooks_show_it_without_matplotlib_inline():
+    fig = bp.viz.jacobian_image(bp.relu, bp.tensor([1.0, -2.0]))
+    assert fig._repr_png_().startswith(b"\x89PNG")
+    assert "<svg" in fig._repr_svg_()
+
+
 def test_jacobian_matrix_matches_autograd_functional():
     x = bp.tensor([0.5, -1.0])
     (m,) = jacobian_matrix(lambda t: bp.stack([t[0] * t[1], t[0] + 2 * t[1], t[1]]), x)

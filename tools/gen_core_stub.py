@@ -53,6 +53,8 @@ RETURNS = {
     "_set_trace_all": "bool",
     "manual_seed": "None",
     "_record_function": "Any",
+    "_op_table": "list[dict[str, Any]]",
+    "_wgsl_library": "str",
 }
 PROPERTIES = {
     "shape": "tuple[int, ...]",

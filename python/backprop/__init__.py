@@ -74,7 +74,6 @@ isfinite = _T.isfinite
 isnan = _T.isnan
 le = _T.le
 log = _T.log
-log1p = _T.log1p
 log_softmax = _T.log_softmax
 logical_and = _T.logical_and
 logical_not = _T.logical_not
@@ -109,7 +108,6 @@ softmax = _T.softmax
 split = _T.split
 chunk = _T.chunk
 sqrt = _T.sqrt
-square = _T.square
 squeeze = _T.squeeze
 std = _T.std
 sub = _T.sub
@@ -129,6 +127,13 @@ logdet = _T.logdet
 slogdet = _T.slogdet
 inverse = _T.inverse
 ger = outer
+
+# The op table's functions (rust/ops/table.rs): `bp.X` for each row marked `method`
+# (log1p, expm1, atan2, fmod, bitwise_and, ...), bound directly like the ones above.
+for _op in _core._op_table():
+    if _op["api"] == "method":
+        globals()[_op["name"]] = getattr(_core, _op["name"])
+del _op
 
 
 def pow(input, exponent):  # noqa: A001

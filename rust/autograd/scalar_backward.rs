@@ -10,6 +10,8 @@
 //! planning, before any side effect.
 
 use super::node::{scalar_value, Edge, Node, TensorMeta};
+use crate::kinds::Real;
+use crate::ops::Arith;
 use crate::tensor::{CpuStorage, DType, Device, Float, Storage, Tensor};
 use smallvec::SmallVec;
 
@@ -48,7 +50,7 @@ fn is_scalar_of<T: Float>(meta: &TensorMeta) -> bool {
     meta.dtype == T::DTYPE && meta.device == Device::Cpu && meta.shape.iter().all(|&d| d == 1)
 }
 
-fn plan<T: Float>(node: &Node) -> Option<Planned<'_, T>> {
+fn plan<T: Real + Arith>(node: &Node) -> Option<Planned<'_, T>> {
     let covered = node.outputs().len() == 1
         && node.edges().len() <= 2
         && node.outputs().iter().chain(node.inputs()).all(is_scalar_of::<T>)
@@ -59,7 +61,7 @@ fn plan<T: Float>(node: &Node) -> Option<Planned<'_, T>> {
     Some(Planned { node, saved: node.saved_scalars::<T>()?, grad: None, sent: [None, None] })
 }
 
-fn run<T: Float>(root: &Tensor, seed: Option<&Tensor>, retain_graph: bool) -> Option<()> {
+fn run<T: Real + Arith>(root: &Tensor, seed: Option<&Tensor>, retain_graph: bool) -> Option<()> {
     if root.device() != Device::Cpu || root.numel() != 1 {
         return None;
     }

@@ -1,11 +1,10 @@
 //! Device dispatch: the one place that matches on where a tensor lives and forwards to the
 //! CPU or GPU kernels. Ops above call these; kernels below never see autograd.
 
-mod kinds;
 mod matmul_shape;
 mod optim_rule;
 
-pub use kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
+pub use crate::kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 pub use matmul_shape::MatmulShape;
 pub use optim_rule::{Rule, RuleStep};
 

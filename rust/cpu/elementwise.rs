@@ -2,10 +2,10 @@
 
 use super::strided::Walk;
 use super::SendPtr;
-use crate::backend::{BinaryKind, UnaryKind};
 use crate::error::{dtype_err, Result};
-use crate::tensor::{contiguous_strides, numel, DType, Element, Float, IntoStorageVec, Layout, Tensor};
-use crate::{with_dtype, with_float_dtype};
+use crate::kinds::{unsupported_dtype, BinaryKind, BinaryMap, UnaryKind, UnaryMap};
+use crate::tensor::{contiguous_strides, numel, DType, Element, IntoStorageVec, Layout, Tensor};
+use crate::with_dtype;
 use rayon::prelude::*;
 
 const CHUNK: usize = 1 << 14;
@@ -110,219 +110,73 @@ fn has_zero_stride(l: &Layout) -> bool {
     l.shape().iter().zip(l.strides()).any(|(&d, &s)| d > 1 && s == 0)
 }
 
+/// Runs a table kind's function over one tensor (the visitor `UnaryKind::with_*_fn` calls).
+struct Map1<'a>(&'a Tensor);
+
+impl<T: Element + IntoStorageVec> UnaryMap<T> for Map1<'_> {
+    type Out = Option<Result<Tensor>>;
+    fn run<F: Fn(T) -> T + Send + Sync + Copy>(self, f: F) -> Self::Out {
+        Some(map1(self.0, f))
+    }
+    fn run_pred<F: Fn(T) -> bool + Send + Sync + Copy>(self, f: F) -> Self::Out {
+        Some(map1(self.0, f))
+    }
+    fn unsupported(self) -> Self::Out {
+        None
+    }
+}
+
 pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
-    use UnaryKind::*;
-    if kind == Not {
-        if a.dtype() != DType::Bool {
-            return Err(dtype_err!("logical_not: expected a bool tensor, got {}", a.dtype().name()));
-        }
-        return map1(a, |x: bool| !x);
-    }
-    if kind == IsNan {
-        return with_float_dtype!(a.dtype(), T => map1(a, |x: T| x.is_nan()), _ => map1_any_false(a));
-    }
-    match a.dtype() {
-        DType::F32 => unary_float::<f32>(kind, a),
-        DType::F64 => unary_float::<f64>(kind, a),
-        DType::I64 => unary_int(kind, a),
-        DType::Bool => Err(dtype_err!("{}: not defined for bool tensors; convert with .float() or .long() first", kind.name())),
-    }
+    let m = Map1(a);
+    let done = match a.dtype() {
+        DType::F32 => kind.with_float_fn::<f32, _>(m),
+        DType::F64 => kind.with_float_fn::<f64, _>(m),
+        DType::I64 => kind.with_int_fn(m),
+        DType::Bool => kind.with_bool_fn(m),
+    };
+    done.unwrap_or_else(|| Err(unsupported_dtype(kind.name(), kind.class(), a.dtype())))
 }
 
-fn map1_any_false(a: &Tensor) -> Result<Tensor> {
-    Tensor::from_vec(crate::alloc::buffer::zeroed::<bool>(a.numel(), a.shape(), "elementwise")?, a.shape())
-}
+/// Runs a table kind's function over two tensors broadcast to `shape`.
+struct Map2<'a>(&'a Tensor, &'a Tensor, &'a [usize]);
 
-fn unary_float<T: Float + IntoStorageVec>(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
-    use UnaryKind::*;
-    let c = |v: f64| T::from_f64c(v);
-    match kind {
-        Neg => map1(a, |x: T| -x),
-        Abs => map1(a, |x: T| x.abs()),
-        Sign => map1(a, |x: T| if x > T::ZERO { T::ONE } else if x < T::ZERO { -T::ONE } else { x * T::ZERO }),
-        Exp => map1(a, |x: T| x.exp()),
-        Log => map1(a, |x: T| x.ln()),
-        Sqrt => map1(a, |x: T| x.sqrt()),
-        Rsqrt => map1(a, |x: T| T::ONE / x.sqrt()),
-        Reciprocal => map1(a, |x: T| T::ONE / x),
-        Sin => map1(a, |x: T| x.sin()),
-        Cos => map1(a, |x: T| x.cos()),
-        Tanh => map1(a, |x: T| x.tanh()),
-        Sigmoid => map1(a, sigmoid::<T>),
-        Relu => map1(a, |x: T| if x > T::ZERO { x } else if x.is_nan() { x } else { T::ZERO }),
-        LeakyRelu(slope) => {
-            let s = c(slope);
-            map1(a, move |x: T| if x > T::ZERO { x } else { x * s })
-        }
-        Elu(alpha) => {
-            let al = c(alpha);
-            map1(a, move |x: T| if x > T::ZERO { x } else { al * x.exp_m1() })
-        }
-        Gelu => {
-            let r = c(std::f64::consts::FRAC_1_SQRT_2);
-            let h = c(0.5);
-            map1(a, move |x: T| h * x * (T::ONE + (x * r).erf()))
-        }
-        GeluGrad => {
-            let r = c(std::f64::consts::FRAC_1_SQRT_2);
-            let h = c(0.5);
-            let k = c(1.0 / (2.0 * std::f64::consts::PI).sqrt());
-            map1(a, move |x: T| h * (T::ONE + (x * r).erf()) + x * k * (-(h * x * x)).exp())
-        }
-        PowScalar(p) => pow_scalar::<T>(a, p),
-        Clamp(lo, hi) => {
-            let (lo, hi) = (lo.map(c), hi.map(c));
-            map1(a, move |x: T| clamp(x, lo, hi))
-        }
-        Not | IsNan => unreachable!("handled by unary"),
+impl<T: Element + IntoStorageVec> BinaryMap<T> for Map2<'_> {
+    type Out = Option<Result<Tensor>>;
+    fn run<F: Fn(T, T) -> T + Send + Sync + Copy>(self, f: F) -> Self::Out {
+        Some(map2(self.0, self.1, self.2, f))
     }
-}
-
-fn pow_scalar<T: Float + IntoStorageVec>(a: &Tensor, p: f64) -> Result<Tensor> {
-    let pt = T::from_f64c(p);
-    if p == 2.0 {
-        map1(a, |x: T| x * x)
-    } else if p == 3.0 {
-        map1(a, |x: T| x * x * x)
-    } else if p == 1.0 {
-        map1(a, |x: T| x)
-    } else if p == 0.5 {
-        map1(a, |x: T| x.sqrt())
-    } else if p == -1.0 {
-        map1(a, |x: T| T::ONE / x)
-    } else {
-        map1(a, move |x: T| x.powf(pt))
+    fn run_compare<F: Fn(T, T) -> bool + Send + Sync + Copy>(self, f: F) -> Self::Out {
+        Some(map2(self.0, self.1, self.2, f))
     }
-}
-
-#[inline(always)]
-fn sigmoid<T: Float>(x: T) -> T {
-    if x >= T::ZERO {
-        T::ONE / (T::ONE + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::ONE + e)
-    }
-}
-
-#[inline(always)]
-fn clamp<T: PartialOrd + Copy>(x: T, lo: Option<T>, hi: Option<T>) -> T {
-    let mut y = x;
-    if let Some(lo) = lo {
-        if y < lo {
-            y = lo;
-        }
-    }
-    if let Some(hi) = hi {
-        if y > hi {
-            y = hi;
-        }
-    }
-    y
-}
-
-fn unary_int(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
-    use UnaryKind::*;
-    match kind {
-        Neg => map1(a, |x: i64| x.wrapping_neg()),
-        Abs => map1(a, |x: i64| x.wrapping_abs()),
-        Sign => map1(a, |x: i64| x.signum()),
-        Relu => map1(a, |x: i64| x.max(0)),
-        Clamp(lo, hi) => map1(a, move |x: i64| clamp(x, lo.map(|v| v.ceil() as i64), hi.map(|v| v.floor() as i64))),
-        PowScalar(p) if p >= 0.0 && p.fract() == 0.0 => map1(a, move |x: i64| x.wrapping_pow(p as u32)),
-        _ => Err(dtype_err!("{}: not defined for int64 tensors", kind.name())),
+    fn unsupported(self) -> Self::Out {
+        None
     }
 }
 
 pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     use BinaryKind::*;
     let dtype = a.dtype();
-    if matches!(kind, And | Or | Xor) {
-        return match (a.dtype(), b.dtype()) {
-            (DType::Bool, DType::Bool) => match kind {
-                And => map2(a, b, shape, |x: bool, y: bool| x & y),
-                Or => map2(a, b, shape, |x: bool, y: bool| x | y),
-                _ => map2(a, b, shape, |x: bool, y: bool| x ^ y),
-            },
-            _ => Err(dtype_err!("{}: expected bool tensors, got {} and {}", kind.name(), a.dtype().name(), b.dtype().name())),
-        };
+    if a.dtype() != b.dtype() {
+        return Err(dtype_err!("{}: expected operands of one dtype, got {} and {}", kind.name(), a.dtype().name(), b.dtype().name()));
     }
-    if kind.returns_bool() {
-        return with_dtype!(dtype, T => compare::<T>(kind, a, b, shape));
-    }
-    match dtype {
-        DType::F32 => binary_float::<f32>(kind, a, b, shape),
-        DType::F64 => binary_float::<f64>(kind, a, b, shape),
-        DType::I64 => binary_int(kind, a, b, shape),
-        DType::Bool => match kind {
-            Add | Maximum => map2(a, b, shape, |x: bool, y: bool| x | y),
-            Mul | Minimum => map2(a, b, shape, |x: bool, y: bool| x & y),
-            _ => Err(dtype_err!("{}: not defined for bool tensors; convert with .float() or .long() first", kind.name())),
-        },
-    }
-}
-
-fn compare<T: Element>(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    use BinaryKind::*;
-    match kind {
-        Eq => map2(a, b, shape, |x: T, y: T| x == y),
-        Ne => map2(a, b, shape, |x: T, y: T| x != y),
-        Lt => map2(a, b, shape, |x: T, y: T| x < y),
-        Le => map2(a, b, shape, |x: T, y: T| x <= y),
-        Gt => map2(a, b, shape, |x: T, y: T| x > y),
-        Ge => map2(a, b, shape, |x: T, y: T| x >= y),
-        _ => unreachable!("compare called with {kind:?}"),
-    }
-}
-
-fn binary_float<T: Float + IntoStorageVec>(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    use BinaryKind::*;
-    match kind {
-        Add => map2(a, b, shape, |x: T, y: T| x + y),
-        Sub => map2(a, b, shape, |x: T, y: T| x - y),
-        Mul => map2(a, b, shape, |x: T, y: T| x * y),
-        Div => map2(a, b, shape, |x: T, y: T| x / y),
-        Pow => map2(a, b, shape, |x: T, y: T| x.powf(y)),
-        Maximum => map2(a, b, shape, |x: T, y: T| if x.is_nan() || x > y { x } else { y }),
-        Minimum => map2(a, b, shape, |x: T, y: T| if x.is_nan() || x < y { x } else { y }),
-        FloorDiv => map2(a, b, shape, |x: T, y: T| floor_f::<T>((x / y).to_f64())),
-        Remainder => map2(a, b, shape, |x: T, y: T| x - y * floor_f::<T>((x / y).to_f64())),
-        _ => unreachable!("binary_float called with {kind:?}"),
-    }
-}
-
-#[inline(always)]
-fn floor_f<T: Float>(v: f64) -> T {
-    T::from_f64c(v.floor())
-}
-
-fn binary_int(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    use BinaryKind::*;
-    match kind {
-        Add => map2(a, b, shape, |x: i64, y: i64| x.wrapping_add(y)),
-        Sub => map2(a, b, shape, |x: i64, y: i64| x.wrapping_sub(y)),
-        Mul => map2(a, b, shape, |x: i64, y: i64| x.wrapping_mul(y)),
-        Maximum => map2(a, b, shape, |x: i64, y: i64| x.max(y)),
-        Minimum => map2(a, b, shape, |x: i64, y: i64| x.min(y)),
-        Pow => map2(a, b, shape, |x: i64, y: i64| if y < 0 { 0 } else { x.wrapping_pow(y as u32) }),
-        FloorDiv | Remainder => {
-            if b.to_vec::<i64>()?.contains(&0) {
+    let m = Map2(a, b, shape);
+    let done = match dtype {
+        DType::F32 => kind.with_float_fn::<f32, _>(m),
+        DType::F64 => kind.with_float_fn::<f64, _>(m),
+        DType::I64 => {
+            if matches!(kind, FloorDiv | Remainder | Fmod) && b.to_vec::<i64>()?.contains(&0) {
                 return Err(crate::error::Error::Value(format!("{}: integer division by zero", kind.name())));
             }
-            if kind == FloorDiv {
-                map2(a, b, shape, |x: i64, y: i64| {
-                    let q = x / y;
-                    if x % y != 0 && ((x < 0) != (y < 0)) { q - 1 } else { q }
-                })
-            } else {
-                map2(a, b, shape, |x: i64, y: i64| {
-                    let r = x % y;
-                    if r != 0 && ((r < 0) != (y < 0)) { r + y } else { r }
-                })
-            }
+            kind.with_int_fn(m)
         }
-        _ => Err(dtype_err!("{}: not defined for int64 tensors", kind.name())),
-    }
+        // Arithmetic on bools: + and max are "or", * and min are "and" (PyTorch's rules).
+        DType::Bool => match kind {
+            Add | Maximum => Some(map2(a, b, shape, |x: bool, y: bool| x | y)),
+            Mul | Minimum => Some(map2(a, b, shape, |x: bool, y: bool| x & y)),
+            _ => kind.with_bool_fn(m),
+        },
+    };
+    done.unwrap_or_else(|| Err(unsupported_dtype(kind.name(), kind.class(), dtype)))
 }
 
 /// `out[i] = cond[i] ? a[i] : b[i]`, all broadcast to `shape`.
@@ -424,46 +278,37 @@ pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()
     with_dtype!(dst.dtype(), T => inplace_typed::<T>(kind, dst, src))
 }
 
-fn inplace_typed<T: Element>(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
-    let f = inplace_fn::<T>(kind)?;
-    apply_inplace(dst, src, f)
+fn inplace_typed<T: Element + IntoStorageVec>(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
+    use BinaryKind::*;
+    if !matches!(kind, Add | Sub | Mul | Div | Maximum | Minimum) {
+        return Err(dtype_err!("{}_: no in-place form", kind.name()));
+    }
+    let m = Inplace(dst, src);
+    let done = match T::DTYPE {
+        DType::F32 => kind.with_float_fn::<f32, _>(m),
+        DType::F64 => kind.with_float_fn::<f64, _>(m),
+        DType::I64 if kind == Div => {
+            return Err(dtype_err!("div_: result type float can't be cast to the int64 tensor being updated"))
+        }
+        DType::I64 => kind.with_int_fn(m),
+        DType::Bool => None,
+    };
+    done.unwrap_or_else(|| Err(dtype_err!("{}_: not defined for {} tensors", kind.name(), T::DTYPE.name())))
 }
 
-fn inplace_fn<T: Element>(kind: BinaryKind) -> Result<fn(T, T) -> T> {
-    macro_rules! arith {
-        ($T:ty) => {{
-            let f: fn($T, $T) -> $T = match kind {
-                BinaryKind::Add => |x, y| x + y,
-                BinaryKind::Sub => |x, y| x - y,
-                BinaryKind::Mul => |x, y| x * y,
-                BinaryKind::Div => |x, y| x / y,
-                BinaryKind::Maximum => |x, y| if x > y { x } else { y },
-                BinaryKind::Minimum => |x, y| if x < y { x } else { y },
-                _ => return Err(dtype_err!("{}_: no in-place form", kind.name())),
-            };
-            // SAFETY: T is exactly $T here (checked by DTYPE).
-            Ok(unsafe { std::mem::transmute::<fn($T, $T) -> $T, fn(T, T) -> T>(f) })
-        }};
+/// Runs a table kind's function in place (`dst = f(dst, src)`).
+struct Inplace<'a>(&'a Tensor, &'a Tensor);
+
+impl<T: Element> BinaryMap<T> for Inplace<'_> {
+    type Out = Option<Result<()>>;
+    fn run<F: Fn(T, T) -> T + Send + Sync + Copy>(self, f: F) -> Self::Out {
+        Some(apply_inplace(self.0, self.1, f))
     }
-    match T::DTYPE {
-        DType::F32 => arith!(f32),
-        DType::F64 => arith!(f64),
-        DType::I64 => match kind {
-            BinaryKind::Div => Err(dtype_err!("div_: result type float can't be cast to the int64 tensor being updated")),
-            _ => {
-                let f: fn(i64, i64) -> i64 = match kind {
-                    BinaryKind::Add => |x, y| x.wrapping_add(y),
-                    BinaryKind::Sub => |x, y| x.wrapping_sub(y),
-                    BinaryKind::Mul => |x, y| x.wrapping_mul(y),
-                    BinaryKind::Maximum => |x, y| x.max(y),
-                    BinaryKind::Minimum => |x, y| x.min(y),
-                    _ => return Err(dtype_err!("{}_: no in-place form for int64", kind.name())),
-                };
-                // SAFETY: T is i64 here.
-                Ok(unsafe { std::mem::transmute::<fn(i64, i64) -> i64, fn(T, T) -> T>(f) })
-            }
-        },
-        DType::Bool => Err(dtype_err!("{}_: not defined for bool tensors", kind.name())),
+    fn run_compare<F: Fn(T, T) -> bool + Send + Sync + Copy>(self, _f: F) -> Self::Out {
+        None
+    }
+    fn unsupported(self) -> Self::Out {
+        None
     }
 }
 

@@ -176,23 +176,6 @@ pub fn for_each_index(layout: &Layout, mut f: impl FnMut(usize)) {
     });
 }
 
-/// Splits `0..n` into ranges for rayon when `n` is large, else runs once.
-pub fn par_ranges(n: usize, cost_per_item: usize, f: impl Fn(std::ops::Range<usize>) + Sync + Send) {
-    if n * cost_per_item.max(1) < PARALLEL_THRESHOLD || n < 2 {
-        f(0..n);
-        return;
-    }
-    let pieces = (rayon::current_num_threads() * 4).min(n);
-    let chunk = n.div_ceil(pieces);
-    (0..pieces).into_par_iter().for_each(|p| {
-        let start = p * chunk;
-        let end = ((p + 1) * chunk).min(n);
-        if start < end {
-            f(start..end);
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,7 +67,12 @@ struct KernelKey {
 }
 
 fn raw_source(file: &str) -> Result<&'static str> {
-    SOURCES.iter().find(|(n, _)| *n == file).map(|(_, s)| *s).ok_or_else(|| Error::Device(format!("no shader named {file}")))
+    SOURCES
+        .iter()
+        .find(|(n, _)| *n == file)
+        .map(|(_, s)| *s)
+        .or_else(|| crate::kinds::generated_wgsl(file)) // the op table's libraries
+        .ok_or_else(|| Error::Device(format!("no shader named {file}")))
 }
 
 /// The shader's text with its `//!include` files prepended.

@@ -1,12 +1,14 @@
 //! Broadcasting binary ops. Gradients here are the lecture's gate patterns: add distributes,
 //! mul swaps, max routes. Un-broadcasting is left to the engine.
 
-use super::{grads, Grads};
+use super::arith::{no_gradient, route, Arith};
+use super::Grads;
 use crate::autograd::{record, Save, VjpCtx};
-use crate::backend::{self, BinaryKind, UnaryKind};
-use crate::error::{autograd_err, Result};
-use crate::tensor::{broadcast_shapes, result_type, DType, Float, PromotionInput, Tensor};
-use smallvec::smallvec;
+use crate::backend;
+use crate::error::Result;
+use crate::kinds::{BinaryKind, Class, Real, UnaryKind};
+use crate::tensor::{broadcast_shapes, result_type, DType, PromotionInput, Tensor};
+use smallvec::{smallvec, SmallVec};
 
 pub struct BinaryOp {
     kind: BinaryKind,
@@ -32,19 +34,76 @@ pub fn promote_types(a: &Tensor, b: &Tensor) -> DType {
 
 /// The dtype `kind` computes in, given the promoted dtype of its operands.
 fn compute_dtype(kind: BinaryKind, promoted: DType) -> DType {
-    match kind {
-        BinaryKind::Div if !promoted.is_float() => DType::F32,
-        BinaryKind::And | BinaryKind::Or | BinaryKind::Xor => DType::Bool,
+    match kind.class() {
+        Class::Float if !promoted.is_float() => DType::F32,
+        Class::Logic => DType::Bool,
         _ => promoted,
     }
 }
 
-pub fn binary_op(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let dtype = if a.dtype() == b.dtype() && kind != BinaryKind::Div && !matches!(kind, BinaryKind::And | BinaryKind::Or | BinaryKind::Xor) {
-        a.dtype()
-    } else {
-        compute_dtype(kind, promote_types(a, b))
+/// When a binary op saves one of its slots (inputs a, b, then the output).
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy)]
+enum When {
+    never,
+    always,
+    for_a,
+    for_b,
+}
+
+impl When {
+    fn holds(self, needs: &[bool]) -> bool {
+        match self {
+            When::never => false,
+            When::always => true,
+            When::for_a => needs[0],
+            When::for_b => needs[1],
+        }
+    }
+}
+
+macro_rules! binary_vjps {
+    ($(
+        $(#[$doc:meta])*
+        $K:ident $name:literal $class:ident $api:ident saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
+        cpu(|$x:ident, $y:ident| $cpu:expr) int($(|$xi:ident, $yi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
+        vjp(|$g:ident, $a:ident, $b:ident, $o:ident| $va:expr, $vb:expr)
+        numpy($($np:literal),+ $(,)?);
+    )*) => {
+        impl BinaryKind {
+            /// What the vjp reads: inputs a and b, and the output.
+            fn saves(self) -> [When; 3] {
+                match self { $(BinaryKind::$K => [When::$sa, When::$sb, When::$so]),* }
+            }
+
+            /// The gradients of the inputs that `needs`, given the upstream gradient `g` and the
+            /// saved slots (`saved(0)` is a, 1 is b, 2 the output): the table's formulas, on
+            /// tensors or on plain numbers.
+            #[allow(unused_variables, clippy::redundant_closure_call)]
+            pub(crate) fn vjp<'s, V: Arith + 's>(
+                self,
+                g: &V,
+                saved: impl Fn(usize) -> Result<&'s V>,
+                needs: [bool; 2],
+            ) -> Result<[Option<V>; 2]> {
+                match self {
+                    $(BinaryKind::$K => {
+                        let ($g, $a, $b, $o) = (g, || saved(0), || saved(1), || saved(2));
+                        Ok([
+                            if needs[0] { Some((|| -> Result<V> { $va })()?) } else { None },
+                            if needs[1] { Some((|| -> Result<V> { $vb })()?) } else { None },
+                        ])
+                    })*
+                }
+            }
+        }
     };
+}
+
+crate::binary_table!(binary_vjps);
+
+pub fn binary_op(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = compute_dtype(kind, if a.dtype() == b.dtype() { a.dtype() } else { promote_types(a, b) });
     let shape = if a.shape() == b.shape() { a.dims() } else { broadcast_shapes(a.shape(), b.shape(), kind.name())? };
     let (a_cast, b_cast);
     let a = if a.dtype() != dtype {
@@ -61,15 +120,19 @@ pub fn binary_op(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     let out = backend::binary(kind, a, b, &shape)?;
     if !kind.returns_bool() {
-        record(super::Op::Binary(BinaryOp { kind }), &[a, b], &out, |needs| match kind {
-            BinaryKind::Add | BinaryKind::Sub => smallvec![],
-            BinaryKind::Mul => smallvec![
-                if needs[1] { Save::Input(a) } else { Save::Skip },
-                if needs[0] { Save::Input(b) } else { Save::Skip },
-            ],
-            BinaryKind::Div => smallvec![if needs[1] { Save::Input(a) } else { Save::Skip }, Save::Input(b)],
-            BinaryKind::Pow => smallvec![Save::Input(a), Save::Input(b), if needs[1] { Save::Output(0) } else { Save::Skip }],
-            _ => smallvec![Save::Input(a), Save::Input(b)],
+        record(super::Op::Binary(BinaryOp { kind }), &[a, b], &out, |needs| {
+            let mut saves = SmallVec::new();
+            let slots = kind.saves();
+            let Some(last) = slots.iter().rposition(|w| w.holds(needs)) else { return saves };
+            for (i, w) in slots[..=last].iter().enumerate() {
+                saves.push(match (w.holds(needs), i) {
+                    (false, _) => Save::Skip,
+                    (true, 0) => Save::Input(a),
+                    (true, 1) => Save::Input(b),
+                    (true, _) => Save::Output(0),
+                });
+            }
+            saves
         });
     }
     Ok(out)
@@ -81,85 +144,18 @@ impl BinaryOp {
     }
 
     pub fn vjp(&self, ctx: &VjpCtx) -> Result<Grads> {
-        let g = ctx.grad();
-        match self.kind {
-            BinaryKind::Add => grads(ctx, [&|| Ok(g.clone()), &|| Ok(g.clone())]),
-            BinaryKind::Sub => grads(ctx, [&|| Ok(g.clone()), &|| neg(g)]),
-            // mul swaps: each input's gradient is the upstream gradient times the other input.
-            BinaryKind::Mul => grads(ctx, [&|| mul(g, ctx.saved(1)?), &|| mul(g, ctx.saved(0)?)]),
-            BinaryKind::Div => {
-                let b = ctx.saved(1)?;
-                grads(ctx, [&|| div(g, b), &|| neg(&div(&mul(g, ctx.saved(0)?)?, &mul(b, b)?)?)])
-            }
-            BinaryKind::Pow => {
-                let (a, b) = (ctx.saved(0)?, ctx.saved(1)?);
-                grads(ctx, [
-                    &|| {
-                        let bm1 = sub(b, &scalar_like(b, 1.0)?)?;
-                        let local = mul(b, &pow(a, &bm1)?)?;
-                        // 0 ** 0 has derivative 0 in the base direction, not 0 * inf.
-                        let zero_exp = eq(b, &scalar_like(b, 0.0)?)?;
-                        mul(g, &where_(&zero_exp, &scalar_like(&local, 0.0)?, &local)?)
-                    },
-                    &|| {
-                        let out = ctx.saved(2)?;
-                        let local = mul(out, &super::unary_op(UnaryKind::Log, a)?)?;
-                        // d/db a**b at a == 0 with b >= 0 is 0 (PyTorch's convention).
-                        let mask = logical_and(&eq(a, &scalar_like(a, 0.0)?)?, &ge(b, &scalar_like(b, 0.0)?)?)?;
-                        mul(g, &where_(&mask, &scalar_like(&local, 0.0)?, &local)?)
-                    },
-                ])
-            }
-            // max routes the gradient to the larger input; ties split it evenly.
-            BinaryKind::Maximum | BinaryKind::Minimum => {
-                let (a, b) = (ctx.saved(0)?, ctx.saved(1)?);
-                let (wins_a, wins_b) =
-                    if self.kind == BinaryKind::Maximum { (gt(a, b)?, lt(a, b)?) } else { (lt(a, b)?, gt(a, b)?) };
-                let tie = eq(a, b)?;
-                let half = mul(g, &scalar_like(g, 0.5)?)?;
-                let zero = scalar_like(g, 0.0)?;
-                grads(ctx, [
-                    &|| where_(&wins_a, g, &where_(&tie, &half, &zero)?),
-                    &|| where_(&wins_b, g, &where_(&tie, &half, &zero)?),
-                ])
-            }
-            BinaryKind::Remainder => {
-                let (a, b) = (ctx.saved(0)?, ctx.saved(1)?);
-                grads(ctx, [&|| Ok(g.clone()), &|| neg(&mul(g, &floor_divide(a, b)?)?)])
-            }
-            BinaryKind::FloorDiv => Err(autograd_err!(
-                "floor_divide is not differentiable (its derivative is zero almost everywhere and undefined at the steps)"
-            )),
-            k => Err(autograd_err!("{} has no gradient", k.name())),
-        }
+        let needs = [0, 1].map(|i| ctx.needs.get(i).copied().unwrap_or(false));
+        let [ga, gb] = self.kind.vjp(ctx.grad(), |i| ctx.saved(i), needs)?;
+        Ok(smallvec![ga, gb])
     }
-}
 
-impl BinaryOp {
-    /// `vjp` on plain numbers, for graphs of one-element tensors: the same arithmetic in the
-    /// same dtype and order, so results match the tensor formulas bit for bit. `None` for kinds
-    /// without a scalar form (or a missing saved value): the tensor engine handles those.
-    pub(crate) fn scalar_vjp<T: Float>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
-        let s = |i: usize| saved.get(i).copied().flatten();
-        let both = |fa: &dyn Fn() -> Option<T>, fb: &dyn Fn() -> Option<T>| -> Option<[Option<T>; 2]> {
-            Some([if needs[0] { Some(fa()?) } else { None }, if needs[1] { Some(fb()?) } else { None }])
-        };
-        match self.kind {
-            BinaryKind::Add => both(&|| Some(g), &|| Some(g)),
-            BinaryKind::Sub => both(&|| Some(g), &|| Some(-g)),
-            BinaryKind::Mul => both(&|| Some(g * s(1)?), &|| Some(g * s(0)?)),
-            BinaryKind::Div => both(&|| Some(g / s(1)?), &|| {
-                let b = s(1)?;
-                Some(-((g * s(0)?) / (b * b)))
-            }),
-            BinaryKind::Maximum | BinaryKind::Minimum => {
-                let (a, b) = (s(0)?, s(1)?);
-                let (wins_a, wins_b) = if self.kind == BinaryKind::Maximum { (a > b, a < b) } else { (a < b, a > b) };
-                let routed = |wins: bool| Some(if wins { g } else if a == b { g * T::from_f64c(0.5) } else { T::ZERO });
-                both(&|| routed(wins_a), &|| routed(wins_b))
-            }
-            _ => None,
-        }
+    /// `vjp` on plain numbers, for graphs of one-element tensors: the same formula in the
+    /// same dtype and order, so results match the tensor path bit for bit. `None` when it
+    /// fails (a missing saved value, a kind without a gradient): the tensor engine handles those.
+    #[inline]
+    pub(crate) fn scalar_vjp<T: Real + Arith>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
+        let missing = || crate::error::autograd_err!("missing saved value");
+        self.kind.vjp(&g, |i| saved.get(i).and_then(|s| s.as_ref()).ok_or_else(missing), needs).ok()
     }
 }
 
@@ -189,7 +185,8 @@ binary_fns!(
     add => Add, sub => Sub, mul => Mul, div => Div, pow => Pow,
     maximum => Maximum, minimum => Minimum, floor_divide => FloorDiv, remainder => Remainder,
     eq => Eq, ne => Ne, lt => Lt, le => Le, gt => Gt, ge => Ge,
-    logical_and => And, logical_or => Or, logical_xor => Xor,
+    logical_and => And, logical_or => Or, logical_xor => Xor, bitwise_and => BitAnd, bitwise_or => BitOr,
+    bitwise_xor => BitXor, atan2 => Atan2, fmod => Fmod,
 );
 
 pub fn neg(a: &Tensor) -> Result<Tensor> {
@@ -213,5 +210,5 @@ pub(crate) fn where_vjp(ctx: &VjpCtx) -> Result<Grads> {
     let cond = ctx.saved(0)?;
     let g = ctx.grad();
     let zero = scalar_like(g, 0.0)?;
-    grads(ctx, [&|| where_(cond, g, &zero), &|| where_(cond, &zero, g)])
+    super::grads(ctx, [&|| where_(cond, g, &zero), &|| where_(cond, &zero, g)])
 }

@@ -3,6 +3,7 @@
 //! differentiable ops, so running them with grad mode on (`create_graph=True`) records a new
 //! graph and gives higher derivatives.
 
+mod arith;
 mod binary;
 mod creation;
 mod index;
@@ -14,6 +15,7 @@ mod norm;
 mod optim;
 mod reduce;
 mod shape;
+mod table;
 mod unary;
 
 pub use binary::*;
@@ -28,6 +30,7 @@ pub use optim::*;
 pub use reduce::*;
 pub use shape::*;
 pub use unary::*;
+pub(crate) use arith::Arith;
 
 use crate::autograd::{CustomOp, TensorMeta, VjpCtx};
 use crate::backend;
@@ -120,7 +123,7 @@ impl Op {
 impl Op {
     /// The vjp on plain numbers for ops of one-element tensors that have a scalar form
     /// (elementwise arithmetic and activations); `None` otherwise.
-    pub(crate) fn scalar_vjp<T: crate::tensor::Float>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
+    pub(crate) fn scalar_vjp<T: crate::kinds::Real + Arith>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
         match self {
             Op::Binary(o) => o.scalar_vjp(g, saved, needs),
             Op::Unary(o) => o.scalar_vjp(g, saved, needs),

@@ -1,22 +1,17 @@
-//! Elementwise functions of one tensor and their local derivatives.
+//! Elementwise functions of one tensor. Each kind's forward, derivative and saved value are
+//! its row of the op table (`table.rs`); this file records them and runs the vjps.
 
-use super::{grads, mul, neg, scalar_like, where_, Grads, OpParam, OpParams};
+use super::arith::{no_gradient, Arith};
+use super::{grads, scalar_like, Grads, OpParam, OpParams};
 use crate::autograd::{record, Save, VjpCtx};
-use crate::backend::{self, UnaryKind};
-use crate::error::{autograd_err, Result};
-use crate::tensor::{DType, Float, Tensor};
+use crate::backend;
+use crate::error::Result;
+use crate::kinds::{BinaryKind, Real, UnaryKind, GELU_K, SELU_ALPHA, SELU_SCALE};
+use crate::tensor::{DType, Tensor};
 use smallvec::smallvec;
 
 pub struct UnaryOp {
     kind: UnaryKind,
-}
-
-/// Whether the vjp reads the output (cheaper than recomputing from the input).
-fn saves_output(kind: UnaryKind) -> bool {
-    matches!(
-        kind,
-        UnaryKind::Exp | UnaryKind::Sqrt | UnaryKind::Rsqrt | UnaryKind::Reciprocal | UnaryKind::Tanh | UnaryKind::Sigmoid | UnaryKind::Relu | UnaryKind::Elu(_)
-    )
 }
 
 pub fn unary_op(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
@@ -27,7 +22,7 @@ pub fn unary_op(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
     };
     let out = backend::unary(kind, &a)?;
     record(super::Op::Unary(UnaryOp { kind }), &[&a], &out, |_| {
-        if saves_output(kind) {
+        if kind.saves_output() {
             smallvec![Save::Output(0)]
         } else {
             smallvec![Save::Input(&a)]
@@ -36,96 +31,55 @@ pub fn unary_op(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
+macro_rules! unary_vjps {
+    ($(
+        $(#[$doc:meta])*
+        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident
+        cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
+        vjp(|$g:ident, $s:ident| $vjp:expr)
+        numpy($($np:literal),+ $(,)?);
+    )*) => {
+        impl UnaryKind {
+            /// The input gradient given the upstream gradient `g` and the saved value `s` (the
+            /// input, or the output for kinds that save it): the table's formula, on tensors or
+            /// on plain numbers.
+            #[allow(unused_variables, clippy::needless_return)]
+            pub(crate) fn vjp<V: Arith>(self, g: &V, s: &V) -> Result<V> {
+                match self {
+                    $(UnaryKind::$K { $($p),* } => { let ($g, $s) = (g, s); $vjp })*
+                }
+            }
+        }
+    };
+}
+
+crate::unary_table!(unary_vjps);
+
 impl UnaryOp {
     pub fn name(&self) -> &'static str {
         self.kind.name()
     }
 
+    /// The parameters, except a clamp's infinite (absent) bounds.
     pub fn params(&self) -> OpParams {
-        match self.kind {
-            UnaryKind::LeakyRelu(slope) => vec![("negative_slope", OpParam::Float(slope))],
-            UnaryKind::Elu(alpha) => vec![("alpha", OpParam::Float(alpha))],
-            UnaryKind::PowScalar(p) => vec![("exponent", OpParam::Float(p))],
-            UnaryKind::Clamp(lo, hi) => {
-                let bound = |name, b: Option<f64>| b.map(|v| (name, OpParam::Float(v)));
-                bound("min", lo).into_iter().chain(bound("max", hi)).collect()
-            }
-            _ => OpParams::new(),
-        }
+        let clamp = matches!(self.kind, UnaryKind::Clamp { .. });
+        let absent = |name: &str, v: f64| clamp && ((name == "min" && v == f64::NEG_INFINITY) || (name == "max" && v == f64::INFINITY));
+        self.kind.params().into_iter().filter(|&(n, v)| !absent(n, v)).map(|(n, v)| (n, OpParam::Float(v))).collect()
     }
 
     pub fn vjp(&self, ctx: &VjpCtx) -> Result<Grads> {
-        use UnaryKind::*;
-        let g = ctx.grad();
-        let s = ctx.saved(0)?; // the input, or the output for `saves_output` kinds
-        let c = |v: f64| scalar_like(g, v);
-        // Each arm is the input gradient: upstream times the local derivative.
-        let input_grad = || -> Result<Tensor> {
-            Ok(match self.kind {
-                Neg => neg(g)?,
-                Abs => mul(g, &unary_op(Sign, s)?)?,
-                Sign => mul(g, &c(0.0)?)?,
-                Exp => mul(g, s)?,
-                Log => super::div(g, s)?,
-                Sqrt => super::div(g, &mul(s, &c(2.0)?)?)?,
-                Rsqrt => mul(g, &mul(&super::pow(s, &c(3.0)?)?, &c(-0.5)?)?)?,
-                Reciprocal => mul(g, &neg(&mul(s, s)?)?)?,
-                Sin => mul(g, &unary_op(Cos, s)?)?,
-                Cos => mul(g, &neg(&unary_op(Sin, s)?)?)?,
-                Tanh => mul(g, &super::sub(&c(1.0)?, &mul(s, s)?)?)?,
-                // sigma' = sigma (1 - sigma), from the output alone
-                Sigmoid => mul(g, &mul(s, &super::sub(&c(1.0)?, s)?)?)?,
-                Relu => where_(&super::gt(s, &c(0.0)?)?, g, &c(0.0)?)?,
-                LeakyRelu(slope) => where_(&super::gt(s, &c(0.0)?)?, g, &mul(g, &c(slope)?)?)?,
-                Elu(alpha) => where_(&super::gt(s, &c(0.0)?)?, g, &mul(g, &super::add(s, &c(alpha)?)?)?)?,
-                Gelu => mul(g, &unary_op(GeluGrad, s)?)?,
-                GeluGrad => {
-                    // gelu''(x) = phi(x) (2 - x^2)
-                    let x2 = mul(s, s)?;
-                    let phi = mul(&unary_op(Exp, &mul(&x2, &c(-0.5)?)?)?, &c(1.0 / (2.0 * std::f64::consts::PI).sqrt())?)?;
-                    mul(g, &mul(&phi, &super::sub(&c(2.0)?, &x2)?)?)?
-                }
-                PowScalar(p) => mul(g, &mul(&c(p)?, &unary_op(PowScalar(p - 1.0), s)?)?)?,
-                Clamp(lo, hi) => {
-                    let mut inside = super::ge(s, s)?; // all true (false at NaN)
-                    if let Some(lo) = lo {
-                        inside = super::logical_and(&inside, &super::ge(s, &c(lo)?)?)?;
-                    }
-                    if let Some(hi) = hi {
-                        inside = super::logical_and(&inside, &super::le(s, &c(hi)?)?)?;
-                    }
-                    where_(&inside, g, &c(0.0)?)?
-                }
-                Not | IsNan => return Err(autograd_err!("{} has no gradient", self.kind.name())),
-            })
-        };
-        grads(ctx, [&input_grad])
+        grads(ctx, [&|| self.kind.vjp(ctx.grad(), ctx.saved(0)?)])
     }
-}
 
-impl UnaryOp {
-    /// `vjp` on a plain number (see `BinaryOp::scalar_vjp`); `s` is what the op saved.
-    pub(crate) fn scalar_vjp<T: Float>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
-        use UnaryKind::*;
+    /// `vjp` on a plain number (see `BinaryOp::scalar_vjp`); `None` when it fails (the
+    /// tensor engine then reports the error).
+    #[inline]
+    pub(crate) fn scalar_vjp<T: Real + Arith>(&self, g: T, saved: &[Option<T>], needs: [bool; 2]) -> Option<[Option<T>; 2]> {
         if !needs[0] {
             return Some([None, None]);
         }
         let s = saved.first().copied().flatten()?;
-        let c = T::from_f64c;
-        let input_grad = match self.kind {
-            Neg => -g,
-            Exp => g * s,
-            Log => g / s,
-            Sqrt => g / (s * c(2.0)),
-            Reciprocal => g * -(s * s),
-            Tanh => g * (c(1.0) - s * s),
-            Sigmoid => g * (s * (c(1.0) - s)),
-            Relu => if s > T::ZERO { g } else { T::ZERO },
-            LeakyRelu(slope) => if s > T::ZERO { g } else { g * c(slope) },
-            Elu(alpha) => if s > T::ZERO { g } else { g * (s + c(alpha)) },
-            _ => return None,
-        };
-        Some([Some(input_grad), None])
+        Some([Some(self.kind.vjp(&g, &s).ok()?), None])
     }
 }
 
@@ -142,23 +96,24 @@ macro_rules! unary_fns {
 unary_fns!(
     abs => Abs, sign => Sign, exp => Exp, log => Log, sqrt => Sqrt, rsqrt => Rsqrt,
     reciprocal => Reciprocal, sin => Sin, cos => Cos, tanh => Tanh, sigmoid => Sigmoid,
-    relu => Relu, gelu => Gelu, logical_not => Not, isnan => IsNan,
+    relu => Relu, gelu => Gelu, logical_not => Not, isnan => IsNan, log1p => Log1p, expm1 => Expm1,
+    square => Square, bitwise_not => BitwiseNot,
 );
 
 pub fn leaky_relu(a: &Tensor, negative_slope: f64) -> Result<Tensor> {
-    unary_op(UnaryKind::LeakyRelu(negative_slope), a)
+    unary_op(UnaryKind::LeakyRelu { negative_slope }, a)
 }
 
 pub fn elu(a: &Tensor, alpha: f64) -> Result<Tensor> {
-    unary_op(UnaryKind::Elu(alpha), a)
+    unary_op(UnaryKind::Elu { alpha }, a)
 }
 
 pub fn pow_scalar(a: &Tensor, p: f64) -> Result<Tensor> {
-    unary_op(UnaryKind::PowScalar(p), a)
+    unary_op(UnaryKind::PowScalar { exponent: p }, a)
 }
 
 pub fn clamp(a: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
-    unary_op(UnaryKind::Clamp(min, max), a)
+    unary_op(UnaryKind::Clamp { min: min.unwrap_or(f64::NEG_INFINITY), max: max.unwrap_or(f64::INFINITY) }, a)
 }
 
 /// True where `a` is neither infinite nor NaN (`a - a` is 0 exactly there).

@@ -553,12 +553,6 @@ impl FunctionCtx {
     fn set_materialize_grads(&self, value: bool) {
         *self.materialize_grads.lock() = value;
     }
-
-    /// Accepted for PyTorch compatibility; in-place forwards are tracked by version counters.
-    #[pyo3(signature = (*tensors))]
-    fn mark_dirty(&self, tensors: &Bound<'_, PyTuple>) {
-        let _ = tensors;
-    }
 }
 
 /// The tape node of a custom Function: backward calls the class's `backward(ctx, *grads)`.

@@ -3,6 +3,7 @@
 
 mod autograd;
 mod convert;
+mod elementwise;
 mod errors;
 mod functions;
 mod gpu;
@@ -22,6 +23,7 @@ pub use tensor::PyTensor;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     gpu::register(m)?;
+    elementwise::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;

@@ -144,22 +144,22 @@ impl PyTensor {
         binary(other.py(), &self.t, other, ops::matmul, true)
     }
     fn __and__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        binary(other.py(), &self.t, other, ops::logical_and, false)
+        binary(other.py(), &self.t, other, ops::bitwise_and, false)
     }
     fn __rand__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        binary(other.py(), &self.t, other, ops::logical_and, true)
+        binary(other.py(), &self.t, other, ops::bitwise_and, true)
     }
     fn __or__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        binary(other.py(), &self.t, other, ops::logical_or, false)
+        binary(other.py(), &self.t, other, ops::bitwise_or, false)
     }
     fn __ror__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        binary(other.py(), &self.t, other, ops::logical_or, true)
+        binary(other.py(), &self.t, other, ops::bitwise_or, true)
     }
     fn __xor__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        binary(other.py(), &self.t, other, ops::logical_xor, false)
+        binary(other.py(), &self.t, other, ops::bitwise_xor, false)
     }
     fn __rxor__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        binary(other.py(), &self.t, other, ops::logical_xor, true)
+        binary(other.py(), &self.t, other, ops::bitwise_xor, true)
     }
 
     fn __pow__<'py>(&self, other: &Bound<'py, PyAny>, modulo: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
@@ -193,7 +193,7 @@ impl PyTensor {
         ok(ops::abs(&self.t))
     }
     fn __invert__(&self) -> TResult {
-        ok(ops::logical_not(&self.t))
+        ok(ops::bitwise_not(&self.t))
     }
 
     fn __richcmp__<'py>(&self, other: &Bound<'py, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<Bound<'py, PyAny>> {
@@ -291,12 +291,6 @@ impl PyTensor {
     #[pyo3(signature = (alpha = 1.0))]
     fn elu(&self, alpha: f64) -> TResult {
         ok(ops::elu(&self.t, alpha))
-    }
-    fn square(&self) -> TResult {
-        ok(ops::pow_scalar(&self.t, 2.0))
-    }
-    fn log1p(&self) -> TResult {
-        ok(ops::scalar_like(&self.t, 1.0).and_then(|one| ops::log(&ops::add(&self.t, &one)?)))
     }
     fn masked_fill(&self, mask: &PyTensor, value: &Bound<'_, PyAny>) -> TResult {
         ops::check_bool_mask(&mask.t, "masked_fill")?;

@@ -42,16 +42,6 @@ impl DType {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<DType> {
-        Some(match name {
-            "bool" => DType::Bool,
-            "int64" | "long" | "int" => DType::I64,
-            "float32" | "float" => DType::F32,
-            "float64" | "double" => DType::F64,
-            _ => return None,
-        })
-    }
-
     pub const fn category(self) -> Category {
         match self {
             DType::Bool => Category::Bool,

@@ -170,11 +170,6 @@ impl Layout {
         self.offset + self.shape.iter().zip(&self.strides).map(|(d, s)| (d - 1) * s).sum::<usize>() + 1
     }
 
-    /// Storage index of the element at a multi-index.
-    pub fn index_of(&self, index: &[usize]) -> usize {
-        self.offset + index.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<usize>()
-    }
-
     pub fn permute(&self, perm: &[usize]) -> Result<Layout> {
         let n = self.ndim();
         let mut seen: SmallVec<[bool; 8]> = SmallVec::from_elem(false, n);

@@ -12,22 +12,14 @@ elu = _core.elu
 relu = Tensor.relu
 sigmoid = Tensor.sigmoid
 tanh = Tensor.tanh
-gelu = Tensor.gelu
+gelu = _core.gelu  # gelu(input, approximate="none" | "tanh")
 
-
-def relu6(input):
-    return input.clamp(0.0, 6.0)
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta, linear above `threshold` for stability."""
-    scaled = input * beta
-    soft = (scaled.clamp(max=threshold).exp() + 1.0).log() / beta
-    return _core.where(scaled > threshold, input, soft)
-
-
-def hardtanh(input, min_val=-1.0, max_val=1.0):
-    return input.clamp(min_val, max_val)
+# The op table's activations (rust/ops/table.rs, rows marked `function`): softplus, silu,
+# mish, hardtanh, relu6, hardsigmoid, hardswish, softsign, logsigmoid, selu, celu.
+for _op in _core._op_table():
+    if _op["api"] == "function":
+        globals()[_op["name"]] = getattr(_core, _op["name"])
+del _op
 
 
 # Losses, layers, normalisation and the composed activations live in their own modules.

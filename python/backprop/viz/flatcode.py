@@ -9,7 +9,7 @@ from backprop.viz import graph as graphs
 from backprop.viz import values as fmt
 from backprop.viz.rules import HELPERS, Ctx, rule_for, supported_ops
 
-_NEEDS_MATH = {"gelu", "scatter_add"}
+_NEEDS_MATH = {"gelu", "erf", "scatter_add"}
 _RESERVED = {"np", "math", "inputs", "grads", "_erf", "gelu_grad"} | set(HELPERS)
 _COMMENT_COLUMN = 40
 

@@ -31,6 +31,32 @@ def jacobian_matrix(f, x):
     return [j.detach().cpu().numpy().reshape(out.numel(), t.numel()) for t, j in zip(xs, jac)]
 
 
+_PICTURE_CLASSES = {}
+
+
+def _picture_class(figure_class):
+    """A Figure that renders itself in notebooks: a plain `Figure` made without pyplot has no
+    display hook, so without `%matplotlib inline` Jupyter would print its repr instead."""
+    if figure_class not in _PICTURE_CLASSES:
+
+        class JacobianFigure(figure_class):
+            def _render(self, fmt):
+                import io
+
+                buf = io.BytesIO()
+                self.savefig(buf, format=fmt)
+                return buf.getvalue()
+
+            def _repr_png_(self):
+                return self._render("png")
+
+            def _repr_svg_(self):
+                return self._render("svg").decode("utf-8")
+
+        _PICTURE_CLASSES[figure_class] = JacobianFigure
+    return _PICTURE_CLASSES[figure_class]
+
+
 def jacobian_image(f, x, values=False, names=None, figsize=None):
     """Plots the sparsity pattern of the Jacobian of `f` at `x` (one panel per input when
     `x` is a tuple): a dark cell where d output[i] / d input[j] is not zero. With
@@ -40,12 +66,13 @@ def jacobian_image(f, x, values=False, names=None, figsize=None):
         bp.viz.jacobian_image(bp.relu, bp.tensor([1.0, -2.0, 3.0, -1.0]))  # a diagonal
         bp.viz.jacobian_image(lambda x, w: x @ w, (x, w))                # blocks
 
-    Returns a `matplotlib.figure.Figure` (save it with `.savefig(path)`; notebooks show it).
+    Returns a `matplotlib.figure.Figure` (save it with `.savefig(path)`) that notebooks show
+    by themselves (it has `_repr_png_` and `_repr_svg_`; no `%matplotlib inline` needed).
     Needs matplotlib. Jacobians with more than a million entries are refused: the lecture's
     point is that real ones are far too large to form."""
     from backprop.viz import _deps
 
-    Figure = _deps.matplotlib_figure()
+    Figure = _picture_class(_deps.matplotlib_figure())
     mats = jacobian_matrix(f, x)
     if names is None:
         names = ["x"] if len(mats) == 1 else [f"x{k}" for k in range(len(mats))]

@@ -1,9 +1,14 @@
 """Derivative rules in the lecture's flat-code style: for each op, its forward as a NumPy
 expression and, per input, its vjp (downstream = f(upstream)), and for elementwise ops the
-local derivative itself. These mirror the engine's vjps in `rust/ops/*.rs` (ties, masks and
-conventions included), so code written from them reproduces the engine's gradients."""
+local derivative itself. The elementwise rules are read from the engine's op table
+(`rust/ops/table.rs`, through `_core._op_table()`), where each row's NumPy text sits beside
+the Rust derivative it describes; the structural ops (sum, matmul, reshape, indexing, ...)
+are written here, following their vjps in `rust/ops/*.rs`."""
 
 import math
+import re
+
+from backprop import _core
 
 
 class Ctx:
@@ -171,29 +176,52 @@ def _permute_vjp(ctx):
     return f"np.transpose({ctx.g}, {tuple(inverse)})"
 
 
+def _helpers_of(*templates):
+    """The helper functions (below) a template calls."""
+    text = " ".join(t for t in templates if isinstance(t, str))
+    return [h for h in ("sigmoid", "gelu", "erf") if re.search(rf"\b{h}(_grad)?\(", text)]
+
+
+def _times_upstream(local):
+    """`{g} * local`, parenthesised when the local derivative is a sum or difference."""
+    depth, prev = 0, ""
+    for k, ch in enumerate(local):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch in "+-" and (prev.isalnum() or prev in ")]}._"):
+            if not (prev == "e" and k >= 2 and local[k - 2].isdigit()):  # not an exponent like 1e-5
+                return f"{{g}} * ({local})"
+        if not ch.isspace():
+            prev = ch
+    return f"{{g}} * {local}"
+
+
+def _table_rule(op):
+    """A rule from a row of the op table: NumPy forward, local derivatives, vjps."""
+    n = op["arity"]
+    forward, local_grads = op["numpy"][0], list(op["numpy"][1 : 1 + n])
+    vjps = list(op["numpy"][1 + n : 1 + 2 * n]) or [_times_upstream(d) for d in local_grads]
+    return Rule(forward, vjps, local_grads, _helpers_of(forward, *local_grads, *vjps))
+
+
+def _from_table():
+    unary, binary = {}, {}
+    for op in _core._op_table():
+        if op["class"] in ("compare", "logic", "bits", "pred") or op["name"] in ("floor_divide", "logical_not"):
+            continue  # no gradient flows through these
+        if op["arity"] == 1:
+            unary["pow_scalar" if op["name"] == "pow" else op["name"]] = _table_rule(op)
+        else:
+            binary[op["name"]] = _table_rule(op)
+    return unary, binary
+
+
+_TABLE_UNARY, _TABLE_BINARY = _from_table()
+
 ELEMENTWISE_BINARY = {
-    "add": Rule("{a} + {b}", ["{g}", "{g}"], ["1.0", "1.0"]),
-    "sub": Rule("{a} - {b}", ["{g}", "-{g}"], ["1.0", "-1.0"]),
-    # mul swaps: each input's gradient is the upstream gradient times the other input.
-    "mul": Rule("{a} * {b}", ["{g} * {b}", "{g} * {a}"], ["{b}", "{a}"]),
-    "div": Rule("{a} / {b}", ["{g} / {b}", "-{g} * {a} / {b} ** 2"], ["1 / {b}", "-{a} / {b} ** 2"]),
-    "pow": Rule(
-        "{a} ** {b}",
-        ["{g} * {b} * {a} ** ({b} - 1)", "{g} * {out} * np.log({a})"],
-        ["{b} * {a} ** ({b} - 1)", "{out} * np.log({a})"],
-    ),
-    # max routes the gradient to the larger input; ties split it evenly.
-    "maximum": Rule(
-        "np.maximum({a}, {b})",
-        ["{g} * (({a} > {b}) + 0.5 * ({a} == {b}))", "{g} * (({b} > {a}) + 0.5 * ({a} == {b}))"],
-        ["({a} > {b}) + 0.5 * ({a} == {b})", "({b} > {a}) + 0.5 * ({a} == {b})"],
-    ),
-    "minimum": Rule(
-        "np.minimum({a}, {b})",
-        ["{g} * (({a} < {b}) + 0.5 * ({a} == {b}))", "{g} * (({b} < {a}) + 0.5 * ({a} == {b}))"],
-        ["({a} < {b}) + 0.5 * ({a} == {b})", "({b} < {a}) + 0.5 * ({a} == {b})"],
-    ),
-    "remainder": Rule("np.remainder({a}, {b})", ["{g}", "-{g} * np.floor_divide({a}, {b})"], ["1.0", "-np.floor_divide({a}, {b})"]),
+    **_TABLE_BINARY,
     "where": Rule(
         "np.where({condition}, {a}, {b})",
         ["np.where({condition}, {g}, 0.0)", "np.where({condition}, 0.0, {g})"],
@@ -202,31 +230,9 @@ ELEMENTWISE_BINARY = {
 }
 
 ELEMENTWISE_UNARY = {
-    "neg": _unary("-{a}", "-{g}", "-1.0"),
-    "exp": _unary("np.exp({a})", "{g} * {out}", "{out}"),
-    "log": _unary("np.log({a})", "{g} / {a}", "1 / {a}"),
-    "sqrt": _unary("np.sqrt({a})", "{g} / (2 * {out})", "1 / (2 * {out})"),
-    "rsqrt": _unary("1 / np.sqrt({a})", "{g} * -0.5 * {out} ** 3", "-0.5 * {out} ** 3"),
-    "reciprocal": _unary("1 / {a}", "-{g} * {out} ** 2", "-{out} ** 2"),
-    "abs": _unary("np.abs({a})", "{g} * np.sign({a})", "np.sign({a})"),
-    "sign": _unary("np.sign({a})", "{g} * 0.0", "0.0"),
-    "sin": _unary("np.sin({a})", "{g} * np.cos({a})", "np.cos({a})"),
-    "cos": _unary("np.cos({a})", "-{g} * np.sin({a})", "-np.sin({a})"),
-    "tanh": _unary("np.tanh({a})", "{g} * (1 - {out} ** 2)", "1 - {out} ** 2"),
-    # sigma' = (1 - sigma) sigma, from the output alone
-    "sigmoid": _unary("sigmoid({a})", "{g} * (1 - {out}) * {out}", "(1 - {out}) * {out}", ["sigmoid"]),
-    "relu": _unary("np.maximum({a}, 0.0)", "{g} * ({a} > 0)", "1.0 * ({a} > 0)"),
-    "leaky_relu": _unary(
-        "np.where({a} > 0, {a}, {negative_slope} * {a})",
-        "np.where({a} > 0, {g}, {negative_slope} * {g})",
-        "np.where({a} > 0, 1.0, {negative_slope})",
-    ),
-    "elu": _unary(
-        "np.where({a} > 0, {a}, {alpha} * np.expm1({a}))",
-        "np.where({out} > 0, {g}, {g} * ({out} + {alpha}))",
-        "np.where({out} > 0, 1.0, {out} + {alpha})",
-    ),
-    "gelu": _unary("gelu({a})", "{g} * gelu_grad({a})", "gelu_grad({a})", ["gelu"]),
+    **_TABLE_UNARY,
+    # Parameters that may be absent (clamp) or read better simplified (x ** 2) keep their
+    # own formatting; the formulas are the table's.
     "clamp": _unary(
         _clamp_forward,
         lambda c: f"{c.g} * ({_clamp_inside(c)})",
@@ -349,6 +355,8 @@ def gelu(x):
 
 def gelu_grad(x):
     return 0.5 * (1 + _erf(x / math.sqrt(2))) + x * np.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
+''',
+    "erf": '''erf = np.vectorize(math.erf, otypes=[float])
 ''',
     "softmax": '''def softmax(x, axis):
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))

@@ -7,7 +7,7 @@ use super::super::launch::{elementwise, Scalars, View};
 use super::super::pipelines::{Access, Entry};
 use super::super::storage::GpuStorage;
 use super::{dtype_code, gpu_storage, view_of, written_view};
-use crate::backend::{BinaryKind, UnaryKind};
+use crate::kinds::{unsupported_dtype, BinaryKind, Class, UnaryKind, ASSIGN_CODE};
 use crate::error::{dtype_err, Error, Result};
 use crate::tensor::{numel, DType, Layout, SharedStorage, Storage, StorageRef, Tensor};
 
@@ -17,60 +17,7 @@ const INPLACE: Entry = Entry { file: "binary.wgsl", name: "inplace", storage: &[
 const WHERE: Entry = Entry { file: "where.wgsl", name: "main", storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite] };
 const FILL: Entry = Entry { file: "fill.wgsl", name: "main", storage: &[Access::ReadWrite] };
 
-/// Op codes of `unary.wgsl`.
-fn unary_code(kind: UnaryKind) -> u32 {
-    use UnaryKind::*;
-    match kind {
-        Neg => 1,
-        Abs => 2,
-        Sign => 3,
-        Exp => 4,
-        Log => 5,
-        Sqrt => 6,
-        Rsqrt => 7,
-        Reciprocal => 8,
-        Sin => 9,
-        Cos => 10,
-        Tanh => 11,
-        Sigmoid => 12,
-        Relu => 13,
-        LeakyRelu(_) => 14,
-        Elu(_) => 15,
-        Gelu => 16,
-        GeluGrad => 17,
-        PowScalar(_) => 18,
-        Clamp(..) => 19,
-        Not => 20,
-        IsNan => 21,
-    }
-}
 const CAST: u32 = 0;
-
-/// Op codes of `binary.wgsl`.
-fn binary_code(kind: BinaryKind) -> u32 {
-    use BinaryKind::*;
-    match kind {
-        Add => 0,
-        Sub => 1,
-        Mul => 2,
-        Div => 3,
-        Pow => 4,
-        Maximum => 5,
-        Minimum => 6,
-        FloorDiv => 7,
-        Remainder => 8,
-        Eq => 9,
-        Ne => 10,
-        Lt => 11,
-        Le => 12,
-        Gt => 13,
-        Ge => 14,
-        And => 15,
-        Or => 16,
-        Xor => 17,
-    }
-}
-const ASSIGN: u32 = 18;
 
 /// Runs `unary.wgsl` with `op` from `a` into a fresh contiguous tensor of `out_dtype`.
 fn map(a: &Tensor, op: u32, out_dtype: DType, scalars: Scalars, name: &str) -> Result<Tensor> {
@@ -83,43 +30,45 @@ fn map(a: &Tensor, op: u32, out_dtype: DType, scalars: Scalars, name: &str) -> R
 }
 
 pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
-    use UnaryKind::*;
     let name = kind.name();
     let dt = a.dtype();
-    let code = unary_code(kind);
-    let none = Scalars::default();
-    match kind {
-        Not if dt != DType::Bool => return Err(dtype_err!("logical_not: expected a bool tensor, got {}", dt.name())),
-        Not | IsNan => return map(a, code, DType::Bool, none, name),
-        _ if dt == DType::Bool => {
-            return Err(dtype_err!("{name}: not defined for bool tensors; convert with .float() or .long() first"))
-        }
-        _ => {}
-    }
-    let (u, f) = match kind {
-        LeakyRelu(v) | Elu(v) => ([0; 4], [v as f32, 0.0, 0.0, 0.0]),
-        PowScalar(p) if dt == DType::I64 => {
-            if p < 0.0 || p.fract() != 0.0 {
-                return Err(dtype_err!("pow: not defined for int64 tensors with exponent {p}"));
-            }
-            ([0, 0, p.min(i32::MAX as f64) as i32 as u32, 0], [0.0; 4])
-        }
-        PowScalar(p) => ([0; 4], [p as f32, 0.0, 0.0, 0.0]),
-        Clamp(lo, hi) => {
-            let flags = lo.is_some() as u32 | ((hi.is_some() as u32) << 1);
-            if dt == DType::I64 {
-                let to_i32 = |v: f64| v.clamp(i32::MIN as f64, i32::MAX as f64) as i32 as u32;
-                ([flags, lo.map(|v| to_i32(v.ceil())).unwrap_or(0), hi.map(|v| to_i32(v.floor())).unwrap_or(0), 0], [0.0; 4])
-            } else {
-                ([flags, 0, 0, 0], [lo.unwrap_or(0.0) as f32, hi.unwrap_or(0.0) as f32, 0.0, 0.0])
-            }
-        }
-        _ => (none.u, none.f),
+    let class = kind.class();
+    let supported = match dt {
+        DType::F32 => class != Class::Logic,
+        DType::I64 => kind.info().has_int,
+        DType::Bool => class == Class::Logic,
+        DType::F64 => true, // refused by the storage check below
     };
-    if dt == DType::I64 && !matches!(kind, Neg | Abs | Sign | Relu | Clamp(..) | PowScalar(_)) {
-        return Err(dtype_err!("{name}: not defined for int64 tensors"));
+    if !supported {
+        return Err(unsupported_dtype(name, class, dt));
     }
-    map(a, code, dt, Scalars { u, f }, name)
+    let out_dtype = if class == Class::Pred { DType::Bool } else { dt };
+    let params = kind.params();
+    let mut scalars = Scalars::default();
+    if dt == DType::I64 {
+        scalars.u = int_params(kind)?;
+    } else {
+        for (slot, (_, v)) in scalars.f.iter_mut().zip(&params) {
+            *slot = *v as f32;
+        }
+    }
+    map(a, kind.code(), out_dtype, scalars, name)
+}
+
+/// The parameters of an int64 kind as the shader's 32-bit integers: clamp bounds rounded
+/// inwards and saturated, a power's exponent (non-negative integers only, as on the CPU).
+fn int_params(kind: UnaryKind) -> Result<[u32; 4]> {
+    let to_i32 = |v: f64| v.clamp(i32::MIN as f64, i32::MAX as f64) as i32 as u32;
+    Ok(match kind {
+        UnaryKind::Clamp { min, max } => [to_i32(min.ceil()), to_i32(max.floor()), 0, 0],
+        UnaryKind::PowScalar { exponent } => {
+            if exponent < 0.0 || exponent.fract() != 0.0 {
+                return Err(dtype_err!("pow: not defined for int64 tensors with exponent {exponent}"));
+            }
+            [to_i32(exponent), 0, 0, 0]
+        }
+        _ => [0; 4],
+    })
 }
 
 /// A contiguous copy of `a` converted to `dtype`.
@@ -130,25 +79,23 @@ pub fn cast(a: &Tensor, dtype: DType) -> Result<Tensor> {
 fn check_binary_dtypes(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryKind::*;
     let name = kind.name();
-    if matches!(kind, And | Or | Xor) {
-        if a.dtype() != DType::Bool || b.dtype() != DType::Bool {
-            return Err(dtype_err!("{name}: expected bool tensors, got {} and {}", a.dtype().name(), b.dtype().name()));
-        }
-        return Ok(());
+    let dt = a.dtype();
+    let info = kind.info();
+    let supported = match (info.class, dt) {
+        (Class::Compare, _) => true,
+        (Class::Logic, d) => d == DType::Bool,
+        (Class::Bits, d) => d != DType::F32,
+        (_, DType::Bool) => matches!(kind, Add | Maximum | Mul | Minimum),
+        (_, DType::I64) => info.has_int,
+        _ => true,
+    };
+    if !supported {
+        return Err(unsupported_dtype(name, info.class, dt));
     }
-    if kind.returns_bool() {
-        return Ok(());
+    if dt == DType::I64 && matches!(kind, FloorDiv | Remainder | Fmod) && b.to_vec::<i64>()?.contains(&0) {
+        return Err(Error::Value(format!("{name}: integer division by zero")));
     }
-    match a.dtype() {
-        DType::Bool if !matches!(kind, Add | Maximum | Mul | Minimum) => {
-            Err(dtype_err!("{name}: not defined for bool tensors; convert with .float() or .long() first"))
-        }
-        DType::I64 if kind == Div => Err(dtype_err!("{name}: not defined for int64 tensors")),
-        DType::I64 if matches!(kind, FloorDiv | Remainder) && b.to_vec::<i64>()?.contains(&0) => {
-            Err(Error::Value(format!("{name}: integer division by zero")))
-        }
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 /// `a op b` broadcast to `shape` (`a` and `b` share a dtype).
@@ -158,7 +105,7 @@ pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Resu
     let out_dtype = if kind.returns_bool() { DType::Bool } else { a.dtype() };
     let out = GpuStorage::alloc(g, out_dtype, numel(shape))?;
     let name = kind.name();
-    let constants = [("OP", binary_code(kind) as f64), ("T", dtype_code(a.dtype())?)];
+    let constants = [("OP", kind.code() as f64), ("T", dtype_code(a.dtype())?)];
     let views = [written_view(&out, shape), view_of(a, shape, name)?, view_of(b, shape, name)?];
     elementwise(g, name, &BINARY, &constants, shape, &views, Scalars::default())?;
     Ok(Tensor::from_storage(Storage::Gpu(out), shape))
@@ -209,13 +156,13 @@ pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()
         (_, Add | Sub | Mul | Div | Maximum | Minimum) => {}
         _ => return Err(dtype_err!("{name}_: no in-place form")),
     }
-    inplace(dst, src, binary_code(kind), name)
+    inplace(dst, src, kind.code(), name)
 }
 
 /// Writes `src` (broadcast, converted) into the view `dst`.
 pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     let src = if src.dtype() != dst.dtype() { cast(src, dst.dtype())? } else { src.clone() };
-    inplace(dst, &src, ASSIGN, "copy_")
+    inplace(dst, &src, ASSIGN_CODE, "copy_")
 }
 
 /// The bits of `value` as an element of `dtype` on the GPU.
@@ -279,7 +226,7 @@ pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
     for t in tensors {
         let len = t.shape()[dim];
         let slab = out.with_layout(Layout::contiguous(&shape).slice(dim, start, len, 1, "cat")?);
-        inplace(&slab, t, ASSIGN, "cat")?;
+        inplace(&slab, t, ASSIGN_CODE, "cat")?;
         start += len;
     }
     Ok(out)

@@ -1,0 +1,243 @@
+//! `Real`: the float math the op table's CPU expressions use, for f32 and f64, with
+//! PyTorch's conventions where the C library and PyTorch differ (Python's `%` and `//`,
+//! clamp with NaN bounds).
+
+use crate::tensor::Float;
+use std::ops::Rem;
+
+pub trait Real: Float + Rem<Output = Self> {
+    fn tan(self) -> Self;
+    fn asin(self) -> Self;
+    fn acos(self) -> Self;
+    fn atan(self) -> Self;
+    fn atan2(self, other: Self) -> Self;
+    fn sinh(self) -> Self;
+    fn cosh(self) -> Self;
+    fn asinh(self) -> Self;
+    fn atanh(self) -> Self;
+    /// ln(1 + x), exact near 0 where the addition would round.
+    fn ln_1p(self) -> Self;
+    fn log2(self) -> Self;
+    fn log10(self) -> Self;
+    fn floor(self) -> Self;
+    fn ceil(self) -> Self;
+    /// Half to even, as PyTorch's `round`.
+    fn round_ties_even(self) -> Self;
+    fn trunc(self) -> Self;
+
+    #[inline(always)]
+    fn sigmoid(self) -> Self {
+        if self >= Self::ZERO {
+            Self::ONE / (Self::ONE + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (Self::ONE + e)
+        }
+    }
+
+    /// `lo` below `lo`, `hi` above `hi`, NaN stays NaN.
+    #[inline(always)]
+    fn hardtanh(self, lo: Self, hi: Self) -> Self {
+        if self < lo {
+            lo
+        } else if self > hi {
+            hi
+        } else {
+            self
+        }
+    }
+
+    /// PyTorch's clamp: `min` first, then `max` (so min > max gives max); a NaN bound gives NaN.
+    #[inline(always)]
+    fn clamp_keep_nan(self, lo: Self, hi: Self) -> Self {
+        if lo.is_nan() || hi.is_nan() {
+            return lo + hi;
+        }
+        let y = if self < lo { lo } else { self };
+        if y > hi {
+            hi
+        } else {
+            y
+        }
+    }
+
+    #[inline(always)]
+    fn pow_scalar(self, p: Self) -> Self {
+        let c = Self::from_f64c;
+        if p == c(2.0) {
+            self * self
+        } else if p == c(3.0) {
+            self * self * self
+        } else if p == c(1.0) {
+            self
+        } else if p == c(0.5) {
+            self.sqrt()
+        } else if p == c(-1.0) {
+            Self::ONE / self
+        } else {
+            self.powf(p)
+        }
+    }
+
+    /// Python's `%`: C's fmod moved into the divisor's sign (`5 % inf` is 5, `-5 % inf` is inf).
+    #[inline(always)]
+    fn python_mod(self, d: Self) -> Self {
+        let m = self % d;
+        if m != Self::ZERO && ((d < Self::ZERO) != (m < Self::ZERO)) {
+            m + d
+        } else {
+            m
+        }
+    }
+
+    /// Python's `//` as PyTorch computes it (`div_floor_floating`): from fmod, so the quotient
+    /// agrees with `%`, and exact where `floor(a / b)` would round.
+    #[inline(always)]
+    fn floor_div(self, d: Self) -> Self {
+        if d == Self::ZERO {
+            return self / d;
+        }
+        let m = self % d;
+        let mut div = (self - m) / d;
+        if m != Self::ZERO && ((d < Self::ZERO) != (m < Self::ZERO)) {
+            div = div - Self::ONE;
+        }
+        if div == Self::ZERO {
+            // the sign of the true quotient
+            return if Self::ONE / (self / d) < Self::ZERO { -Self::ZERO } else { Self::ZERO };
+        }
+        let f = div.floor();
+        if div - f > Self::from_f64c(0.5) {
+            f + Self::ONE
+        } else {
+            f
+        }
+    }
+}
+
+macro_rules! impl_real {
+    ($t:ty) => {
+        impl Real for $t {
+            #[inline(always)]
+            fn tan(self) -> Self {
+                <$t>::tan(self)
+            }
+            #[inline(always)]
+            fn asin(self) -> Self {
+                <$t>::asin(self)
+            }
+            #[inline(always)]
+            fn acos(self) -> Self {
+                <$t>::acos(self)
+            }
+            #[inline(always)]
+            fn atan(self) -> Self {
+                <$t>::atan(self)
+            }
+            #[inline(always)]
+            fn atan2(self, other: Self) -> Self {
+                <$t>::atan2(self, other)
+            }
+            #[inline(always)]
+            fn sinh(self) -> Self {
+                <$t>::sinh(self)
+            }
+            #[inline(always)]
+            fn cosh(self) -> Self {
+                <$t>::cosh(self)
+            }
+            #[inline(always)]
+            fn asinh(self) -> Self {
+                <$t>::asinh(self)
+            }
+            #[inline(always)]
+            fn atanh(self) -> Self {
+                <$t>::atanh(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+            #[inline(always)]
+            fn log2(self) -> Self {
+                <$t>::log2(self)
+            }
+            #[inline(always)]
+            fn log10(self) -> Self {
+                <$t>::log10(self)
+            }
+            #[inline(always)]
+            fn floor(self) -> Self {
+                <$t>::floor(self)
+            }
+            #[inline(always)]
+            fn ceil(self) -> Self {
+                <$t>::ceil(self)
+            }
+            #[inline(always)]
+            fn round_ties_even(self) -> Self {
+                <$t>::round_ties_even(self)
+            }
+            #[inline(always)]
+            fn trunc(self) -> Self {
+                <$t>::trunc(self)
+            }
+        }
+    };
+}
+impl_real!(f32);
+impl_real!(f64);
+
+/// Python's `//` on int64: rounds down; `i64::MIN // -1` wraps to `i64::MIN` (PyTorch's result).
+/// The divisor is never 0 here (callers report that as an error first).
+#[inline(always)]
+pub fn floor_div_i64(x: i64, y: i64) -> i64 {
+    let q = x.wrapping_div(y);
+    if x.wrapping_rem(y) != 0 && ((x < 0) != (y < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+/// Python's `%` on int64 (the result takes the divisor's sign).
+#[inline(always)]
+pub fn python_mod_i64(x: i64, y: i64) -> i64 {
+    let r = x.wrapping_rem(y);
+    if r != 0 && ((r < 0) != (y < 0)) {
+        r + y
+    } else {
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_division_matches_pytorch_at_the_edges() {
+        // Values from torch 2.x (torch.remainder / torch.floor_divide / torch.fmod).
+        let inf = f32::INFINITY;
+        assert_eq!(5.0f32.python_mod(inf), 5.0);
+        assert_eq!(5.0f32.python_mod(-inf), -inf);
+        assert_eq!((-5.0f32).python_mod(inf), inf);
+        assert_eq!((-5.0f32).python_mod(-inf), -5.0);
+        assert_eq!(5.0f32.floor_div(inf), 0.0);
+        assert_eq!(5.0f32.floor_div(-inf), -1.0);
+        assert_eq!((-7.0f32).floor_div(2.0), -4.0);
+        assert_eq!(1.0f32.floor_div(0.1), 9.0);
+        assert!(0.0f32.floor_div(-3.0).is_sign_negative());
+        assert_eq!(floor_div_i64(i64::MIN, -1), i64::MIN);
+        assert_eq!(python_mod_i64(i64::MIN, -1), 0);
+        assert_eq!((python_mod_i64(-7, 2), python_mod_i64(7, -2)), (1, -1));
+    }
+
+    #[test]
+    fn clamp_keeps_nan_and_prefers_max() {
+        assert!(f32::NAN.clamp_keep_nan(-1.0, 1.0).is_nan());
+        assert!(0.0f32.clamp_keep_nan(f32::NAN, 1.0).is_nan());
+        assert_eq!(5.0f32.clamp_keep_nan(2.0, 1.0), 1.0);
+        assert_eq!((-5.0f32).clamp_keep_nan(2.0, 1.0), 1.0);
+    }
+}

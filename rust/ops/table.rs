@@ -1,0 +1,484 @@
+//! The elementwise op table: one row per op, and everything about the op in its row.
+//!
+//! The rows are tokens handed to a callback macro; each layer expands the columns it owns, so
+//! nothing below is written twice:
+//! - `kinds` (the leaf vocabulary): the `UnaryKind` / `BinaryKind` enums, names, dtype class,
+//!   parameters, the CPU math (`cpu`, `int`: closures over `T: Real` / `i64`, parameters bound
+//!   as `T`), GPU op codes and the generated WGSL library (`wgsl`, `wgsl_int`: expressions in
+//!   `x` (and `y`) and the parameters), and the formula text `viz` and the tests read
+//!   (`_core._op_table()`);
+//! - `ops`: what the op saves and its vjp (`vjp`: closures over `V: Arith`, implemented by
+//!   `Tensor` and by plain numbers, parameters bound as `f64`), so the tensor engine and the
+//!   scalar backward path run one formula;
+//! - `python`: the `backprop._core` function (and `Tensor` method) with its defaults.
+//!
+//! Columns of a unary row, in order:
+//!   `Kind { param = default, ... } "name" class saves api`
+//!   class: `float` (ints are promoted to float32), `num` (int64 too: an `int` kernel),
+//!          `pred` (float -> bool), `logic` (bool -> bool, int64 bitwise);
+//!   saves: `input` or `output` (what the vjp's `s` is);
+//!   api: `method` (`bp.X` and `Tensor.X`), `function` (`bp.nn.functional.X`), `bound` (the
+//!        binding is written by hand: parameters it parses), `internal` (none);
+//!   `numpy(forward, local derivative[, vjp])`: NumPy templates in `{a}` (the input), `{out}`,
+//!   `{g}` (the upstream gradient) and `{param}`; the vjp defaults to `{g} * (local)`.
+//! A binary row has `cpu(|x, y| ..)`, a vjp with one expression per input, reading the saved
+//! operands through `a()?`, `b()?` and `out()?`, and `saves(a: when, b: when, out: when)`
+//! (`never`, `always`, or `for_a` / `for_b`: only when that input needs a gradient).
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! unary_table {
+    ($then:ident) => {
+        $then! {
+            Neg {} "neg" num input bound
+                cpu(|x| -x) int(|x| x.wrapping_neg()) wgsl("-x") wgsl_int("-x")
+                vjp(|g, _s| g.neg())
+                numpy("-{a}", "-1.0", "-{g}");
+            Abs {} "abs" num input bound
+                cpu(|x| x.abs()) int(|x| x.wrapping_abs()) wgsl("abs(x)") wgsl_int("abs(x)")
+                vjp(|g, s| g.mul(&s.un(UnaryKind::Sign)?))
+                numpy("np.abs({a})", "np.sign({a})");
+            Sign {} "sign" num input bound
+                cpu(|x| if x > T::ZERO { T::ONE } else if x < T::ZERO { -T::ONE } else { x * T::ZERO })
+                int(|x| x.signum()) wgsl("sign_keep_nan(x)") wgsl_int("sign(x)")
+                vjp(|g, _s| g.mul(&g.num(0.0)?))
+                numpy("np.sign({a})", "0.0", "{g} * 0.0");
+            Exp {} "exp" float output bound
+                cpu(|x| x.exp()) int() wgsl("exp(x)") wgsl_int()
+                vjp(|g, y| g.mul(y))
+                numpy("np.exp({a})", "{out}");
+            Log {} "log" float input bound
+                cpu(|x| x.ln()) int() wgsl("log(x)") wgsl_int()
+                vjp(|g, x| g.div(x))
+                numpy("np.log({a})", "1 / {a}", "{g} / {a}");
+            Sqrt {} "sqrt" float output bound
+                cpu(|x| x.sqrt()) int() wgsl("sqrt(x)") wgsl_int()
+                vjp(|g, y| g.div(&y.mul(&y.num(2.0)?)?))
+                numpy("np.sqrt({a})", "1 / (2 * {out})", "{g} / (2 * {out})");
+            Rsqrt {} "rsqrt" float output bound
+                cpu(|x| T::ONE / x.sqrt()) int() wgsl("1.0 / sqrt(x)") wgsl_int()
+                vjp(|g, y| g.mul(&y.bin(BinaryKind::Pow, &y.num(3.0)?)?.mul(&y.num(-0.5)?)?))
+                numpy("1 / np.sqrt({a})", "-0.5 * {out} ** 3", "{g} * -0.5 * {out} ** 3");
+            Reciprocal {} "reciprocal" float output bound
+                cpu(|x| T::ONE / x) int() wgsl("1.0 / x") wgsl_int()
+                vjp(|g, y| g.mul(&y.mul(y)?.neg()?))
+                numpy("1 / {a}", "-{out} ** 2", "-{g} * {out} ** 2");
+            Sin {} "sin" float input bound
+                cpu(|x| x.sin()) int() wgsl("sin(x)") wgsl_int()
+                vjp(|g, x| g.mul(&x.un(UnaryKind::Cos)?))
+                numpy("np.sin({a})", "np.cos({a})");
+            Cos {} "cos" float input bound
+                cpu(|x| x.cos()) int() wgsl("cos(x)") wgsl_int()
+                vjp(|g, x| g.mul(&x.un(UnaryKind::Sin)?.neg()?))
+                numpy("np.cos({a})", "-np.sin({a})", "-{g} * np.sin({a})");
+            Tan {} "tan" float output method
+                cpu(|x| x.tan()) int() wgsl("tan(x)") wgsl_int()
+                vjp(|g, y| g.mul(&y.mul(y)?.add(&y.num(1.0)?)?))
+                numpy("np.tan({a})", "1 + {out} ** 2");
+            Asin {} "asin" float input method
+                cpu(|x| x.asin()) int() wgsl("asin_precise(x)") wgsl_int()
+                vjp(|g, x| g.div(&x.num(1.0)?.sub(&x.mul(x)?)?.un(UnaryKind::Sqrt)?))
+                numpy("np.arcsin({a})", "1 / np.sqrt(1 - {a} ** 2)");
+            Acos {} "acos" float input method
+                cpu(|x| x.acos()) int() wgsl("acos_precise(x)") wgsl_int()
+                vjp(|g, x| g.div(&x.num(1.0)?.sub(&x.mul(x)?)?.un(UnaryKind::Sqrt)?)?.neg())
+                numpy("np.arccos({a})", "-1 / np.sqrt(1 - {a} ** 2)");
+            Atan {} "atan" float input method
+                cpu(|x| x.atan()) int() wgsl("atan_precise(x)") wgsl_int()
+                vjp(|g, x| g.div(&x.mul(x)?.add(&x.num(1.0)?)?))
+                numpy("np.arctan({a})", "1 / (1 + {a} ** 2)");
+            Sinh {} "sinh" float input method
+                cpu(|x| x.sinh()) int() wgsl("sinh_precise(x)") wgsl_int()
+                vjp(|g, x| g.mul(&x.un(UnaryKind::Cosh)?))
+                numpy("np.sinh({a})", "np.cosh({a})");
+            Cosh {} "cosh" float input method
+                cpu(|x| x.cosh()) int() wgsl("cosh(x)") wgsl_int()
+                vjp(|g, x| g.mul(&x.un(UnaryKind::Sinh)?))
+                numpy("np.cosh({a})", "np.sinh({a})");
+            Asinh {} "asinh" float input method
+                cpu(|x| x.asinh()) int() wgsl("asinh_stable(x)") wgsl_int()
+                vjp(|g, x| g.div(&x.mul(x)?.add(&x.num(1.0)?)?.un(UnaryKind::Sqrt)?))
+                numpy("np.arcsinh({a})", "1 / np.sqrt({a} ** 2 + 1)");
+            Atanh {} "atanh" float input method
+                cpu(|x| x.atanh()) int() wgsl("atanh_stable(x)") wgsl_int()
+                vjp(|g, x| g.div(&x.num(1.0)?.sub(&x.mul(x)?)?))
+                numpy("np.arctanh({a})", "1 / (1 - {a} ** 2)");
+            Tanh {} "tanh" float output bound
+                cpu(|x| x.tanh()) int() wgsl("tanh_safe(x)") wgsl_int()
+                vjp(|g, y| g.mul(&y.num(1.0)?.sub(&y.mul(y)?)?))
+                numpy("np.tanh({a})", "1 - {out} ** 2");
+            Log1p {} "log1p" float input method
+                cpu(|x| x.ln_1p()) int() wgsl("log1p(x)") wgsl_int()
+                vjp(|g, x| g.div(&x.add(&x.num(1.0)?)?))
+                numpy("np.log1p({a})", "1 / (1 + {a})", "{g} / (1 + {a})");
+            Expm1 {} "expm1" float output method
+                cpu(|x| x.exp_m1()) int() wgsl("expm1(x)") wgsl_int()
+                vjp(|g, y| g.mul(&y.add(&y.num(1.0)?)?))
+                numpy("np.expm1({a})", "{out} + 1");
+            Log2 {} "log2" float input method
+                cpu(|x| x.log2()) int() wgsl("log2(x)") wgsl_int()
+                vjp(|g, x| g.div(&x.mul(&x.num(std::f64::consts::LN_2)?)?))
+                numpy("np.log2({a})", "1 / ({a} * np.log(2))", "{g} / ({a} * np.log(2))");
+            Log10 {} "log10" float input method
+                cpu(|x| x.log10()) int() wgsl("log(x) * 0.43429448190325182") wgsl_int()
+                vjp(|g, x| g.div(&x.mul(&x.num(std::f64::consts::LN_10)?)?))
+                numpy("np.log10({a})", "1 / ({a} * np.log(10))", "{g} / ({a} * np.log(10))");
+            Erf {} "erf" float input method
+                cpu(|x| x.erf()) int() wgsl("erf(x)") wgsl_int()
+                vjp(|g, x| g.mul(&x.mul(x)?.neg()?.un(UnaryKind::Exp)?.mul(&x.num(std::f64::consts::FRAC_2_SQRT_PI)?)?))
+                numpy("erf({a})", "2 / np.sqrt(np.pi) * np.exp(-{a} ** 2)");
+            Square {} "square" num input method
+                cpu(|x| x * x) int(|x| x.wrapping_mul(x)) wgsl("x * x") wgsl_int("x * x")
+                vjp(|g, x| g.mul(&x.mul(&x.num(2.0)?)?))
+                numpy("np.square({a})", "2 * {a}");
+            Floor {} "floor" num input method
+                cpu(|x| x.floor()) int(|x| x) wgsl("floor(x)") wgsl_int("x")
+                vjp(|g, _s| g.zeros())
+                numpy("np.floor({a})", "0.0", "np.zeros_like({g})");
+            Ceil {} "ceil" num input method
+                cpu(|x| x.ceil()) int(|x| x) wgsl("ceil(x)") wgsl_int("x")
+                vjp(|g, _s| g.zeros())
+                numpy("np.ceil({a})", "0.0", "np.zeros_like({g})");
+            Round {} "round" num input method
+                cpu(|x| x.round_ties_even()) int(|x| x) wgsl("round(x)") wgsl_int("x")
+                vjp(|g, _s| g.zeros())
+                numpy("np.round({a})", "0.0", "np.zeros_like({g})");
+            Trunc {} "trunc" num input method
+                cpu(|x| x.trunc()) int(|x| x) wgsl("trunc(x)") wgsl_int("x")
+                vjp(|g, _s| g.zeros())
+                numpy("np.trunc({a})", "0.0", "np.zeros_like({g})");
+            Frac {} "frac" float input method
+                cpu(|x| x - x.trunc()) int() wgsl("x - trunc(x)") wgsl_int()
+                vjp(|g, _s| Ok(g.clone()))
+                numpy("{a} - np.trunc({a})", "1.0", "{g}");
+            Sigmoid {} "sigmoid" float output bound
+                cpu(|x| x.sigmoid()) int() wgsl("sigmoid(x)") wgsl_int()
+                // sigma' = sigma (1 - sigma), from the output alone
+                vjp(|g, y| g.mul(&y.mul(&y.num(1.0)?.sub(y)?)?))
+                numpy("sigmoid({a})", "(1 - {out}) * {out}");
+            Logsigmoid {} "logsigmoid" float input function
+                // log sigma(x) = min(x, 0) - log1p(exp(-|x|)): no overflow either way
+                cpu(|x| x.min(T::ZERO) - (-x.abs()).exp().ln_1p()) int()
+                wgsl("min(x, 0.0) - log1p(exp(-abs(x)))") wgsl_int()
+                vjp(|g, x| g.mul(&x.neg()?.un(UnaryKind::Sigmoid)?))
+                numpy("np.minimum({a}, 0) - np.log1p(np.exp(-np.abs({a})))", "sigmoid(-{a})");
+            Softplus { beta = 1.0, threshold = 20.0 } "softplus" float input function
+                cpu(|x| if x * beta > threshold { x } else { (x * beta).exp().ln_1p() / beta }) int()
+                wgsl("select(log1p(exp(x * beta)) / beta, x, x * beta > threshold)") wgsl_int()
+                vjp(|g, x| {
+                    let bx = x.mul(&x.num(beta)?)?;
+                    let linear = bx.test(BinaryKind::Gt, &bx.num(threshold)?)?;
+                    V::pick(&linear, g, &g.mul(&bx.un(UnaryKind::Sigmoid)?)?)
+                })
+                numpy(
+                    "np.where({a} * {beta} > {threshold}, {a}, np.log1p(np.exp({a} * {beta})) / {beta})",
+                    "np.where({a} * {beta} > {threshold}, 1.0, sigmoid({a} * {beta}))"
+                );
+            Relu {} "relu" num output bound
+                cpu(|x| if x > T::ZERO || x.is_nan() { x } else { T::ZERO }) int(|x| x.max(0))
+                wgsl("select(0.0, x, x > 0.0 || is_nan(x))") wgsl_int("max(x, 0)")
+                vjp(|g, y| V::pick(&y.test(BinaryKind::Gt, &y.num(0.0)?)?, g, &g.num(0.0)?))
+                numpy("np.maximum({a}, 0.0)", "1.0 * ({a} > 0)", "{g} * ({a} > 0)");
+            Relu6 {} "relu6" float input function
+                cpu(|x| x.hardtanh(T::ZERO, T::from_f64c(6.0))) int()
+                wgsl("hardtanh(x, 0.0, 6.0)") wgsl_int()
+                vjp(|g, x| x.inside_open(0.0, 6.0, g))
+                numpy("np.clip({a}, 0.0, 6.0)", "1.0 * ((0.0 < {a}) & ({a} < 6.0))");
+            Hardtanh { min_val = -1.0, max_val = 1.0 } "hardtanh" float input function
+                cpu(|x| x.hardtanh(min_val, max_val)) int()
+                wgsl("hardtanh(x, min_val, max_val)") wgsl_int()
+                vjp(|g, x| x.inside_open(min_val, max_val, g))
+                numpy("np.clip({a}, {min_val}, {max_val})", "1.0 * (({min_val} < {a}) & ({a} < {max_val}))");
+            Hardsigmoid {} "hardsigmoid" float input function
+                cpu(|x| (x + T::from_f64c(3.0)).hardtanh(T::ZERO, T::from_f64c(6.0)) / T::from_f64c(6.0)) int()
+                wgsl("hardtanh(x + 3.0, 0.0, 6.0) / 6.0") wgsl_int()
+                vjp(|g, x| x.inside_open(-3.0, 3.0, &g.mul(&g.num(1.0 / 6.0)?)?))
+                numpy("np.clip({a} + 3, 0, 6) / 6", "((-3 < {a}) & ({a} < 3)) / 6");
+            Hardswish {} "hardswish" float input function
+                cpu(|x| x * (x + T::from_f64c(3.0)).hardtanh(T::ZERO, T::from_f64c(6.0)) / T::from_f64c(6.0)) int()
+                wgsl("x * hardtanh(x + 3.0, 0.0, 6.0) / 6.0") wgsl_int()
+                vjp(|g, x| {
+                    // 0 up to -3, x / 3 + 1/2 up to 3 (exclusive), 1 beyond: PyTorch's convention
+                    let ramp = g.mul(&x.div(&x.num(3.0)?)?.add(&x.num(0.5)?)?)?;
+                    let below = x.test(BinaryKind::Le, &x.num(-3.0)?)?;
+                    let middle = x.test(BinaryKind::Lt, &x.num(3.0)?)?;
+                    V::pick(&below, &g.num(0.0)?, &V::pick(&middle, &ramp, g)?)
+                })
+                numpy(
+                    "{a} * np.clip({a} + 3, 0, 6) / 6",
+                    "np.where({a} <= -3, 0.0, np.where({a} < 3, {a} / 3 + 0.5, 1.0))"
+                );
+            Softsign {} "softsign" float input function
+                cpu(|x| x / (T::ONE + x.abs())) int() wgsl("x / (1.0 + abs(x))") wgsl_int()
+                vjp(|g, x| {
+                    let d = x.un(UnaryKind::Abs)?.add(&x.num(1.0)?)?;
+                    g.div(&d.mul(&d)?)
+                })
+                numpy("{a} / (1 + np.abs({a}))", "1 / (1 + np.abs({a})) ** 2");
+            Silu {} "silu" float input function
+                cpu(|x| x * x.sigmoid()) int() wgsl("x * sigmoid(x)") wgsl_int()
+                vjp(|g, x| {
+                    let s = x.un(UnaryKind::Sigmoid)?;
+                    g.mul(&s.mul(&x.mul(&s.num(1.0)?.sub(&s)?)?.add(&s.num(1.0)?)?)?)
+                })
+                numpy("{a} * sigmoid({a})", "sigmoid({a}) * (1 + {a} * (1 - sigmoid({a})))");
+            Mish {} "mish" float input function
+                cpu(|x| x * (if x > T::from_f64c(20.0) { x } else { x.exp().ln_1p() }).tanh()) int()
+                wgsl("x * tanh_safe(select(log1p(exp(x)), x, x > 20.0))") wgsl_int()
+                vjp(|g, x| {
+                    let t = x.un(UnaryKind::Softplus { beta: 1.0, threshold: 20.0 })?.un(UnaryKind::Tanh)?;
+                    let s = x.un(UnaryKind::Sigmoid)?;
+                    g.mul(&t.add(&x.mul(&s)?.mul(&t.num(1.0)?.sub(&t.mul(&t)?)?)?)?)
+                })
+                numpy(
+                    "{a} * np.tanh(np.log1p(np.exp({a})))",
+                    "np.tanh(np.log1p(np.exp({a}))) + {a} * sigmoid({a}) * (1 - np.tanh(np.log1p(np.exp({a}))) ** 2)"
+                );
+            LeakyRelu { negative_slope = 0.01 } "leaky_relu" float input bound
+                cpu(|x| if x > T::ZERO { x } else { x * negative_slope }) int()
+                wgsl("select(x * negative_slope, x, x > 0.0)") wgsl_int()
+                vjp(|g, x| V::pick(&x.test(BinaryKind::Gt, &x.num(0.0)?)?, g, &g.mul(&g.num(negative_slope)?)?))
+                numpy(
+                    "np.where({a} > 0, {a}, {negative_slope} * {a})",
+                    "np.where({a} > 0, 1.0, {negative_slope})",
+                    "np.where({a} > 0, {g}, {negative_slope} * {g})"
+                );
+            Elu { alpha = 1.0 } "elu" float output bound
+                cpu(|x| if x > T::ZERO { x } else { alpha * x.exp_m1() }) int()
+                wgsl("select(alpha * expm1(x), x, x > 0.0)") wgsl_int()
+                vjp(|g, y| V::pick(&y.test(BinaryKind::Gt, &y.num(0.0)?)?, g, &g.mul(&y.add(&y.num(alpha)?)?)?))
+                numpy(
+                    "np.where({a} > 0, {a}, {alpha} * np.expm1({a}))",
+                    "np.where({out} > 0, 1.0, {out} + {alpha})",
+                    "np.where({out} > 0, {g}, {g} * ({out} + {alpha}))"
+                );
+            Celu { alpha = 1.0 } "celu" float input function
+                cpu(|x| if x > T::ZERO { x } else { alpha * (x / alpha).exp_m1() }) int()
+                wgsl("select(alpha * expm1(x / alpha), x, x > 0.0)") wgsl_int()
+                vjp(|g, x| V::pick(&x.test(BinaryKind::Gt, &x.num(0.0)?)?, g, &g.mul(&x.div(&x.num(alpha)?)?.un(UnaryKind::Exp)?)?))
+                numpy(
+                    "np.where({a} > 0, {a}, {alpha} * np.expm1({a} / {alpha}))",
+                    "np.where({a} > 0, 1.0, np.exp({a} / {alpha}))"
+                );
+            Selu {} "selu" float input function
+                cpu(|x| T::from_f64c(SELU_SCALE) * (if x > T::ZERO { x } else { T::from_f64c(SELU_ALPHA) * x.exp_m1() })) int()
+                wgsl("1.0507009873554805 * select(1.6732632423543772 * expm1(x), x, x > 0.0)") wgsl_int()
+                vjp(|g, x| {
+                    let negative = g.mul(&x.un(UnaryKind::Exp)?.mul(&x.num(SELU_SCALE * SELU_ALPHA)?)?)?;
+                    V::pick(&x.test(BinaryKind::Gt, &x.num(0.0)?)?, &g.mul(&g.num(SELU_SCALE)?)?, &negative)
+                })
+                numpy(
+                    "1.0507009873554805 * np.where({a} > 0, {a}, 1.6732632423543772 * np.expm1({a}))",
+                    "np.where({a} > 0, 1.0507009873554805, 1.7580993408473766 * np.exp({a}))"
+                );
+            Gelu {} "gelu" float input bound
+                cpu(|x| T::from_f64c(0.5) * x * (T::ONE + (x * T::from_f64c(std::f64::consts::FRAC_1_SQRT_2)).erf())) int()
+                wgsl("0.5 * x * (1.0 + erf(x * 0.70710678118654752))") wgsl_int()
+                vjp(|g, x| g.mul(&x.un(UnaryKind::GeluGrad)?))
+                numpy("gelu({a})", "gelu_grad({a})");
+            /// d/dx gelu(x), used by gelu's backward.
+            GeluGrad {} "gelu_backward" float input internal
+                cpu(|x| {
+                    let h = T::from_f64c(0.5);
+                    h * (T::ONE + (x * T::from_f64c(std::f64::consts::FRAC_1_SQRT_2)).erf())
+                        + x * T::from_f64c(1.0 / (2.0 * std::f64::consts::PI).sqrt()) * (-(h * x * x)).exp()
+                }) int()
+                wgsl("0.5 * (1.0 + erf(x * 0.70710678118654752)) + x * 0.39894228040143268 * exp(-0.5 * x * x)") wgsl_int()
+                vjp(|g, x| {
+                    // gelu''(x) = phi(x) (2 - x^2)
+                    let x2 = x.mul(x)?;
+                    let phi = x2.mul(&x2.num(-0.5)?)?.un(UnaryKind::Exp)?.mul(&x2.num(1.0 / (2.0 * std::f64::consts::PI).sqrt())?)?;
+                    g.mul(&phi.mul(&x2.num(2.0)?.sub(&x2)?)?)
+                })
+                numpy("gelu_grad({a})", "np.exp(-0.5 * {a} ** 2) / np.sqrt(2 * np.pi) * (2 - {a} ** 2)");
+            /// gelu(x, approximate="tanh"): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+            GeluTanh {} "gelu_tanh" float input internal
+                cpu(|x| {
+                    let inner = T::from_f64c(GELU_K) * (x + T::from_f64c(0.044715) * x * x * x);
+                    T::from_f64c(0.5) * x * (T::ONE + inner.tanh())
+                }) int()
+                wgsl("0.5 * x * (1.0 + tanh_safe(0.7978845608028654 * (x + 0.044715 * x * x * x)))") wgsl_int()
+                vjp(|g, x| {
+                    let x2 = x.mul(x)?;
+                    let inner = x.mul(&x2.mul(&x.num(0.044715)?)?.add(&x.num(1.0)?)?)?.mul(&x.num(GELU_K)?)?;
+                    let t = inner.un(UnaryKind::Tanh)?;
+                    let dinner = x2.mul(&x.num(3.0 * 0.044715)?)?.add(&x.num(1.0)?)?.mul(&x.num(GELU_K)?)?;
+                    let sech2 = t.num(1.0)?.sub(&t.mul(&t)?)?;
+                    let local = t.add(&t.num(1.0)?)?.add(&x.mul(&sech2)?.mul(&dinner)?)?.mul(&x.num(0.5)?)?;
+                    g.mul(&local)
+                })
+                numpy(
+                    "0.5 * {a} * (1 + np.tanh(0.7978845608028654 * ({a} + 0.044715 * {a} ** 3)))",
+                    "0.5 * (1 + np.tanh(0.7978845608028654 * ({a} + 0.044715 * {a} ** 3))) + 0.5 * {a} * (1 - np.tanh(0.7978845608028654 * ({a} + 0.044715 * {a} ** 3)) ** 2) * 0.7978845608028654 * (1 + 0.134145 * {a} ** 2)"
+                );
+            /// x ** p for a constant p.
+            PowScalar { exponent = 2.0 } "pow" num input internal
+                cpu(|x| x.pow_scalar(exponent)) int(|x| x.wrapping_pow(exponent as u32))
+                wgsl("pow_scalar(x, exponent)") wgsl_int("ipow(x, exponent)")
+                vjp(|g, x| {
+                    if exponent == 0.0 {
+                        return g.zeros(); // d/dx x**0 is 0 everywhere, 0 ** -1 included
+                    }
+                    g.mul(&x.num(exponent)?.mul(&x.un(UnaryKind::PowScalar { exponent: exponent - 1.0 })?)?)
+                })
+                numpy("{a} ** {exponent}", "{exponent} * {a} ** ({exponent} - 1)");
+            /// Missing bounds are infinite; a NaN bound makes every element NaN (PyTorch).
+            Clamp { min = f64::NEG_INFINITY, max = f64::INFINITY } "clamp" num input internal
+                cpu(|x| x.clamp_keep_nan(min, max)) int(|x| x.max(min.ceil() as i64).min(max.floor() as i64))
+                wgsl("clamp_keep_nan(x, min, max)") wgsl_int("clamp_int(x, min, max)")
+                vjp(|g, x| {
+                    let inside = x.test(BinaryKind::Ge, &x.num(min)?)?;
+                    V::pick(&V::both(&inside, &x.test(BinaryKind::Le, &x.num(max)?)?)?, g, &g.num(0.0)?)
+                })
+                numpy("np.clip({a}, {min}, {max})", "1.0 * (({a} >= {min}) & ({a} <= {max}))");
+            /// Logical not (bool).
+            Not {} "logical_not" logic input bound
+                cpu(|x| !x) int() wgsl("1u - x") wgsl_int()
+                vjp(|_g, _s| Err(no_gradient("logical_not")))
+                numpy("np.logical_not({a})", "0.0");
+            BitwiseNot {} "bitwise_not" logic input method
+                cpu(|x| !x) int(|x| !x) wgsl("1u - x") wgsl_int("~x")
+                vjp(|_g, _s| Err(no_gradient("bitwise_not")))
+                numpy("np.invert({a})", "0.0");
+            IsNan {} "isnan" pred input bound
+                cpu(|x| x.is_nan()) int(|_x| false) wgsl("is_nan(x)") wgsl_int("false")
+                vjp(|_g, _s| Err(no_gradient("isnan")))
+                numpy("np.isnan({a})", "0.0");
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! binary_table {
+    ($then:ident) => {
+        $then! {
+            Add "add" arith bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x + y) int(|x, y| x.wrapping_add(y)) wgsl("x + y") wgsl_int("x + y")
+                // add distributes
+                vjp(|g, a, b, out| Ok(g.clone()), Ok(g.clone()))
+                numpy("{a} + {b}", "1.0", "1.0", "{g}", "{g}");
+            Sub "sub" arith bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x - y) int(|x, y| x.wrapping_sub(y)) wgsl("x - y") wgsl_int("x - y")
+                vjp(|g, a, b, out| Ok(g.clone()), g.neg())
+                numpy("{a} - {b}", "1.0", "-1.0", "{g}", "-{g}");
+            Mul "mul" arith bound saves(a: for_b, b: for_a, out: never)
+                cpu(|x, y| x * y) int(|x, y| x.wrapping_mul(y)) wgsl("x * y") wgsl_int("x * y")
+                // mul swaps: each input's gradient is the upstream gradient times the other input.
+                vjp(|g, a, b, out| g.mul(b()?), g.mul(a()?))
+                numpy("{a} * {b}", "{b}", "{a}", "{g} * {b}", "{g} * {a}");
+            Div "div" float bound saves(a: for_b, b: always, out: never)
+                cpu(|x, y| x / y) int() wgsl("x / y") wgsl_int()
+                vjp(|g, a, b, out| g.div(b()?), g.mul(a()?)?.div(&b()?.mul(b()?)?)?.neg())
+                numpy("{a} / {b}", "1 / {b}", "-{a} / {b} ** 2", "{g} / {b}", "-{g} * {a} / {b} ** 2");
+            Pow "pow" arith bound saves(a: always, b: always, out: for_b)
+                cpu(|x, y| x.powf(y)) int(|x, y| if y < 0 { 0 } else { x.wrapping_pow(y.min(u32::MAX as i64) as u32) })
+                wgsl("powf(x, y)") wgsl_int("ipow(x, y)")
+                vjp(|g, a, b, out| {
+                    let (a, b) = (a()?, b()?);
+                    let local = b.mul(&a.bin(BinaryKind::Pow, &b.sub(&b.num(1.0)?)?)?)?;
+                    // 0 ** 0 has derivative 0 in the base direction, not 0 * inf.
+                    let zero_exp = b.test(BinaryKind::Eq, &b.num(0.0)?)?;
+                    g.mul(&V::pick(&zero_exp, &local.num(0.0)?, &local)?)
+                }, {
+                    let a = a()?;
+                    let local = out()?.mul(&a.un(UnaryKind::Log)?)?;
+                    // d/db a**b at a == 0 with b >= 0 is 0 (PyTorch's convention).
+                    let b = b()?;
+                    let mask = V::both(&a.test(BinaryKind::Eq, &a.num(0.0)?)?, &b.test(BinaryKind::Ge, &b.num(0.0)?)?)?;
+                    g.mul(&V::pick(&mask, &local.num(0.0)?, &local)?)
+                })
+                numpy("{a} ** {b}", "{b} * {a} ** ({b} - 1)", "{out} * np.log({a})",
+                      "{g} * {b} * {a} ** ({b} - 1)", "{g} * {out} * np.log({a})");
+            Atan2 "atan2" float method saves(a: always, b: always, out: never)
+                cpu(|x, y| x.atan2(y)) int() wgsl("atan2_precise(x, y)") wgsl_int()
+                vjp(|g, a, b, out| {
+                    let (a, b) = (a()?, b()?);
+                    g.mul(&b.div(&a.mul(a)?.add(&b.mul(b)?)?)?)
+                }, {
+                    let (a, b) = (a()?, b()?);
+                    g.mul(&a.div(&a.mul(a)?.add(&b.mul(b)?)?)?.neg()?)
+                })
+                numpy("np.arctan2({a}, {b})", "{b} / ({a} ** 2 + {b} ** 2)", "-{a} / ({a} ** 2 + {b} ** 2)",
+                      "{g} * {b} / ({a} ** 2 + {b} ** 2)", "-{g} * {a} / ({a} ** 2 + {b} ** 2)");
+            // max routes the gradient to the larger input; ties split it evenly.
+            Maximum "maximum" arith bound saves(a: always, b: always, out: never)
+                cpu(|x, y| if x.is_nan() || x > y { x } else { y }) int(|x, y| x.max(y))
+                wgsl("select(y, x, is_nan(x) || x > y)") wgsl_int("max(x, y)")
+                vjp(|g, a, b, out| route(g, a()?, b()?, BinaryKind::Gt), route(g, b()?, a()?, BinaryKind::Gt))
+                numpy("np.maximum({a}, {b})", "({a} > {b}) + 0.5 * ({a} == {b})", "({b} > {a}) + 0.5 * ({a} == {b})",
+                      "{g} * (({a} > {b}) + 0.5 * ({a} == {b}))", "{g} * (({b} > {a}) + 0.5 * ({a} == {b}))");
+            Minimum "minimum" arith bound saves(a: always, b: always, out: never)
+                cpu(|x, y| if x.is_nan() || x < y { x } else { y }) int(|x, y| x.min(y))
+                wgsl("select(y, x, is_nan(x) || x < y)") wgsl_int("min(x, y)")
+                vjp(|g, a, b, out| route(g, a()?, b()?, BinaryKind::Lt), route(g, b()?, a()?, BinaryKind::Lt))
+                numpy("np.minimum({a}, {b})", "({a} < {b}) + 0.5 * ({a} == {b})", "({b} < {a}) + 0.5 * ({a} == {b})",
+                      "{g} * (({a} < {b}) + 0.5 * ({a} == {b}))", "{g} * (({b} < {a}) + 0.5 * ({a} == {b}))");
+            /// Python's `//`; int64 wraps (`-2**63 // -1` is `-2**63`), as PyTorch.
+            FloorDiv "floor_divide" arith bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x.floor_div(y)) int(|x, y| floor_div_i64(x, y)) wgsl("floor_div(x, y)") wgsl_int("floor_div_i32(x, y)")
+                vjp(|g, a, b, out| Err(no_gradient("floor_divide")), Err(no_gradient("floor_divide")))
+                numpy("np.floor_divide({a}, {b})", "0.0", "0.0", "0.0 * {g}", "0.0 * {g}");
+            /// Python's `%`: the result takes the divisor's sign (`remainder(-5, inf)` is inf, as PyTorch).
+            Remainder "remainder" arith bound saves(a: always, b: always, out: never)
+                cpu(|x, y| x.python_mod(y)) int(|x, y| python_mod_i64(x, y)) wgsl("python_mod(x, y)") wgsl_int("python_mod_i32(x, y)")
+                vjp(|g, a, b, out| Ok(g.clone()), g.mul(&a()?.bin(BinaryKind::FloorDiv, b()?)?)?.neg())
+                numpy("np.remainder({a}, {b})", "1.0", "-np.floor_divide({a}, {b})", "{g}", "-{g} * np.floor_divide({a}, {b})");
+            /// C's fmod: the result takes the dividend's sign.
+            Fmod "fmod" arith method saves(a: always, b: always, out: never)
+                cpu(|x, y| x % y) int(|x, y| x.wrapping_rem(y)) wgsl("fmod(x, y)") wgsl_int("fmod_i32(x, y)")
+                vjp(|g, a, b, out| Ok(g.clone()), g.mul(&a()?.div(b()?)?.un(UnaryKind::Trunc)?)?.neg())
+                numpy("np.fmod({a}, {b})", "1.0", "-np.trunc({a} / {b})", "{g}", "-{g} * np.trunc({a} / {b})");
+            Eq "eq" compare bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x == y) int(|x, y| x == y) wgsl("x == y") wgsl_int("x == y")
+                vjp(|g, a, b, out| Err(no_gradient("eq")), Err(no_gradient("eq")))
+                numpy("{a} == {b}", "0.0", "0.0");
+            Ne "ne" compare bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x != y) int(|x, y| x != y) wgsl("!(x == y)") wgsl_int("x != y")
+                vjp(|g, a, b, out| Err(no_gradient("ne")), Err(no_gradient("ne")))
+                numpy("{a} != {b}", "0.0", "0.0");
+            Lt "lt" compare bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x < y) int(|x, y| x < y) wgsl("x < y") wgsl_int("x < y")
+                vjp(|g, a, b, out| Err(no_gradient("lt")), Err(no_gradient("lt")))
+                numpy("{a} < {b}", "0.0", "0.0");
+            Le "le" compare bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x <= y) int(|x, y| x <= y) wgsl("x <= y") wgsl_int("x <= y")
+                vjp(|g, a, b, out| Err(no_gradient("le")), Err(no_gradient("le")))
+                numpy("{a} <= {b}", "0.0", "0.0");
+            Gt "gt" compare bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x > y) int(|x, y| x > y) wgsl("x > y") wgsl_int("x > y")
+                vjp(|g, a, b, out| Err(no_gradient("gt")), Err(no_gradient("gt")))
+                numpy("{a} > {b}", "0.0", "0.0");
+            Ge "ge" compare bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x >= y) int(|x, y| x >= y) wgsl("x >= y") wgsl_int("x >= y")
+                vjp(|g, a, b, out| Err(no_gradient("ge")), Err(no_gradient("ge")))
+                numpy("{a} >= {b}", "0.0", "0.0");
+            /// Logical ops read any dtype as truth values and return bool.
+            And "logical_and" logic bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x & y) int() wgsl("x & y") wgsl_int()
+                vjp(|g, a, b, out| Err(no_gradient("logical_and")), Err(no_gradient("logical_and")))
+                numpy("np.logical_and({a}, {b})", "0.0", "0.0");
+            Or "logical_or" logic bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x | y) int() wgsl("x | y") wgsl_int()
+                vjp(|g, a, b, out| Err(no_gradient("logical_or")), Err(no_gradient("logical_or")))
+                numpy("np.logical_or({a}, {b})", "0.0", "0.0");
+            Xor "logical_xor" logic bound saves(a: never, b: never, out: never)
+                cpu(|x, y| x ^ y) int() wgsl("x ^ y") wgsl_int()
+                vjp(|g, a, b, out| Err(no_gradient("logical_xor")), Err(no_gradient("logical_xor")))
+                numpy("np.logical_xor({a}, {b})", "0.0", "0.0");
+            /// Bitwise ops: int64 bits (bool stays logical); `&`, `|`, `^` on tensors.
+            BitAnd "bitwise_and" bits method saves(a: never, b: never, out: never)
+                cpu(|x, y| x & y) int(|x, y| x & y) wgsl("x & y") wgsl_int("x & y")
+                vjp(|g, a, b, out| Err(no_gradient("bitwise_and")), Err(no_gradient("bitwise_and")))
+                numpy("np.bitwise_and({a}, {b})", "0.0", "0.0");
+            BitOr "bitwise_or" bits method saves(a: never, b: never, out: never)
+                cpu(|x, y| x | y) int(|x, y| x | y) wgsl("x | y") wgsl_int("x | y")
+                vjp(|g, a, b, out| Err(no_gradient("bitwise_or")), Err(no_gradient("bitwise_or")))
+                numpy("np.bitwise_or({a}, {b})", "0.0", "0.0");
+            BitXor "bitwise_xor" bits method saves(a: never, b: never, out: never)
+                cpu(|x, y| x ^ y) int(|x, y| x ^ y) wgsl("x ^ y") wgsl_int("x ^ y")
+                vjp(|g, a, b, out| Err(no_gradient("bitwise_xor")), Err(no_gradient("bitwise_xor")))
+                numpy("np.bitwise_xor({a}, {b})", "0.0", "0.0");
+        }
+    };
+}
