@@ -1,7 +1,6 @@
 """Activation modules against PyTorch's formulas in NumPy, with central-difference gradients.
 The elementwise primitives come from the op table (`F.silu` ...): their tests wait for it."""
 
-import inspect
 import math
 import warnings
 
@@ -17,10 +16,6 @@ RNG = np.random.default_rng(3)
 X = RNG.standard_normal((4, 6)) * 2
 X[0, 0] = 0.3  # away from kinks: central differences need a smooth neighbourhood
 SELU_A, SELU_S = 1.6732632423543772, 1.0507009873554805
-
-
-def needs(name):
-    return pytest.mark.skipif(not hasattr(F, name), reason="needs the op-table merge")
 
 
 def softplus(x, beta=1.0, th=20.0):
@@ -43,20 +38,12 @@ TABLE = [
 ]
 
 
-@pytest.mark.parametrize("name,make,reference", [pytest.param(*row, marks=needs(row[0]), id=row[0]) for row in TABLE])
+@pytest.mark.parametrize("name,make,reference", [pytest.param(*row, id=row[0]) for row in TABLE])
 def test_op_table_activation_modules(name, make, reference):
     out = check_backward(make(), [X])
     np.testing.assert_allclose(out, reference(X), rtol=1e-10, atol=1e-12)
 
 
-def _gelu_has_approximate():
-    try:
-        return "approximate" in inspect.signature(F.gelu).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-@pytest.mark.skipif(not _gelu_has_approximate(), reason="needs the op-table merge (gelu approximate=)")
 def test_gelu_tanh_approximation():
     ref = 0.5 * X * (1 + np.tanh(math.sqrt(2 / math.pi) * (X + 0.044715 * X**3)))
     out = check_backward(nn.GELU(approximate="tanh"), [X])
