@@ -1,10 +1,12 @@
 //! Device dispatch: the one place that matches on where a tensor lives and forwards to the
 //! CPU or GPU kernels. Ops above call these; kernels below never see autograd.
 
+mod host;
 mod kinds;
 mod matmul_shape;
 
 pub use kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
+pub use host::{item, number_tensor, scalar_tensor, scalar_value, small_values, to_vec, wrapped_number, write_scalar};
 pub use matmul_shape::MatmulShape;
 
 use crate::cpu;

@@ -122,7 +122,7 @@ pub fn adam_step(params: &[Tensor], grads: &[Tensor], slots: &[AdamSlot], opts: 
         if s.step.numel() != 1 || !s.step.dtype().is_float() {
             return Err(Error::Value(format!("adam: the step of parameter {i} must be a one-element float tensor")));
         }
-        checked.push((g, s.step.item()? + 1.0));
+        checked.push((g, backend::item(s.step)? + 1.0));
     }
     for ((p, s), (g, t)) in params.iter().zip(slots).zip(checked) {
         let hp = AdamHyper::at_step(opts, t);

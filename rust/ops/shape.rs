@@ -24,13 +24,13 @@ pub enum ShapeOp {
 }
 
 /// Wraps `layout` over `a`'s storage as a recorded view.
-fn view_op(a: &Tensor, layout: Layout, op: ShapeOp) -> Tensor {
-    let out = a.with_layout(layout);
+fn view_op(a: &Tensor, layout: Layout, op: ShapeOp) -> Result<Tensor> {
+    let out = a.with_layout(layout)?;
     record(super::Op::Shape(op), &[a], &out, |_| smallvec![]);
     if out.requires_grad() {
         out.mark_view_of_differentiable();
     }
-    out
+    Ok(out)
 }
 
 fn check_numel(a: &Tensor, shape: &[usize], op: &str) -> Result<()> {
@@ -71,10 +71,10 @@ pub fn reshape(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
         return Ok(a.clone());
     }
     match a.layout().reshape_view(shape) {
-        Some(l) => Ok(view_op(a, l, ShapeOp::Reshape)),
+        Some(l) => view_op(a, l, ShapeOp::Reshape),
         None => {
             let c = contiguous(a)?;
-            Ok(view_op(&c, Layout::contiguous(shape), ShapeOp::Reshape))
+            view_op(&c, Layout::contiguous(shape), ShapeOp::Reshape)
         }
     }
 }
@@ -83,7 +83,7 @@ pub fn reshape(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
 pub fn view(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
     check_numel(a, shape, "view")?;
     match a.layout().reshape_view(shape) {
-        Some(l) => Ok(view_op(a, l, ShapeOp::Reshape)),
+        Some(l) => view_op(a, l, ShapeOp::Reshape),
         None => Err(shape_err!(
             "view: shape {} is not compatible with the input's size and strides (shape {}, strides {:?}): \
              at least one dimension spans across two contiguous subspaces. Use .reshape(...) instead",
@@ -97,7 +97,7 @@ pub fn view(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
 pub fn permute(a: &Tensor, dims: &[isize]) -> Result<Tensor> {
     let perm: Dims = dims.iter().map(|&d| normalize_dim(d, a.ndim(), "permute")).collect::<Result<_>>()?;
     let l = a.layout().permute(&perm)?;
-    Ok(view_op(a, l, ShapeOp::Permute { perm }))
+    view_op(a, l, ShapeOp::Permute { perm })
 }
 
 pub fn transpose(a: &Tensor, d0: isize, d1: isize) -> Result<Tensor> {
@@ -108,7 +108,7 @@ pub fn transpose(a: &Tensor, d0: isize, d1: isize) -> Result<Tensor> {
     let mut perm: Dims = (0..a.ndim()).collect();
     perm.swap(x, y);
     let l = a.layout().permute(&perm)?;
-    Ok(view_op(a, l, ShapeOp::Permute { perm }))
+    view_op(a, l, ShapeOp::Permute { perm })
 }
 
 /// `.T`: all dims reversed.
@@ -123,12 +123,12 @@ pub fn expand(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
         return Ok(a.clone());
     }
     let l = a.layout().expand(shape, "expand")?;
-    Ok(view_op(a, l, ShapeOp::Expand))
+    view_op(a, l, ShapeOp::Expand)
 }
 
 pub fn unsqueeze(a: &Tensor, dim: isize) -> Result<Tensor> {
     let d = normalize_dim(dim, a.ndim() + 1, "unsqueeze")?;
-    Ok(view_op(a, a.layout().unsqueeze(d), ShapeOp::Reshape))
+    view_op(a, a.layout().unsqueeze(d), ShapeOp::Reshape)
 }
 
 pub fn squeeze_dim(a: &Tensor, dim: isize) -> Result<Tensor> {
@@ -139,7 +139,7 @@ pub fn squeeze_dim(a: &Tensor, dim: isize) -> Result<Tensor> {
     if a.shape()[d] != 1 {
         return Ok(a.clone());
     }
-    Ok(view_op(a, a.layout().squeeze_dim(d), ShapeOp::Reshape))
+    view_op(a, a.layout().squeeze_dim(d), ShapeOp::Reshape)
 }
 
 pub fn squeeze(a: &Tensor) -> Result<Tensor> {
@@ -182,20 +182,20 @@ pub fn slice(a: &Tensor, dim: usize, start: usize, len: usize, step: usize) -> R
     if start == 0 && step == 1 && len == a.shape()[dim] {
         return Ok(a.clone());
     }
-    Ok(view_op(a, a.layout().slice(dim, start, len, step), ShapeOp::Slice { dim, start, step }))
+    view_op(a, a.layout().slice(dim, start, len, step), ShapeOp::Slice { dim, start, step })
 }
 
 /// `a[..., index, ...]` along `dim` (negative indices count from the end), as a view.
 pub fn select(a: &Tensor, dim: isize, index: isize) -> Result<Tensor> {
     let d = normalize_dim(dim, a.ndim(), "select")?;
     let i = a.layout().check_index(d, index, "index")?;
-    Ok(view_op(a, a.layout().select(d, i), ShapeOp::Select { dim: d, index: i }))
+    view_op(a, a.layout().select(d, i), ShapeOp::Select { dim: d, index: i })
 }
 
 /// Zeros of `full` shape with `g` written at `[start::step]` along `dim` (a slice's vjp).
 fn slice_scatter(g: &Tensor, full: &[usize], dim: usize, start: usize, step: usize) -> Result<Tensor> {
     let out = backend::full(full, 0.0, g.dtype(), g.device())?;
-    let region = out.with_layout(out.layout().slice(dim, start, g.shape()[dim], step));
+    let region = out.with_layout(out.layout().slice(dim, start, g.shape()[dim], step))?;
     backend::copy_into(&region, g)?;
     record(super::Op::Shape(ShapeOp::SliceScatter { dim, start, step, full: Dims::from_slice(full) }), &[g], &out, |_| smallvec![]);
     Ok(out)

@@ -216,7 +216,7 @@ pub fn operand(obj: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Option<Tensor>
     } else {
         return Ok(None);
     };
-    Ok(Some(Tensor::wrapped_number(value, dtype, like.device())?))
+    Ok(Some(crate::backend::wrapped_number(value, dtype, like.device())?))
 }
 
 fn is_convertible(obj: &Bound<'_, PyAny>) -> bool {
@@ -317,7 +317,7 @@ fn collect(obj: &Bound<'_, PyAny>, shape: &[usize], depth: usize, out: &mut Flat
         if t.shape() != &shape[depth..] {
             return Err(PyValueError::new_err(format!("tensor: expected a tensor of shape {:?} at depth {depth}, got {:?}", &shape[depth..], t.shape())));
         }
-        let v = crate::backend::cast(t, DType::F64)?.to_vec::<f64>()?;
+        let v = crate::backend::to_vec::<f64>(&crate::backend::cast(t, DType::F64)?)?;
         for x in v {
             push_value(out, Value::Float(x));
         }
@@ -353,7 +353,7 @@ fn push_number(obj: &Bound<'_, PyAny>, out: &mut Flat) -> PyResult<()> {
     } else if let Ok(i) = obj.extract::<i64>() {
         Value::Int(i)
     } else if let Ok(t) = obj.cast::<PyTensor>() {
-        Value::Float(t.get().t.item()?)
+        Value::Float(crate::backend::item(&t.get().t)?)
     } else if let Ok(f) = obj.extract::<f64>() {
         Value::Float(f)
     } else {

@@ -236,18 +236,18 @@ impl PyTensor {
     }
 
     fn __float__(&self) -> PyResult<f64> {
-        Ok(self.t.item()?)
+        Ok(crate::backend::item(&self.t)?)
     }
 
     fn __int__(&self) -> PyResult<i64> {
-        Ok(self.t.item()? as i64)
+        Ok(crate::backend::item(&self.t)? as i64)
     }
 
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
             return Err(PyTypeError::new_err("only one-element int64 tensors can be used as an index"));
         }
-        Ok(self.t.item()? as i64)
+        Ok(crate::backend::item(&self.t)? as i64)
     }
 
     fn __bool__(&self) -> PyResult<bool> {
@@ -257,7 +257,7 @@ impl PyTensor {
                 self.t.numel()
             )));
         }
-        Ok(self.t.item()? != 0.0)
+        Ok(crate::backend::item(&self.t)? != 0.0)
     }
 
     fn __len__(&self) -> PyResult<usize> {

@@ -144,7 +144,7 @@ fn check_binary_dtypes(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<()> {
             Err(dtype_err!("{name}: not defined for bool tensors; convert with .float() or .long() first"))
         }
         DType::I64 if kind == Div => Err(dtype_err!("{name}: not defined for int64 tensors")),
-        DType::I64 if matches!(kind, FloorDiv | Remainder) && b.to_vec::<i64>()?.contains(&0) => {
+        DType::I64 if matches!(kind, FloorDiv | Remainder) && crate::gpu::to_cpu(b)?.to_vec::<i64>()?.contains(&0) => {
             Err(Error::Value(format!("{name}: integer division by zero")))
         }
         _ => Ok(()),
@@ -278,7 +278,7 @@ pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
     let mut start = 0;
     for t in tensors {
         let len = t.shape()[dim];
-        let slab = out.with_layout(Layout::contiguous(&shape).slice(dim, start, len, 1));
+        let slab = out.with_layout(Layout::contiguous(&shape).slice(dim, start, len, 1))?;
         inplace(&slab, t, ASSIGN, "cat")?;
         start += len;
     }
