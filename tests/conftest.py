@@ -9,6 +9,10 @@ from hypothesis import HealthCheck, settings
 
 import backprop as bp
 
+# Where there is no hardware GPU (CI), the GPU tests run on Mesa's software Vulkan driver,
+# which backprop uses only when asked for. Asked here, before anything touches the GPU.
+bp.gpu.use_software_adapter()
+
 settings.register_profile(
     "default",
     max_examples=int(os.environ.get("BACKPROP_HYPOTHESIS_EXAMPLES", "30")),
