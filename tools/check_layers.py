@@ -50,6 +50,8 @@ LAYERS = {
     "backend": BACKEND,
     "cpu": KERNELS,
     "gpu": KERNELS,
+    # The shared vocabulary, wherever it is defined (re-exports through `backend` resolve here).
+    "kinds": VOCABULARY,
     "backend::kinds": VOCABULARY,
     "backend::matmul_shape": VOCABULARY,
     "tensor": TENSOR,
@@ -197,9 +199,10 @@ class Crate:
         self.reexports = self._reexports()
         self.macros = self._macros()
 
-    def _reexports(self) -> dict[tuple[str, ...], dict[str, str]]:
-        """Per module: item name -> the child module it is re-exported from (`pub use child::X`)."""
-        table: dict[tuple[str, ...], dict[str, str]] = {}
+    def _reexports(self) -> dict[tuple[str, ...], dict[str, list[str]]]:
+        """Per module: item name -> the crate-absolute path of the module it is re-exported from
+        (`pub use child::X`, `pub use crate::a::b::X`)."""
+        table: dict[tuple[str, ...], dict[str, list[str]]] = {}
         for f, src in self.clean.items():
             mod = module_of(f, self.root)
             for m in USE_RE.finditer(src):
@@ -207,8 +210,11 @@ class Crate:
                     continue
                 for path in expand_use_tree(normalize_use(m.group(1))):
                     segs = path.split("::")
-                    if len(segs) >= 2 and mod + (segs[0],) in self.modules:
-                        table.setdefault(mod, {})[segs[-1].split("@")[-1]] = segs[0]
+                    name = segs[-1].split("@")[-1]
+                    if len(segs) >= 2 and segs[0] == "crate":
+                        table.setdefault(mod, {})[name] = [s.split("@")[0] for s in segs[1:-1]]
+                    elif len(segs) >= 2 and mod + (segs[0],) in self.modules:
+                        table.setdefault(mod, {})[name] = list(mod) + [segs[0]]
         return table
 
     def _macros(self) -> dict[str, tuple[str, ...]]:
@@ -219,7 +225,7 @@ class Crate:
                 found[m.group(1)] = module_of(f, self.root)
         return found
 
-    def resolve(self, segs: list[str]) -> tuple[str, ...]:
+    def resolve(self, segs: list[str], depth: int = 0) -> tuple[str, ...]:
         """The most specific module a crate-absolute path names (following re-exports)."""
         if len(segs) == 1 and segs[0] in self.macros:
             return self.macros[segs[0]]
@@ -227,8 +233,8 @@ class Crate:
         for s in segs:
             if mod + (s,) in self.modules:
                 mod += (s,)
-            elif s in self.reexports.get(mod, {}):
-                mod += (self.reexports[mod][s],)
+            elif s in self.reexports.get(mod, {}) and depth < 8:
+                return self.resolve(self.reexports[mod][s], depth + 1)
             else:
                 break
         return mod
@@ -274,9 +280,9 @@ def unit_of(mod: tuple[str, ...]) -> str | None:
 def check(root: Path) -> list[str]:
     crate = Crate(root)
     problems = []
-    for mod in sorted(crate.modules):
-        if mod and mod[0] not in LAYERS:
-            problems.append(f"{root / mod[0]}: module `{mod[0]}` has no layer; add it to LAYERS in tools/check_layers.py")
+    for top in sorted({mod[0] for mod in crate.modules if mod}):
+        if top not in LAYERS:
+            problems.append(f"{root / top}: module `{top}` has no layer; add it to LAYERS in tools/check_layers.py")
     for f in crate.files:
         here = module_of(f, root)
         if not here:
