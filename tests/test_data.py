@@ -91,10 +91,12 @@ def test_per_sample_datasets_are_collated():
     assert batches[0]["label"].tolist() == [0, 1, 0]
 
 
-def test_empty_dataset_and_bad_batch_size_are_clear_errors():
+def test_empty_dataset_yields_nothing_and_bad_batch_size_is_a_clear_error():
     empty = TensorDataset(bp.zeros(0, 3))
-    with pytest.raises(ValueError, match="empty"):
-        DataLoader(empty, batch_size=4)
+    loader = DataLoader(empty, batch_size=4)  # as in PyTorch: no batches, not an error
+    assert len(loader) == 0 and list(loader) == []
+    with pytest.raises(ValueError, match="num_samples"):  # but nothing to shuffle is one
+        DataLoader(empty, batch_size=4, shuffle=True)
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(TensorDataset(bp.zeros(3)), batch_size=0)
 

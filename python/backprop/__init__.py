@@ -41,7 +41,7 @@ from backprop._core import (
     zeros_like,
 )
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled
-from backprop.serialization import load, save
+from backprop.serialization import LoadError, load, save
 
 bool = _core.bool  # noqa: A001  (torch.bool)
 float = float32  # noqa: A001
@@ -151,7 +151,7 @@ def from_dlpack(obj):
     return from_numpy(np.from_dlpack(obj))
 
 
-_SUBMODULES = {"autograd", "nn", "optim", "data", "viz", "gpu", "cuda", "demo"}
+_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed"}
 
 
 def __getattr__(name):

@@ -5,6 +5,7 @@
 use super::grad_mode::GradModeGuard;
 use super::inspection::KeptGrad;
 use super::node::{Edge, GradFn, Node, NodeRef, TensorMeta};
+use super::post_accumulate;
 use super::scalar_backward;
 use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::ops;
@@ -130,6 +131,10 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
 fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardOptions, scratch: &mut Scratch) -> Result<()> {
     let _mode = GradModeGuard::new(opts.create_graph);
     let Scratch { pending, heap } = scratch;
+    let mut post_hooks = match sink {
+        Sink::Accumulate { .. } => post_accumulate::Tracker::for_roots(roots),
+        Sink::Capture { .. } => None,
+    };
 
     for (i, (root, g)) in roots.iter().zip(root_grads).enumerate() {
         check_root_grad(i, root, g)?;
@@ -143,7 +148,12 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
         };
         match root.grad_fn() {
             Some(gf) => add_pending(pending, heap, &gf, g.clone(), opts)?,
-            None if root.requires_grad() => deliver_to_leaf(root, g.clone(), sink, opts)?,
+            None if root.requires_grad() => {
+                let accumulated = deliver_to_leaf(root, g.clone(), sink, opts)?;
+                if let Some(p) = &mut post_hooks {
+                    p.edge_done(root, accumulated)?;
+                }
+            }
             None => {
                 return Err(autograd_err!(
                     "element {i} of tensors does not require grad and does not have a grad_fn: \
@@ -218,18 +228,28 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
             if let Some(sent) = &mut sent {
                 sent.push(g.as_ref().filter(|g| node.kept().keeps_input_grad(g)).map(KeptGrad::keep));
             }
-            let Some(g) = g else { continue };
-            match edge {
-                Edge::None => {}
-                Edge::Node(gf) => add_pending(pending, heap, gf, g, opts)?,
-                Edge::Leaf(t) => deliver_to_leaf(t, g, sink, opts)?,
+            match (edge, g) {
+                (Edge::Node(gf), Some(g)) => add_pending(pending, heap, gf, g, opts)?,
+                (Edge::Leaf(t), g) => {
+                    let accumulated = match g {
+                        Some(g) => deliver_to_leaf(t, g, sink, opts)?,
+                        None => false,
+                    };
+                    if let Some(p) = &mut post_hooks {
+                        p.edge_done(t, accumulated)?;
+                    }
+                }
+                _ => {}
             }
         }
         if let Some(sent) = sent {
             node.kept().set_input_grads_seen(sent);
         }
     }
-    Ok(())
+    match post_hooks {
+        Some(p) => p.finish(),
+        None => Ok(()),
+    }
 }
 
 impl Sink<'_> {
@@ -340,7 +360,8 @@ fn run_node_hooks(node: &NodeRef, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> 
     Ok(())
 }
 
-fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOptions) -> Result<()> {
+/// Hands `g` to the leaf's hooks and then to the sink; true when it went into `.grad`.
+fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOptions) -> Result<bool> {
     let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
     let mut g = g;
     for hook in hooks {
@@ -352,7 +373,7 @@ fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOpti
         Sink::Accumulate { only } => {
             if let Some(only) = only {
                 if !only.iter().any(|t| t.same_handle(leaf)) {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
             let prev = leaf.meta().grad.take();
@@ -366,6 +387,7 @@ fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOpti
                 Some(prev) => ops::add(&prev, &g)?,
             };
             leaf.set_grad(Some(new));
+            Ok(true)
         }
         Sink::Capture { inputs, results } => {
             for (i, t) in inputs.iter().enumerate() {
@@ -376,9 +398,9 @@ fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOpti
                     });
                 }
             }
+            Ok(false)
         }
     }
-    Ok(())
 }
 
 /// Nodes from which one of `targets` can be reached (iterative DFS from the pending roots).

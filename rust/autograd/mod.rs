@@ -5,6 +5,7 @@ mod engine;
 mod grad_mode;
 mod inspection;
 mod node;
+pub mod post_accumulate;
 mod record;
 mod saved;
 mod scalar_backward;

@@ -100,6 +100,23 @@ impl PyTensor {
         Ok(add_hook(&self.t, id, f))
     }
 
+    /// Registers `hook(tensor)`, called with this leaf once its `.grad` holds the whole
+    /// gradient of a `backward()`; it must return None. Returns a handle with `.remove()`.
+    fn register_post_accumulate_grad_hook(&self, hook: Py<PyAny>) -> PyResult<RemovableHandle> {
+        let id = next_hook_id();
+        let f: Hook = Arc::new(move |leaf: &Tensor| {
+            Python::attach(|py| {
+                let r = hook.call1(py, (PyTensor::wrap(leaf.clone()),)).map_err(foreign)?;
+                if r.is_none(py) || r.bind(py).cast::<PyTensor>().is_ok() {
+                    return Ok((!r.is_none(py)).then(|| leaf.clone()));
+                }
+                Err(Error::Type(format!("a post accumulate grad hook must return None, got {}", describe(r.bind(py)))))
+            })
+        });
+        autograd::post_accumulate::add(&self.t, id, f)?;
+        Ok(RemovableHandle { id, target: Mutex::new(Some(HookTarget::PostAccumulate(self.t.clone()))) })
+    }
+
     /// Keeps this (non-leaf) tensor's gradient in `.grad` after backward.
     fn retain_grad(&self) -> PyResult<()> {
         if !self.t.requires_grad() {
@@ -172,6 +189,7 @@ fn add_hook(t: &Tensor, id: u64, f: Hook) -> RemovableHandle {
 enum HookTarget {
     Node(NodeRef),
     Leaf(Tensor),
+    PostAccumulate(Tensor),
 }
 
 #[pyclass(module = "backprop", frozen)]
@@ -188,6 +206,9 @@ impl RemovableHandle {
                 n.remove_hook(self.id);
             }
             Some(HookTarget::Leaf(t)) => t.meta().hooks.retain(|(i, _)| *i != self.id),
+            Some(HookTarget::PostAccumulate(t)) => {
+                autograd::post_accumulate::remove(&t, self.id);
+            }
             None => {}
         }
     }

@@ -196,6 +196,12 @@ impl PyTensor {
         self.t.layout().offset()
     }
 
+    /// Address of this tensor's first element (CPU tensors; GPU memory has no host address).
+    fn data_ptr(&self) -> PyResult<usize> {
+        let storage = self.t.cpu_storage("data_ptr")?;
+        Ok(storage.as_ptr() as usize + self.t.layout().offset() * self.t.dtype().size())
+    }
+
     fn dim(&self) -> usize {
         self.t.ndim()
     }

@@ -35,6 +35,8 @@ pub struct AutogradMeta {
     pub grad: Option<Tensor>,
     /// Hooks of a leaf, run on its gradient before accumulation (non-leaf hooks live on the node).
     pub hooks: Vec<(u64, Hook)>,
+    /// Hooks of a leaf run after its `.grad` got this backward's gradient (`autograd::post_accumulate`).
+    pub post_accumulate_hooks: Vec<(u64, Hook)>,
     /// Set by `retain_grad()` on a non-leaf: where its gradient is kept (see `GradSlot`).
     pub retained: Option<GradSlot>,
     /// Set on views of tensors that require grad: in-place ops on them are refused, because

@@ -4,7 +4,7 @@
 `backprop.nn.utils` gradient clipping.
 """
 
-from backprop.nn import functional, init, utils
+from backprop.nn import functional, init, parallel, utils
 from backprop.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from backprop.nn.container import ModuleList, Sequential
 from backprop.nn.dropout import Dropout

@@ -1,0 +1,1 @@
+"""PyTorch's `torch.utils` names: `backprop.utils.data` is `backprop.data`."""
