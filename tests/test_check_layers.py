@@ -84,6 +84,19 @@ def test_an_upward_import_is_rejected_with_its_place(tmp_path, path, line, offen
     assert found[0].startswith(f"rust/{path}:") and offender in found[0], found
 
 
+def test_vocabulary_in_a_leaf_module_reexported_through_backend_is_below_the_kernels(tmp_path):
+    leaf = {
+        "lib_rs": BASE["lib.rs"] + "mod kinds;\n",
+        "kinds__mod_rs": "use crate::tensor::Tensor;\npub enum ReduceKind {}\n",
+        "backend__mod_rs": "pub use crate::kinds::ReduceKind;\nuse crate::cpu;\n",
+        "cpu__mod_rs": "use crate::backend::ReduceKind;\n",
+    }
+    assert problems(tmp_path, **leaf) == []
+    leaf["kinds__mod_rs"] += "use crate::ops::Op;\n"
+    found = problems(tmp_path, **leaf)
+    assert len(found) == 1 and "`kinds` imports `ops`, a higher layer" in found[0], found
+
+
 def test_pyo3_outside_the_binding_is_rejected(tmp_path):
     found = problems(tmp_path, ops__mod_rs=BASE["ops/mod.rs"] + "use pyo3::types::PyList;\n")
     assert found and "uses pyo3; only rust/python may" in found[0]
