@@ -158,6 +158,37 @@ def matmul_rows(quick):
     return rows
 
 
+# ---- tensor ops of the breadth issue ---------------------------------------------------
+
+
+def op_rows(quick):
+    """Milliseconds per call (lower is better) for ops that have a NumPy/PyTorch twin; the
+    target is bp/reference <= 1.5 against the faster reference."""
+    rng = np.random.default_rng(0)
+    b, n = (8, 64) if quick else (32, 256)
+    x = rng.standard_normal((b, n, n)).astype("float32")
+    y = rng.standard_normal((b, n, n)).astype("float32")
+    bx, by = bp.from_numpy(x), bp.from_numpy(y)
+    cases = [
+        ("bmm [%d,%d,%d]" % (b, n, n), lambda: bp.bmm(bx, by), lambda: np.matmul(x, y), (lambda tx, ty: lambda: torch.bmm(tx, ty))),
+        (
+            "einsum bij,bjk->bik",
+            lambda: bp.einsum("bij,bjk->bik", bx, by),
+            lambda: np.einsum("bij,bjk->bik", x, y, optimize=True),
+            (lambda tx, ty: lambda: torch.einsum("bij,bjk->bik", tx, ty)),
+        ),
+    ]
+    kw = dict(repeat=3, min_time=0.05) if quick else dict(repeat=5, min_time=0.3)
+    rows = []
+    for name, f_bp, f_np, f_t in cases:
+        t_bp = best_time(f_bp, **kw) * 1e3
+        t_np = best_time(f_np, **kw) * 1e3
+        t_t = best_time(f_t(torch.from_numpy(x), torch.from_numpy(y)), **kw) * 1e3 if torch else None
+        best_ref = min(v for v in (t_np, t_t) if v is not None)
+        rows.append([name, fmt(t_bp, 3), fmt(t_np, 3), fmt(t_t, 3), fmt(ratio(t_bp, t_np)), fmt(ratio(t_bp, t_t)), fmt(t_bp / best_ref), "<= 1.5"])
+    return rows
+
+
 # ---- import time ------------------------------------------------------------------------
 
 
@@ -212,6 +243,11 @@ def main():
         "Matmul n x n @ n x n (GFLOP/s, higher is better)",
         ["dtype", "n", "backprop", "numpy", "pytorch", "bp/numpy", "bp/pytorch", "target"],
         matmul_rows(args.quick),
+    )
+    print_table(
+        "Tensor ops (milliseconds per call, lower is better)",
+        ["op", "backprop", "numpy", "pytorch", "bp/numpy", "bp/pytorch", "bp/best", "target bp/best"],
+        op_rows(args.quick),
     )
     print_table("Import time (milliseconds, best of runs)", ["measure", "backprop", "numpy", "bp/numpy", "target"], import_rows(args.quick))
 

@@ -24,9 +24,16 @@ pub enum Error {
     /// A bad argument value (ValueError).
     #[error("{0}")]
     Value(String),
+    /// A matrix a factorization cannot take: singular, not positive-definite, no convergence
+    /// (`LinAlgError`, a RuntimeError subclass, as `torch.linalg.LinAlgError`).
+    #[error("{0}")]
+    LinAlg(String),
     /// A bad argument type (TypeError).
     #[error("{0}")]
     Type(String),
+    /// A buffer that could not be allocated (MemoryError).
+    #[error("{0}")]
+    Memory(String),
     /// An error raised by foreign code called back from the engine (a Python hook or custom
     /// Function); carried through unchanged so Python sees the original exception.
     #[error("{0}")]

@@ -49,8 +49,20 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(_gpu_line())
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--fuzz-long",
+        action="store_true",
+        default=False,
+        help="run the long fuzz campaign (10^4+ random op programs) instead of CI's bounded one",
+    )
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: the case runs on the GPU (skipped without an adapter)")
+    if config.getoption("--fuzz-long", default=False):
+        # Read by tests/test_fuzz_programs.py when it is imported (after configuration).
+        os.environ["BACKPROP_FUZZ_LONG"] = "1"
 
 
 DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]

@@ -274,6 +274,7 @@ def test_step_lr_and_cosine_annealing_follow_their_formulas():
     got = []
     for _ in range(21):
         got.append(opt.param_groups[0]["lr"])
+        opt.step()
         sched.step()
     want = [0.001 + (0.1 - 0.001) * (1 + math.cos(math.pi * t / 10)) / 2 for t in range(21)]
     np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -12,7 +12,7 @@ The order is DESIGN.md's ("Rule of the house"), top to bottom:
   siblings: neither imports the other, nor anything above them. `ops` and `autograd` reach the
   kernels only through `backend` ("autograd knows nothing about devices"); `python` may use
   `gpu` directly for device management (availability, adapter, synchronisation).
-- The vocabulary both kernel sets share (op kinds, the matmul shape) is a leaf module below
+- The vocabulary both kernel sets share (op kinds, the matmul shape, optimizer rules) sits below
   them, so kernels never import the dispatcher for it. It is named in `LAYERS` by the module
   that defines it; an item re-exported through a parent (`crate::backend::ReduceKind`, defined
   in `backend::kinds`) counts as an import of its defining module.
@@ -20,7 +20,9 @@ The order is DESIGN.md's ("Rule of the house"), top to bottom:
   core model describes it, and are allowed by name in `DATA_MODEL_EDGES`: a tensor holds its
   graph node (`autograd::node`: `grad_fn`, hooks) and its storage enum has a GPU variant
   (`gpu::storage`). Nothing else in `tensor` may look up, in particular not `backend` or `cpu`.
-- Ambient modules (`error`, `engine_cell`, `alloc`, `random`) import nothing of the crate's.
+- Ambient modules sit below everything, in their own order: `error` and `engine_cell` import
+  nothing of the crate's, `alloc` (fallible buffers) reports through `error`, and `random`
+  (the global generator) allocates through `alloc`.
 
 A dependency is any path that names another module: `use crate::x::...` lines (braces and
 several lines included), inline `crate::x::f(...)` paths, `$crate::` paths in macros,
@@ -42,7 +44,8 @@ import sys
 from pathlib import Path
 
 # Rank of each layer unit: a unit may import units of lower rank (and itself).
-PYTHON, OPS, BACKEND, KERNELS, VOCABULARY, TENSOR, AMBIENT = 7, 6, 5, 4, 3, 2, 1
+PYTHON, OPS, BACKEND, KERNELS, VOCABULARY, TENSOR = 7, 6, 5, 4, 3, 2
+RANDOM, ALLOC, ERROR = 1.5, 1.2, 1
 LAYERS = {
     "python": PYTHON,
     "ops": OPS,
@@ -54,11 +57,12 @@ LAYERS = {
     "kinds": VOCABULARY,
     "backend::kinds": VOCABULARY,
     "backend::matmul_shape": VOCABULARY,
+    "backend::optim_rule": VOCABULARY,
     "tensor": TENSOR,
-    "error": AMBIENT,
-    "engine_cell": AMBIENT,
-    "alloc": AMBIENT,
-    "random": AMBIENT,
+    "error": ERROR,
+    "engine_cell": ERROR,
+    "alloc": ALLOC,
+    "random": RANDOM,
 }
 
 # Units of the same rank that may import each other.

@@ -108,6 +108,7 @@ def main():
         "class ShapeError(ValueError): ...",
         "class DTypeError(ValueError): ...",
         "class DeviceError(RuntimeError): ...",
+        "class LinAlgError(RuntimeError): ...",
         "",
     ]
     for cls in (C.dtype, C.device, C.Tensor, C.Node, C.AccumulateGrad, C.FunctionCtx, C.RemovableHandle):

@@ -40,6 +40,8 @@ from backprop._core import (
     zeros,
     zeros_like,
 )
+from backprop._core import LinAlgError, addmm, addmv, baddbmm, bmm, diag, diag_embed, diagonal, mv, outer, trace, tril, triu
+from backprop._products import cdist, cross, einsum, kron, tensordot
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled
 from backprop.serialization import LoadError, load, save
 
@@ -122,6 +124,11 @@ add = _T.add
 amax = _T.amax
 amin = _T.amin
 dot = _T.dot
+det = _T.det
+logdet = _T.logdet
+slogdet = _T.slogdet
+inverse = _T.inverse
+ger = outer
 
 
 def pow(input, exponent):  # noqa: A001
@@ -151,7 +158,7 @@ def from_dlpack(obj):
     return from_numpy(np.from_dlpack(obj))
 
 
-_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed"}
+_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed", "linalg"}
 
 
 def __getattr__(name):

@@ -53,6 +53,7 @@ enum Sink<'a> {
 
 /// `loss.backward(gradient)` for several roots at once; `inputs` restricts accumulation.
 pub fn backward(roots: &[Tensor], root_grads: &[Tensor], inputs: Option<&[Tensor]>, opts: BackwardOptions) -> Result<()> {
+    check_backward_inputs(inputs)?;
     if let ([root], [seed], None, false) = (roots, root_grads, inputs, opts.create_graph) {
         if scalar_backward::try_backward(root, Some(seed), opts.retain_graph) {
             return Ok(());
@@ -65,12 +66,25 @@ pub fn backward(roots: &[Tensor], root_grads: &[Tensor], inputs: Option<&[Tensor
 /// `loss.backward()` of a one-element `root`: the implicit gradient 1, made as a tensor only
 /// when the general engine runs.
 pub fn backward_from_one(root: &Tensor, inputs: Option<&[Tensor]>, opts: BackwardOptions) -> Result<()> {
+    check_backward_inputs(inputs)?;
     if inputs.is_none() && !opts.create_graph && scalar_backward::try_backward(root, None, opts.retain_graph) {
         return Ok(());
     }
     let one = ops::full(root.shape(), 1.0, root.dtype(), root.device())?;
     let mut sink = Sink::Accumulate { only: inputs };
     run(std::slice::from_ref(root), &[one], &mut sink, opts)
+}
+
+/// `backward(inputs=...)` must name at least one tensor, each of which requires grad.
+fn check_backward_inputs(inputs: Option<&[Tensor]>) -> Result<()> {
+    let Some(inputs) = inputs else { return Ok(()) };
+    if inputs.is_empty() {
+        return Err(autograd_err!("backward: the `inputs` argument cannot be empty; omit it to accumulate into every leaf"));
+    }
+    if let Some(i) = inputs.iter().position(|t| !t.requires_grad()) {
+        return Err(autograd_err!("backward: input {i} of `inputs` does not require grad; call .requires_grad_() on it first"));
+    }
+    Ok(())
 }
 
 /// `autograd.grad(outputs, inputs, grad_outputs)`.
@@ -347,12 +361,29 @@ fn fit_to_input(node: &Node, i: usize, meta: &TensorMeta, g: Tensor) -> Result<T
     Ok(g)
 }
 
+/// A hook may replace a gradient only with one of the same shape, dtype and device (PyTorch's rule).
+fn checked_hook_result(old: &Tensor, new: Tensor) -> Result<Tensor> {
+    if new.shape() != old.shape() || new.dtype() != old.dtype() || new.device() != old.device() {
+        return Err(crate::error::autograd_err!(
+            "a gradient hook changed the gradient from {} {} on {} to {} {} on {}; a hook must return None or a \
+             tensor of the same shape, dtype and device",
+            old.dtype().name(),
+            crate::error::ShapeDisplay(old.shape()),
+            old.device().name(),
+            new.dtype().name(),
+            crate::error::ShapeDisplay(new.shape()),
+            new.device().name()
+        ));
+    }
+    Ok(new)
+}
+
 fn run_node_hooks(node: &NodeRef, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> Result<()> {
     for (nr, g) in grads.iter_mut().enumerate() {
         let Some(mut current) = g.take() else { continue };
         for hook in node.hooks_for(nr as u32) {
             if let Some(replacement) = hook(&current)? {
-                current = replacement;
+                current = checked_hook_result(&current, replacement)?;
             }
         }
         *g = Some(current);
@@ -366,7 +397,7 @@ fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOpti
     let mut g = g;
     for hook in hooks {
         if let Some(replacement) = hook(&g)? {
-            g = replacement;
+            g = checked_hook_result(&g, replacement)?;
         }
     }
     match sink {
@@ -380,7 +411,12 @@ fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOpti
             let new = match prev {
                 None if opts.create_graph => g,
                 None => ops::owned_gradient(g)?,
-                Some(prev) if !opts.create_graph && !prev.requires_grad() && prev.shape() == g.shape() => {
+                Some(prev)
+                    if !opts.create_graph
+                        && !prev.requires_grad()
+                        && prev.shape() == g.shape()
+                        && !ops::has_internal_overlap(&prev) =>
+                {
                     ops::add_assign_raw(&prev, &g)?;
                     prev
                 }

@@ -197,9 +197,11 @@ impl Node {
     }
     pub fn remove_hook(&self, id: u64) -> bool {
         let mut hooks = self.hooks.borrow_mut();
-        let before = hooks.len();
-        hooks.retain(|(i, _, _)| *i != id);
-        hooks.len() != before
+        let Some(pos) = hooks.iter().position(|(i, _, _)| *i == id) else { return false };
+        let removed = hooks.remove(pos);
+        drop(hooks);
+        drop(removed); // outside the borrow: see `EngineCell` on drops that reach Python
+        true
     }
     pub(crate) fn hooks_for(&self, output_nr: u32) -> Vec<Hook> {
         self.hooks.borrow_mut().iter().filter(|(_, nr, _)| *nr == output_nr).map(|(_, _, h)| h.clone()).collect()
@@ -223,7 +225,7 @@ impl Node {
             }
             return Ok(result.into_iter().collect());
         }
-        let unpacked: SmallVec<[Option<Tensor>; 2]> = {
+        let (unpacked, _released): (SmallVec<[Option<Tensor>; 2]>, _) = {
             let mut state = this.saved.borrow_mut();
             let unpacked = match &*state {
                 SavedState::Live(saved) => {
@@ -231,10 +233,9 @@ impl Node {
                 }
                 SavedState::Freed => return Err(this.freed_error()),
             };
-            if !retain_graph {
-                Self::release(&mut state);
-            }
-            unpacked
+            // What is released is dropped at the end of this function, after the borrow.
+            let released = if retain_graph { None } else { Self::release(&mut state) };
+            (unpacked, released)
         };
         let ctx = VjpCtx { grads, saved: &unpacked, needs, inputs: &this.inputs, outputs: &this.outputs };
         this.op.vjp(&ctx)
@@ -242,14 +243,18 @@ impl Node {
 
     /// Frees what the forward saved, as a backward without `retain_graph` does. A node that
     /// saved nothing stays usable: backward through it again is not an error.
-    fn release(state: &mut SavedState) {
-        if !matches!(state, SavedState::Live(v) if v.is_empty()) {
-            *state = SavedState::Freed;
+    /// Returns the released state, for the caller to drop once the borrow has ended (saved
+    /// tensors may own Python objects; see `EngineCell`).
+    fn release(state: &mut SavedState) -> Option<SavedState> {
+        if matches!(state, SavedState::Live(v) if v.is_empty()) {
+            return None;
         }
+        Some(std::mem::replace(state, SavedState::Freed))
     }
 
     pub(crate) fn release_saved(&self) {
-        Self::release(&mut self.saved.borrow_mut());
+        let released = Self::release(&mut self.saved.borrow_mut());
+        drop(released);
     }
 
     /// The saved values of a node whose saved tensors are all one-element CPU tensors of `T`,

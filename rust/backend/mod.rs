@@ -4,10 +4,12 @@
 mod host;
 mod kinds;
 mod matmul_shape;
+mod optim_rule;
 
 pub use kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 pub use host::{item, number_tensor, scalar_tensor, scalar_value, small_values, to_vec, wrapped_number, write_scalar};
 pub use matmul_shape::MatmulShape;
+pub use optim_rule::{Rule, RuleStep};
 
 use crate::cpu;
 use crate::gpu::kernels as gpu;
@@ -120,7 +122,7 @@ pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()
 /// A fresh tensor filled with `value`.
 pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
     match device {
-        Device::Cpu => Ok(cpu::copy::full(shape, value, dtype)),
+        Device::Cpu => cpu::copy::full(shape, value, dtype),
         Device::Gpu => gpu::elementwise::full(shape, value, dtype),
     }
 }
@@ -203,6 +205,16 @@ pub fn adam_update(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &Ad
     }
 }
 
+/// One fused update of `param` and its state tensors by one of the rules in `optim_rule`.
+pub fn rule_update(param: &Tensor, grad: &Tensor, state: &[&Tensor], step: &RuleStep) -> Result<()> {
+    let mut all = vec![param, grad];
+    all.extend(state);
+    match same_device(step.name(), &all)? {
+        Device::Cpu => cpu::optim::rule(param, grad, state, step),
+        Device::Gpu => gpu::optim::rule(param, grad, state, step),
+    }
+}
+
 /// Bounds on the values of an int64 tensor that are known without reading it: on the GPU,
 /// those recorded when its memory was filled (uploads, gathers from bounded data) if it has
 /// not been written in place since. `None` on the CPU, where reading the values is cheap.
@@ -222,4 +234,53 @@ pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {
         Device::Cpu => to_cpu(t),
         Device::Gpu => crate::gpu::to_gpu(t),
     }
+}
+
+/// Dense factorizations run on the CPU only (`cpu::linalg`); a GPU tensor is an error that
+/// says how to move it, never an implicit copy.
+fn cpu_only(op: &str, tensors: &[&Tensor]) -> Result<()> {
+    if tensors.iter().any(|t| t.device() != Device::Cpu) {
+        return Err(Error::Device(format!("{op}: runs on the CPU only; move the input with .cpu() first (and back with .to(\"gpu\"))")));
+    }
+    Ok(())
+}
+
+pub fn linalg_solve(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    cpu_only("linalg.solve", &[a, b])?;
+    cpu::linalg::solve(a, b)
+}
+
+pub fn linalg_inv(a: &Tensor) -> Result<Tensor> {
+    cpu_only("linalg.inv", &[a])?;
+    cpu::linalg::inv(a)
+}
+
+pub fn linalg_det(a: &Tensor) -> Result<Tensor> {
+    cpu_only("linalg.det", &[a])?;
+    cpu::linalg::det(a)
+}
+
+pub fn linalg_slogdet(a: &Tensor) -> Result<(Tensor, Tensor)> {
+    cpu_only("linalg.slogdet", &[a])?;
+    cpu::linalg::slogdet(a, "linalg.slogdet")
+}
+
+pub fn linalg_cholesky(a: &Tensor) -> Result<Tensor> {
+    cpu_only("linalg.cholesky", &[a])?;
+    cpu::linalg::cholesky(a)
+}
+
+pub fn linalg_qr(a: &Tensor, complete: bool) -> Result<(Tensor, Tensor)> {
+    cpu_only("linalg.qr", &[a])?;
+    cpu::linalg::qr(a, complete)
+}
+
+pub fn linalg_eigh(a: &Tensor, upper: bool) -> Result<(Tensor, Tensor)> {
+    cpu_only("linalg.eigh", &[a])?;
+    cpu::linalg::eigh(a, upper)
+}
+
+pub fn linalg_svd(a: &Tensor, full: bool) -> Result<(Tensor, Tensor, Tensor)> {
+    cpu_only("linalg.svd", &[a])?;
+    cpu::linalg::svd(a, full)
 }

@@ -31,18 +31,20 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     with_dtype!(dst.dtype(), T => apply_inplace(dst, &src, |_: T, s: T| s))
 }
 
-pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
-    let n = numel(shape);
+pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+    let n = crate::tensor::checked_numel(shape, "full")?;
     if n == 1 {
-        return Tensor::from_storage(Storage::Cpu(CpuStorage::scalar(value, dtype)), shape);
+        return Ok(Tensor::from_storage(Storage::Cpu(CpuStorage::scalar(value, dtype)), shape));
     }
-    let storage = match dtype {
-        DType::F32 => CpuStorage::from_vec(vec![value as f32; n]),
-        DType::F64 => CpuStorage::from_vec(vec![value; n]),
-        DType::I64 => CpuStorage::from_vec(vec![value as i64; n]),
-        DType::Bool => CpuStorage::from_vec(vec![value != 0.0; n]),
-    };
-    Tensor::from_storage(Storage::Cpu(storage), shape)
+    with_dtype!(dtype, T => {
+        let v = T::from_f64(value);
+        let data = if v.is_nonzero() {
+            crate::alloc::buffer::filled(v, n, shape, "full")?
+        } else {
+            crate::alloc::buffer::zeroed::<T>(n, shape, "full")?
+        };
+        Ok(Tensor::from_storage(Storage::Cpu(CpuStorage::from_vec(data)), shape))
+    })
 }
 
 /// Concatenates along `dim`; all inputs share dtype and every other dimension.
@@ -53,7 +55,7 @@ pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
 fn cat_typed<T: IntoStorageVec>(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
     let mut shape = tensors[0].dims();
     shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
-    let mut out = vec![T::default(); numel(&shape)];
+    let mut out = crate::alloc::buffer::zeroed::<T>(numel(&shape), &shape, "cat")?;
     let out_strides = contiguous_strides(&shape);
     let mut start = 0;
     let p = SendPtr(out.as_mut_ptr());

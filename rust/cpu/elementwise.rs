@@ -18,7 +18,7 @@ pub fn map1<T: Element, U: IntoStorageVec>(a: &Tensor, f: impl Fn(T) -> U + Sync
     if n == 1 {
         return Ok(one_element(f(xs[l.offset()]), l.shape()));
     }
-    let mut out = vec![U::default(); n];
+    let mut out = crate::alloc::buffer::zeroed::<U>(n, l.shape(), "elementwise")?;
     if l.is_contiguous() {
         let xs = &xs[l.offset()..l.offset() + n];
         if n >= super::PARALLEL_THRESHOLD {
@@ -57,7 +57,7 @@ pub fn map2<T: Element, U: IntoStorageVec>(
     let la = a.layout().expand(shape, "broadcast")?;
     let lb = b.layout().expand(shape, "broadcast")?;
     let n = numel(shape);
-    let mut out = vec![U::default(); n];
+    let mut out = crate::alloc::buffer::zeroed::<U>(n, shape, "elementwise")?;
     if la.is_contiguous() && lb.is_contiguous() && !has_zero_stride(&la) && !has_zero_stride(&lb) {
         let xa = &xa[la.offset()..la.offset() + n];
         let xb = &xb[lb.offset()..lb.offset() + n];
@@ -130,7 +130,7 @@ pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
 }
 
 fn map1_any_false(a: &Tensor) -> Result<Tensor> {
-    Tensor::from_vec(vec![false; a.numel()], a.shape())
+    Tensor::from_vec(crate::alloc::buffer::zeroed::<bool>(a.numel(), a.shape(), "elementwise")?, a.shape())
 }
 
 fn unary_float<T: Float + IntoStorageVec>(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
@@ -374,7 +374,7 @@ fn where_typed<T: IntoStorageVec + BitSelect>(cond: &Tensor, a: &Tensor, b: &Ten
     let lc = cond.layout().expand(shape, "where")?;
     let la = a.layout().expand(shape, "where")?;
     let lb = b.layout().expand(shape, "where")?;
-    let mut out = vec![T::default(); numel(shape)];
+    let mut out = crate::alloc::buffer::zeroed::<T>(numel(shape), shape, "where")?;
     let w = Walk::new(
         shape,
         [&contiguous_strides(shape), lc.strides(), la.strides(), lb.strides()],

@@ -34,7 +34,7 @@ fn take_typed<T: IntoStorageVec>(src: &Tensor, offsets: &Tensor) -> Result<Tenso
     };
     let base = src.layout().offset();
     let offs = offsets_of(offsets)?;
-    let mut out = Vec::with_capacity(offs.len());
+    let mut out = crate::alloc::buffer::with_capacity(offs.len(), offsets.shape(), "index")?;
     for &o in &offs {
         let o = check(o, n, "index")?;
         out.push(match &positions {
@@ -52,7 +52,7 @@ pub fn scatter_add(shape: &[usize], offsets: &Tensor, values: &Tensor) -> Result
 
 fn scatter_add_typed<T: IntoStorageVec>(shape: &[usize], offsets: &Tensor, values: &Tensor) -> Result<Tensor> {
     let n = numel(shape);
-    let mut out = vec![T::default(); n];
+    let mut out = crate::alloc::buffer::zeroed::<T>(n, shape, "index backward")?;
     let offs = offsets_of(offsets)?;
     let vals = values.to_vec::<T>()?;
     for (&o, &v) in offs.iter().zip(&vals) {

@@ -182,7 +182,11 @@ fn matmul_typed<T: Element + IntoStorageVec>(a: &Tensor, b: &Tensor, shape: Matm
     let MatmulShape { m, k, n, batch, a: la, b: lb, out: out_shape } = shape;
     let total = numel(&out_shape);
     // Written in full by gemm (no zero-fill pass) unless k == 0, where the product is zeros.
-    let mut out: Vec<T> = if k == 0 { vec![T::default(); total] } else { Vec::with_capacity(total) };
+    let mut out: Vec<T> = if k == 0 {
+        crate::alloc::buffer::zeroed(total, &out_shape, "matmul")?
+    } else {
+        crate::alloc::buffer::with_capacity(total, &out_shape, "matmul")?
+    };
     let xa = a.cpu_storage("matmul")?.as_slice::<T>();
     let xb = b.cpu_storage("matmul")?.as_slice::<T>();
     let nbatch = numel(&batch);
@@ -220,7 +224,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
 fn linear_typed<T: Element + IntoStorageVec>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let (m, k) = (x.shape()[0], x.shape()[1]);
     let n = w.shape()[0];
-    let mut out = vec![T::default(); m * n];
+    let mut out = crate::alloc::buffer::zeroed::<T>(numel(&[m, n]), &[m, n], "linear")?;
     if let Some(b) = bias {
         let bv = b.to_vec::<T>()?;
         for row in out.chunks_exact_mut(n.max(1)) {

@@ -198,7 +198,7 @@ pub fn reduce(kind: ReduceKind, a: &Tensor, axes: &[usize], keepdim: bool) -> Re
 fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -> Result<Tensor> {
     let xs = a.cpu_storage("reduce")?.as_slice::<T>();
     let n_out = numel(&p.kept_shape);
-    let mut acc = vec![r.identity(); n_out];
+    let mut acc = crate::alloc::buffer::filled(r.identity(), n_out, &p.kept_shape, "reduce")?;
     let kept_out_strides = contiguous_strides(&p.kept_shape);
     let kept = Walk::new(&p.kept_shape, [&kept_out_strides, &p.kept_strides], [0, a.layout().offset()]);
     let red = Walk::new(&p.red_shape, [&p.red_strides], [0]);
@@ -293,7 +293,7 @@ fn arg_typed<T: Element>(kind: ReduceKind, a: &Tensor, axis: usize, keepdim: boo
     let (len, stride) = if a.ndim() == 0 { (1, 0) } else { (a.shape()[axis], a.layout().strides()[axis]) };
     let want_max = kind == ReduceKind::Max;
     let n_out = numel(&p.kept_shape);
-    let mut out = vec![0i64; n_out];
+    let mut out = crate::alloc::buffer::zeroed::<i64>(n_out, &p.kept_shape, "argmax")?;
     let kept = Walk::new(&p.kept_shape, [&contiguous_strides(&p.kept_shape), &p.kept_strides], [0, a.layout().offset()]);
     kept.for_each_run(|[o, i], run, [so, si]| {
         for k in 0..run {

@@ -17,7 +17,7 @@ fn typed<T: Float + IntoStorageVec>(a: &Tensor, log: bool) -> Result<Tensor> {
     let n = a.numel();
     let cols = a.shape().last().copied().unwrap_or(1);
     let xs = &a.cpu_storage("softmax")?.as_slice::<T>()[a.layout().offset()..a.layout().offset() + n];
-    let mut out = vec![T::ZERO; n];
+    let mut out = crate::alloc::buffer::zeroed::<T>(n, a.shape(), "softmax")?;
     if cols == 0 {
         return Tensor::from_vec(out, a.shape());
     }

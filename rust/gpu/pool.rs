@@ -87,8 +87,8 @@ impl BufferPool {
 
     /// A buffer of at least `bytes` bytes (contents undefined).
     pub fn acquire(&self, gpu: &Gpu, kind: BufferKind, bytes: u64) -> Result<PooledBuffer> {
-        let class = size_class(bytes);
-        if class > gpu.limits.max_buffer_size {
+        // `bytes` first: size_class of a near-u64::MAX request would overflow.
+        if bytes > gpu.limits.max_buffer_size || size_class(bytes) > gpu.limits.max_buffer_size {
             return Err(Error::Device(format!(
                 "cannot allocate {} MiB on the GPU '{}': its largest buffer is {} MiB",
                 bytes >> 20,
@@ -96,6 +96,7 @@ impl BufferPool {
                 gpu.limits.max_buffer_size >> 20
             )));
         }
+        let class = size_class(bytes);
         let reused = self.free.lock().get_mut(&(kind, class)).and_then(|v| v.pop());
         let buffer = match reused {
             Some(b) => {

@@ -27,7 +27,8 @@ impl GpuStorage {
     /// Fresh storage for `len` elements (contents undefined until a kernel or copy writes them).
     pub fn alloc(gpu: &Gpu, dtype: DType, len: usize) -> Result<GpuStorage> {
         check_dtype(dtype, "to(\"gpu\")")?;
-        let buffer = gpu.pool.acquire(gpu, BufferKind::Storage, len as u64 * WORD)?;
+        // Saturating: a length whose byte count overflows is refused by the pool's limit check.
+        let buffer = gpu.pool.acquire(gpu, BufferKind::Storage, (len as u64).saturating_mul(WORD))?;
         Ok(GpuStorage { buffer, len, dtype, bounds: None })
     }
 

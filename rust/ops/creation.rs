@@ -4,18 +4,22 @@ use crate::autograd::record;
 use crate::backend::{self, Distribution};
 use crate::error::{value_err, Result};
 use crate::random;
-use crate::tensor::{numel, DType, Device, Tensor};
+use crate::alloc::buffer;
+use crate::tensor::{checked_numel, DType, Device, Tensor, MAX_NUMEL};
 use smallvec::smallvec;
 
 pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    checked_numel(shape, "full")?;
     backend::full(shape, value, dtype, device)
 }
 
 pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    checked_numel(shape, "zeros")?;
     backend::full(shape, 0.0, dtype, device)
 }
 
 pub fn ones(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    checked_numel(shape, "ones")?;
     backend::full(shape, 1.0, dtype, device)
 }
 
@@ -46,26 +50,36 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> 
     if (end - start) / step < 0.0 {
         return Err(value_err!("arange: upper bound and step sign are inconsistent ({start} to {end} by {step})"));
     }
-    let n = ((end - start) / step).ceil().max(0.0) as usize;
+    let count = ((end - start) / step).ceil().max(0.0);
+    if !(count < MAX_NUMEL as f64) {
+        return Err(value_err!("arange: the range {start} to {end} by {step} has {count:e} elements, more than a tensor can hold"));
+    }
+    let n = count as usize;
     let t = match dtype {
-        DType::I64 => Tensor::from_vec((0..n).map(|i| (start + i as f64 * step) as i64).collect::<Vec<_>>(), &[n])?,
-        DType::F64 => Tensor::from_vec((0..n).map(|i| start + i as f64 * step).collect::<Vec<_>>(), &[n])?,
-        DType::F32 => Tensor::from_vec((0..n).map(|i| (start + i as f64 * step) as f32).collect::<Vec<_>>(), &[n])?,
+        DType::I64 => Tensor::from_vec(filled_by(n, "arange", |i| (start + i as f64 * step) as i64)?, &[n])?,
+        DType::F64 => Tensor::from_vec(filled_by(n, "arange", |i| start + i as f64 * step)?, &[n])?,
+        DType::F32 => Tensor::from_vec(filled_by(n, "arange", |i| (start + i as f64 * step) as f32)?, &[n])?,
         DType::Bool => return Err(value_err!("arange: bool is not a valid dtype for a range")),
     };
     place(t, device)
 }
 
+/// `f(0), ..., f(n - 1)` in a fallibly allocated buffer.
+fn filled_by<T>(n: usize, op: &str, f: impl Fn(usize) -> T) -> Result<Vec<T>> {
+    let mut v = buffer::with_capacity(n, &[n], op)?;
+    v.extend((0..n).map(f));
+    Ok(v)
+}
+
 pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType, device: Device) -> Result<Tensor> {
-    let vals: Vec<f64> = (0..steps)
-        .map(|i| if steps == 1 { start } else { start + (end - start) * i as f64 / (steps - 1) as f64 })
-        .collect();
+    let vals = filled_by(steps, "linspace", |i| if steps == 1 { start } else { start + (end - start) * i as f64 / (steps - 1) as f64 })?;
     let t = Tensor::from_vec(vals, &[steps])?;
     place(backend::cast(&t, dtype)?, device)
 }
 
 pub fn eye(n: usize, m: usize, dtype: DType, device: Device) -> Result<Tensor> {
-    let mut v = vec![0.0f64; n * m];
+    let total = checked_numel(&[n, m], "eye")?;
+    let mut v = buffer::zeroed::<f64>(total, &[n, m], "eye")?;
     for i in 0..n.min(m) {
         v[i * m + i] = 1.0;
     }
@@ -82,12 +96,17 @@ fn check_float(dtype: DType, op: &str) -> Result<()> {
 /// Uniform samples in [low, high), generated on `device`.
 pub fn rand_uniform(shape: &[usize], low: f64, high: f64, dtype: DType, device: Device) -> Result<Tensor> {
     check_float(dtype, "rand")?;
+    checked_numel(shape, "rand")?;
     backend::random(shape, Distribution::Uniform { low, high }, dtype, device)
 }
 
 /// Normal samples, generated on `device`.
 pub fn rand_normal(shape: &[usize], mean: f64, std: f64, dtype: DType, device: Device) -> Result<Tensor> {
     check_float(dtype, "randn")?;
+    checked_numel(shape, "randn")?;
+    if std < 0.0 || std.is_nan() {
+        return Err(value_err!("normal: expects std >= 0.0, but found std {std}"));
+    }
     backend::random(shape, Distribution::Normal { mean, std }, dtype, device)
 }
 
@@ -95,9 +114,10 @@ pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<T
     if high <= low {
         return Err(value_err!("randint: low ({low}) must be smaller than high ({high})"));
     }
-    place(Tensor::from_vec(random::randint(numel(shape), low, high), shape)?, device)
+    place(Tensor::from_vec(random::randint(checked_numel(shape, "randint")?, low, high)?, shape)?, device)
 }
 
 pub fn randperm(n: usize, device: Device) -> Result<Tensor> {
-    place(Tensor::from_vec(random::permutation(n), &[n])?, device)
+    checked_numel(&[n], "randperm")?;
+    place(Tensor::from_vec(random::permutation(n)?, &[n])?, device)
 }

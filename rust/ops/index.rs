@@ -6,7 +6,8 @@ use super::{grads, Grads, OpParam, OpParams};
 use crate::autograd::{is_grad_enabled, record, Save, VjpCtx};
 use crate::backend;
 use crate::error::{index_err, shape_err, Error, Result, ShapeDisplay};
-use crate::tensor::{broadcast_shapes, contiguous_strides, normalize_dim, numel, DType, Dims, Tensor};
+use crate::alloc::buffer;
+use crate::tensor::{broadcast_shapes, checked_numel, contiguous_strides, normalize_dim, numel, DType, Dims, Tensor};
 use smallvec::smallvec;
 
 /// One entry of an indexing key.
@@ -62,6 +63,25 @@ fn wrap_index(i: i64, n: usize, dim: usize) -> Result<i64> {
     Ok(j)
 }
 
+/// Refuses masks that are not bool tensors (PyTorch's rule for masked_fill and friends).
+pub fn check_bool_mask(mask: &Tensor, op: &str) -> Result<()> {
+    if mask.dtype() != DType::Bool {
+        return Err(crate::error::dtype_err!(
+            "{op}: only supports boolean masks, but got a mask of dtype {}; build it with a comparison or .bool()",
+            mask.dtype().name()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a gather/scatter index (no wrapping of negatives, as in PyTorch) along a dimension of size `n`.
+fn strict_index(i: i64, n: usize, dim: usize, op: &str) -> Result<i64> {
+    if i < 0 || i >= n as i64 {
+        return Err(index_err!("{op}: index {i} is out of bounds for dimension {dim} with size {n}"));
+    }
+    Ok(i)
+}
+
 /// The positions of true elements of a mask, one int64 tensor per mask dimension.
 pub fn nonzero_columns(mask: &Tensor) -> Result<Vec<Tensor>> {
     let m = backend::to_vec::<bool>(mask)?;
@@ -90,11 +110,27 @@ pub fn index(a: &Tensor, key: &[IndexItem]) -> Result<Tensor> {
 /// Applies ints, slices, None and Ellipsis as views; returns the view and the advanced
 /// (tensor) indices with the view dimension each applies to.
 fn apply_basic(a: &Tensor, key: &[IndexItem]) -> Result<(Tensor, Vec<(usize, Tensor)>)> {
-    // Masks become one int64 index per mask dimension.
+    // Masks become one int64 index per mask dimension, after their shape is checked
+    // against the dimensions they cover (found by counting what the key consumes before them).
+    let consumed_by = |it: &IndexItem| match it {
+        IndexItem::NewAxis | IndexItem::Ellipsis => 0,
+        IndexItem::Tensor(t) if t.dtype() == DType::Bool => t.ndim(),
+        _ => 1,
+    };
+    let total: usize = key.iter().map(consumed_by).sum();
     let mut items: Vec<IndexItem> = Vec::with_capacity(key.len());
+    let mut dim = 0usize;
     for it in key {
         match it {
             IndexItem::Tensor(t) if t.dtype() == DType::Bool => {
+                let covered = a.shape().get(dim..dim + t.ndim());
+                if covered != Some(t.shape()) {
+                    return Err(index_err!(
+                        "the shape of the mask {} at index {dim} does not match the shape of the indexed tensor {} at index {dim}",
+                        ShapeDisplay(t.shape()),
+                        ShapeDisplay(a.shape())
+                    ));
+                }
                 items.extend(nonzero_columns(t)?.into_iter().map(IndexItem::Tensor));
             }
             IndexItem::Tensor(t) if t.dtype() != DType::I64 => {
@@ -105,6 +141,10 @@ fn apply_basic(a: &Tensor, key: &[IndexItem]) -> Result<(Tensor, Vec<(usize, Ten
             }
             other => items.push(other.clone()),
         }
+        dim += match it {
+            IndexItem::Ellipsis => a.ndim().saturating_sub(total),
+            other => consumed_by(other),
+        };
     }
     let consumed = items.iter().filter(|i| !matches!(i, IndexItem::NewAxis | IndexItem::Ellipsis)).count();
     if items.iter().filter(|i| matches!(i, IndexItem::Ellipsis)).count() > 1 {
@@ -162,7 +202,7 @@ fn advanced_offsets(view: &Tensor, advanced: &[(usize, Tensor)]) -> Result<(Tens
 
     // Per-advanced-index contribution, broadcast over B.
     let nb = numel(&bshape);
-    let mut adv_contrib = vec![0i64; nb];
+    let mut adv_contrib = buffer::zeroed::<i64>(nb, &bshape, "index")?;
     let bstrides = contiguous_strides(&bshape);
     for (d, t) in advanced {
         let vals = int64_values(t)?;
@@ -185,8 +225,8 @@ fn advanced_offsets(view: &Tensor, advanced: &[(usize, Tensor)]) -> Result<(Tens
         }
     }
     // Combine with the plain dims.
-    let n = numel(&out_shape);
-    let mut offsets = Vec::with_capacity(n);
+    let n = checked_numel(&out_shape, "index")?;
+    let mut offsets = buffer::with_capacity(n, &out_shape, "index")?;
     let before: Vec<usize> = rest[..insert_at].to_vec();
     let after: Vec<usize> = rest[insert_at..].to_vec();
     let n_before: usize = before.iter().map(|&d| vshape[d]).product();
@@ -214,6 +254,7 @@ fn advanced_offsets(view: &Tensor, advanced: &[(usize, Tensor)]) -> Result<(Tens
 
 /// PyTorch's `gather`: `out[i][j] = a[i][index[i][j]]` for dim 1 (any dim, any rank).
 pub fn gather(a: &Tensor, dim: isize, index: &Tensor) -> Result<Tensor> {
+    backend::same_device("gather", &[a, index])?;
     let d = normalize_dim(dim, a.ndim(), "gather")?;
     if index.ndim() != a.ndim() && !(a.ndim() == 0 && index.ndim() <= 1) {
         return Err(shape_err!(
@@ -239,10 +280,10 @@ pub fn gather(a: &Tensor, dim: isize, index: &Tensor) -> Result<Tensor> {
     }
     let vals = int64_values(index)?;
     let offsets = if ishape.is_empty() {
-        vec![wrap_index(vals[0], a.numel().max(1), 0)?]
+        vec![strict_index(vals[0], a.numel().max(1), 0, "gather")?]
     } else {
-        let base = offsets_beside_dim(ishape, &istr, &cs, d);
-        vals.iter().zip(base).map(|(&v, b)| Ok(b + wrap_index(v, a.shape()[d], d)? * cs[d] as i64)).collect::<Result<Vec<_>>>()?
+        let base = offsets_beside_dim(ishape, &istr, &cs, d)?;
+        vals.iter().zip(base).map(|(&v, b)| Ok(b + strict_index(v, a.shape()[d], d, "gather")? * cs[d] as i64)).collect::<Result<Vec<_>>>()?
     };
     let offsets = Tensor::from_vec(offsets, ishape)?;
     let offsets = if a.device() != offsets.device() { super::to_device(&offsets, a.device())? } else { offsets };
@@ -252,11 +293,11 @@ pub fn gather(a: &Tensor, dim: isize, index: &Tensor) -> Result<Tensor> {
 /// For each position of an index of shape `ishape` (row-major strides `istr`), the flat offset
 /// into the gathered tensor (row-major strides `cs`) from every dim but `d`; gather adds
 /// `index * cs[d]`.
-fn offsets_beside_dim(ishape: &[usize], istr: &[usize], cs: &[usize], d: usize) -> Vec<i64> {
-    let n: usize = ishape.iter().product();
-    (0..n)
-        .map(|p| (0..ishape.len()).filter(|&k| k != d).map(|k| ((p / istr[k]) % ishape[k] * cs[k]) as i64).sum())
-        .collect()
+fn offsets_beside_dim(ishape: &[usize], istr: &[usize], cs: &[usize], d: usize) -> Result<Vec<i64>> {
+    let n = numel(ishape);
+    let mut out = buffer::with_capacity(n, ishape, "gather")?;
+    out.extend((0..n).map(|p| (0..ishape.len()).filter(|&k| k != d).map(|k| ((p / istr[k]) % ishape[k] * cs[k]) as i64).sum::<i64>()));
+    Ok(out)
 }
 
 /// `gather`'s flat offsets computed where `index` lives, when its values are known to be in
@@ -272,7 +313,7 @@ fn gather_offsets_on_device(a: &Tensor, d: usize, index: &Tensor, cs: &[usize], 
         Some((lo, hi)) if lo >= 0 && (hi as u64) < a.shape()[d] as u64 => {}
         _ => return Ok(None),
     }
-    let base = super::to_device(&Tensor::from_vec(offsets_beside_dim(ishape, istr, cs, d), ishape)?, a.device())?;
+    let base = super::to_device(&Tensor::from_vec(offsets_beside_dim(ishape, istr, cs, d)?, ishape)?, a.device())?;
     let stride = backend::full(&[], cs[d] as f64, DType::I64, a.device())?;
     let scaled = backend::binary(backend::BinaryKind::Mul, index, &stride, ishape)?;
     Ok(Some(backend::binary(backend::BinaryKind::Add, &base, &scaled, ishape)?))
@@ -292,6 +333,7 @@ pub fn index_select(a: &Tensor, dim: isize, indices: &Tensor) -> Result<Tensor> 
 /// history: the old values with the indexed ones replaced.
 pub fn index_put_(a: &Tensor, key: &[IndexItem], value: &Tensor) -> Result<()> {
     super::check_inplace(a, "__setitem__")?;
+    super::check_no_internal_overlap(a, "__setitem__")?;
     let tracked = is_grad_enabled() && (a.requires_grad() || value.requires_grad());
     let (view, advanced) = apply_basic(&a.detach(), key)?;
     if !tracked {
@@ -356,7 +398,7 @@ fn view_positions(view: &Tensor, base: &Tensor) -> Result<Tensor> {
         ));
     }
     let base_off = base.layout().offset();
-    let mut pos = Vec::with_capacity(view.numel());
+    let mut pos = buffer::with_capacity(view.numel(), view.shape(), "__setitem__")?;
     view.layout().for_each_index(|i| pos.push((i - base_off) as i64));
     let t = Tensor::from_vec(pos, view.shape())?;
     if view.device() != t.device() {

@@ -28,6 +28,25 @@ pub fn check_inplace(a: &Tensor, op: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether several elements of `t` share one memory location (a stride-0 dimension of size
+/// > 1, as `expand` makes): writing into such a tensor would write each location repeatedly.
+pub fn has_internal_overlap(t: &Tensor) -> bool {
+    t.shape().iter().zip(t.layout().strides()).any(|(&d, &s)| s == 0 && d > 1)
+}
+
+/// Refuses in-place writes into tensors whose elements share memory (PyTorch's rule).
+pub fn check_no_internal_overlap(dst: &Tensor, op: &str) -> Result<()> {
+    if has_internal_overlap(dst) {
+        return Err(crate::error::Error::Value(format!(
+            "{op}: unsupported operation: more than one element of the written-to tensor (shape {}, strides {:?}) \
+             refers to a single memory location, as after expand(); call .clone() on it before the in-place operation",
+            crate::error::ShapeDisplay(dst.shape()),
+            dst.layout().strides()
+        )));
+    }
+    Ok(())
+}
+
 /// `src`, copied when it shares memory with `dst` (so the kernel never reads what it wrote).
 pub fn ensure_no_overlap(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
     if dst.shares_storage(src) {
@@ -41,6 +60,7 @@ pub fn ensure_no_overlap(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
 pub fn binary_(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
     let op = kind.name();
     check_inplace(dst, op)?;
+    check_no_internal_overlap(dst, &format!("{op}_"))?;
     let out_dtype = super::promote_types(dst, src);
     let out_dtype = if kind == BinaryKind::Div && !out_dtype.is_float() { crate::tensor::DType::F32 } else { out_dtype };
     if out_dtype.category() > dst.dtype().category() {
@@ -84,6 +104,7 @@ fn rebase(dst: &Tensor, new: &Tensor) -> Result<()> {
 /// `dst.copy_(src)`: `src` broadcast and converted into `dst`.
 pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
     check_inplace(dst, "copy_")?;
+    check_no_internal_overlap(dst, "copy_")?;
     if is_grad_enabled() && (dst.requires_grad() || src.requires_grad()) {
         let old = super::clone(dst)?;
         let zero = super::scalar_like(&old, 0.0)?;

@@ -14,6 +14,27 @@ pub enum MatmulOp {
     Linear,
 }
 
+/// `mm`: the product of two matrices, nothing else (no broadcasting, no 1-D promotion).
+pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    for (what, t) in [("self", a), ("mat2", b)] {
+        if t.ndim() != 2 {
+            return Err(shape_err!("mm: {what} must be a matrix, got a {}-D tensor of shape {}; use matmul for batches", t.ndim(), ShapeDisplay(t.shape())));
+        }
+    }
+    matmul(a, b)
+}
+
+/// `dot`: the inner product of two 1-D tensors of equal length.
+pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 1 || b.ndim() != 1 {
+        return Err(shape_err!("dot: 1-D tensors expected, but got {}-D and {}-D tensors; use matmul for matrices", a.ndim(), b.ndim()));
+    }
+    if a.numel() != b.numel() {
+        return Err(shape_err!("dot: inconsistent tensor size: {} and {} elements", a.numel(), b.numel()));
+    }
+    matmul(a, b)
+}
+
 /// NumPy/PyTorch `matmul`: 1-D operands are promoted to matrices and the added dim removed.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() == 0 || b.ndim() == 0 {

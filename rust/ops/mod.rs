@@ -7,6 +7,7 @@ mod binary;
 mod creation;
 mod index;
 mod inplace;
+mod linalg;
 mod matmul;
 mod nn;
 mod optim;
@@ -18,6 +19,7 @@ pub use binary::*;
 pub use creation::*;
 pub use index::*;
 pub use inplace::*;
+pub use linalg::*;
 pub use matmul::*;
 pub use nn::*;
 pub use optim::*;
@@ -58,6 +60,7 @@ pub enum Op {
     Index(IndexOp),
     Matmul(MatmulOp),
     Nn(NnOp),
+    Linalg(LinalgOp),
     Where,
     Custom(Box<dyn CustomOp>),
 }
@@ -73,6 +76,7 @@ impl Op {
             Op::Index(o) => o.name().into(),
             Op::Matmul(o) => o.name().into(),
             Op::Nn(o) => o.name().into(),
+            Op::Linalg(o) => o.name().into(),
             Op::Where => "where".into(),
             Op::Custom(c) => c.name(),
         }
@@ -86,6 +90,7 @@ impl Op {
             Op::Shape(o) => o.params(),
             Op::Index(o) => o.params(),
             Op::Nn(o) => o.params(),
+            Op::Linalg(o) => o.params(),
             Op::Binary(_) | Op::Matmul(_) | Op::Where | Op::Custom(_) => OpParams::new(),
         }
     }
@@ -99,6 +104,7 @@ impl Op {
             Op::Index(o) => o.vjp(ctx),
             Op::Matmul(o) => o.vjp(ctx),
             Op::Nn(o) => o.vjp(ctx),
+            Op::Linalg(o) => o.vjp(ctx),
             Op::Where => binary::where_vjp(ctx),
             Op::Custom(_) => unreachable!("custom ops run through CustomOp::backward"),
         }

@@ -37,6 +37,7 @@ impl Reduction {
 fn softmax_impl(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
     let op = if log { "log_softmax" } else { "softmax" };
     let x = if x.dtype().is_float() { x.clone() } else { cast(x, DType::F32)? };
+    normalize_dim(dim, x.ndim(), op)?;
     if x.ndim() == 0 {
         let out = backend::full(&[], if log { 0.0 } else { 1.0 }, x.dtype(), x.device())?;
         record(super::Op::Nn(if log { NnOp::LogSoftmax { dim } } else { NnOp::Softmax { dim } }), &[&x], &out, |_| smallvec![Save::Output(0)]);
@@ -107,6 +108,9 @@ fn reduce(losses: &Tensor, reduction: Reduction) -> Result<Tensor> {
 
 /// Puts the class dim last and flattens: `[N, C, d1, ...]` -> `[N*d1*..., C]`, target likewise.
 fn flatten_classes(x: &Tensor, target: &Tensor, op: &str) -> Result<(Tensor, Tensor, Vec<usize>)> {
+    if x.ndim() == 0 {
+        return Err(shape_err!("{op}: expected an input of shape [C] or [N, C, ...] (class scores), got a 0-dim tensor"));
+    }
     if x.ndim() == 1 {
         if target.ndim() != 0 {
             return Err(shape_err!("{op}: for input of shape {} the target must be a 0-dim class index, got shape {}", ShapeDisplay(x.shape()), ShapeDisplay(target.shape())));
@@ -162,6 +166,7 @@ fn check_target(target: &Tensor, classes: usize, ignore_index: i64, op: &str) ->
 
 /// Negative log-likelihood of log-probabilities `logp` [N, C(, d...)] at class `target` [N(, d...)].
 pub fn nll_loss(logp: &Tensor, target: &Tensor, weight: Option<&Tensor>, ignore_index: i64, reduction: Reduction) -> Result<Tensor> {
+    backend::same_device("nll_loss", &[logp, target])?;
     let (lp, tgt, out_shape) = flatten_classes(logp, target, "nll_loss")?;
     let classes = lp.shape()[1];
     let any_ignored = check_target(&tgt, classes, ignore_index, "nll_loss")?;
@@ -189,10 +194,21 @@ pub fn nll_loss(logp: &Tensor, target: &Tensor, weight: Option<&Tensor>, ignore_
     }
     let losses = neg(&mul(&picked, &w)?)?;
     match reduction {
-        Reduction::Mean => div(&sum(&losses, None, false)?, &sum(&w, None, false)?),
+        Reduction::Mean => weighted_mean(&losses, &w),
         Reduction::None => reshape(&losses, &out_shape),
         r => reduce(&losses, r),
     }
+}
+
+/// `sum(losses) / sum(weights)`. When every weight is zero (every target ignored) the loss
+/// is NaN, as in PyTorch, but the gradient is zero: the NaN is added as a constant and the
+/// division uses a denominator of 1, so no 0/0 reaches the backward pass.
+fn weighted_mean(losses: &Tensor, weights: &Tensor) -> Result<Tensor> {
+    let total = sum(weights, None, false)?;
+    let zero = super::eq(&total, &scalar_like(&total, 0.0)?)?;
+    let safe = super::where_(&zero, &scalar_like(&total, 1.0)?, &total)?;
+    let nan_if_empty = super::where_(&zero, &scalar_like(&total, f64::NAN)?, &scalar_like(&total, 0.0)?)?;
+    add(&div(&sum(losses, None, false)?, &safe)?, &nan_if_empty.detach())
 }
 
 /// Softmax cross-entropy of logits `x` against class indices (int64) or class probabilities (float).
@@ -207,6 +223,10 @@ pub fn cross_entropy(
     if !(0.0..=1.0).contains(&label_smoothing) {
         return Err(value_err!("cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"));
     }
+    if x.ndim() == 0 {
+        return Err(shape_err!("cross_entropy: expected an input of shape [C] or [N, C, ...] (class scores), got a 0-dim tensor"));
+    }
+    backend::same_device("cross_entropy", &[x, target])?;
     let class_dim = if x.ndim() == 1 { 0 } else { 1 };
     let logp = log_softmax(x, class_dim)?;
     if target.dtype().is_float() {
@@ -255,7 +275,7 @@ pub fn cross_entropy(
     let valid = cast(&super::ne(&tgt, &scalar_like(&tgt, ignore_index as f64)?)?, lp.dtype())?;
     let smooth = mul(&neg(&super::mean(&lp, Some(&[1]), false)?)?, &valid)?;
     let smooth = match reduction {
-        Reduction::Mean => div(&sum(&smooth, None, false)?, &sum(&valid, None, false)?)?,
+        Reduction::Mean => weighted_mean(&smooth, &valid)?,
         Reduction::Sum => sum(&smooth, None, false)?,
         Reduction::None => reshape(&smooth, &out_shape)?,
     };
@@ -273,12 +293,21 @@ pub fn multi_margin_loss(x: &Tensor, target: &Tensor, p: u32, margin: f64, weigh
     if p != 1 && p != 2 {
         return Err(value_err!("multi_margin_loss: only p = 1 and p = 2 are supported, got {p}"));
     }
+    backend::same_device("multi_margin_loss", &[x, target])?;
     let (x2, tgt, out_shape) = flatten_classes(x, target, "multi_margin_loss")?;
     if x.ndim() > 2 {
         return Err(shape_err!("multi_margin_loss: expected input of shape [N, C] or [C], got {}", ShapeDisplay(x.shape())));
     }
     let classes = x2.shape()[1];
     check_target(&tgt, classes, i64::MIN, "multi_margin_loss")?; // no index is ignored
+    if let Some(w) = weight {
+        if w.shape() != [classes] {
+            return Err(shape_err!(
+                "multi_margin_loss: inconsistent weight size, expected one entry per class ({classes}) but got shape {}",
+                ShapeDisplay(w.shape())
+            ));
+        }
+    }
     let idx = unsqueeze(&tgt, 1)?;
     let correct = gather(&x2, 1, &idx)?; // [N, 1]
     let mut m = super::relu(&add(&sub(&x2, &correct)?, &scalar_like(&x2, margin)?)?)?;

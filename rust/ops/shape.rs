@@ -4,8 +4,8 @@
 use super::{grads, ints, Grads, OpParam, OpParams};
 use crate::autograd::{record, VjpCtx};
 use crate::backend;
-use crate::error::{shape_err, value_err, Result, ShapeDisplay};
-use crate::tensor::{normalize_dim, numel, DType, Dims, Layout, Tensor};
+use crate::error::{index_err, shape_err, value_err, Result, ShapeDisplay};
+use crate::tensor::{checked_add, checked_numel, normalize_dim, DType, Dims, Layout, Tensor};
 use smallvec::smallvec;
 
 pub enum ShapeOp {
@@ -34,7 +34,7 @@ fn view_op(a: &Tensor, layout: Layout, op: ShapeOp) -> Result<Tensor> {
 }
 
 fn check_numel(a: &Tensor, shape: &[usize], op: &str) -> Result<()> {
-    if numel(shape) != a.numel() {
+    if checked_numel(shape, op)? != a.numel() {
         return Err(shape_err!(
             "{op}: shape {} is invalid for a tensor of {} elements (shape {})",
             ShapeDisplay(shape),
@@ -54,8 +54,8 @@ pub fn infer_shape(requested: &[isize], n: usize, op: &str) -> Result<Dims> {
     if let Some(&d) = requested.iter().find(|&&d| d < -1) {
         return Err(shape_err!("{op}: invalid dimension size {d} in {:?}", requested));
     }
-    let known: usize = requested.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
     let mut shape: Dims = requested.iter().map(|&d| d.max(0) as usize).collect();
+    let known = checked_numel(&requested.iter().filter(|&&d| d >= 0).map(|&d| d as usize).collect::<Dims>(), op)?;
     if let Some(&i) = unknown.first() {
         if known == 0 || n % known != 0 {
             return Err(shape_err!("{op}: shape {:?} is invalid for a tensor of {n} elements", requested));
@@ -65,10 +65,16 @@ pub fn infer_shape(requested: &[isize], n: usize, op: &str) -> Result<Dims> {
     Ok(shape)
 }
 
+/// A view with `a`'s own layout: what no-op reshapes, expands and full slices return, a new
+/// tensor as in PyTorch (never `a` itself, whose grad and requires_grad flag would be shared).
+fn same_view(a: &Tensor, op: ShapeOp) -> Tensor {
+    view_op(a, a.layout().clone(), op)
+}
+
 pub fn reshape(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
     check_numel(a, shape, "reshape")?;
     if a.shape() == shape {
-        return Ok(a.clone());
+        return Ok(same_view(a, ShapeOp::Reshape));
     }
     match a.layout().reshape_view(shape) {
         Some(l) => view_op(a, l, ShapeOp::Reshape),
@@ -101,10 +107,10 @@ pub fn permute(a: &Tensor, dims: &[isize]) -> Result<Tensor> {
 }
 
 pub fn transpose(a: &Tensor, d0: isize, d1: isize) -> Result<Tensor> {
-    if a.ndim() < 2 && d0 == d1 {
-        return Ok(a.clone());
-    }
     let (x, y) = (normalize_dim(d0, a.ndim(), "transpose")?, normalize_dim(d1, a.ndim(), "transpose")?);
+    if a.ndim() == 0 {
+        return Ok(same_view(a, ShapeOp::Reshape));
+    }
     let mut perm: Dims = (0..a.ndim()).collect();
     perm.swap(x, y);
     let l = a.layout().permute(&perm)?;
@@ -120,7 +126,7 @@ pub fn t_all(a: &Tensor) -> Result<Tensor> {
 /// Broadcasts to `shape` without copying (stride 0 along new and size-1 dims).
 pub fn expand(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if a.shape() == shape {
-        return Ok(a.clone());
+        return Ok(same_view(a, ShapeOp::Expand));
     }
     let l = a.layout().expand(shape, "expand")?;
     view_op(a, l, ShapeOp::Expand)
@@ -170,24 +176,59 @@ pub fn clamp_slice(start: Option<isize>, stop: Option<isize>, step: isize, n: us
         return Err(value_err!("slicing: step must be positive (got {step}); use .flip() for reversed order"));
     }
     let n = n as isize;
-    let fix = |v: isize| if v < 0 { (v + n).max(0) } else { v.min(n) };
+    // Saturating: bounds like -2**63 or 2**63-1 must clamp, not wrap.
+    let fix = |v: isize| if v < 0 { v.saturating_add(n).max(0) } else { v.min(n) };
     let s = start.map(fix).unwrap_or(0);
     let e = stop.map(fix).unwrap_or(n);
-    let len = if e > s { ((e - s) + step - 1) / step } else { 0 };
+    let len = if e > s { (e - s - 1) / step + 1 } else { 0 };
     Ok((s as usize, len as usize))
 }
 
-/// `a[..., start:start+len*step:step, ...]` along `dim`, as a view.
+/// `a[..., start:start+len*step:step, ...]` along `dim`, as a view; every element must lie
+/// inside the dimension.
 pub fn slice(a: &Tensor, dim: usize, start: usize, len: usize, step: usize) -> Result<Tensor> {
+    let layout = a.layout().slice(dim, start, len, step, "slice")?;
     if start == 0 && step == 1 && len == a.shape()[dim] {
-        return Ok(a.clone());
+        return Ok(same_view(a, ShapeOp::Reshape));
     }
-    view_op(a, a.layout().slice(dim, start, len, step), ShapeOp::Slice { dim, start, step })
+    view_op(a, layout, ShapeOp::Slice { dim, start, step })
+}
+
+/// The size of dimension `dim` of `a`, for ops that pick along one dimension and so cannot
+/// take a 0-dim tensor (PyTorch's rule for select, narrow, unbind, split, chunk).
+pub fn picked_dim(a: &Tensor, dim: isize, op: &str) -> Result<(usize, usize)> {
+    if a.ndim() == 0 {
+        return Err(index_err!("{op}() cannot be applied to a 0-dim tensor; reshape it to 1-D first"));
+    }
+    let d = normalize_dim(dim, a.ndim(), op)?;
+    Ok((d, a.shape()[d]))
+}
+
+/// `a.narrow(dim, start, length)`: `length` elements from `start` (negative counts from the end).
+pub fn narrow(a: &Tensor, dim: isize, start: i64, length: i64) -> Result<Tensor> {
+    let (d, n) = picked_dim(a, dim, "narrow")?;
+    if length < 0 {
+        return Err(value_err!("narrow: length must be non-negative, got {length}"));
+    }
+    let s = if start < 0 { start.saturating_add(n as i64) } else { start };
+    if s < 0 || s > n as i64 || (s as u64).saturating_add(length as u64) > n as u64 {
+        return Err(index_err!(
+            "narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) of dimension {d} (shape {})",
+            ShapeDisplay(a.shape())
+        ));
+    }
+    slice(a, d, s as usize, length as usize, 1)
+}
+
+/// `a.unbind(dim)`: the slices along `dim`, each without that dimension.
+pub fn unbind(a: &Tensor, dim: isize) -> Result<Vec<Tensor>> {
+    let (d, n) = picked_dim(a, dim, "unbind")?;
+    (0..n as isize).map(|i| select(a, d as isize, i)).collect()
 }
 
 /// `a[..., index, ...]` along `dim` (negative indices count from the end), as a view.
 pub fn select(a: &Tensor, dim: isize, index: isize) -> Result<Tensor> {
-    let d = normalize_dim(dim, a.ndim(), "select")?;
+    let (d, _) = picked_dim(a, dim, "select")?;
     let i = a.layout().check_index(d, index, "index")?;
     view_op(a, a.layout().select(d, i), ShapeOp::Select { dim: d, index: i })
 }
@@ -195,7 +236,7 @@ pub fn select(a: &Tensor, dim: isize, index: isize) -> Result<Tensor> {
 /// Zeros of `full` shape with `g` written at `[start::step]` along `dim` (a slice's vjp).
 fn slice_scatter(g: &Tensor, full: &[usize], dim: usize, start: usize, step: usize) -> Result<Tensor> {
     let out = backend::full(full, 0.0, g.dtype(), g.device())?;
-    let region = out.with_layout(out.layout().slice(dim, start, g.shape()[dim], step))?;
+    let region = out.with_layout(out.layout().slice(dim, start, g.shape()[dim], step, "slice_backward")?)?;
     backend::copy_into(&region, g)?;
     record(super::Op::Shape(ShapeOp::SliceScatter { dim, start, step, full: Dims::from_slice(full) }), &[g], &out, |_| smallvec![]);
     Ok(out)
@@ -218,6 +259,10 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
             ));
         }
     }
+    let total = tensors.iter().try_fold(0usize, |acc, t| checked_add(acc, t.shape()[d], "cat"))?;
+    let mut out_shape = first.dims();
+    out_shape[d] = total;
+    checked_numel(&out_shape, "cat")?;
     let cast: Vec<Tensor> = tensors.iter().map(|t| if t.dtype() != dtype { cast(t, dtype) } else { Ok(t.clone()) }).collect::<Result<_>>()?;
     let refs: Vec<&Tensor> = cast.iter().collect();
     let out = backend::cat(&refs, d)?;

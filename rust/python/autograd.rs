@@ -80,7 +80,10 @@ impl PyTensor {
 
     /// Registers `hook(grad)`, called with this tensor's gradient during backward; it may
     /// return a replacement gradient. Returns a handle with `.remove()`.
-    fn register_hook(&self, hook: Py<PyAny>) -> PyResult<RemovableHandle> {
+    fn register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<RemovableHandle> {
+        if !hook.bind(py).is_callable() {
+            return Err(PyTypeError::new_err(format!("register_hook: expected a callable hook(grad), got {}", describe(hook.bind(py)))));
+        }
         if !self.t.requires_grad() {
             return Err(PyRuntimeError::new_err("cannot register a hook on a tensor that doesn't require gradient"));
         }
@@ -205,7 +208,11 @@ impl RemovableHandle {
             Some(HookTarget::Node(n)) => {
                 n.remove_hook(self.id);
             }
-            Some(HookTarget::Leaf(t)) => t.meta().hooks.retain(|(i, _)| *i != self.id),
+            Some(HookTarget::Leaf(t)) => {
+                // Dropped after the borrow ends: the hook's release may run Python code.
+                let removed: Vec<_> = t.meta().hooks.extract_if(.., |(i, _)| *i == self.id).collect();
+                drop(removed);
+            }
             Some(HookTarget::PostAccumulate(t)) => {
                 autograd::post_accumulate::remove(&t, self.id);
             }

@@ -1,7 +1,7 @@
 //! Module-level functions: factories, seeding, joins, and the functional NN ops.
 
 use super::autograd::tensor_list;
-use super::convert::{describe, opt_device, opt_dtype, parse_shape, tensor_from_py};
+use super::convert::{count_arg, describe, opt_device, opt_dtype, parse_shape, tensor_from_py};
 use super::tensor::{ok, PyTensor, TResult};
 use crate::ops;
 use crate::tensor::{DType, Device, Tensor};
@@ -21,7 +21,8 @@ fn finish(t: Tensor, requires_grad: bool) -> TResult {
 #[pyo3(signature = (data, *, dtype = None, device = None, requires_grad = false))]
 pub fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
     // The scalar fast path (lecture circuits create many of these).
-    if let Ok(f) = data.cast::<PyFloat>() {
+    // Exactly a float: NumPy's float64 scalar is a subclass and keeps its dtype.
+    if let Ok(f) = data.cast_exact::<PyFloat>() {
         if dtype.is_none() && device.is_none() {
             return finish(Tensor::scalar(f.value(), DType::F32), requires_grad);
         }
@@ -149,8 +150,8 @@ pub fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, dtype
 
 #[pyfunction]
 #[pyo3(signature = (n, *, device = None))]
-pub fn randperm(n: usize, device: Option<&Bound<'_, PyAny>>) -> TResult {
-    ok(ops::randperm(n, opt_device(device)?))
+pub fn randperm(n: i64, device: Option<&Bound<'_, PyAny>>) -> TResult {
+    ok(ops::randperm(count_arg(n, "n", "randperm")?, opt_device(device)?))
 }
 
 /// `arange(end)`, `arange(start, end)`, `arange(start, end, step)`.
@@ -176,14 +177,16 @@ pub fn arange(
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype = None, device = None, requires_grad = false))]
-pub fn linspace(start: f64, end: f64, steps: usize, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
-    finish(ops::linspace(start, end, steps, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
+pub fn linspace(start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    finish(ops::linspace(start, end, count_arg(steps, "number of steps", "linspace")?, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m = None, *, dtype = None, device = None, requires_grad = false))]
-pub fn eye(n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
-    finish(ops::eye(n, m.unwrap_or(n), opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
+pub fn eye(n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let n = count_arg(n, "n", "eye")?;
+    let m = m.map(|m| count_arg(m, "m", "eye")).transpose()?.unwrap_or(n);
+    finish(ops::eye(n, m, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
 }
 
 #[pyfunction]

@@ -9,6 +9,7 @@ mod functions;
 mod gpu;
 mod graph;
 mod interop;
+mod linalg;
 mod optim;
 mod tensor;
 mod tensor_index;
@@ -39,6 +40,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(interop::from_numpy, m)?)?;
     m.add_function(wrap_pyfunction!(optim::sgd_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::adam_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::rule_step, m)?)?;
+    macro_rules! add_linalg {
+        ($($f:ident),* $(,)?) => { $( m.add_function(wrap_pyfunction!(linalg::$f, m)?)?; )* };
+    }
+    add_linalg!(
+        linalg_solve, linalg_inv, linalg_det, linalg_slogdet, linalg_cholesky, linalg_qr, linalg_eigh, linalg_svd,
+        diagonal, diag_embed, tril, triu, bmm, mv, outer, trace, diag, addmm, addmv, baddbmm,
+    );
     macro_rules! add {
         ($($f:ident),* $(,)?) => { $( m.add_function(wrap_pyfunction!(functions::$f, m)?)?; )* };
     }

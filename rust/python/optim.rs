@@ -6,11 +6,11 @@ use super::autograd::tensor_list;
 use super::convert::describe;
 use super::tensor::PyTensor;
 use crate::backend::SgdHyper;
-use crate::ops::{self, AdamOptions, AdamSlot};
+use crate::ops::{self, AdamOptions, AdamSlot, Algorithm, RuleOptimizer};
 use crate::tensor::Tensor;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
 
 /// The gradients of `params`, or an error naming the first parameter without one.
 fn grads_of(params: &[Tensor], op: &str) -> PyResult<Vec<Tensor>> {
@@ -103,4 +103,67 @@ pub fn adam_step(
         .collect();
     let opts = AdamOptions { lr, beta1, beta2, eps, weight_decay, decoupled: decoupled_weight_decay, amsgrad, maximize };
     Ok(ops::adam_step(&params, &grads, &slots, opts)?)
+}
+
+/// A list (one per parameter) of lists of tensors.
+fn nested_tensor_lists(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Vec<Tensor>>> {
+    obj.try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("{what}: expected a list of lists of tensors, got {}", describe(obj))))?
+        .map(|inner| tensor_list(&inner?, what))
+        .collect()
+}
+
+/// The hyperparameters of a `rule_step` call, read from its dict by name.
+struct Hyper<'a, 'py>(&'a Bound<'py, PyDict>, &'a str);
+
+impl Hyper<'_, '_> {
+    fn get(&self, key: &str) -> PyResult<Bound<'_, PyAny>> {
+        self.0.get_item(key)?.ok_or_else(|| PyValueError::new_err(format!("{}: missing hyperparameter '{key}'", self.1)))
+    }
+    fn f(&self, key: &str) -> PyResult<f64> {
+        let v = self.get(key)?;
+        v.extract::<f64>().map_err(|_| PyTypeError::new_err(format!("{}: hyperparameter '{key}' must be a number, got {}", self.1, describe(&v))))
+    }
+    fn b(&self, key: &str) -> PyResult<bool> {
+        let v = self.get(key)?;
+        v.extract::<bool>().map_err(|_| PyTypeError::new_err(format!("{}: hyperparameter '{key}' must be a bool, got {}", self.1, describe(&v))))
+    }
+}
+
+/// `rule_step(kind, params, states, scalars, hyper)`: one step of the optimizer `kind`
+/// ("rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop") for every
+/// parameter, in place. `states[i]` lists parameter i's state tensors and `scalars[i]` its
+/// one-element state in the order `ops::RuleOptimizer` names them; `hyper` holds the group's
+/// hyperparameters under PyTorch's names (`betas` and friends split into `beta1`/`beta2`...).
+#[pyfunction]
+pub fn rule_step(kind: &str, params: &Bound<'_, PyAny>, states: &Bound<'_, PyAny>, scalars: &Bound<'_, PyAny>, hyper: &Bound<'_, PyDict>) -> PyResult<()> {
+    let h = Hyper(hyper, kind);
+    let algorithm = match kind {
+        "rmsprop" => Algorithm::RmsProp { alpha: h.f("alpha")?, eps: h.f("eps")?, momentum: h.f("momentum")?, centered: h.b("centered")? },
+        "adagrad" => Algorithm::Adagrad { lr_decay: h.f("lr_decay")?, eps: h.f("eps")? },
+        "adadelta" => Algorithm::Adadelta { rho: h.f("rho")?, eps: h.f("eps")? },
+        "adamax" => Algorithm::Adamax { beta1: h.f("beta1")?, beta2: h.f("beta2")?, eps: h.f("eps")? },
+        "nadam" => Algorithm::NAdam {
+            beta1: h.f("beta1")?,
+            beta2: h.f("beta2")?,
+            eps: h.f("eps")?,
+            momentum_decay: h.f("momentum_decay")?,
+            decoupled: h.b("decoupled_weight_decay")?,
+        },
+        "radam" => Algorithm::RAdam { beta1: h.f("beta1")?, beta2: h.f("beta2")?, eps: h.f("eps")?, decoupled: h.b("decoupled_weight_decay")? },
+        "asgd" => Algorithm::Asgd { lambd: h.f("lambd")?, alpha: h.f("alpha")?, t0: h.f("t0")? },
+        "rprop" => Algorithm::Rprop { eta_minus: h.f("eta_minus")?, eta_plus: h.f("eta_plus")?, step_min: h.f("step_min")?, step_max: h.f("step_max")? },
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "rule_step: unknown optimizer '{other}'; expected rmsprop, adagrad, adadelta, adamax, nadam, radam, asgd or rprop"
+            )))
+        }
+    };
+    let weight_decay = if hyper.contains("weight_decay")? { h.f("weight_decay")? } else { 0.0 };
+    let opt = RuleOptimizer { lr: h.f("lr")?, weight_decay, maximize: h.b("maximize")?, algorithm };
+    let params = tensor_list(params, kind)?;
+    let grads = grads_of(&params, kind)?;
+    let states = nested_tensor_lists(states, kind)?;
+    let scalars = nested_tensor_lists(scalars, kind)?;
+    Ok(ops::rule_step(&opt, &params, &grads, &states, &scalars)?)
 }

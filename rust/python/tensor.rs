@@ -33,6 +33,31 @@ pub fn ok(t: crate::Result<Tensor>) -> TResult {
     Ok(PyTensor { t: t? })
 }
 
+/// A copy of `t`'s whole storage (once per storage and memo), viewed with `t`'s layout.
+fn deep_copy(py: Python<'_>, t: &Tensor, memo: Option<&Bound<'_, PyDict>>) -> PyResult<Tensor> {
+    let _guard = crate::autograd::GradModeGuard::new(false);
+    let key = ("backprop.storage", crate::tensor::StorageRef::as_ptr(t.storage()) as usize);
+    let cached = match memo {
+        Some(m) => match m.get_item(key)? {
+            Some(b) => Some(b.cast::<PyTensor>()?.get().t.clone()),
+            None => None,
+        },
+        None => None,
+    };
+    let base = match cached {
+        Some(b) => b,
+        None => {
+            let whole = t.with_layout(crate::tensor::Layout::contiguous(&[t.storage().storage.len()]))?;
+            let b = crate::backend::cast(&whole, t.dtype())?;
+            if let Some(m) = memo {
+                m.set_item(key, Bound::new(py, PyTensor::wrap(b.clone()))?)?;
+            }
+            b
+        }
+    };
+    Ok(base.with_layout(t.layout().clone())?)
+}
+
 #[pymethods]
 impl PyTensor {
     /// `Tensor(data)`: a float32 tensor from data; from another tensor, a new handle that shares
@@ -305,17 +330,33 @@ impl PyTensor {
         py.import("backprop._repr")?.call_method1("tensor_reduce", (slf,))
     }
 
-    fn __copy__(slf: &Bound<'_, Self>) -> PyTensor {
-        PyTensor::wrap(slf.get().t.clone())
+    /// `copy.copy(t)`: as in PyTorch, a new leaf sharing `t`'s memory, with its
+    /// requires_grad flag and without its gradient.
+    fn __copy__(&self) -> PyResult<PyTensor> {
+        let c = self.t.detach();
+        if self.t.requires_grad() {
+            c.set_requires_grad(true)?;
+        }
+        Ok(PyTensor::wrap(c))
     }
 
+    /// `copy.deepcopy(t)`: new memory, the requires_grad flag and a copy of `.grad` kept; views
+    /// of one storage copied in one deepcopy call share their new storage (the memo maps each
+    /// storage to its copy). Only leaves can be deep-copied, as in PyTorch.
     #[pyo3(signature = (memo = None))]
-    fn __deepcopy__(&self, memo: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
-        let _ = memo;
-        let _guard = crate::autograd::GradModeGuard::new(false);
-        let c = ops::clone(&self.t.detach())?;
-        if self.t.requires_grad() && self.t.is_leaf() {
+    fn __deepcopy__(&self, py: Python<'_>, memo: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
+        if !self.t.is_leaf() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "only tensors created explicitly by the user (graph leaves) support the deepcopy protocol; \
+                 deep-copy t.detach() (or a leaf) instead",
+            ));
+        }
+        let c = deep_copy(py, &self.t, memo)?;
+        if self.t.requires_grad() {
             c.set_requires_grad(true)?;
+        }
+        if let Some(g) = self.t.grad() {
+            c.set_grad(Some(deep_copy(py, &g, memo)?));
         }
         Ok(PyTensor::wrap(c))
     }
@@ -343,6 +384,9 @@ impl PyTensor {
             } else if a.cast::<PyDType>().is_ok() {
                 want_dtype = Some(parse_dtype(&a)?);
             } else if a.cast::<PyDevice>().is_ok() || a.extract::<String>().is_ok_and(|s| parse_device_str_ok(&s)) {
+                want_device = Some(parse_device(&a)?);
+            } else if a.extract::<String>().is_ok_and(|s| super::convert::numpy_name_to_dtype(&s).is_none()) {
+                // Neither a dtype nor a known device name: say so as a device error.
                 want_device = Some(parse_device(&a)?);
             } else {
                 want_dtype = Some(parse_dtype(&a)?);

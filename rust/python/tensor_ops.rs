@@ -85,7 +85,7 @@ binary_methods!(
     maximum => ops::maximum, minimum => ops::minimum, eq => ops::eq, ne => ops::ne, lt => ops::lt,
     le => ops::le, gt => ops::gt, ge => ops::ge, logical_and => ops::logical_and,
     logical_or => ops::logical_or, logical_xor => ops::logical_xor, matmul => ops::matmul,
-    mm => ops::matmul, dot => ops::matmul, floor_divide => ops::floor_divide, remainder => ops::remainder,
+    mm => ops::mm, dot => ops::dot, floor_divide => ops::floor_divide, remainder => ops::remainder,
     multiply => ops::mul, subtract => ops::sub, divide => ops::div, true_divide => ops::div,
 );
 
@@ -299,6 +299,7 @@ impl PyTensor {
         ok(ops::scalar_like(&self.t, 1.0).and_then(|one| ops::log(&ops::add(&self.t, &one)?)))
     }
     fn masked_fill(&self, mask: &PyTensor, value: &Bound<'_, PyAny>) -> TResult {
+        ops::check_bool_mask(&mask.t, "masked_fill")?;
         let v = tensor_arg(value, &self.t, "masked_fill")?;
         ok(ops::where_(&mask.t, &v, &self.t))
     }
@@ -480,7 +481,7 @@ impl PyTensor {
         ok(ops::flatten(&self.t, start_dim, end_dim))
     }
     fn unflatten(&self, dim: isize, sizes: &Bound<'_, PyAny>) -> TResult {
-        let d = normalize_dim(dim, self.t.ndim(), "unflatten")?;
+        let (d, _) = ops::picked_dim(&self.t, dim, "unflatten")?;
         let req: Vec<isize> = sizes.extract()?;
         let part = ops::infer_shape(&req, self.t.shape()[d], "unflatten")?;
         let mut shape: Vec<usize> = self.t.shape()[..d].to_vec();
@@ -488,14 +489,8 @@ impl PyTensor {
         shape.extend_from_slice(&self.t.shape()[d + 1..]);
         ok(ops::reshape(&self.t, &shape))
     }
-    fn narrow(&self, dim: isize, start: isize, length: usize) -> TResult {
-        let d = normalize_dim(dim, self.t.ndim(), "narrow")?;
-        let n = self.t.shape()[d];
-        let s = if start < 0 { start + n as isize } else { start };
-        if s < 0 || s as usize + length > n {
-            return Err(crate::error::Error::Index(format!("narrow: start ({start}) + length ({length}) exceeds dimension size ({n})")).into());
-        }
-        ok(ops::slice(&self.t, d, s as usize, length, 1))
+    fn narrow(&self, dim: isize, start: i64, length: i64) -> TResult {
+        ok(ops::narrow(&self.t, dim, start, length))
     }
     fn select(&self, dim: isize, index: isize) -> TResult {
         ok(ops::select(&self.t, dim, index))
@@ -509,12 +504,11 @@ impl PyTensor {
     /// Splits into pieces of `split_size` (or of the listed sizes) along `dim`.
     #[pyo3(signature = (split_size_or_sections, dim = 0))]
     fn split<'py>(&self, py: Python<'py>, split_size_or_sections: &Bound<'py, PyAny>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
-        let d = normalize_dim(dim, self.t.ndim(), "split")?;
-        let n = self.t.shape()[d];
-        let sizes: Vec<usize> = match split_size_or_sections.extract::<usize>() {
-            Ok(0) => return Err(PyValueError::new_err("split: split_size must be positive")),
-            Ok(k) => (0..n).step_by(k).map(|s| k.min(n - s)).collect(),
-            Err(_) => split_size_or_sections.extract()?,
+        let (d, n) = ops::picked_dim(&self.t, dim, "split")?;
+        let sizes: Vec<usize> = match split_size_or_sections.extract::<i64>() {
+            Ok(k) if k <= 0 => return Err(PyValueError::new_err(format!("split: split_size must be positive, got {k}"))),
+            Ok(k) => (0..n).step_by(k as usize).map(|s| (k as usize).min(n - s)).collect(),
+            Err(_) => super::convert::shape_from_seq(split_size_or_sections)?,
         };
         if sizes.iter().sum::<usize>() != n {
             return Err(PyValueError::new_err(format!("split: sizes {sizes:?} do not add up to {n}")));
@@ -528,17 +522,17 @@ impl PyTensor {
         PyTuple::new(py, parts)
     }
     #[pyo3(signature = (chunks, dim = 0))]
-    fn chunk<'py>(&self, py: Python<'py>, chunks: usize, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
-        let d = normalize_dim(dim, self.t.ndim(), "chunk")?;
-        let n = self.t.shape()[d];
-        let size = n.div_ceil(chunks.max(1)).max(1);
+    fn chunk<'py>(&self, py: Python<'py>, chunks: i64, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
+        let (_, n) = ops::picked_dim(&self.t, dim, "chunk")?;
+        if chunks <= 0 {
+            return Err(PyValueError::new_err(format!("chunk: expects `chunks` to be greater than 0, got {chunks}")));
+        }
+        let size = n.div_ceil(chunks as usize).max(1);
         self.split(py, &size.into_pyobject(py)?.into_any(), dim)
     }
     #[pyo3(signature = (dim = 0))]
     fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
-        let d = normalize_dim(dim, self.t.ndim(), "unbind")?;
-        let parts: Vec<PyTensor> = (0..self.t.shape()[d] as isize).map(|i| ok(ops::select(&self.t, d as isize, i))).collect::<PyResult<_>>()?;
-        PyTuple::new(py, parts)
+        PyTuple::new(py, ops::unbind(&self.t, dim)?.into_iter().map(PyTensor::wrap))
     }
 
     /// `dropout` as a method is not PyTorch's, but `nn.functional` binds these.

@@ -124,7 +124,7 @@ mod sealed {
 /// Sealed: storage hands out `&[T]` over raw memory after checking only `T::DTYPE` against the
 /// storage's dtype, so `DTYPE` must tell the truth about `T`'s size, alignment and valid bit
 /// patterns. That holds for the four types implemented here and cannot be promised for others.
-pub trait Element: sealed::Sealed + Copy + Send + Sync + Debug + PartialOrd + Default + 'static {
+pub trait Element: sealed::Sealed + Copy + Send + Sync + Debug + PartialOrd + Default + bytemuck::Zeroable + 'static {
     const DTYPE: DType;
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;

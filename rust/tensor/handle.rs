@@ -210,10 +210,12 @@ impl Tensor {
 
     pub fn set_grad(&self, grad: Option<Tensor>) {
         let mut m = self.0.autograd.borrow_mut();
-        match &m.retained {
-            Some(slot) => *slot.borrow_mut() = grad,
-            None => m.grad = grad,
-        }
+        let old = match &m.retained {
+            Some(slot) => std::mem::replace(&mut *slot.borrow_mut(), grad),
+            None => std::mem::replace(&mut m.grad, grad),
+        };
+        drop(m);
+        drop(old); // outside the borrow: see `EngineCell` on drops that reach Python
     }
 
     /// Makes this non-leaf keep its gradient in a slot; `None` if it already does.
@@ -229,7 +231,8 @@ impl Tensor {
 
     /// Attaches the node that produced this (fresh) tensor.
     pub fn set_grad_fn(&self, grad_fn: Option<GradFn>) {
-        self.0.autograd.borrow_mut().grad_fn = grad_fn;
+        let old = std::mem::replace(&mut self.0.autograd.borrow_mut().grad_fn, grad_fn);
+        drop(old); // outside the borrow: see `EngineCell` on drops that reach Python
     }
 
     /// `requires_grad_()`: only leaves, and only float tensors, may require grad.

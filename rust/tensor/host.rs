@@ -13,7 +13,7 @@ impl Tensor {
             return Err(dtype_err!("to_vec: tensor is {}, asked for {}", self.dtype().name(), T::DTYPE.name()));
         }
         let data = self.cpu_storage("to_vec")?.as_slice::<T>();
-        let mut out = Vec::with_capacity(self.numel());
+        let mut out = crate::alloc::buffer::with_capacity(self.numel(), self.shape(), "to_vec")?;
         self.layout().for_each_index(|i| out.push(data[i]));
         Ok(out)
     }

@@ -21,17 +21,53 @@ impl Clone for Layout {
     }
 }
 
+/// The element count of a shape. Saturates instead of wrapping, so a shape that slipped past
+/// `checked_numel` can only make an allocation fail, never a small buffer that reads run off.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |acc, &d| acc.saturating_mul(d))
 }
 
-/// Row-major strides for `shape`.
+/// The largest element count, stride or offset a layout may hold: an `isize`, as Rust slices
+/// and PyTorch's int64 sizes require.
+pub const MAX_NUMEL: usize = isize::MAX as usize;
+
+/// The element count of `shape`, checked: every shape a user hands in goes through this (or
+/// through a `Layout` method that calls it). It also checks the product of the sizes with
+/// zeros counted as ones, which bounds the row-major strides, so a zero-size shape with huge
+/// other dimensions cannot overflow them either.
+pub fn checked_numel(shape: &[usize], op: &str) -> Result<usize> {
+    let mut n: usize = 1;
+    let mut span: usize = 1;
+    for &d in shape {
+        n = n.checked_mul(d).filter(|&v| v <= MAX_NUMEL).ok_or_else(|| too_large(shape, op))?;
+        span = span.checked_mul(d.max(1)).filter(|&v| v <= MAX_NUMEL).ok_or_else(|| too_large(shape, op))?;
+    }
+    Ok(n)
+}
+
+fn too_large(shape: &[usize], op: &str) -> crate::error::Error {
+    shape_err!(
+        "{op}: shape {} has more elements than fit in a 64-bit size (at most {MAX_NUMEL}); use smaller dimensions",
+        ShapeDisplay(shape)
+    )
+}
+
+/// `a + b` and `a * b` for sizes, strides and offsets, as ShapeErrors naming `op` on overflow.
+pub fn checked_add(a: usize, b: usize, op: &str) -> Result<usize> {
+    a.checked_add(b).filter(|&v| v <= MAX_NUMEL).ok_or_else(|| shape_err!("{op}: size arithmetic overflows ({a} + {b})"))
+}
+
+pub fn checked_mul(a: usize, b: usize, op: &str) -> Result<usize> {
+    a.checked_mul(b).filter(|&v| v <= MAX_NUMEL).ok_or_else(|| shape_err!("{op}: size arithmetic overflows ({a} * {b})"))
+}
+
+/// Row-major strides for `shape` (a shape `checked_numel` accepted; saturating otherwise).
 pub fn contiguous_strides(shape: &[usize]) -> Dims {
     let mut strides: Dims = SmallVec::from_elem(0, shape.len());
-    let mut acc = 1;
+    let mut acc: usize = 1;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
-        acc *= shape[i].max(1);
+        acc = acc.saturating_mul(shape[i].max(1));
     }
     strides
 }
@@ -70,6 +106,7 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize], op: &str) -> Result<Dims> {
             ));
         };
     }
+    checked_numel(&out, op)?;
     Ok(out)
 }
 
@@ -252,7 +289,8 @@ impl Layout {
                 ));
             }
         }
-        Ok(Layout { shape: SmallVec::from_slice(shape), strides, offset: self.offset })
+        checked_numel(shape, op)?;
+        Ok(Layout { shape: SmallVec::from_slice(shape), strides, offset: self.offset }.without_dangling_offset())
     }
 
     /// A view with a new shape over the same elements, when the strides allow one
@@ -296,24 +334,71 @@ impl Layout {
         Some(Layout { shape: SmallVec::from_slice(shape), strides: new_strides, offset: self.offset })
     }
 
-    /// `start:stop:step` along `dim` (already clamped by the caller).
-    pub fn slice(&self, dim: usize, start: usize, len: usize, step: usize) -> Layout {
+    /// `len` elements `start, start+step, ...` along `dim`; all of them must lie inside the
+    /// dimension (a ShapeError naming `op` otherwise), so no view reaches past its storage.
+    pub fn slice(&self, dim: usize, start: usize, len: usize, step: usize, op: &str) -> Result<Layout> {
+        let size = self.shape[dim];
+        if step == 0 {
+            return Err(shape_err!("{op}: step must be positive"));
+        }
         let mut l = self.clone();
         if len > 0 {
+            let last = (len - 1).checked_mul(step).and_then(|v| v.checked_add(start));
+            if last.is_none_or(|last| last >= size) {
+                return Err(index_err!(
+                    "{op}: {len} element(s) from {start} in steps of {step} do not fit in dimension {dim} of size {size} (shape {})",
+                    ShapeDisplay(&self.shape)
+                ));
+            }
             l.offset += start * self.strides[dim];
         }
         l.shape[dim] = len;
-        l.strides[dim] = self.strides[dim] * step;
-        l
+        // One element or none: the stride is never used, and a huge step must not overflow it.
+        l.strides[dim] = if len > 1 { self.strides[dim] * step } else { self.strides[dim] };
+        Ok(l.without_dangling_offset())
     }
 
-    /// Removes `dim` by picking one index along it.
+    /// Removes `dim` by picking one index along it (an index `check_index` accepted).
     pub fn select(&self, dim: usize, index: usize) -> Layout {
         let mut l = self.clone();
         l.offset += index * self.strides[dim];
         l.shape.remove(dim);
         l.strides.remove(dim);
-        l
+        l.without_dangling_offset()
+    }
+
+    /// A zero-size view keeps offset 0: its old offset may point past the end of an empty
+    /// storage, where kernels slicing `storage[offset..offset + 0]` would go out of bounds.
+    fn without_dangling_offset(mut self) -> Layout {
+        if self.shape.contains(&0) {
+            self.offset = 0;
+        }
+        self
+    }
+
+    /// A layout from arbitrary parts, checked against a storage of `storage_len` elements:
+    /// every element it addresses must lie inside (ShapeError naming `op` otherwise).
+    pub fn checked(shape: &[usize], strides: &[usize], offset: usize, storage_len: usize, op: &str) -> Result<Layout> {
+        if shape.len() != strides.len() {
+            return Err(shape_err!("{op}: {} sizes but {} strides", shape.len(), strides.len()));
+        }
+        let n = checked_numel(shape, op)?;
+        let l = Layout { shape: Dims::from_slice(shape), strides: Dims::from_slice(strides), offset };
+        if n == 0 {
+            return Ok(l.without_dangling_offset());
+        }
+        let mut last = offset;
+        for (&d, &s) in shape.iter().zip(strides) {
+            last = checked_add(last, checked_mul(d - 1, s, op)?, op)?;
+        }
+        if last >= storage_len {
+            return Err(shape_err!(
+                "{op}: shape {} with strides {:?} and offset {offset} reaches element {last} of a storage of {storage_len}",
+                ShapeDisplay(shape),
+                strides
+            ));
+        }
+        Ok(l)
     }
 
     pub fn unsqueeze(&self, dim: usize) -> Layout {
@@ -377,7 +462,7 @@ mod tests {
         let t = Layout::contiguous(&[2, 3, 4]).transpose(0, 1); // [3, 2, 4], strides [4, 12, 1]
         assert!(t.reshape_view(&[6, 4]).is_none());
         assert_eq!(t.reshape_view(&[3, 2, 2, 2]).unwrap().strides(), &[4, 12, 2, 1]);
-        let s = Layout::contiguous(&[4, 6]).slice(1, 0, 3, 1); // [4, 3] strides [6, 1]
+        let s = Layout::contiguous(&[4, 6]).slice(1, 0, 3, 1, "s").unwrap(); // [4, 3] strides [6, 1]
         assert_eq!(s.reshape_view(&[4, 3, 1]).unwrap().strides(), &[6, 1, 1]);
         assert!(s.reshape_view(&[12]).is_none());
         let e = Layout::contiguous(&[1, 3]).expand(&[4, 3], "e").unwrap();
@@ -387,7 +472,7 @@ mod tests {
     #[test]
     fn slicing_and_selecting_move_the_offset() {
         let l = Layout::contiguous(&[4, 5]);
-        let s = l.slice(1, 1, 2, 2);
+        let s = l.slice(1, 1, 2, 2, "s").unwrap();
         assert_eq!((s.shape(), s.strides(), s.offset()), (&[4usize, 2][..], &[5usize, 2][..], 1));
         let r = l.select(0, 2);
         assert_eq!((r.shape(), r.offset()), (&[5usize][..], 10));
@@ -395,6 +480,137 @@ mod tests {
         let p = Layout::new(smallvec![2, 3], smallvec![3, 1], 0).permute(&[1, 0]).unwrap();
         assert_eq!(p.strides(), &[1, 3]);
         assert!(l.permute(&[0, 0]).is_err());
+    }
+
+    /// Sizes that sit on the edges of 64-bit arithmetic, plus small ones.
+    const EDGES: [usize; 12] = [0, 1, 2, 3, 7, 1 << 31, 1 << 32, (1 << 32) + 1, 1 << 62, MAX_NUMEL, MAX_NUMEL + 1, usize::MAX];
+
+    /// A small deterministic generator (xorshift64*), so the property loops need no crate.
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn size(&mut self) -> usize {
+            match self.next() % 4 {
+                0 => EDGES[(self.next() % EDGES.len() as u64) as usize],
+                1 => (self.next() % 5) as usize,
+                2 => 1usize << (self.next() % 64),
+                _ => (self.next() >> (self.next() % 64)) as usize,
+            }
+        }
+        fn shape(&mut self) -> Vec<usize> {
+            (0..self.next() % 6).map(|_| self.size()).collect()
+        }
+    }
+
+    /// The exact element count, in 128-bit arithmetic (None past u128).
+    fn exact(shape: &[usize]) -> Option<u128> {
+        if shape.contains(&0) {
+            return Some(0);
+        }
+        shape.iter().try_fold(1u128, |acc, &d| acc.checked_mul(d as u128))
+    }
+
+    #[test]
+    fn checked_numel_agrees_with_exact_arithmetic() {
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..20_000 {
+            let shape = g.shape();
+            let span = exact(&shape.iter().map(|&d| d.max(1)).collect::<Vec<_>>());
+            let fits = span.is_some_and(|s| s <= MAX_NUMEL as u128);
+            match checked_numel(&shape, "t") {
+                Ok(n) => {
+                    assert!(fits, "{shape:?} accepted");
+                    assert_eq!(Some(n as u128), exact(&shape), "{shape:?}");
+                    assert_eq!(numel(&shape), n);
+                }
+                Err(e) => {
+                    assert!(!fits, "{shape:?} refused");
+                    assert!(e.to_string().contains("t: shape"), "{e}");
+                }
+            }
+            // numel never wraps: it is exact or saturated.
+            let n = numel(&shape) as u128;
+            assert!(exact(&shape).map_or(n == usize::MAX as u128, |e| n == e.min(usize::MAX as u128)), "{shape:?}");
+        }
+    }
+
+    #[test]
+    fn accepted_shapes_have_in_range_strides_and_extents() {
+        let mut g = Gen(7);
+        for _ in 0..20_000 {
+            let shape = g.shape();
+            let Ok(n) = checked_numel(&shape, "t") else { continue };
+            let l = Layout::contiguous(&shape);
+            assert_eq!(l.storage_extent(), n, "{shape:?}");
+            for (i, &s) in l.strides().iter().enumerate() {
+                assert_eq!(s as u128, exact(&shape[i + 1..].iter().map(|&d| d.max(1)).collect::<Vec<_>>()).unwrap(), "{shape:?}");
+            }
+            // Broadcasting the shape against itself with 1s accepts it and keeps it.
+            let ones: Vec<usize> = shape.iter().map(|_| 1).collect();
+            assert_eq!(broadcast_shapes(&shape, &ones, "t").unwrap().as_slice(), shape.as_slice());
+        }
+    }
+
+    #[test]
+    fn broadcasts_and_expands_that_overflow_are_shape_errors() {
+        let big = 1usize << 32;
+        assert!(broadcast_shapes(&[big, 1], &[1, big], "add").is_err());
+        assert!(broadcast_shapes(&[big, 1, 1], &[1, big, 1], "add").is_err());
+        assert!(broadcast_shapes(&[1 << 31, 1], &[1, 1 << 31], "add").is_ok());
+        let one = Layout::contiguous(&[1, 1]);
+        assert!(one.expand(&[big, big], "expand").is_err());
+        assert!(one.expand(&[MAX_NUMEL, 1], "expand").is_ok());
+        let mut g = Gen(11);
+        for _ in 0..5_000 {
+            let (a, b) = (g.size(), g.size());
+            let r = Layout::contiguous(&[1, 1]).expand(&[a, b], "expand");
+            assert_eq!(r.is_ok(), checked_numel(&[a, b], "x").is_ok(), "{a} x {b}");
+        }
+    }
+
+    #[test]
+    fn slices_never_reach_past_their_dimension() {
+        let l = Layout::contiguous(&[4, 6]);
+        assert!(l.slice(1, 1, usize::MAX, 1, "narrow").is_err());
+        assert!(l.slice(1, usize::MAX, 1, 1, "narrow").is_err());
+        assert!(l.slice(1, 2, 3, usize::MAX, "slice").is_err());
+        assert!(l.slice(1, 5, 1, usize::MAX, "slice").is_ok()); // one element: the step is unused
+        assert!(l.slice(1, 6, 0, 1, "slice").is_ok());
+        let mut g = Gen(3);
+        for _ in 0..20_000 {
+            let (start, len, step) = ((g.next() % 9) as usize, g.size(), g.size().max(1));
+            match l.slice(1, start, len, step, "slice") {
+                Ok(s) => {
+                    assert!(s.storage_extent() <= 24, "{start} {len} {step}");
+                    assert!(len == 0 || start + (len - 1) * step < 6);
+                }
+                Err(_) => assert!(len > 0 && (len - 1).checked_mul(step).and_then(|v| v.checked_add(start)).is_none_or(|v| v >= 6)),
+            }
+        }
+    }
+
+    #[test]
+    fn zero_size_views_keep_no_dangling_offset() {
+        let l = Layout::contiguous(&[3, 0]);
+        assert_eq!(l.select(0, 2).offset(), 0);
+        assert_eq!(Layout::contiguous(&[4]).slice(0, 3, 0, 1, "s").unwrap().offset(), 0);
+        assert_eq!(Layout::contiguous(&[4, 2]).slice(0, 2, 2, 1, "s").unwrap().offset(), 4);
+    }
+
+    #[test]
+    fn checked_layouts_stay_inside_their_storage() {
+        assert!(Layout::checked(&[2, 3], &[3, 1], 0, 6, "as_strided").is_ok());
+        assert!(Layout::checked(&[2, 3], &[3, 1], 1, 6, "as_strided").is_err());
+        assert!(Layout::checked(&[2, 3], &[usize::MAX, 1], 0, 6, "as_strided").is_err());
+        assert!(Layout::checked(&[0, 3], &[usize::MAX, 1], 99, 0, "as_strided").unwrap().offset() == 0);
+        assert!(Layout::checked(&[2], &[1, 1], 0, 6, "as_strided").is_err());
+        assert!(checked_add(MAX_NUMEL, 1, "t").is_err() && checked_mul(1 << 32, 1 << 31, "t").is_err());
+        assert_eq!(checked_mul(1 << 31, 1 << 31, "t").unwrap(), 1 << 62);
     }
 
     #[test]

@@ -1,13 +1,78 @@
-"""`Optimizer`: parameter groups, per-parameter state, `zero_grad` and state dicts.
+"""`Optimizer`: parameter groups, per-parameter state, `zero_grad`, state dicts (PyTorch's
+layout and keys, so a PyTorch optimizer's state loads) and step / state-dict hooks.
 
 Subclasses implement `step` as one fused engine call per parameter group; the Python here
-only gathers which parameters have gradients and their state.
+only gathers which parameters have gradients and their state. `step` is wrapped once per
+class (as PyTorch does) so the pre- and post-step hooks run around it.
 """
 
 import copy
-from collections import defaultdict
+import functools
+from collections import OrderedDict, defaultdict
+from itertools import chain
 
 from backprop._core import Tensor
+from backprop.nn.module import RemovableHandle
+
+_global_step_pre_hooks = OrderedDict()
+_global_step_post_hooks = OrderedDict()
+
+# One-element state that stays a CPU float tensor whatever the parameter's device (PyTorch's
+# non-capturable layout): the fused steps read it on the host to work out each step's scalars.
+_SCALAR_STATE = ("step", "mu_product", "eta", "mu")
+
+
+def register_optimizer_step_pre_hook(hook):
+    """Registers `hook(optimizer, args, kwargs)` to run before every optimizer's `step`; it may
+    return `(new_args, new_kwargs)`. Returns a handle whose `remove()` unregisters it."""
+    handle = RemovableHandle(_global_step_pre_hooks)
+    _global_step_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_post_hook(hook):
+    """Registers `hook(optimizer, args, kwargs)` to run after every optimizer's `step`."""
+    handle = RemovableHandle(_global_step_post_hooks)
+    _global_step_post_hooks[handle.id] = hook
+    return handle
+
+
+def _with_step_hooks(step):
+    @functools.wraps(step)
+    def hooked_step(self, *args, **kwargs):
+        for hook in chain(_global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, new_kwargs), but got {result}.")
+                args, kwargs = result
+        out = step(self, *args, **kwargs)
+        for hook in chain(self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()):
+            hook(self, args, kwargs)
+        return out
+
+    hooked_step._step_hooks = True
+    return hooked_step
+
+
+def _check_implementation_flags(name, foreach=None, fused=None, differentiable=False):
+    """PyTorch's `foreach` and `fused` choose among implementations of one rule; backprop has
+    one, already fused (one engine call per parameter group), so both are accepted and change
+    nothing. `differentiable=True` asks for an update autograd can see through, which the
+    in-place fused update is not: refused rather than silently ignored."""
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if differentiable:
+        raise NotImplementedError(
+            f"{name}(differentiable=True): backprop's optimizer updates are fused in-place engine calls outside "
+            "autograd, so gradients cannot flow through a step; write the update with tensor operations to "
+            "differentiate through it"
+        )
+
+
+def _as_float(value):
+    """A hyperparameter as a Python float (learning rates may be one-element tensors)."""
+    return value.item() if isinstance(value, Tensor) else float(value)
 
 
 class Optimizer:
@@ -18,6 +83,15 @@ class Optimizer:
         self.defaults = defaults
         self.state = defaultdict(dict)
         self.param_groups = []
+        self._optimizer_step_pre_hooks = OrderedDict()
+        self._optimizer_step_post_hooks = OrderedDict()
+        self._optimizer_state_dict_pre_hooks = OrderedDict()
+        self._optimizer_state_dict_post_hooks = OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks = OrderedDict()
+        self._optimizer_load_state_dict_post_hooks = OrderedDict()
+        cls = type(self)
+        if not getattr(cls.step, "_step_hooks", False):
+            cls.step = _with_step_hooks(cls.step)
         if isinstance(params, Tensor):
             raise TypeError(
                 f"params argument given to the optimizer should be an iterable of Tensors or dicts, but got {type(params).__name__}"
@@ -50,6 +124,42 @@ class Optimizer:
         if any(id(p) in seen for p in group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
+
+    # ---- hooks ------------------------------------------------------------------------
+
+    def _register(self, hooks, hook, prepend=False):
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_step_pre_hook(self, hook):
+        """Registers `hook(optimizer, args, kwargs)` to run before this optimizer's `step`; it may
+        return `(new_args, new_kwargs)` to replace step's arguments. Returns a removable handle."""
+        return self._register(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        """Registers `hook(optimizer, args, kwargs)` to run after this optimizer's `step`."""
+        return self._register(self._optimizer_step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """`hook(optimizer)` runs before `state_dict()` builds its result."""
+        return self._register(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """`hook(optimizer, state_dict)` runs on the result of `state_dict()`; it may return a
+        replacement."""
+        return self._register(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """`hook(optimizer, state_dict)` runs before `load_state_dict`; it may return a
+        replacement state dict."""
+        return self._register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """`hook(optimizer)` runs after `load_state_dict`."""
+        return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     def zero_grad(self, set_to_none=True):
         """Drops every parameter's gradient (or zeroes it in place with `set_to_none=False`)."""
@@ -92,6 +202,8 @@ class Optimizer:
     def state_dict(self):
         """`{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}` with
         parameters numbered in group order, like PyTorch's (state tensors are shared, not copied)."""
+        for hook in self._optimizer_state_dict_pre_hooks.values():
+            hook(self)
         index = {}
         groups = []
         for group in self.param_groups:
@@ -101,11 +213,22 @@ class Optimizer:
             packed["params"] = [index[id(p)] for p in group["params"]]
             groups.append(packed)
         state = {index[id(p)]: s for p, s in self.state.items() if id(p) in index}
-        return {"state": state, "param_groups": groups}
+        result = {"state": state, "param_groups": groups}
+        for hook in self._optimizer_state_dict_post_hooks.values():
+            replaced = hook(self, result)
+            if replaced is not None:
+                result = replaced
+        return result
 
     def load_state_dict(self, state_dict):
         """Restores hyperparameters and state saved by `state_dict` (for the same parameters,
-        in the same order). State tensors are copied onto each parameter's device and dtype."""
+        in the same order). State tensors are copied onto each parameter's device and dtype;
+        a state dict saved by PyTorch (its tensors converted to backprop tensors, as `bp.load`
+        does) loads too: the keys are PyTorch's."""
+        for hook in self._optimizer_load_state_dict_pre_hooks.values():
+            replaced = hook(self, state_dict)
+            if replaced is not None:
+                state_dict = replaced
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
@@ -132,13 +255,20 @@ class Optimizer:
                 if k != "params":
                     mine[k] = copy.deepcopy(v)
         self.state = new_state
+        for hook in self._optimizer_load_state_dict_post_hooks.values():
+            hook(self)
 
     @staticmethod
     def _cast_state(param, name, value):
         if not isinstance(value, Tensor):
+            if name in _SCALAR_STATE and isinstance(value, (int, float)):
+                from backprop._core import tensor
+
+                return tensor(float(value))
             return copy.deepcopy(value)
-        if name == "step":
-            return value.detach().cpu().float().clone()
+        if name in _SCALAR_STATE and value.numel() == 1:
+            value = value.detach().cpu()
+            return (value if value.is_floating_point() else value.float()).clone().reshape(())
         if tuple(value.shape) != tuple(param.shape):
             raise ValueError(
                 f"loaded optimizer state '{name}' has shape {list(value.shape)}, but its parameter has shape {list(param.shape)}"

@@ -1,7 +1,7 @@
 """Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay."""
 
 from backprop import _core
-from backprop.optim.optimizer import Optimizer
+from backprop.optim.optimizer import Optimizer, _as_float, _check_implementation_flags
 
 
 class SGD(Optimizer):
@@ -12,11 +12,14 @@ class SGD(Optimizer):
         g = g + momentum * b if nesterov else b          (if momentum)
         p = p - lr * g
 
-    Each parameter group is updated by one fused engine call.
+    Each parameter group is updated by one fused engine call. `lr` may be a one-element
+    tensor; `foreach` and `fused` are accepted (the update is always the one fused kernel).
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *, maximize=False):
-        if lr < 0.0:
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *, maximize=False,
+                 foreach=None, differentiable=False, fused=None):
+        _check_implementation_flags("SGD", foreach=foreach, fused=fused, differentiable=differentiable)
+        if _as_float(lr) < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
@@ -24,7 +27,8 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
     def step(self, closure=None):
@@ -44,7 +48,7 @@ class SGD(Optimizer):
             buffers = _core.sgd_step(
                 params,
                 buffers,
-                lr=group["lr"],
+                lr=_as_float(group["lr"]),
                 momentum=momentum,
                 dampening=group["dampening"],
                 weight_decay=group["weight_decay"],

@@ -278,7 +278,7 @@ pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
     let mut start = 0;
     for t in tensors {
         let len = t.shape()[dim];
-        let slab = out.with_layout(Layout::contiguous(&shape).slice(dim, start, len, 1))?;
+        let slab = out.with_layout(Layout::contiguous(&shape).slice(dim, start, len, 1, "cat")?)?;
         inplace(&slab, t, ASSIGN, "cat")?;
         start += len;
     }

@@ -11,8 +11,8 @@ use super::super::launch::{chunks, dispatch, grid, kernel, relative, window, WOR
 use super::super::pipelines::{Access, Entry};
 use super::super::recorder::Binding;
 use super::gpu_storage;
-use crate::backend::{AdamHyper, AdamMoments, SgdHyper};
-use crate::error::{dtype_err, Result};
+use crate::backend::{AdamHyper, AdamMoments, Rule, RuleStep, SgdHyper};
+use crate::error::{dtype_err, value_err, Result};
 use crate::tensor::{DType, Tensor};
 use bytemuck::{Pod, Zeroable};
 use smallvec::SmallVec;
@@ -104,4 +104,94 @@ pub fn adam(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &AdamHyper
         None => launch("adam", &ADAM, &l2, &[param, grad, m, v], params),
         Some(vmax) => launch("adam", &AMSGRAD, &l2, &[param, grad, m, v, vmax], params),
     }
+}
+
+/// A rule's entry point: parameter, gradient, then its `states` state tensors, all written
+/// but the gradient.
+const fn rule_entry(name: &'static str, states: usize) -> Entry {
+    const ONE: &[Access] = &[ReadWrite, Read, ReadWrite];
+    const TWO: &[Access] = &[ReadWrite, Read, ReadWrite, ReadWrite];
+    const THREE: &[Access] = &[ReadWrite, Read, ReadWrite, ReadWrite, ReadWrite];
+    let storage = match states {
+        1 => ONE,
+        2 => TWO,
+        _ => THREE,
+    };
+    Entry { file: "optim.wgsl", name, storage }
+}
+
+const RMSPROP: Entry = rule_entry("rmsprop", 1);
+const RMSPROP_CENTERED: Entry = rule_entry("rmsprop_centered", 2);
+const RMSPROP_MOMENTUM: Entry = rule_entry("rmsprop_momentum", 2);
+const RMSPROP_CENTERED_MOMENTUM: Entry = rule_entry("rmsprop_centered_momentum", 3);
+const ADAGRAD: Entry = rule_entry("adagrad", 1);
+const ADADELTA: Entry = rule_entry("adadelta", 2);
+const ADAMAX: Entry = rule_entry("adamax", 2);
+const NADAM: Entry = rule_entry("nadam", 2);
+const RADAM: Entry = rule_entry("radam", 2);
+const ASGD: Entry = rule_entry("asgd", 1);
+const RPROP: Entry = rule_entry("rprop", 2);
+
+/// One update of `param` and its `state` (in the order `Rule` lists it) by a rule of
+/// `backend::Rule`; the uniform carries the rule's scalars as `optim.wgsl` documents them.
+pub fn rule(param: &Tensor, grad: &Tensor, state: &[&Tensor], step: &RuleStep) -> Result<()> {
+    let op = step.name();
+    check_f32(op, param)?;
+    if state.len() != step.state_count() {
+        return Err(value_err!("{op}: expected {} state tensors, got {}", step.state_count(), state.len()));
+    }
+    let mut k = [0.0f64; 12];
+    k[0] = if step.maximize { -1.0 } else { 1.0 };
+    k[1] = step.l2;
+    let mut flags: SmallVec<[(&'static str, f64); 2]> = SmallVec::new();
+    flags.push(("L2", f64::from(u8::from(step.l2 != 0.0))));
+    let entry = match step.rule {
+        Rule::RmsProp { lr, alpha, eps, momentum, centered } => {
+            k[2..7].copy_from_slice(&[alpha, 1.0 - alpha, eps, -lr, momentum]);
+            match (centered, momentum != 0.0) {
+                (false, false) => &RMSPROP,
+                (true, false) => &RMSPROP_CENTERED,
+                (false, true) => &RMSPROP_MOMENTUM,
+                (true, true) => &RMSPROP_CENTERED_MOMENTUM,
+            }
+        }
+        Rule::Adagrad { clr, eps } => {
+            k[2..4].copy_from_slice(&[-clr, eps]);
+            &ADAGRAD
+        }
+        Rule::Adadelta { lr, rho, eps } => {
+            k[2..6].copy_from_slice(&[rho, 1.0 - rho, eps, -lr]);
+            &ADADELTA
+        }
+        Rule::Adamax { clr, beta1, beta2, eps } => {
+            k[2..6].copy_from_slice(&[-clr, 1.0 - beta1, beta2, eps]);
+            &ADAMAX
+        }
+        Rule::NAdam { shrink, beta1, beta2, bias_correction2, eps, grad_step, avg_step } => {
+            k[2..10].copy_from_slice(&[shrink, 1.0 - beta1, beta2, 1.0 - beta2, bias_correction2, eps, -grad_step, -avg_step]);
+            &NADAM
+        }
+        Rule::RAdam { shrink, lr, beta1, beta2, eps, bias_correction1, rectified } => {
+            let (sqrt_bc2, rect) = rectified.unwrap_or((1.0, 1.0));
+            k[2..11].copy_from_slice(&[shrink, 1.0 - beta1, beta2, 1.0 - beta2, eps, lr, bias_correction1, sqrt_bc2, rect]);
+            flags.push(("RECTIFIED", f64::from(u8::from(rectified.is_some()))));
+            &RADAM
+        }
+        Rule::Asgd { shrink, eta, mu } => {
+            k[2..5].copy_from_slice(&[shrink, -eta, mu.unwrap_or(1.0)]);
+            flags.push(("AVERAGE", f64::from(u8::from(mu.is_some()))));
+            &ASGD
+        }
+        Rule::Rprop { eta_minus, eta_plus, step_min, step_max } => {
+            k[2..6].copy_from_slice(&[eta_minus, eta_plus, step_min, step_max]);
+            &RPROP
+        }
+    };
+    let mut params = OptimParams::zeroed();
+    for (j, v) in k.iter().enumerate() {
+        params.f[j / 4][j % 4] = *v as f32;
+    }
+    let mut tensors: SmallVec<[&Tensor; 5]> = SmallVec::from_slice(&[param, grad]);
+    tensors.extend_from_slice(state);
+    launch(op, entry, &flags, &tensors, params)
 }

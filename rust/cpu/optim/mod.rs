@@ -7,18 +7,31 @@
 //!
 //! The caller (`ops::optim`) has checked that every tensor is contiguous, of the parameter's
 //! shape and dtype, and that none overlaps another.
+//!
+//! This file holds SGD and Adam; `rules` the other element-wise optimizers (`backend::Rule`).
 
 use super::SendPtr;
 use crate::backend::{AdamHyper, AdamMoments, SgdHyper};
 use crate::error::{dtype_err, Result};
 use crate::tensor::{DType, Float, Tensor};
 
-/// The tensor's elements as a raw pointer (contiguous, offset applied).
+mod rules;
+pub use rules::rule;
+
+/// The tensor's elements as a raw pointer (contiguous, offset applied). The kernels write
+/// through it, so it comes from the storage's raw pointer, never from a shared slice (writing
+/// through a pointer derived from `&[T]` is undefined behaviour).
 fn base_ptr<T: Float>(t: &Tensor, op: &str) -> Result<SendPtr<T>> {
     let s = t.cpu_storage(op)?;
-    // SAFETY: the layout was validated against the storage when the tensor was made; `as_slice`
-    // checks the dtype.
-    let ptr = unsafe { s.as_slice::<T>().as_ptr().add(t.layout().offset()) } as *mut T;
+    if s.dtype() != T::DTYPE {
+        return Err(dtype_err!("{op}: expected a {} tensor, got {}", T::DTYPE.name(), s.dtype().name()));
+    }
+    if t.numel() == 0 {
+        return Ok(SendPtr(std::ptr::NonNull::dangling().as_ptr()));
+    }
+    // SAFETY: the dtype matches and the layout was validated against the storage when the
+    // tensor was made, so the offset lies inside the allocation.
+    let ptr = unsafe { (s.as_ptr() as *mut T).add(t.layout().offset()) };
     Ok(SendPtr(ptr))
 }
 
@@ -28,7 +41,7 @@ const PARALLEL_ELEMENTS: usize = super::PARALLEL_THRESHOLD;
 /// Runs `f(start, len)` over `[0, n)`: in one call for small tensors, else in contiguous
 /// parts (two per thread, shared out by `run_parts`), cut at multiples of 64 elements so
 /// every part starts on a cache line and vector boundary.
-fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
+pub(super) fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
     let threads = rayon::current_num_threads();
     if n < PARALLEL_ELEMENTS || threads < 2 {
         return f(0, n);
@@ -78,7 +91,7 @@ multiversioned!(amsgrad_pass => amsgrad_loop(p: &mut [T], g: &[T], m: &mut [T], 
 /// `p` must point to `start + len` valid elements that nobody else accesses during the call
 /// except through disjoint ranges.
 #[inline(always)]
-unsafe fn chunk<'a, T>(p: SendPtr<T>, start: usize, len: usize) -> &'a mut [T] {
+pub(super) unsafe fn chunk<'a, T>(p: SendPtr<T>, start: usize, len: usize) -> &'a mut [T] {
     std::slice::from_raw_parts_mut(p.get().add(start), len)
 }
 
