@@ -22,7 +22,7 @@ mod random;
 mod tensor;
 
 use error::Result;
-use tensor::DType;
+use tensor::{DType, Tensor};
 
 /// Tensors, graph nodes and their small buffers are allocated and freed at a high rate;
 /// mimalloc does that several times faster than the system allocator. (Not under Miri, which

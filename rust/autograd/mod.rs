@@ -13,4 +13,4 @@ mod scalar_backward;
 pub use engine::{backward, backward_from_one, grad, BackwardOptions};
 pub use grad_mode::{is_grad_enabled, is_trace_all, set_grad_enabled, set_trace_all, GradModeGuard};
 pub use node::{CustomOp, Edge, GradFn, Hook, NodeRef, TensorMeta, VjpCtx};
-pub use record::{record, record_custom, Save};
+pub use record::{record, record_custom, record_multi, Save};

@@ -67,14 +67,14 @@ pub fn infer_shape(requested: &[isize], n: usize, op: &str) -> Result<Dims> {
 
 /// A view with `a`'s own layout: what no-op reshapes, expands and full slices return, a new
 /// tensor as in PyTorch (never `a` itself, whose grad and requires_grad flag would be shared).
-fn same_view(a: &Tensor, op: ShapeOp) -> Tensor {
+fn same_view(a: &Tensor, op: ShapeOp) -> Result<Tensor> {
     view_op(a, a.layout().clone(), op)
 }
 
 pub fn reshape(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
     check_numel(a, shape, "reshape")?;
     if a.shape() == shape {
-        return Ok(same_view(a, ShapeOp::Reshape));
+        return same_view(a, ShapeOp::Reshape);
     }
     match a.layout().reshape_view(shape) {
         Some(l) => view_op(a, l, ShapeOp::Reshape),
@@ -109,7 +109,7 @@ pub fn permute(a: &Tensor, dims: &[isize]) -> Result<Tensor> {
 pub fn transpose(a: &Tensor, d0: isize, d1: isize) -> Result<Tensor> {
     let (x, y) = (normalize_dim(d0, a.ndim(), "transpose")?, normalize_dim(d1, a.ndim(), "transpose")?);
     if a.ndim() == 0 {
-        return Ok(same_view(a, ShapeOp::Reshape));
+        return same_view(a, ShapeOp::Reshape);
     }
     let mut perm: Dims = (0..a.ndim()).collect();
     perm.swap(x, y);
@@ -126,7 +126,7 @@ pub fn t_all(a: &Tensor) -> Result<Tensor> {
 /// Broadcasts to `shape` without copying (stride 0 along new and size-1 dims).
 pub fn expand(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if a.shape() == shape {
-        return Ok(same_view(a, ShapeOp::Expand));
+        return same_view(a, ShapeOp::Expand);
     }
     let l = a.layout().expand(shape, "expand")?;
     view_op(a, l, ShapeOp::Expand)
@@ -189,7 +189,7 @@ pub fn clamp_slice(start: Option<isize>, stop: Option<isize>, step: isize, n: us
 pub fn slice(a: &Tensor, dim: usize, start: usize, len: usize, step: usize) -> Result<Tensor> {
     let layout = a.layout().slice(dim, start, len, step, "slice")?;
     if start == 0 && step == 1 && len == a.shape()[dim] {
-        return Ok(same_view(a, ShapeOp::Reshape));
+        return same_view(a, ShapeOp::Reshape);
     }
     view_op(a, layout, ShapeOp::Slice { dim, start, step })
 }
