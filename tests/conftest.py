@@ -8,6 +8,18 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import backprop as bp
+from backprop import testing
+
+
+def _plugin_installed():
+    from importlib.metadata import entry_points
+
+    return any(ep.value == "backprop.testing.pytest_plugin" for ep in entry_points(group="pytest11"))
+
+
+# backprop's pytest plugin (bp_device, --bp-gpu) loads by entry point once backprop is
+# installed; from a source tree (PYTHONPATH=python) it is loaded here.
+pytest_plugins = [] if _plugin_installed() else ["backprop.testing.pytest_plugin"]
 
 # Where there is no hardware GPU (CI), the GPU tests run on Mesa's software Vulkan driver,
 # which backprop uses only when asked for. Asked here, before anything touches the GPU.
@@ -59,21 +71,16 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "gpu: the case runs on the GPU (skipped without an adapter)")
     if config.getoption("--fuzz-long", default=False):
         # Read by tests/test_fuzz_programs.py when it is imported (after configuration).
         os.environ["BACKPROP_FUZZ_LONG"] = "1"
 
 
-DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
-
-
-@pytest.fixture(params=DEVICES)
-def device(request):
-    """Each device the test should run on; GPU cases skip (with the reason) without an adapter."""
-    if request.param == "gpu" and not _gpu_available():
-        pytest.skip("no GPU adapter found (install mesa-vulkan-drivers for lavapipe)")
-    return request.param
+@pytest.fixture
+def device(bp_device):
+    """Each device the test should run on: the plugin's bp_device (GPU cases skip, with the
+    reason, without an adapter; see --bp-gpu)."""
+    return bp_device
 
 
 def to_np(t):
@@ -81,8 +88,17 @@ def to_np(t):
 
 
 def assert_close(actual, expected, rtol=1e-5, atol=1e-6, err_msg=""):
-    a = to_np(actual) if isinstance(actual, bp.Tensor) else np.asarray(actual)
-    np.testing.assert_allclose(a, np.asarray(expected), rtol=rtol, atol=atol, err_msg=err_msg)
+    """backprop.testing.assert_close with the suite's tolerances, for a tensor or array
+    against anything array-like (a number stands for every element; NaNs compare equal, as
+    in np.testing.assert_allclose)."""
+    a = actual if isinstance(actual, (bp.Tensor, np.ndarray)) else np.asarray(actual)
+    e = expected if isinstance(expected, (bp.Tensor, np.ndarray)) else np.asarray(expected)
+    if e.ndim == 0 and len(a.shape) > 0:
+        e = np.broadcast_to(to_np(e) if isinstance(e, bp.Tensor) else e, tuple(a.shape))
+    testing.assert_close(
+        a, e, rtol=rtol, atol=atol, equal_nan=True, check_dtype=False, check_device=False,
+        msg=(lambda m: f"{err_msg}\n{m}") if err_msg else None,
+    )
 
 
 def central_difference_vjp(f, arrays, upstream, eps=1e-6):
@@ -101,31 +117,17 @@ def central_difference_vjp(f, arrays, upstream, eps=1e-6):
     return grads
 
 
-def bp_forward64(fn):
-    """`fn` (on backprop tensors) as a function of float64 NumPy arrays, for central differences."""
-
-    def f(*arrays):
-        with bp.no_grad():
-            return to_np(fn(*[bp.tensor(a, dtype=bp.float64) for a in arrays])).astype(np.float64)
-
-    return f
-
-
-def check_backward(fn, arrays, upstream=None, rtol=1e-5, atol=1e-6, seed=0):
-    """Backward of `fn` (a function of backprop tensors) at float64 `arrays` against float64
-    central differences of the same forward; returns the output array."""
-    rng = np.random.default_rng(seed)
-    xs = [bp.tensor(a, dtype=bp.float64, requires_grad=True) for a in arrays]
-    out = fn(*xs)
-    up = rng.standard_normal(tuple(out.shape)) if upstream is None else upstream
-    out.backward(bp.tensor(up, dtype=bp.float64))
-    numeric = central_difference_vjp(bp_forward64(fn), [np.array(a, dtype=np.float64) for a in arrays], up)
-    # Central differences of sum(f * up) lose about |sum| * 1e-16 / eps to rounding.
-    atol = max(atol, 1e-9 * float(np.abs(to_np(out) * up).sum()))
-    for i, (x, n) in enumerate(zip(xs, numeric)):
-        g = to_np(x.grad) if x.grad is not None else np.zeros_like(n)
-        np.testing.assert_allclose(g, n, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
-    return to_np(out)
+def check_backward(fn, arrays, upstream=None, rtol=1e-5, atol=1e-6, seed=0, device="cpu"):
+    """Backward of `fn` (a function of backprop tensors) at `arrays` on `device` (float64 on
+    the CPU, float32 on the GPU) against float64 central differences of the same forward
+    (backprop.testing.check_gradients); returns the output array (float64, CPU)."""
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+    testing.check_gradients(
+        fn, *arrays, upstream=upstream, seed=seed, devices=(device,),
+        rtol={"float64": rtol, "float32": max(rtol, 1e-4)}, atol={"float64": atol, "float32": max(atol, 1e-5)},
+    )
+    with bp.no_grad():
+        return to_np(fn(*[bp.tensor(a, dtype=bp.float64) for a in arrays]))
 
 
 def on(device, data, **kwargs):

@@ -86,3 +86,16 @@ def test_lecture_mnist_script_runs_unchanged(tmp_path, monkeypatch, capsys, cuda
     assert out.count("Test set: Average loss: ") == 5
     last = out.strip().splitlines()[-1]
     assert last.startswith("Test set: Average loss: ") and "Accuracy: " in last and "/64 (" in last
+
+
+def test_check_my_layer_finds_the_minimal_counterexample_of_the_wrong_backward():
+    example = load_example("check_my_layer")
+    lines = []
+    error = example.main(log=lines.append)
+    out = "\n".join(lines)
+    assert isinstance(error, bp.testing.GradientCheckError)
+    assert "AffineWithBug: the gradient check FAILS." in out
+    assert "the gradient of input 2 (shape (1,)) differs from float64 central differences" in out
+    # the smallest input where mean and sum over the batch differ: two rows, one feature
+    assert "Minimal counterexample: x (2, 1), w (1, 1), b (1,)" in out
+    assert "Affine: the gradient check passes on every example drawn." in out

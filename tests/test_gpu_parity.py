@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
+from backprop.testing import assert_close
 from conftest import to_np
 
 pytestmark = pytest.mark.gpu
@@ -100,11 +101,11 @@ def _run(fn, arrays, device):
 def test_gpu_matches_cpu(name, fn, arrays):
     out_cpu, grads_cpu = _run(fn, arrays, "cpu")
     out_gpu, grads_gpu = _run(fn, arrays, "gpu")
-    assert out_gpu.shape == out_cpu.shape and out_gpu.dtype == out_cpu.dtype
-    np.testing.assert_allclose(out_gpu, out_cpu, rtol=1e-4, atol=1e-5, err_msg=f"{name} forward")
+    tol = dict(rtol=1e-4, atol=1e-5)
+    assert_close(out_gpu, out_cpu, **tol, msg=lambda m: f"{name} forward\n{m}")  # shape and dtype too
     for i, (gc, gg) in enumerate(zip(grads_cpu, grads_gpu)):
         if gc is not None:
-            np.testing.assert_allclose(gg, gc, rtol=1e-4, atol=1e-5, err_msg=f"{name} grad of input {i}")
+            assert_close(gg, gc, **tol, msg=lambda m: f"{name} grad of input {i}\n{m}")
 
 
 @pytest.mark.parametrize(
@@ -129,8 +130,7 @@ def test_integer_and_bool_ops_match_the_cpu(fn):
     b = RNG.integers(1, 7, 5)
     want = fn(bp.tensor(a), bp.tensor(b))
     got = fn(bp.tensor(a, device="gpu"), bp.tensor(b, device="gpu"))
-    assert got.dtype == want.dtype
-    np.testing.assert_allclose(to_np(got), to_np(want), rtol=1e-6)
+    assert_close(got, want, rtol=1e-6, atol=0.0, check_device=False)
 
 
 def test_integer_division_by_zero_is_an_error_on_the_gpu_too():

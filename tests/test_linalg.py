@@ -174,6 +174,42 @@ def test_eigh_gradient_with_sign_invariant_losses():
     check_backward(lambda m: (LA.eigh(sym(m)).eigenvectors ** 2 * weights).sum(), [x])
 
 
+def test_eigh_gradient_is_pytorchs_symmetric_one():
+    # torch 2.15: x = s (below); ((eigh(x).eigenvectors ** 2) * W).sum().backward(); x.grad
+    r = np.random.default_rng(1)
+    a = r.standard_normal((3, 3))
+    s, w = a + a.T, r.standard_normal((3, 3))
+    x = t64(s, requires_grad=True)
+    ((LA.eigh(x).eigenvectors ** 2) * t64(w)).sum().backward()
+    torch_grad = [
+        [0.11984991, 0.06943732, -0.20068094],
+        [0.06943732, 0.1879756, -0.10451212],
+        [-0.20068094, -0.10451212, -0.30782551],
+    ]
+    np.testing.assert_allclose(to_np(x.grad), torch_grad, atol=1e-8)
+
+
+def test_cholesky_svd_qr_gradients_equal_pytorchs():
+    # The same seed and losses run through torch 2.15; its gradients written here.
+    r = np.random.default_rng(1)
+    a = r.standard_normal((3, 3))
+    w = r.standard_normal((3, 3))
+    q = t64(a @ a.T + 3 * np.eye(3), requires_grad=True)
+    LA.cholesky(q).sum().backward()
+    np.testing.assert_allclose(
+        to_np(q.grad),
+        [[0.20649052, 0.21783733, 0.20794043], [0.21783733, 0.17550577, 0.14579657], [0.20794043, 0.14579657, 0.27125931]],
+        atol=1e-8,
+    )
+    x = t64(a, requires_grad=True)
+    ((LA.svd(x, full_matrices=False).U ** 2) * t64(w)).sum().backward()
+    np.testing.assert_allclose(
+        to_np(x.grad),
+        [[-0.15402547, 0.07777988, 0.08013985], [0.1773022, -0.21111134, -0.09543964], [-0.03784754, 0.54010884, 0.25629537]],
+        atol=1e-8,
+    )
+
+
 def test_svd_gradient_with_sign_invariant_losses():
     for shape in [(4, 3), (3, 4), (3, 3)]:
         a = rng.standard_normal(shape)

@@ -8,73 +8,57 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import backprop as bp
-from conftest import assert_close, bp_forward64, central_difference_vjp, on, to_np
+from backprop.testing import check_gradients
+from backprop.testing.strategies import arrays, away_from, broadcastable_shapes, floats, shapes
+from conftest import assert_close, on, to_np
 from op_table import BINARY, UNARY
 
 
-def _away_from(x, points, gap):
-    for p in points:
-        near = np.abs(x - p) < gap
-        x = np.where(near, p + 2 * gap * np.where(x >= p, 1, -1), x)
-    return x
+def _elements(op):
+    """The row's input domain, kept `gap` away from its kinks (unary ops; binary ops keep
+    away from ties instead)."""
+    if op.gap and op.arity == 1:
+        return away_from(op.kinks, op.gap, low=op.low, high=op.high)
+    return floats(op.low, op.high)
 
 
-def _draw(data, shape, op):
-    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(op.low, op.high, allow_subnormal=False)))
-    return _away_from(x, op.kinks, op.gap) if op.gap and op.arity == 1 else x
-
-
-def _dtypes(device):
-    return ["float32"] if device == "gpu" else ["float32", "float64"]
-
-
-def _check(op, arrays, device, data):
-    expected = op.np_fn(*arrays)
+def _check(op, inputs, device, data):
+    """The row through backprop.testing: forward against its NumPy function, backward against
+    its NumPy vjp (when it has one) and float64 central differences, in float32 and (on the
+    CPU) float64."""
+    expected = op.np_fn(*inputs)
     upstream = data.draw(hnp.arrays(np.float64, np.shape(expected), elements=st.floats(-2, 2)))
-    for dtype in _dtypes(device):
-        tol = dict(rtol=op.rtol, atol=op.atol) if dtype == "float32" else dict(rtol=1e-9, atol=1e-10)
-        xs = [bp.tensor(a, dtype=getattr(bp, dtype), device=device, requires_grad=True) for a in arrays]
-        y = op.bp_fn(*xs)
-        assert y.dtype == getattr(bp, dtype)
-        assert tuple(y.shape) == np.shape(expected)
-        assert_close(y, expected, **tol, err_msg=f"{op.name} forward ({dtype})")
-        y.backward(bp.tensor(upstream, dtype=getattr(bp, dtype), device=device))
-        grads = [to_np(x.grad) for x in xs]
-        for g, a in zip(grads, arrays):
-            assert g.shape == a.shape
-        if op.np_vjp is not None:
-            want = [np.broadcast_to(w, np.shape(expected)) for w in op.np_vjp(upstream, *arrays, expected)]
-            for i, (g, w, a) in enumerate(zip(grads, want, arrays)):
-                w = _sum_to(np.asarray(w, dtype=np.float64), a.shape)
-                np.testing.assert_allclose(g, w, rtol=max(tol["rtol"], 1e-4), atol=max(tol["atol"], 1e-5), err_msg=f"{op.name} vjp input {i} ({dtype})")
-        if dtype == "float64":
-            numeric = central_difference_vjp(bp_forward64(op.bp_fn), [a.copy() for a in arrays], upstream)
-            for i, (g, n) in enumerate(zip(grads, numeric)):
-                np.testing.assert_allclose(g, n, rtol=1e-5, atol=1e-6, err_msg=f"{op.name} central differences input {i}")
-
-
-def _sum_to(g, shape):
-    while g.ndim > len(shape):
-        g = g.sum(0)
-    for i, d in enumerate(shape):
-        if d == 1 and g.shape[i] != 1:
-            g = g.sum(i, keepdims=True)
-    return g
+    numpy_vjp = None if op.np_vjp is None else (lambda g, *xs: op.np_vjp(g, *xs, op.np_fn(*xs)))
+    check_gradients(
+        op.bp_fn,
+        *inputs,
+        numpy_fn=op.np_fn,
+        numpy_vjp=numpy_vjp,
+        upstream=upstream,
+        devices=(device,),
+        dtypes=("float32", "float64"),
+        forward_rtol={"float32": op.rtol, "float64": 1e-9},
+        forward_atol={"float32": op.atol, "float64": 1e-10},
+        rtol={"float32": op.rtol, "float64": 1e-5},
+        atol={"float32": op.atol, "float64": 1e-6},
+    )
+    for dtype in (bp.float32, bp.float64) if device == "cpu" else (bp.float32,):
+        assert op.bp_fn(*[bp.tensor(a, dtype=dtype, device=device) for a in inputs]).dtype == dtype
 
 
 @pytest.mark.parametrize("op", UNARY, ids=lambda o: o.name)
 @given(data=st.data())
 def test_unary(op, data, device):
-    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4))
-    _check(op, [_draw(data, shape, op)], device, data)
+    shape = data.draw(shapes(min_dims=0, max_dims=3, min_side=1, max_side=4))
+    _check(op, [data.draw(arrays(shape=shape, elements=_elements(op)))], device, data)
 
 
 @pytest.mark.parametrize("op", BINARY, ids=lambda o: o.name)
 @given(data=st.data())
 def test_binary_broadcasting(op, data, device):
-    shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=1, max_side=4))
-    a = _draw(data, shapes.input_shapes[0], op)
-    b = _draw(data, shapes.input_shapes[1], op)
+    shape_a, shape_b = data.draw(broadcastable_shapes(2, min_dims=0, max_dims=3, min_side=1, max_side=4))
+    a = data.draw(arrays(shape=shape_a, elements=_elements(op)))
+    b = data.draw(arrays(shape=shape_b, elements=_elements(op)))
     if op.gap:
         aa, bb = np.broadcast_arrays(a, b)
         assume(np.all(np.abs(aa - bb) > op.gap))  # ties are where the derivative jumps

@@ -33,8 +33,7 @@ def test_matmul_matches_numpy(shapes, data, device):
     x, y = on(device, a), on(device, b)
     assert_close(x @ y, a @ b, rtol=1e-4, atol=1e-5)
     assert_close(bp.matmul(x, y), np.matmul(a, b), rtol=1e-4, atol=1e-5)
-    if device == "cpu":
-        check_backward(lambda p, q: p @ q, [a, b])
+    check_backward(lambda p, q: p @ q, [a, b], device=device)
 
 
 def test_transposed_operands_are_read_in_place():
@@ -66,11 +65,10 @@ def test_linear_is_x_wt_plus_b(bias, device):
     assert_close(out, a @ w.T + (b if bias else 0), rtol=1e-5, atol=1e-5)
     x3 = on(device, rng.standard_normal((2, 5, 3)))
     assert tuple(bp.nn.functional.linear(x3, wt, bt).shape) == (2, 5, 4)
-    if device == "cpu":
-        if bias:
-            check_backward(lambda p, q, r: bp.nn.functional.linear(p, q, r), [a, w, b])
-        else:
-            check_backward(lambda p, q: bp.nn.functional.linear(p, q), [a, w])
+    if bias:
+        check_backward(lambda p, q, r: bp.nn.functional.linear(p, q, r), [a, w, b], device=device)
+    else:
+        check_backward(lambda p, q: bp.nn.functional.linear(p, q), [a, w], device=device)
 
 
 @pytest.mark.parametrize("n", [1, 17, 64, 130])

@@ -158,7 +158,7 @@ def from_dlpack(obj):
     return from_numpy(np.from_dlpack(obj))
 
 
-_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed", "linalg"}
+_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed", "func", "linalg", "testing"}
 
 
 def __getattr__(name):

@@ -467,11 +467,15 @@ fn inverse_gaps(x: &Tensor) -> Result<Tensor> {
     mul(&reciprocal(&add(&e, &eye)?)?, &off)
 }
 
-/// `A = V diag(w) V^T`: `gA = V (diag(gw) + F o (V^T gV)) V^T`, `F_ij = 1 / (w_j - w_i)`.
+/// `A = V diag(w) V^T`: `gA = V (diag(gw) + F o skew(V^T gV) / 2) V^T`,
+/// `F_ij = 1 / (w_j - w_i)`. Projecting `V^T gV` on the skew-symmetric matrices (the tangent
+/// space of the orthogonal group) makes the gradient symmetric, as PyTorch's is.
 fn eigh_vjp(ctx: &VjpCtx) -> Result<Tensor> {
     let (w, v) = (ctx.saved(0)?, ctx.saved(1)?);
     let (gw, gv) = (&ctx.grads[0], &ctx.grads[1]);
-    let inner = add(&diag_embed(gw, 0, -2, -1)?, &mul(&inverse_gaps(w)?, &matmul(&mt(v)?, gv)?)?)?;
+    let vhgv = matmul(&mt(v)?, gv)?;
+    let skew = mul(&sub(&vhgv, &mt(&vhgv)?)?, &c(&vhgv, 0.5)?)?;
+    let inner = add(&diag_embed(gw, 0, -2, -1)?, &mul(&inverse_gaps(w)?, &skew)?)?;
     matmul(&matmul(v, &inner)?, &mt(v)?)
 }
 

@@ -21,6 +21,10 @@ class Function:
             def backward(ctx, grad_z):
                 x, y = ctx.saved_tensors
                 return grad_z * y, grad_z * x
+
+    PyTorch 2's split style works too: `forward(*args)` without ctx, plus
+    `setup_context(ctx, inputs, output)` that saves what backward needs (`inputs` is the tuple
+    of arguments given to `apply`, `output` what forward returned).
     """
 
     @staticmethod
@@ -31,13 +35,24 @@ class Function:
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs)")
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError("setup_context is optional: override it together with a ctx-less forward(*args)")
+
     @classmethod
-    def apply(cls, *args):
+    def apply(cls, *args, **kwargs):
+        if kwargs:
+            raise TypeError(f"{cls.__name__}.apply takes positional arguments only, got keywords {sorted(kwargs)}")
         ctx = FunctionCtx()
         tracking = is_grad_enabled()
         ctx.needs_input_grad = tuple(tracking and isinstance(a, Tensor) and a.requires_grad for a in args)
+        split_style = cls.setup_context is not Function.setup_context
         with no_grad():
-            outputs = cls.forward(ctx, *args)
+            if split_style:
+                outputs = cls.forward(*args)
+                cls.setup_context(ctx, args, outputs)
+            else:
+                outputs = cls.forward(ctx, *args)
         return _core._record_function(cls, ctx, args, outputs)
 
 

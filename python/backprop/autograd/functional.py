@@ -86,6 +86,30 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False):
     return jacobian(grad_fn, inputs, create_graph=create_graph)
 
 
+def vhp(func, inputs, v, create_graph=False):
+    """`(func(inputs), v^T H)` for scalar `func` (equal to `hvp` where the Hessian is symmetric,
+    i.e. wherever `func` is twice continuously differentiable)."""
+    xs, is_tuple = _prepare(inputs, create_graph)
+    vs = _tuple(v)[0]
+    if len(vs) != len(xs):
+        raise RuntimeError(f"vhp: got {len(vs)} vectors v for {len(xs)} inputs")
+    for i, (x, vi) in enumerate(zip(xs, vs)):
+        if tuple(vi.shape) != tuple(x.shape):
+            raise RuntimeError(f"vhp: v[{i}] has shape {tuple(vi.shape)} but input {i} has shape {tuple(x.shape)}")
+    with bp.enable_grad():
+        out = func(*xs)
+        if out.numel() != 1:
+            raise RuntimeError(f"vhp: func must return a single-element tensor, got shape {tuple(out.shape)}")
+        g = bp.autograd.grad(out, list(xs), create_graph=True, allow_unused=True)
+        pairs = [(gi, vi) for gi, vi in zip(g, vs) if gi is not None and gi.requires_grad]
+        if pairs:
+            total = sum((gi * vi).sum() for gi, vi in pairs)
+            vh = bp.autograd.grad(total, list(xs), create_graph=create_graph, materialize_grads=True)
+        else:
+            vh = tuple(bp.zeros_like(x) for x in xs)
+    return out.detach(), vh if is_tuple else vh[0]
+
+
 def hvp(func, inputs, v, create_graph=False):
     """`(func(inputs), H v)` for scalar `func`."""
     xs, is_tuple = _prepare(inputs, create_graph)
