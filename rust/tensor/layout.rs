@@ -624,7 +624,7 @@ mod tests {
         assert_eq!(visit(&Layout::contiguous(&[2, 3])), (0..6).collect::<Vec<_>>());
         assert_eq!(visit(&Layout::scalar()), vec![0]);
         assert!(visit(&Layout::contiguous(&[2, 0, 3])).is_empty());
-        let sliced = Layout::contiguous(&[4, 5]).slice(1, 1, 2, 2); // rows of [1, 3], offset 1
+        let sliced = Layout::contiguous(&[4, 5]).slice(1, 1, 2, 2, "test").unwrap(); // rows of [1, 3], offset 1
         assert_eq!(visit(&sliced), vec![1, 3, 6, 8, 11, 13, 16, 18]);
         let expanded = Layout::contiguous(&[3, 1]).expand(&[2, 3, 2], "e").unwrap();
         assert_eq!(visit(&expanded), vec![0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]);
