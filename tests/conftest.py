@@ -21,6 +21,10 @@ def _plugin_installed():
 # installed; from a source tree (PYTHONPATH=python) it is loaded here.
 pytest_plugins = [] if _plugin_installed() else ["backprop.testing.pytest_plugin"]
 
+# Where there is no hardware GPU (CI), the GPU tests run on Mesa's software Vulkan driver,
+# which backprop uses only when asked for. Asked here, before anything touches the GPU.
+bp.gpu.use_software_adapter()
+
 settings.register_profile(
     "default",
     max_examples=int(os.environ.get("BACKPROP_HYPOTHESIS_EXAMPLES", "30")),

@@ -1,9 +1,13 @@
-"""The GPU: WGSL compute shaders run through wgpu (Vulkan, Metal, DX12; Mesa's lavapipe on
-machines without a GPU).
+"""The GPU: WGSL compute shaders run through wgpu (Vulkan, Metal, DX12; Mesa's software
+driver, lavapipe, when asked for).
 
 The device is created on first use: importing backprop never touches the GPU. Set
 ``BACKPROP_WGPU_ADAPTER`` to a substring of an adapter's name to pick one; otherwise the
-most capable adapter is used (discrete, then integrated, then software).
+most capable hardware adapter is used (discrete, then integrated). A software adapter
+(llvmpipe/lavapipe: the CPU emulating a GPU, slower than backprop's CPU backend) is used only
+when asked for, by name (``BACKPROP_WGPU_ADAPTER=llvmpipe``) or with
+:func:`use_software_adapter`; on a machine with only a software adapter, :func:`is_available`
+is False otherwise.
 
 GPU work is recorded and submitted in batches; it runs asynchronously until a result is
 read back (``.item()``, ``.tolist()``, ``.numpy()``, ``.cpu()``) or :func:`synchronize` is
@@ -13,12 +17,28 @@ called. On the GPU, float32 is the float type; int64 tensors are carried as 32-b
 
 from backprop import _core
 
-__all__ = ["is_available", "adapter_info", "synchronize", "empty_cache", "memory_stats", "device_count"]
+__all__ = [
+    "is_available",
+    "adapter_info",
+    "synchronize",
+    "empty_cache",
+    "memory_stats",
+    "device_count",
+    "use_software_adapter",
+]
 
 
 def is_available():
-    """Whether a GPU adapter exists (creates the device on first call)."""
+    """Whether a GPU adapter can be used (creates the device on first call). Software adapters
+    count only when asked for (see :func:`use_software_adapter`)."""
     return _core._gpu_is_available()
+
+
+def use_software_adapter(allow=True):
+    """Lets backprop fall back to a software adapter (Mesa's llvmpipe/lavapipe) when the machine
+    has no hardware GPU: for running GPU code paths in tests and CI. A hardware adapter is still
+    preferred. Call it before the first GPU use; returns the previous setting."""
+    return _core._gpu_allow_software_adapter(bool(allow))
 
 
 def unavailable_reason():

@@ -3,9 +3,10 @@
 //! and for every node while tracing is on.
 
 use super::grad_mode::TRACE_SMALL;
-use super::node::{scalar_value, Edge, TensorMeta};
+use super::node::{Edge, TensorMeta};
+use crate::backend::{self, scalar_value};
 use crate::engine_cell::EngineCell;
-use crate::tensor::{CpuStorage, DType, Device, Element, Storage, Tensor, TensorData};
+use crate::tensor::{DType, Device, Tensor, TensorData};
 use smallvec::{smallvec, SmallVec};
 
 /// A node's record. One-element nodes, the scalar circuits', keep numbers in place: recording
@@ -78,7 +79,7 @@ fn number(t: &Tensor) -> Option<f64> {
 
 /// A one-element CPU tensor of `meta`'s shape and dtype holding `v`.
 fn number_tensor(v: f64, meta: &TensorMeta) -> Tensor {
-    Tensor::from_storage(Storage::Cpu(CpuStorage::scalar(v, meta.dtype)), &meta.shape)
+    backend::number_tensor(v, meta.dtype, &meta.shape)
 }
 
 impl KeptValue {
@@ -100,18 +101,10 @@ impl KeptGrad {
             // a create_graph gradient: its grad_fn could form a cycle with this node
             return KeptGrad::Handle(g.detach());
         }
-        match g.cpu_storage("inspection") {
-            Ok(storage) if g.numel() <= TRACE_SMALL => crate::with_dtype!(g.dtype(), T => {
-                let data = storage.as_slice::<T>();
-                if g.numel() == 1 {
-                    KeptGrad::Scalar(data[g.layout().offset()].to_f64())
-                } else {
-                    let mut values = Vec::with_capacity(g.numel());
-                    crate::cpu::strided::for_each_index(g.layout(), |i| values.push(data[i].to_f64()));
-                    KeptGrad::Values(values.into_boxed_slice())
-                }
-            }),
-            _ => KeptGrad::Handle(g.clone()),
+        match backend::small_values(g, TRACE_SMALL) {
+            Some(values) if values.len() == 1 => KeptGrad::Scalar(values[0]),
+            Some(values) => KeptGrad::Values(values.into_vec().into_boxed_slice()),
+            None => KeptGrad::Handle(g.clone()),
         }
     }
 
@@ -132,7 +125,7 @@ impl KeptGrad {
             KeptGrad::Values(values) => values.to_vec(),
         };
         let t = Tensor::from_vec(values, &meta.shape).expect("kept values match their shape");
-        crate::backend::cast(&t, meta.dtype).unwrap_or(t)
+        backend::cast(&t, meta.dtype).unwrap_or(t)
     }
 }
 

@@ -11,8 +11,6 @@ mod saved;
 mod scalar_backward;
 
 pub use engine::{backward, backward_from_one, grad, BackwardOptions};
-pub use grad_mode::{is_grad_enabled, is_trace_all, set_grad_enabled, set_trace_all, GradModeGuard, TRACE_SMALL};
-pub use inspection::Kept;
-pub use node::{CustomOp, Edge, GradFn, Hook, Node, NodeRef, TensorMeta, VjpCtx};
-pub use record::{record, record_multi, Save};
-pub use saved::SavedTensor;
+pub use grad_mode::{is_grad_enabled, is_trace_all, set_grad_enabled, set_trace_all, GradModeGuard};
+pub use node::{CustomOp, Edge, GradFn, Hook, NodeRef, TensorMeta, VjpCtx};
+pub use record::{record, record_custom, record_multi, Save};

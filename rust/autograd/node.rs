@@ -3,6 +3,7 @@
 
 use super::inspection::Kept;
 use super::saved::SavedTensor;
+use crate::backend;
 use crate::error::{autograd_err, Result};
 use crate::ops::Op;
 use crate::tensor::{DType, Device, Dims, Float, Tensor};
@@ -75,15 +76,6 @@ pub struct Node {
     hooks: EngineCell<Vec<(u64, u32, Hook)>>,
     /// What graph pictures and gradient tables read.
     kept: Kept,
-}
-
-/// The value of a one-element CPU tensor of dtype `T`.
-pub(crate) fn scalar_value<T: Float>(t: &Tensor) -> Option<T> {
-    if t.dtype() != T::DTYPE || t.numel() != 1 {
-        return None;
-    }
-    let storage = t.cpu_storage("backward").ok()?;
-    storage.as_slice::<T>().get(t.layout().offset()).copied()
 }
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -275,7 +267,7 @@ impl Node {
                 for s in saved {
                     values.push(match s {
                         None => None,
-                        Some(s) if s.is_current() => Some(scalar_value::<T>(s.peek())?),
+                        Some(s) if s.is_current() => Some(backend::scalar_value::<T>(s.peek())?),
                         Some(_) => return None,
                     });
                 }

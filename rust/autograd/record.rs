@@ -2,10 +2,10 @@
 
 use super::grad_mode;
 use super::inspection::Kept;
-use super::node::{Edge, GradFn, Node, NodeRef, TensorMeta};
+use super::node::{CustomOp, Edge, GradFn, Node, NodeRef, TensorMeta};
 use super::saved::SavedTensor;
 use crate::ops::Op;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Device, Tensor};
 use smallvec::SmallVec;
 
 /// What a forward keeps for its backward.
@@ -86,6 +86,47 @@ where
     }
 }
 
+/// Where gradient for `t` goes: its node, its own `.grad` (a leaf that requires grad), or nowhere.
+fn edge_of(t: &Tensor) -> Edge {
+    match t.grad_fn() {
+        Some(gf) => Edge::Node(gf),
+        None if t.requires_grad() => Edge::Leaf(t.clone()),
+        None => Edge::None,
+    }
+}
+
+/// Records a custom op (a Python `autograd.Function`) whose forward turned `inputs` into
+/// `outputs`, one entry per forward output: `None` for an output that is not a tensor (it keeps
+/// its slot, so output numbers match forward positions). The outputs flagged in
+/// `differentiable` get the node as their grad_fn; nothing is recorded when grad mode is off,
+/// no input requires grad or no output is differentiable. The op saves what it needs itself.
+/// Returns whether a node was recorded.
+pub fn record_custom(op: Box<dyn CustomOp>, inputs: &[&Tensor], outputs: &[Option<&Tensor>], differentiable: &[bool]) -> bool {
+    debug_assert_eq!(outputs.len(), differentiable.len());
+    let mode = grad_mode::mode();
+    let chosen = |nr: usize| differentiable[nr] && outputs[nr].is_some_and(|t| t.dtype().is_float());
+    if !mode.grad_enabled || !inputs.iter().any(|t| t.requires_grad()) || !(0..outputs.len()).any(chosen) {
+        return false;
+    }
+    let edges: SmallVec<[Edge; 2]> = inputs.iter().map(|t| edge_of(t)).collect();
+    let input_meta = inputs.iter().map(|t| TensorMeta::of(t)).collect();
+    // A non-tensor output's slot: never read (backward hands such outputs None).
+    let placeholder = || TensorMeta { shape: Default::default(), dtype: DType::F32, device: Device::Cpu };
+    let output_meta = outputs.iter().map(|o| o.map_or_else(placeholder, TensorMeta::of)).collect();
+    let tensors: Option<SmallVec<[&Tensor; 1]>> = outputs.iter().copied().collect();
+    let kept = match tensors {
+        Some(outs) => Kept::keep(inputs, &outs, &edges, mode.trace_all),
+        None => Kept::Nothing,
+    };
+    let node = NodeRef::new(Node::new(Op::Custom(op), edges, input_meta, output_meta, SmallVec::new(), kept));
+    for (nr, out) in outputs.iter().enumerate() {
+        if let (Some(out), true) = (out, chosen(nr)) {
+            out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{backward, set_trace_all, BackwardOptions};
@@ -96,6 +137,47 @@ mod tests {
         let t = Tensor::scalar(v, DType::F64);
         t.set_requires_grad(true).unwrap();
         t
+    }
+
+    /// A custom op whose backward sends 3 * (gradient of output 2) to its one input.
+    struct Triple(std::sync::atomic::AtomicBool);
+
+    impl super::CustomOp for Triple {
+        fn name(&self) -> String {
+            "Triple".into()
+        }
+        fn backward(&self, grads: &[Option<Tensor>], needs: &[bool]) -> crate::Result<Vec<Option<Tensor>>> {
+            assert_eq!((grads.len(), needs), (3, &[true][..]), "one gradient slot per forward output");
+            assert!(grads[0].is_none() && grads[1].is_none(), "nothing flowed into outputs 0 and 1");
+            let g = grads[2].as_ref().unwrap();
+            Ok(vec![Some(ops::mul(g, &Tensor::scalar(3.0, DType::F64))?)])
+        }
+        fn release_saved(&self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn is_released(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    #[test]
+    fn custom_ops_attach_one_node_to_the_outputs_they_choose() {
+        let x = leaf(2.0);
+        // Forward outputs: a non-differentiable tensor, a non-tensor, and the result.
+        let (mask, y) = (Tensor::scalar(1.0, DType::F64), Tensor::scalar(6.0, DType::F64));
+        let op = Box::new(Triple(Default::default()));
+        assert!(super::record_custom(op, &[&x], &[Some(&mask), None, Some(&y)], &[false, false, true]));
+        assert!(mask.grad_fn().is_none());
+        let gf = y.grad_fn().unwrap();
+        assert_eq!((gf.output_nr, gf.node.name().as_str(), gf.node.outputs().len()), (2, "TripleBackward", 3));
+        backward(&[y], &[Tensor::scalar(1.0, DType::F64)], None, BackwardOptions::default()).unwrap();
+        assert_eq!(x.grad().unwrap().item().unwrap(), 3.0);
+
+        let constant = Tensor::scalar(2.0, DType::F64);
+        let z = Tensor::scalar(6.0, DType::F64);
+        let op = Box::new(Triple(Default::default()));
+        assert!(!super::record_custom(op, &[&constant], &[Some(&z)], &[true]), "no input requires grad");
+        assert!(z.grad_fn().is_none());
     }
 
     #[test]

@@ -9,10 +9,11 @@
 //! dtypes, stale or freed saved tensors, which the general engine reports) is declined while
 //! planning, before any side effect.
 
-use super::node::{scalar_value, Edge, Node, TensorMeta};
+use super::node::{Edge, Node, TensorMeta};
+use crate::backend::{self, scalar_value};
 use crate::kinds::Real;
 use crate::ops::Arith;
-use crate::tensor::{CpuStorage, DType, Device, Float, Storage, Tensor};
+use crate::tensor::{DType, Device, Float, Tensor};
 use smallvec::SmallVec;
 
 /// Larger graphs go to the general engine (lookups here are linear in the node count).
@@ -143,17 +144,18 @@ fn run<T: Real + Arith>(root: &Tensor, seed: Option<&Tensor>, retain_graph: bool
     for l in leaves {
         let Some(acc) = l.acc.filter(|_| l.deliveries > 0) else { continue };
         if !l.had_grad {
-            l.leaf.set_grad(Some(Tensor::from_storage(Storage::Cpu(CpuStorage::inline(acc)), l.leaf.shape())));
+            l.leaf.set_grad(Some(backend::scalar_tensor(acc, l.leaf.shape())));
             continue;
         }
         let meta = l.leaf.meta();
-        if let Some(Ok(storage)) = meta.grad.as_ref().map(|g| g.cpu_storage("backward")) {
-            let grad = meta.grad.as_ref().expect("checked above");
-            // SAFETY: the GIL serialises engine calls; `.grad` is updated in place, as the
-            // general engine's `add_assign_raw` does (one version bump per delivery).
-            unsafe { storage.as_mut_slice::<T>()[grad.layout().offset()] = acc };
-            for _ in 0..l.deliveries {
-                grad.storage().bump_version();
+        if let Some(grad) = meta.grad.as_ref() {
+            // SAFETY: the GIL serialises engine calls and no reference into `.grad` is live;
+            // `.grad` is updated in place, as the general engine's `add_assign_raw` does (one
+            // version bump per delivery). Planning checked it is a one-element CPU tensor of T.
+            if unsafe { backend::write_scalar(grad, acc) } {
+                for _ in 0..l.deliveries {
+                    grad.storage().bump_version();
+                }
             }
         }
     }
@@ -189,7 +191,7 @@ mod tests {
     }
 
     fn number(v: f64, dtype: DType) -> Tensor {
-        Tensor::wrapped_number(v, dtype, Device::Cpu).unwrap()
+        crate::backend::wrapped_number(v, dtype, Device::Cpu).unwrap()
     }
 
     fn grad(t: &Tensor) -> f64 {

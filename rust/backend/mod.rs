@@ -1,10 +1,12 @@
 //! Device dispatch: the one place that matches on where a tensor lives and forwards to the
 //! CPU or GPU kernels. Ops above call these; kernels below never see autograd.
 
+mod host;
 mod matmul_shape;
 mod optim_rule;
 
 pub use crate::kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
+pub use host::{item, number_tensor, scalar_tensor, scalar_value, small_values, to_vec, wrapped_number, write_scalar};
 pub use matmul_shape::MatmulShape;
 pub use optim_rule::{Rule, RuleStep};
 

@@ -1,7 +1,6 @@
 //! Gathers and scatters by flat offsets: the kernels behind advanced indexing, `gather`,
 //! `index_select` and their backward (scatter-add).
 
-use super::strided::for_each_index;
 use crate::error::{index_err, Result};
 use crate::tensor::{numel, Element, IntoStorageVec, Tensor};
 use crate::with_dtype;
@@ -30,7 +29,7 @@ fn take_typed<T: IntoStorageVec>(src: &Tensor, offsets: &Tensor) -> Result<Tenso
         None
     } else {
         let mut v = Vec::with_capacity(n);
-        for_each_index(src.layout(), |i| v.push(i));
+        src.layout().for_each_index(|i| v.push(i));
         Some(v)
     };
     let base = src.layout().offset();

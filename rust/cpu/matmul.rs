@@ -271,7 +271,7 @@ mod tests {
             }
         }
         let stored = t(bt, &[n, k]);
-        stored.with_layout(stored.layout().transpose(0, 1))
+        stored.with_layout(stored.layout().transpose(0, 1)).unwrap()
     }
 
     #[test]
@@ -290,7 +290,7 @@ mod tests {
     fn batch_dims_broadcast() {
         let a = t((0..2 * 2 * 3).map(|i| i as f64).collect(), &[2, 2, 3]);
         let b = t((0..3 * 2).map(|i| i as f64).collect(), &[3, 2]);
-        let b3 = b.with_layout(b.layout().expand(&[1, 3, 2], "x").unwrap().reshape_view(&[1, 3, 2]).unwrap());
+        let b3 = b.with_layout(b.layout().expand(&[1, 3, 2], "x").unwrap().reshape_view(&[1, 3, 2]).unwrap()).unwrap();
         let c = matmul(&a, &b3).unwrap();
         assert_eq!(c.shape(), &[2, 2, 2]);
         let v = c.to_vec::<f64>().unwrap();
@@ -314,7 +314,7 @@ mod tests {
                 assert!(worst < 1e-9, "{m}x{k}x{n}: max error {worst}");
             }
             let bias = t((0..n).map(|j| j as f64).collect(), &[n]);
-            let w = b_view.with_layout(b_view.layout().transpose(0, 1)); // [n, k], contiguous
+            let w = b_view.with_layout(b_view.layout().transpose(0, 1)).unwrap(); // [n, k], contiguous
             let y = linear(&t(av.clone(), &[m, k]), &w, Some(&bias)).unwrap().to_vec::<f64>().unwrap();
             let worst = (0..m * n).map(|i| (y[i] - want[i] - (i % n) as f64).abs()).fold(0.0, f64::max);
             assert!(worst < 1e-9, "linear {m}x{k}x{n}: max error {worst}");

@@ -49,14 +49,48 @@ pub(crate) fn run_parts(parts: usize, f: impl Fn(usize) + Sync) {
     });
 }
 
-/// A raw pointer that may cross into rayon workers writing disjoint ranges.
-#[derive(Clone, Copy)]
+/// A raw pointer to a kernel's buffer that may cross into rayon workers, each of which
+/// touches a range of elements no other worker touches.
+///
+/// Why this is sound:
+/// - It is `Send`/`Sync` only when `T: Send`: each element is accessed by one thread at a time,
+///   which moves access to it between threads and so needs exactly `Send` (not `Sync`: no two
+///   threads share an element).
+/// - Callers give each worker a disjoint range and write only inside it (reads of inputs may
+///   overlap: nothing writes those), and the buffer outlives the parallel scope (`run_parts`
+///   and rayon's iterators join every worker before returning).
+/// - The pointer must come from a mutable source (`Vec::as_mut_ptr`, `CpuStorage::as_ptr` of memory
+///   the kernel owns or is the one writer of, under the aliasing contract in `tensor::storage`),
+///   never from a shared reference.
 pub(crate) struct SendPtr<T>(pub *mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> Clone for SendPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SendPtr<T> {}
+// SAFETY: see the type's documentation: disjoint ranges per worker, `T: Send`, scoped lifetime.
+unsafe impl<T: Send> Send for SendPtr<T> {}
+// SAFETY: sharing the wrapper shares only the address; element access stays disjoint.
+unsafe impl<T: Send> Sync for SendPtr<T> {}
+
 impl<T> SendPtr<T> {
     #[inline(always)]
     pub fn get(self) -> *mut T {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `SendPtr<T>` crosses threads only for `T: Send` (checked at compile time).
+    #[test]
+    fn send_ptr_is_send_exactly_for_send_elements() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::SendPtr<f32>>();
+        assert_send_sync::<super::SendPtr<i64>>();
+        // `SendPtr<std::rc::Rc<u8>>` is neither; uncommenting this line fails to compile:
+        // assert_send_sync::<super::SendPtr<std::rc::Rc<u8>>>();
     }
 }

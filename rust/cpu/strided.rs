@@ -3,7 +3,7 @@
 //! kernels get tight inner loops (and contiguous slices when every inner stride is 1).
 
 use super::PARALLEL_THRESHOLD;
-use crate::tensor::{Dims, Layout};
+use crate::tensor::Dims;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
@@ -166,16 +166,6 @@ fn move_to_front<const N: usize>(shape: &Dims, strides: &[Dims; N], d: usize) ->
     (s, st)
 }
 
-/// Calls `f(storage_index)` for every element of `layout`, in row-major order.
-pub fn for_each_index(layout: &Layout, mut f: impl FnMut(usize)) {
-    let w = Walk::new(layout.shape(), [layout.strides()], [layout.offset()]);
-    w.for_each_run(|[o], len, [s]| {
-        for i in 0..len {
-            f(o + i * s);
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,14 +193,6 @@ mod tests {
         let w = Walk::new(&[2, 3], [&[3, 1], &[1, 0], &[0, 1]], [0, 0, 0]);
         let v = collect(&w);
         assert_eq!(v, vec![[0, 0, 0], [1, 0, 1], [2, 0, 2], [3, 1, 0], [4, 1, 1], [5, 1, 2]]);
-    }
-
-    #[test]
-    fn transposed_layout_walks_in_logical_order() {
-        let l = Layout::contiguous(&[2, 3]).transpose(0, 1);
-        let mut v = vec![];
-        for_each_index(&l, |i| v.push(i));
-        assert_eq!(v, vec![0, 3, 1, 4, 2, 5]);
     }
 
     #[test]

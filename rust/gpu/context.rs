@@ -1,6 +1,9 @@
 //! The one GPU device of the process, created on first use (importing backprop never touches
-//! the GPU). Adapter choice: `BACKPROP_WGPU_ADAPTER` (a substring of the adapter name) or the
-//! most capable adapter (discrete > integrated > virtual > software). The device gets the
+//! the GPU). Adapter choice: `BACKPROP_WGPU_ADAPTER` (a substring of the adapter name, software
+//! adapters included) or the most capable hardware adapter (discrete > integrated > virtual).
+//! A software adapter (Mesa's llvmpipe/lavapipe: the CPU pretending to be a GPU, slower than
+//! the CPU backend) is used only when asked for, by name or with `allow_software_adapter`; a
+//! machine whose only adapter is a software one has no GPU otherwise. The device gets the
 //! adapter's own limits, not WebGPU's defaults.
 //!
 //! wgpu reports validation and out-of-memory errors through a callback whose default panics;
@@ -35,16 +38,36 @@ pub struct Gpu {
     binding_limit: AtomicU64,
 }
 
-static GPU: OnceLock<std::result::Result<Gpu, String>> = OnceLock::new();
+static GPU: OnceLock<Gpu> = OnceLock::new();
+/// Why creating the device failed, kept so probing is not repeated; cleared when the choice
+/// rules change (`allow_software_adapter`). Held while creating, so only one thread creates.
+static FAILURE: Mutex<Option<String>> = Mutex::new(None);
+static ALLOW_SOFTWARE: AtomicBool = AtomicBool::new(false);
 
 /// The device, created on first call; the error says what was searched and how to fix it.
 pub fn gpu() -> Result<&'static Gpu> {
-    GPU.get_or_init(Gpu::create).as_ref().map_err(|e| Error::Device(e.clone()))
+    if let Some(g) = GPU.get() {
+        return Ok(g);
+    }
+    let mut failure = FAILURE.lock();
+    if let Some(g) = GPU.get() {
+        return Ok(g); // created by another thread while this one waited
+    }
+    if let Some(e) = failure.as_ref() {
+        return Err(Error::Device(e.clone()));
+    }
+    match Gpu::create() {
+        Ok(g) => Ok(GPU.get_or_init(|| g)),
+        Err(e) => {
+            *failure = Some(e.clone());
+            Err(Error::Device(e))
+        }
+    }
 }
 
 /// The device if it was already created (buffers returning to the pool use this).
 pub fn existing() -> Option<&'static Gpu> {
-    GPU.get().and_then(|g| g.as_ref().ok())
+    GPU.get()
 }
 
 pub fn is_available() -> bool {
@@ -53,7 +76,29 @@ pub fn is_available() -> bool {
 
 /// Whether creating the device was attempted (without attempting it).
 pub fn is_initialized() -> bool {
-    GPU.get().is_some()
+    GPU.get().is_some() || FAILURE.lock().is_some()
+}
+
+/// Lets the default choice fall back to a software adapter when no hardware one exists (test
+/// suites on machines without a GPU). Must come before the device is created; afterwards it is
+/// an error if it would change the choice. Returns the previous setting.
+pub fn allow_software_adapter(allow: bool) -> Result<bool> {
+    let mut failure = FAILURE.lock();
+    let prev = ALLOW_SOFTWARE.swap(allow, Ordering::SeqCst);
+    if let Some(g) = GPU.get() {
+        if g.info.device_type == wgpu::DeviceType::Cpu && !allow && std::env::var(ADAPTER_ENV).is_err() {
+            ALLOW_SOFTWARE.store(prev, Ordering::SeqCst);
+            return Err(Error::Device(format!(
+                "the GPU device already runs on the software adapter '{}'; disallow software adapters before the first GPU use",
+                g.info.name
+            )));
+        }
+        return Ok(prev);
+    }
+    if prev != allow {
+        *failure = None; // probe again under the new rule
+    }
+    Ok(prev)
 }
 
 fn rank(info: &wgpu::AdapterInfo) -> u8 {
@@ -101,8 +146,49 @@ fn select_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> std::r
             format!("{ADAPTER_ENV}='{wanted}' matches none of the GPU adapters found: {}", names.join(", "))
         });
     }
+    if !ALLOW_SOFTWARE.load(Ordering::SeqCst) {
+        adapters.retain(|a| a.get_info().device_type != wgpu::DeviceType::Cpu);
+        if adapters.is_empty() {
+            return Err(format!(
+                "no hardware GPU adapter found, only the software adapter {} (the CPU running Vulkan, slower than \
+                 backprop's CPU backend). It is used only when asked for: set {ADAPTER_ENV}=llvmpipe, or call \
+                 backprop.gpu.use_software_adapter() before the first GPU use",
+                names.join(", ")
+            ));
+        }
+    }
     adapters.sort_by_key(|a| rank(&a.get_info()));
     Ok(adapters.swap_remove(0))
+}
+
+/// Keeps Mesa's device-select Vulkan layer out of probing. That implicit layer only reorders
+/// adapters (this module ranks them itself), and on a machine without a desktop session it
+/// prints "XDG_RUNTIME_DIR is invalid or not set" to stderr once per adapter while looking
+/// for a Wayland compositor. Its documented off switch, `NODEVICE_SELECT=1`, is set while the
+/// Vulkan instance is created and its adapters enumerated, unless the user configured the
+/// layer (`NODEVICE_SELECT` or `MESA_VK_DEVICE_SELECT` set); then it is left alone.
+struct QuietDeviceSelect(bool);
+
+const DEVICE_SELECT_OFF: &str = "NODEVICE_SELECT";
+
+impl QuietDeviceSelect {
+    fn enter() -> QuietDeviceSelect {
+        let configured = std::env::var_os(DEVICE_SELECT_OFF).is_some() || std::env::var_os("MESA_VK_DEVICE_SELECT").is_some();
+        if !configured {
+            // Environment writes race with reads on other threads; this runs once per probe,
+            // under the GIL and the device lock, before any thread of the Vulkan loader exists.
+            std::env::set_var(DEVICE_SELECT_OFF, "1");
+        }
+        QuietDeviceSelect(!configured)
+    }
+}
+
+impl Drop for QuietDeviceSelect {
+    fn drop(&mut self) {
+        if self.0 {
+            std::env::remove_var(DEVICE_SELECT_OFF);
+        }
+    }
 }
 
 impl Gpu {
@@ -113,8 +199,11 @@ impl Gpu {
         // Backend validation layers only when asked for (WGPU_VALIDATION=1): they are slow.
         desc.flags = wgpu::InstanceFlags::empty().with_env();
         desc.backend_options = desc.backend_options.with_env();
+        let quiet = QuietDeviceSelect::enter();
         let instance = wgpu::Instance::new(desc);
-        let adapter = select_adapter(&instance, backends)?;
+        let adapter = select_adapter(&instance, backends);
+        drop(quiet);
+        let adapter = adapter?;
         let info = adapter.get_info();
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {

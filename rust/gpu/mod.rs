@@ -17,9 +17,9 @@ mod recorder;
 mod storage;
 mod transfer;
 
-pub use context::{gpu, is_available, is_initialized, Gpu, ADAPTER_ENV};
+pub use context::{allow_software_adapter, gpu, is_available, is_initialized};
 pub use pipelines::{shader_files, source as shader_source};
-pub use storage::{check_dtype, GpuStorage};
+pub use storage::GpuStorage;
 pub use transfer::{known_bounds, to_cpu, to_gpu};
 
 use crate::error::Result;

@@ -168,7 +168,7 @@ pub fn scalar_like(like: &Tensor, value: f64) -> Result<Tensor> {
     } else {
         DType::F32
     };
-    Tensor::wrapped_number(value, dtype, like.device())
+    backend::wrapped_number(value, dtype, like.device())
 }
 
 macro_rules! binary_fns {

@@ -45,7 +45,7 @@ fn scatter(g: &Tensor, shape: &[usize], offsets: &Tensor) -> Result<Tensor> {
 
 fn int64_values(t: &Tensor) -> Result<Vec<i64>> {
     match t.dtype() {
-        DType::I64 => t.to_vec::<i64>(),
+        DType::I64 => backend::to_vec::<i64>(t),
         DType::Bool => Err(shape_err!("internal: masks are converted before offsets are computed")),
         other => Err(index_err!(
             "tensors used as indices must be int64 or bool tensors, got {}; convert with .long()",
@@ -84,7 +84,7 @@ fn strict_index(i: i64, n: usize, dim: usize, op: &str) -> Result<i64> {
 
 /// The positions of true elements of a mask, one int64 tensor per mask dimension.
 pub fn nonzero_columns(mask: &Tensor) -> Result<Vec<Tensor>> {
-    let m = mask.to_vec::<bool>()?;
+    let m = backend::to_vec::<bool>(mask)?;
     let shape = mask.shape();
     let strides = contiguous_strides(shape);
     let hits: Vec<usize> = m.iter().enumerate().filter(|(_, &b)| b).map(|(i, _)| i).collect();
@@ -399,7 +399,7 @@ fn view_positions(view: &Tensor, base: &Tensor) -> Result<Tensor> {
     }
     let base_off = base.layout().offset();
     let mut pos = buffer::with_capacity(view.numel(), view.shape(), "__setitem__")?;
-    crate::cpu::strided::for_each_index(view.layout(), |i| pos.push((i - base_off) as i64));
+    view.layout().for_each_index(|i| pos.push((i - base_off) as i64));
     let t = Tensor::from_vec(pos, view.shape())?;
     if view.device() != t.device() {
         super::to_device(&t, view.device())

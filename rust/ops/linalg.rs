@@ -281,22 +281,22 @@ fn diagonal_dims(ndim: usize, dim1: isize, dim2: isize, op: &str) -> Result<(usi
 /// `torch.diagonal(a, offset, dim1, dim2)`: a view.
 pub fn diagonal(a: &Tensor, offset: isize, dim1: isize, dim2: isize) -> Result<Tensor> {
     let (d1, d2) = diagonal_dims(a.ndim(), dim1, dim2, "diagonal")?;
-    Ok(diagonal_view(a, offset, d1, d2))
+    diagonal_view(a, offset, d1, d2)
 }
 
-fn diagonal_view(a: &Tensor, offset: isize, d1: usize, d2: usize) -> Tensor {
-    let out = a.with_layout(diagonal_layout(a.layout(), offset, d1, d2));
+fn diagonal_view(a: &Tensor, offset: isize, d1: usize, d2: usize) -> Result<Tensor> {
+    let out = a.with_layout(diagonal_layout(a.layout(), offset, d1, d2))?;
     record(super::Op::Linalg(LinalgOp::Diagonal { offset, dim1: d1, dim2: d2 }), &[a], &out, |_| smallvec![]);
     if out.requires_grad() {
         out.mark_view_of_differentiable();
     }
-    out
+    Ok(out)
 }
 
 /// Zeros of shape `full` with `g` (its last dim the diagonal) written on the diagonal.
 fn diagonal_scatter(g: &Tensor, full: &[usize], offset: isize, d1: usize, d2: usize) -> Result<Tensor> {
     let out = backend::full(full, 0.0, g.dtype(), g.device())?;
-    let region = out.with_layout(diagonal_layout(out.layout(), offset, d1, d2));
+    let region = out.with_layout(diagonal_layout(out.layout(), offset, d1, d2))?;
     if region.shape() != g.shape() {
         return Err(shape_err!(
             "diag_embed: internal shape mismatch {} vs {}",
@@ -421,7 +421,7 @@ impl LinalgOp {
             LinalgOp::Diagonal { offset, dim1, dim2 } => {
                 grads(ctx, [&|| diagonal_scatter(g, &ctx.inputs[0].shape, *offset, *dim1, *dim2)])
             }
-            LinalgOp::DiagonalScatter { offset, dim1, dim2 } => grads(ctx, [&|| Ok(diagonal_view(g, *offset, *dim1, *dim2))]),
+            LinalgOp::DiagonalScatter { offset, dim1, dim2 } => grads(ctx, [&|| diagonal_view(g, *offset, *dim1, *dim2)]),
         }
     }
 }

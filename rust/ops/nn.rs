@@ -46,9 +46,9 @@ fn softmax_impl(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
     let d = normalize_dim(dim, x.ndim(), op)?;
     let last = x.ndim() - 1;
     let xd = x.detach();
-    let moved = if d == last { xd } else { xd.with_layout(xd.layout().transpose(d, last)) };
+    let moved = if d == last { xd } else { xd.with_layout(xd.layout().transpose(d, last))? };
     let y = backend::softmax_last(&moved, log)?;
-    let out = if d == last { y } else { y.with_layout(y.layout().transpose(d, last)) };
+    let out = if d == last { y } else { y.with_layout(y.layout().transpose(d, last))? };
     let node = if log { NnOp::LogSoftmax { dim } } else { NnOp::Softmax { dim } };
     record(super::Op::Nn(node), &[&x], &out, |_| smallvec![Save::Output(0)]);
     Ok(out)
@@ -154,7 +154,7 @@ fn check_target(target: &Tensor, classes: usize, ignore_index: i64, op: &str) ->
         }
     }
     let mut ignored = false;
-    for &t in &target.to_vec::<i64>()? {
+    for &t in &backend::to_vec::<i64>(target)? {
         if t == ignore_index {
             ignored = true;
         } else if t < 0 || t as usize >= classes {

@@ -123,7 +123,7 @@ pub fn adam_step(params: &[Tensor], grads: &[Tensor], slots: &[AdamSlot], opts: 
         if s.step.numel() != 1 || !s.step.dtype().is_float() {
             return Err(Error::Value(format!("adam: the step of parameter {i} must be a one-element float tensor")));
         }
-        checked.push((g, s.step.item()? + 1.0));
+        checked.push((g, backend::item(s.step)? + 1.0));
     }
     for ((p, s), (g, t)) in params.iter().zip(slots).zip(checked) {
         let hp = AdamHyper::at_step(opts, t);
@@ -292,7 +292,7 @@ pub fn rule_step(opt: &RuleOptimizer, params: &[Tensor], grads: &[Tensor], state
             if s.numel() != 1 || !s.dtype().is_float() {
                 return Err(value_err!("{op}: state '{name}' of parameter {i} must be a one-element float tensor, got {} {}", s.dtype().name(), ShapeDisplay(s.shape())));
             }
-            values.push(s.item()?);
+            values.push(backend::item(s)?);
         }
         let dtype = scalars[i][0].dtype();
         plans.push((g, opt.plan(&values, dtype)));

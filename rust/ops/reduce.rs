@@ -1,7 +1,13 @@
-//! Reductions: sum, mean, max/min (over everything, or along a dim with indices), argmax,
-//! logsumexp, var/std. Their vjps broadcast the gradient back (sum), or route it (max).
+//! Reductions: sum, mean, max/min (over everything, over several dims, or along a dim with
+//! indices), argmax, logsumexp, var/std, norm, all/any. Their vjps broadcast the gradient back
+//! (sum), or route it (max).
+//!
+//! Dims follow PyTorch: `None` and an empty list both mean every dim.
 
-use super::{div, eq, exp, expand, gather, grads, ints, log, mul, reshape, scalar_like, sub, unsqueeze, Grads, OpParam, OpParams};
+use super::{
+    abs, cast, div, eq, exp, expand, gather, grads, ints, log, logical_not, mul, ne, pow_scalar, reshape, scalar_like, sign,
+    sqrt, sub, unsqueeze, where_, Grads, OpParam, OpParams,
+};
 use crate::autograd::{record, Save, VjpCtx};
 use crate::backend::{self, ReduceKind};
 use crate::error::{value_err, Result};
@@ -12,12 +18,19 @@ pub enum ReduceOp {
     Sum { axes: Dims, keepdim: bool },
     /// max/min over all elements: ties share the gradient evenly.
     Extremum { kind: ReduceKind },
+    /// The p-norm for finite p other than 0 and 1 (those are composites); the gradient is 0
+    /// where the norm is 0, as in PyTorch.
+    Norm { p: f64, axes: Dims, keepdim: bool },
+    /// The number of non-zeros (`norm(p=0)`): a gradient of zeros.
+    CountNonzero,
+    /// The standard deviation; the gradient is 0 where it is 0 (a constant input), as in PyTorch.
+    Std { axes: Dims, correction: f64, keepdim: bool },
 }
 
-/// Normalises `dims` (None: all) into sorted unique axes.
+/// Normalises `dims` (None or empty: all) into sorted unique axes.
 pub fn reduce_axes(t: &Tensor, dims: Option<&[isize]>, op: &str) -> Result<Dims> {
     let mut axes: Dims = match dims {
-        None => (0..t.ndim()).collect(),
+        None | Some([]) => (0..t.ndim()).collect(),
         Some(d) => d.iter().map(|&d| normalize_dim(d, t.ndim(), op)).collect::<Result<_>>()?,
     };
     axes.sort_unstable();
@@ -39,6 +52,15 @@ pub fn sum(a: &Tensor, dims: Option<&[isize]>, keepdim: bool) -> Result<Tensor> 
     let out = backend::reduce(ReduceKind::Sum, &a, &axes, keepdim)?;
     record(super::Op::Reduce(ReduceOp::Sum { axes, keepdim }), &[&a], &out, |_| smallvec![]);
     Ok(out)
+}
+
+/// `sum(dtype=...)`: the input is cast to `dtype` first, then summed (PyTorch's order: the
+/// int64 sum of [1.5, 2.7] is 3, not 4).
+pub fn sum_as(a: &Tensor, dims: Option<&[isize]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    match dtype {
+        Some(d) if d != a.dtype() => sum(&cast(a, d)?, dims, keepdim),
+        _ => sum(a, dims, keepdim),
+    }
 }
 
 pub fn mean(a: &Tensor, dims: Option<&[isize]>, keepdim: bool) -> Result<Tensor> {
@@ -136,14 +158,123 @@ pub fn logsumexp(a: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
     }
 }
 
+fn check_float(a: &Tensor, op: &str) -> Result<()> {
+    if !a.dtype().is_float() {
+        return Err(crate::error::dtype_err!("{op}: expected a float tensor, got {}; convert it with .float() first", a.dtype().name()));
+    }
+    Ok(())
+}
+
+/// The number of elements each output element of a reduction over `axes` combines.
+fn reduced_count(a: &Tensor, axes: &[usize]) -> usize {
+    axes.iter().map(|&d| a.shape()[d]).product()
+}
+
 /// Variance with Bessel's `correction` (1 by default, as in PyTorch).
 pub fn var(a: &Tensor, dims: Option<&[isize]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+    check_float(a, "var")?;
     let axes = reduce_axes(a, dims, "var")?;
-    let n: usize = axes.iter().map(|&d| a.shape()[d]).product();
+    let n = reduced_count(a, &axes);
     let mu = mean(a, dims, true)?;
     let d = sub(a, &mu)?;
     let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
     div(&ss, &scalar_like(&ss, (n as f64 - correction).max(0.0))?)
+}
+
+/// Standard deviation: `sqrt(var)`, one node whose gradient is 0 at a constant input (where
+/// the chain rule through `sqrt` would give 0 / 0).
+pub fn std(a: &Tensor, dims: Option<&[isize]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+    check_float(a, "std")?;
+    let axes = reduce_axes(a, dims, "std")?;
+    let out = sqrt(&var(&a.detach(), dims, correction, keepdim)?)?;
+    record(super::Op::Reduce(ReduceOp::Std { axes, correction, keepdim }), &[a], &out, |_| smallvec![Save::Input(a), Save::Output(0)]);
+    Ok(out)
+}
+
+/// `all`: whether every element (along `dims`) is non-zero, as bool.
+pub fn all(a: &Tensor, dims: Option<&[isize]>, keepdim: bool) -> Result<Tensor> {
+    let zeros = cast(&logical_not(&cast(a, DType::Bool)?)?, DType::I64)?;
+    let s = sum(&zeros, dims, keepdim)?;
+    eq(&s, &scalar_like(&s, 0.0)?)
+}
+
+/// `any`: whether some element (along `dims`) is non-zero, as bool.
+pub fn any(a: &Tensor, dims: Option<&[isize]>, keepdim: bool) -> Result<Tensor> {
+    let nonzeros = cast(&cast(a, DType::Bool)?, DType::I64)?;
+    let s = sum(&nonzeros, dims, keepdim)?;
+    super::gt(&s, &scalar_like(&s, 0.0)?)
+}
+
+/// `amax`/`amin`: max/min over several dims (all when `dims` is None); the gradient is spread
+/// evenly over ties (PyTorch's amax rule).
+pub fn extremum_dims(kind: ReduceKind, t: &Tensor, dims: Option<&[isize]>, keepdim: bool) -> Result<Tensor> {
+    if dims.is_none() && !keepdim {
+        return extremum_all(kind, t);
+    }
+    let axes = reduce_axes(t, dims, kind.name())?;
+    let all_dims: Vec<isize> = axes.iter().map(|&d| d as isize).collect();
+    let m = backend::reduce(kind, &t.detach(), &axes, true)?;
+    let hits = cast(&eq(t, &m)?, t.dtype())?;
+    let count = sum(&hits, Some(&all_dims), true)?;
+    let picked = div(&sum(&mul(t, &hits)?, Some(&all_dims), true)?, &count)?;
+    if keepdim {
+        Ok(picked)
+    } else {
+        reshape(&picked, &kept_shape(t.shape(), &axes))
+    }
+}
+
+/// `shape` without the reduced `axes`.
+fn kept_shape(shape: &[usize], axes: &[usize]) -> Dims {
+    shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect()
+}
+
+/// Vector p-norm over `dims` (all when None), PyTorch's `Tensor.norm`: p = 2 by default (the
+/// Frobenius norm of a matrix), 0 (the count of non-zeros), 1, inf, -inf, or any other p
+/// (`sum(|x|^p)^(1/p)`). The gradient at an all-zero input is 0.
+pub fn norm(a: &Tensor, p: f64, dims: Option<&[isize]>, keepdim: bool) -> Result<Tensor> {
+    check_float(a, "norm")?;
+    if p.is_nan() {
+        return Err(value_err!("norm: the order p must be a number, got nan"));
+    }
+    if p == 1.0 {
+        return sum(&abs(a)?, dims, keepdim);
+    }
+    if p.is_infinite() {
+        let kind = if p > 0.0 { ReduceKind::Max } else { ReduceKind::Min };
+        return extremum_dims(kind, &abs(a)?, dims, keepdim);
+    }
+    let axes = reduce_axes(a, dims, "norm")?;
+    let x = a.detach();
+    if p == 0.0 {
+        let out = sum(&cast(&ne(&x, &scalar_like(&x, 0.0)?)?, a.dtype())?, dims, keepdim)?;
+        record(super::Op::Reduce(ReduceOp::CountNonzero), &[a], &out, |_| smallvec![]);
+        return Ok(out);
+    }
+    let out = if p == 2.0 {
+        sqrt(&sum(&mul(&x, &x)?, dims, keepdim)?)?
+    } else {
+        pow_scalar(&sum(&pow_scalar(&abs(&x)?, p)?, dims, keepdim)?, 1.0 / p)?
+    };
+    record(super::Op::Reduce(ReduceOp::Norm { p, axes, keepdim }), &[a], &out, |_| smallvec![Save::Input(a), Save::Output(0)]);
+    Ok(out)
+}
+
+/// A reduction's output (or its gradient) with the reduced axes back as size-1 dims, so it
+/// broadcasts against the input.
+fn unreduce(t: &Tensor, axes: &[usize], keepdim: bool) -> Result<Tensor> {
+    let mut t = t.clone();
+    if !keepdim {
+        for &a in axes {
+            t = unsqueeze(&t, a as isize)?;
+        }
+    }
+    Ok(t)
+}
+
+/// `t` with its zeros replaced by ones: a denominator that is safe where the numerator is 0 too.
+fn nonzero_or_one(t: &Tensor) -> Result<Tensor> {
+    where_(&eq(t, &scalar_like(t, 0.0)?)?, &scalar_like(t, 1.0)?, t)
 }
 
 impl ReduceOp {
@@ -151,12 +282,21 @@ impl ReduceOp {
         match self {
             ReduceOp::Sum { .. } => "sum",
             ReduceOp::Extremum { kind } => kind.name(),
+            ReduceOp::Norm { .. } | ReduceOp::CountNonzero => "norm",
+            ReduceOp::Std { .. } => "std",
         }
     }
 
     pub fn params(&self) -> OpParams {
         match self {
             ReduceOp::Sum { axes, keepdim } => vec![("dim", ints(axes)), ("keepdim", OpParam::Bool(*keepdim))],
+            ReduceOp::Norm { p, axes, keepdim } => {
+                vec![("p", OpParam::Float(*p)), ("dim", ints(axes)), ("keepdim", OpParam::Bool(*keepdim))]
+            }
+            ReduceOp::CountNonzero => vec![("p", OpParam::Float(0.0))],
+            ReduceOp::Std { axes, correction, keepdim } => {
+                vec![("dim", ints(axes)), ("correction", OpParam::Float(*correction)), ("keepdim", OpParam::Bool(*keepdim))]
+            }
             ReduceOp::Extremum { .. } => OpParams::new(),
         }
     }
@@ -166,21 +306,47 @@ impl ReduceOp {
         let in_shape = &ctx.inputs[0].shape;
         match self {
             // The sum's local gradient is 1 everywhere: broadcast the upstream gradient back.
-            ReduceOp::Sum { axes, keepdim } => grads(ctx, [&|| {
-                let mut g = g.clone();
-                if !keepdim {
-                    for &a in axes.iter() {
-                        g = unsqueeze(&g, a as isize)?;
-                    }
-                }
-                expand(&g, in_shape)
-            }]),
+            ReduceOp::Sum { axes, keepdim } => grads(ctx, [&|| expand(&unreduce(g, axes, *keepdim)?, in_shape)]),
             ReduceOp::Extremum { .. } => {
                 let (a, out) = (ctx.saved(0)?, ctx.saved(1)?);
                 grads(ctx, [&|| {
                     let hits = super::cast(&eq(a, out)?, g.dtype())?;
                     let count = sum(&hits, None, false)?;
                     mul(&hits, &div(g, &count)?)
+                }])
+            }
+            // d|x|_p / dx = sgn(x) |x|^(p-1) / |x|_p^(p-1), and 0 where the norm is 0, as in
+            // PyTorch. For p > 0 a zero norm means every x is 0, so sgn(x) = 0 gives that 0
+            // once the zeros in the powers are replaced (no 0 / 0, no 0 * inf).
+            ReduceOp::Norm { p, axes, keepdim } => {
+                let (x, out) = (ctx.saved(0)?, ctx.saved(1)?);
+                grads(ctx, [&|| {
+                    let g = unreduce(g, axes, *keepdim)?;
+                    let norm = unreduce(out, axes, *keepdim)?;
+                    let safe_norm = nonzero_or_one(&norm)?;
+                    if *p == 2.0 {
+                        return div(&mul(&g, x)?, &safe_norm);
+                    }
+                    let scaled = pow_scalar(&nonzero_or_one(&abs(x)?)?, p - 1.0)?;
+                    let grad = div(&mul(&mul(&g, &sign(x)?)?, &scaled)?, &pow_scalar(&safe_norm, p - 1.0)?)?;
+                    if *p > 0.0 {
+                        return Ok(grad);
+                    }
+                    // p < 0: one zero element makes the norm 0 while the others are not.
+                    where_(&eq(&norm, &scalar_like(&norm, 0.0)?)?, &scalar_like(&grad, 0.0)?, &grad)
+                }])
+            }
+            ReduceOp::CountNonzero => grads(ctx, [&|| backend::full(in_shape, 0.0, ctx.inputs[0].dtype, ctx.inputs[0].device)]),
+            // d std / dx = (x - mean) / ((n - correction) std); 0 where std is 0 (then x - mean is 0).
+            ReduceOp::Std { axes, correction, keepdim } => {
+                let (x, out) = (ctx.saved(0)?, ctx.saved(1)?);
+                grads(ctx, [&|| {
+                    let n: usize = axes.iter().map(|&d| in_shape[d]).product();
+                    let dims: Vec<isize> = axes.iter().map(|&d| d as isize).collect();
+                    let centred = sub(x, &mean(x, Some(&dims), true)?)?;
+                    let out = nonzero_or_one(&unreduce(out, axes, *keepdim)?)?;
+                    let denominator = mul(&out, &scalar_like(&out, (n as f64 - correction).max(0.0))?)?;
+                    mul(&unreduce(g, axes, *keepdim)?, &div(&centred, &denominator)?)
                 }])
             }
         }

@@ -24,13 +24,13 @@ pub enum ShapeOp {
 }
 
 /// Wraps `layout` over `a`'s storage as a recorded view.
-fn view_op(a: &Tensor, layout: Layout, op: ShapeOp) -> Tensor {
-    let out = a.with_layout(layout);
+fn view_op(a: &Tensor, layout: Layout, op: ShapeOp) -> Result<Tensor> {
+    let out = a.with_layout(layout)?;
     record(super::Op::Shape(op), &[a], &out, |_| smallvec![]);
     if out.requires_grad() {
         out.mark_view_of_differentiable();
     }
-    out
+    Ok(out)
 }
 
 fn check_numel(a: &Tensor, shape: &[usize], op: &str) -> Result<()> {
@@ -67,20 +67,20 @@ pub fn infer_shape(requested: &[isize], n: usize, op: &str) -> Result<Dims> {
 
 /// A view with `a`'s own layout: what no-op reshapes, expands and full slices return, a new
 /// tensor as in PyTorch (never `a` itself, whose grad and requires_grad flag would be shared).
-fn same_view(a: &Tensor, op: ShapeOp) -> Tensor {
+fn same_view(a: &Tensor, op: ShapeOp) -> Result<Tensor> {
     view_op(a, a.layout().clone(), op)
 }
 
 pub fn reshape(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
     check_numel(a, shape, "reshape")?;
     if a.shape() == shape {
-        return Ok(same_view(a, ShapeOp::Reshape));
+        return same_view(a, ShapeOp::Reshape);
     }
     match a.layout().reshape_view(shape) {
-        Some(l) => Ok(view_op(a, l, ShapeOp::Reshape)),
+        Some(l) => view_op(a, l, ShapeOp::Reshape),
         None => {
             let c = contiguous(a)?;
-            Ok(view_op(&c, Layout::contiguous(shape), ShapeOp::Reshape))
+            view_op(&c, Layout::contiguous(shape), ShapeOp::Reshape)
         }
     }
 }
@@ -89,7 +89,7 @@ pub fn reshape(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
 pub fn view(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
     check_numel(a, shape, "view")?;
     match a.layout().reshape_view(shape) {
-        Some(l) => Ok(view_op(a, l, ShapeOp::Reshape)),
+        Some(l) => view_op(a, l, ShapeOp::Reshape),
         None => Err(shape_err!(
             "view: shape {} is not compatible with the input's size and strides (shape {}, strides {:?}): \
              at least one dimension spans across two contiguous subspaces. Use .reshape(...) instead",
@@ -103,18 +103,18 @@ pub fn view(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
 pub fn permute(a: &Tensor, dims: &[isize]) -> Result<Tensor> {
     let perm: Dims = dims.iter().map(|&d| normalize_dim(d, a.ndim(), "permute")).collect::<Result<_>>()?;
     let l = a.layout().permute(&perm)?;
-    Ok(view_op(a, l, ShapeOp::Permute { perm }))
+    view_op(a, l, ShapeOp::Permute { perm })
 }
 
 pub fn transpose(a: &Tensor, d0: isize, d1: isize) -> Result<Tensor> {
     let (x, y) = (normalize_dim(d0, a.ndim(), "transpose")?, normalize_dim(d1, a.ndim(), "transpose")?);
     if a.ndim() == 0 {
-        return Ok(same_view(a, ShapeOp::Reshape));
+        return same_view(a, ShapeOp::Reshape);
     }
     let mut perm: Dims = (0..a.ndim()).collect();
     perm.swap(x, y);
     let l = a.layout().permute(&perm)?;
-    Ok(view_op(a, l, ShapeOp::Permute { perm }))
+    view_op(a, l, ShapeOp::Permute { perm })
 }
 
 /// `.T`: all dims reversed.
@@ -126,15 +126,15 @@ pub fn t_all(a: &Tensor) -> Result<Tensor> {
 /// Broadcasts to `shape` without copying (stride 0 along new and size-1 dims).
 pub fn expand(a: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if a.shape() == shape {
-        return Ok(same_view(a, ShapeOp::Expand));
+        return same_view(a, ShapeOp::Expand);
     }
     let l = a.layout().expand(shape, "expand")?;
-    Ok(view_op(a, l, ShapeOp::Expand))
+    view_op(a, l, ShapeOp::Expand)
 }
 
 pub fn unsqueeze(a: &Tensor, dim: isize) -> Result<Tensor> {
     let d = normalize_dim(dim, a.ndim() + 1, "unsqueeze")?;
-    Ok(view_op(a, a.layout().unsqueeze(d), ShapeOp::Reshape))
+    view_op(a, a.layout().unsqueeze(d), ShapeOp::Reshape)
 }
 
 pub fn squeeze_dim(a: &Tensor, dim: isize) -> Result<Tensor> {
@@ -145,7 +145,7 @@ pub fn squeeze_dim(a: &Tensor, dim: isize) -> Result<Tensor> {
     if a.shape()[d] != 1 {
         return Ok(a.clone());
     }
-    Ok(view_op(a, a.layout().squeeze_dim(d), ShapeOp::Reshape))
+    view_op(a, a.layout().squeeze_dim(d), ShapeOp::Reshape)
 }
 
 pub fn squeeze(a: &Tensor) -> Result<Tensor> {
@@ -189,9 +189,9 @@ pub fn clamp_slice(start: Option<isize>, stop: Option<isize>, step: isize, n: us
 pub fn slice(a: &Tensor, dim: usize, start: usize, len: usize, step: usize) -> Result<Tensor> {
     let layout = a.layout().slice(dim, start, len, step, "slice")?;
     if start == 0 && step == 1 && len == a.shape()[dim] {
-        return Ok(same_view(a, ShapeOp::Reshape));
+        return same_view(a, ShapeOp::Reshape);
     }
-    Ok(view_op(a, layout, ShapeOp::Slice { dim, start, step }))
+    view_op(a, layout, ShapeOp::Slice { dim, start, step })
 }
 
 /// The size of dimension `dim` of `a`, for ops that pick along one dimension and so cannot
@@ -230,13 +230,13 @@ pub fn unbind(a: &Tensor, dim: isize) -> Result<Vec<Tensor>> {
 pub fn select(a: &Tensor, dim: isize, index: isize) -> Result<Tensor> {
     let (d, _) = picked_dim(a, dim, "select")?;
     let i = a.layout().check_index(d, index, "index")?;
-    Ok(view_op(a, a.layout().select(d, i), ShapeOp::Select { dim: d, index: i }))
+    view_op(a, a.layout().select(d, i), ShapeOp::Select { dim: d, index: i })
 }
 
 /// Zeros of `full` shape with `g` written at `[start::step]` along `dim` (a slice's vjp).
 fn slice_scatter(g: &Tensor, full: &[usize], dim: usize, start: usize, step: usize) -> Result<Tensor> {
     let out = backend::full(full, 0.0, g.dtype(), g.device())?;
-    let region = out.with_layout(out.layout().slice(dim, start, g.shape()[dim], step, "slice_backward")?);
+    let region = out.with_layout(out.layout().slice(dim, start, g.shape()[dim], step, "slice_backward")?)?;
     backend::copy_into(&region, g)?;
     record(super::Op::Shape(ShapeOp::SliceScatter { dim, start, step, full: Dims::from_slice(full) }), &[g], &out, |_| smallvec![]);
     Ok(out)

@@ -247,7 +247,7 @@ pub fn operand(obj: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Option<Tensor>
     } else {
         return Ok(None);
     };
-    Ok(Some(Tensor::wrapped_number(value, dtype, like.device())?))
+    Ok(Some(crate::backend::wrapped_number(value, dtype, like.device())?))
 }
 
 fn is_convertible(obj: &Bound<'_, PyAny>) -> bool {
@@ -409,8 +409,8 @@ fn collect(root: &Bound<'_, PyAny>, shape: &[usize], out: &mut Flat, saw: &mut S
                     )));
                 }
                 match t.dtype() {
-                    DType::Bool => t.to_vec::<bool>()?.into_iter().for_each(|x| push_value(out, Value::Bool(x))),
-                    DType::I64 => t.to_vec::<i64>()?.into_iter().for_each(|x| push_value(out, Value::Int(x))),
+                    DType::Bool => crate::backend::to_vec::<bool>(t)?.into_iter().for_each(|x| push_value(out, Value::Bool(x))),
+                    DType::I64 => crate::backend::to_vec::<i64>(t)?.into_iter().for_each(|x| push_value(out, Value::Int(x))),
                     d => {
                         saw.float64 |= d == DType::F64;
                         saw.float = true;
@@ -464,11 +464,11 @@ fn push_number(obj: &Bound<'_, PyAny>, out: &mut Flat, saw: &mut Seen) -> PyResu
     } else if let Ok(t) = obj.cast::<PyTensor>() {
         let t = &t.get().t;
         match t.dtype() {
-            DType::Bool => Value::Bool(t.item()? != 0.0),
-            DType::I64 => Value::Int(t.to_vec::<i64>()?[0]),
+            DType::Bool => Value::Bool(crate::backend::item(t)? != 0.0),
+            DType::I64 => Value::Int(crate::backend::to_vec::<i64>(t)?[0]),
             d => {
                 saw.float64 |= d == DType::F64;
-                Value::Float(t.item()?)
+                Value::Float(crate::backend::item(t)?)
             }
         }
     } else if let Ok(f) = obj.cast_exact::<PyFloat>() {

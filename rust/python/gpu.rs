@@ -11,6 +11,14 @@ pub fn _gpu_is_available() -> bool {
     gpu::is_available()
 }
 
+/// Lets the GPU fall back to a software adapter (llvmpipe/lavapipe) when no hardware adapter
+/// exists; call before the first GPU use. Returns the previous setting.
+#[pyfunction]
+#[pyo3(signature = (allow = true))]
+pub fn _gpu_allow_software_adapter(allow: bool) -> PyResult<bool> {
+    Ok(gpu::allow_software_adapter(allow)?)
+}
+
 /// Whether the device has been created (importing and CPU work must not create it).
 #[pyfunction]
 pub fn _gpu_is_initialized() -> bool {
@@ -97,6 +105,7 @@ pub fn _gpu_shader_files() -> Vec<&'static str> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_gpu_is_available, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_is_initialized, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_allow_software_adapter, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_unavailable_reason, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_adapter_info, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_synchronize, m)?)?;

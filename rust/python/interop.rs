@@ -7,7 +7,7 @@ use crate::ops;
 use crate::tensor::{CpuStorage, DType, Device, Dims, Layout, Storage, Tensor};
 use numpy::npyffi::{self, flags, PY_ARRAY_API};
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::ffi::{c_void, CStr};
@@ -27,7 +27,20 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor, base: Bound<'py, PyAny>) -> PyRe
     let item = t.dtype().size();
     let mut dims: Vec<npyffi::npy_intp> = t.shape().iter().map(|&d| d as npyffi::npy_intp).collect();
     let mut strides: Vec<npyffi::npy_intp> = t.layout().strides().iter().map(|&s| (s * item) as npyffi::npy_intp).collect();
-    // SAFETY: the pointer covers the layout's extent inside the storage, which `base` keeps alive.
+    // SAFETY: NumPy gets a view, not a copy, so its contract is ours to keep:
+    // - `data` plus the byte strides reaches exactly the elements of `t`'s layout, which lies
+    //   inside the storage (`Tensor::with_layout` checked it), so NumPy never reads or writes
+    //   outside the allocation; `dims`/`strides` are only read during the call.
+    // - `base` (the tensor, or a holder of a CPU copy) becomes the array's base object, so the
+    //   storage lives as long as the array and any view of it.
+    // - The memory is aligned for the dtype (engine allocations and shared NumPy memory are)
+    //   and holds valid values of it; bool storage holds only 0 and 1 (engine-written: shared
+    //   NumPy memory is never bool), which NumPy reads as its bool.
+    // - NumPy may write through the array (WRITEABLE): that is the same aliasing as an
+    //   in-place op, and happens with the GIL held (the contract in `tensor::storage`).
+    // - `from_owned_ptr`/`into_ptr` keep the reference counts balanced: the new array's one
+    //   reference goes to `arr`; `PyArray_SetBaseObject` steals the reference `into_ptr` gives
+    //   up, also when it fails.
     unsafe {
         let data = storage.as_ptr().add(t.layout().offset() * item) as *mut c_void;
         let descr = np_descr(py, t.dtype());
@@ -66,6 +79,7 @@ pub fn tensor_from_array_copy(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let arr = np.call_method1("ascontiguousarray", (arr, dtype.name()))?;
     let arr = arr.cast::<PyUntypedArray>()?;
     let n = arr.len();
+    // SAFETY: `arr` is a live ndarray (checked by the cast), so its struct may be read.
     let ptr = unsafe { (*arr.as_array_ptr()).fields.data } as *const u8;
     Ok(match dtype {
         // SAFETY (all four): a C-contiguous array of exactly this dtype and length.
@@ -99,17 +113,20 @@ struct ArrayOwner(#[allow(dead_code)] Py<PyAny>);
 pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let a = arr.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err(format!("from_numpy: expected a numpy.ndarray, got {}", describe(arr))))?;
     let name: String = a.dtype().getattr("name")?.extract()?;
+    // bool arrays are copied, not shared: NumPy lets a bool array hold any byte (a uint8 array
+    // viewed as bool), and a Rust bool other than 0 or 1 is undefined behaviour.
     let dtype = match name.as_str() {
         "float32" => Some(DType::F32),
         "float64" => Some(DType::F64),
         "int64" => Some(DType::I64),
-        "bool" => Some(DType::Bool),
         _ => None,
     };
     let item = dtype.map(|d| d.size()).unwrap_or(1);
+    // SAFETY: `a` is a live ndarray (checked by the cast), so its struct may be read.
+    let writeable = unsafe { (*a.as_array_ptr()).fields.flags } & flags::NPY_ARRAY_WRITEABLE != 0;
     let shareable = dtype.is_some()
         && a.is_aligned()
-        && unsafe { (*a.as_array_ptr()).fields.flags } & flags::NPY_ARRAY_WRITEABLE != 0
+        && writeable
         && a.strides().iter().all(|&s| s >= 0 && s as usize % item == 0)
         && a.dtype().is_native_byteorder().unwrap_or(false);
     if !shareable {
@@ -119,14 +136,25 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let shape: Dims = a.shape().iter().copied().collect();
     let strides: Dims = a.strides().iter().map(|&s| s as usize / item).collect();
     let layout = Layout::new(shape, strides, 0);
-    let len = layout.storage_extent().max(0);
-    // SAFETY: aligned, writeable, native-order memory of `len` elements, kept alive by the owner.
+    let len = layout
+        .checked_extent()
+        .ok_or_else(|| PyValueError::new_err(format!("from_numpy: the array's shape and strides overflow ({:?}, {:?})", a.shape(), a.strides())))?;
+    // SAFETY: the storage borrows the array's memory, so it must hold what `CpuStorage`
+    // assumes of memory it owns:
+    // - `len` elements of `dtype` from `ptr`: the layout's extent, and the array's non-negative,
+    //   element-multiple strides (checked above) reach no further than its own buffer;
+    // - aligned (checked), native byte order (checked), initialised values of the dtype (every
+    //   bit pattern is a valid f32, f64 or i64; bool arrays are never shared);
+    // - writeable (checked), since in-place ops write through it; NumPy and the engine then
+    //   alias it like two views of one tensor, both under the GIL;
+    // - alive as long as the storage: `ArrayOwner` holds a reference to the array, released
+    //   when the storage drops (pyo3 defers the decref if that happens without the GIL).
     let storage = unsafe {
         let ptr = (*a.as_array_ptr()).fields.data as *mut u8;
         CpuStorage::from_foreign(ptr, len, dtype, Box::new(ArrayOwner(arr.clone().unbind())))
     };
     let base = Tensor::from_storage(Storage::Cpu(storage), &[len]);
-    Ok(PyTensor::wrap(base.with_layout(layout)))
+    Ok(PyTensor::wrap(base.with_layout(layout)?))
 }
 
 fn check_no_grad(t: &Tensor, what: &str) -> PyResult<()> {
@@ -260,27 +288,58 @@ struct Exported {
     strides: Vec<i64>,
 }
 
+/// DLPack's deleter of a legacy capsule's tensor: frees the struct and what it owns.
+///
+/// # Safety
+/// `m` is null or a pointer `dlpack_capsule` made with `Box::into_raw` (with `manager_ctx` an
+/// `Exported` made the same way), and this is the only call for it: DLPack lets exactly one
+/// party call the deleter, the consumer once it is done, or `capsule_destructor` when no
+/// consumer took the capsule. The consumer may call it from any thread and without the GIL;
+/// that is sound because dropping `Exported` touches only its own detached tensor handle (no
+/// autograd state shared with other handles) and atomically counted storage, whose CPU memory
+/// is freed by Rust (a NumPy owner's decref is deferred by pyo3 when the GIL is not held).
 unsafe extern "C" fn dl_deleter(m: *mut DLManagedTensor) {
     if m.is_null() {
         return;
     }
-    let m = Box::from_raw(m);
-    drop(Box::from_raw(m.manager_ctx as *mut Exported));
+    // SAFETY: per the contract above, both boxes are ours and released exactly once.
+    unsafe {
+        let m = Box::from_raw(m);
+        drop(Box::from_raw(m.manager_ctx as *mut Exported));
+    }
 }
 
+/// DLPack's deleter of a versioned (1.x) capsule's tensor.
+///
+/// # Safety
+/// As for `dl_deleter`, with a `DLManagedTensorVersioned`.
 unsafe extern "C" fn dl_deleter_versioned(m: *mut DLManagedTensorVersioned) {
     if m.is_null() {
         return;
     }
-    let m = Box::from_raw(m);
-    drop(Box::from_raw(m.manager_ctx as *mut Exported));
+    // SAFETY: per the contract of `dl_deleter`, both boxes are ours and released exactly once.
+    unsafe {
+        let m = Box::from_raw(m);
+        drop(Box::from_raw(m.manager_ctx as *mut Exported));
+    }
 }
 
 const DLTENSOR_NAME: &CStr = c"dltensor";
 const DLTENSOR_VERSIONED_NAME: &CStr = c"dltensor_versioned";
 
 /// Frees the payload of a capsule nobody consumed (consumers rename it to "used_...").
+///
+/// # Safety
+/// Called by Python, with the GIL held, on a capsule `dlpack_capsule` made. A consumed capsule
+/// has another name, so it fails both validity checks and its payload, which now belongs to
+/// the consumer, is left alone; an unconsumed one still owns its payload, freed here once.
 unsafe extern "C" fn capsule_destructor(capsule: *mut pyo3::ffi::PyObject) {
+    // SAFETY: per the contract above; `PyCapsule_GetPointer` with the checked name returns the
+    // pointer `PyCapsule_New` got.
+    unsafe { destroy_unconsumed(capsule) }
+}
+
+unsafe fn destroy_unconsumed(capsule: *mut pyo3::ffi::PyObject) {
     if pyo3::ffi::PyCapsule_IsValid(capsule, DLTENSOR_NAME.as_ptr()) == 1 {
         let m = pyo3::ffi::PyCapsule_GetPointer(capsule, DLTENSOR_NAME.as_ptr()) as *mut DLManagedTensor;
         dl_deleter(m);
@@ -295,7 +354,7 @@ unsafe extern "C" fn capsule_destructor(capsule: *mut pyo3::ffi::PyObject) {
 fn dlpack_capsule(py: Python<'_>, t: Tensor, versioned: bool) -> PyResult<Bound<'_, PyAny>> {
     let storage = t.cpu_storage("__dlpack__")?;
     let item = t.dtype().size();
-    // SAFETY: the offset lies inside the storage.
+    // SAFETY: the offset lies inside the storage (the layout was checked against it).
     let data = unsafe { storage.as_ptr().add(t.layout().offset() * item) } as *mut c_void;
     let (code, bits) = match t.dtype() {
         DType::F32 => (2, 32),
@@ -331,7 +390,11 @@ fn dlpack_capsule(py: Python<'_>, t: Tensor, versioned: bool) -> PyResult<Bound<
         let m = Box::new(DLManagedTensor { dl_tensor, manager_ctx, deleter: Some(dl_deleter) });
         (Box::into_raw(m) as *mut c_void, DLTENSOR_NAME)
     };
-    // SAFETY: the capsule takes ownership of `raw`; its destructor frees it unless consumed.
+    // SAFETY: the capsule takes ownership of `raw`; its destructor frees it unless a consumer
+    // took it (then the consumer calls the deleter). `data`, `shape` and `strides` stay valid
+    // until the deleter runs: `Exported` owns the shape/stride vectors (never resized) and a
+    // handle on the storage. When `PyCapsule_New` fails, nothing else has `raw`, so it is freed
+    // here, once.
     unsafe {
         let cap = pyo3::ffi::PyCapsule_New(raw, name.as_ptr(), Some(capsule_destructor));
         if cap.is_null() {

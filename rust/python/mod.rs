@@ -5,8 +5,10 @@ mod autograd;
 mod convert;
 mod elementwise;
 mod errors;
+mod function;
 mod functions;
 mod gpu;
+mod graph;
 mod interop;
 mod linalg;
 mod norm;
@@ -17,7 +19,6 @@ mod tensor_ops;
 
 use pyo3::prelude::*;
 
-pub use tensor::PyTensor;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -27,9 +28,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;
-    m.add_class::<autograd::PyNode>()?;
-    m.add_class::<autograd::PyAccumulateGrad>()?;
-    m.add_class::<autograd::FunctionCtx>()?;
+    m.add_class::<graph::PyNode>()?;
+    m.add_class::<graph::PyAccumulateGrad>()?;
+    m.add_class::<function::FunctionCtx>()?;
     m.add_class::<autograd::RemovableHandle>()?;
     for dtype in [crate::DType::F32, crate::DType::F64, crate::DType::I64, crate::DType::Bool] {
         m.add(dtype.name(), convert::PyDType { dtype })?;
@@ -38,7 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(autograd::is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::_set_trace_all, m)?)?;
-    m.add_function(wrap_pyfunction!(autograd::_record_function, m)?)?;
+    m.add_function(wrap_pyfunction!(function::_record_function, m)?)?;
     m.add_function(wrap_pyfunction!(interop::from_numpy, m)?)?;
     m.add_function(wrap_pyfunction!(optim::sgd_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::adam_step, m)?)?;

@@ -47,7 +47,7 @@ fn deep_copy(py: Python<'_>, t: &Tensor, memo: Option<&Bound<'_, PyDict>>) -> Py
     let base = match cached {
         Some(b) => b,
         None => {
-            let whole = t.with_layout(crate::tensor::Layout::contiguous(&[t.storage().storage.len()]));
+            let whole = t.with_layout(crate::tensor::Layout::contiguous(&[t.storage().storage.len()]))?;
             let b = crate::backend::cast(&whole, t.dtype())?;
             if let Some(m) = memo {
                 m.set_item(key, Bound::new(py, PyTensor::wrap(b.clone()))?)?;
@@ -55,7 +55,7 @@ fn deep_copy(py: Python<'_>, t: &Tensor, memo: Option<&Bound<'_, PyDict>>) -> Py
             b
         }
     };
-    Ok(base.with_layout(t.layout().clone()))
+    Ok(base.with_layout(t.layout().clone())?)
 }
 
 #[pymethods]
@@ -267,18 +267,18 @@ impl PyTensor {
     }
 
     fn __float__(&self) -> PyResult<f64> {
-        Ok(self.t.item()?)
+        Ok(crate::backend::item(&self.t)?)
     }
 
     fn __int__(&self) -> PyResult<i64> {
-        Ok(self.t.item()? as i64)
+        Ok(crate::backend::item(&self.t)? as i64)
     }
 
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
             return Err(PyTypeError::new_err("only one-element int64 tensors can be used as an index"));
         }
-        Ok(self.t.item()? as i64)
+        Ok(crate::backend::item(&self.t)? as i64)
     }
 
     fn __bool__(&self) -> PyResult<bool> {
@@ -288,7 +288,7 @@ impl PyTensor {
                 self.t.numel()
             )));
         }
-        Ok(self.t.item()? != 0.0)
+        Ok(crate::backend::item(&self.t)? != 0.0)
     }
 
     fn __len__(&self) -> PyResult<usize> {

@@ -307,11 +307,7 @@ impl PyTensor {
     #[pyo3(signature = (dim = None, keepdim = false, *, dtype = None, axis = None))]
     fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>) -> TResult {
         let dims = parse_dims(dim.or(axis))?;
-        let s = ops::sum(&self.t, dims.as_deref(), keepdim)?;
-        match super::convert::opt_dtype(dtype)? {
-            Some(d) => ok(ops::cast(&s, d)),
-            None => Ok(PyTensor::wrap(s)),
-        }
+        ok(ops::sum_as(&self.t, dims.as_deref(), keepdim, super::convert::opt_dtype(dtype)?))
     }
     #[pyo3(signature = (dim = None, keepdim = false, *, axis = None))]
     fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, axis: Option<&Bound<'_, PyAny>>) -> TResult {
@@ -319,13 +315,13 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
     fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
-        let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
+        let c = bessel_correction("var", unbiased, correction)?;
         ok(ops::var(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
     }
     #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
     fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
-        let v = self.var(dim, unbiased, keepdim, correction)?;
-        ok(ops::sqrt(&v.t))
+        let c = bessel_correction("std", unbiased, correction)?;
+        ok(ops::std(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
     }
     #[pyo3(signature = (dim, keepdim = false))]
     fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> TResult {
@@ -343,11 +339,11 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        self.amax_amin(ReduceKind::Max, dim, keepdim)
+        ok(ops::extremum_dims(ReduceKind::Max, &self.t, parse_dims(dim)?.as_deref(), keepdim))
     }
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        self.amax_amin(ReduceKind::Min, dim, keepdim)
+        ok(ops::extremum_dims(ReduceKind::Min, &self.t, parse_dims(dim)?.as_deref(), keepdim))
     }
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn argmax(&self, dim: Option<isize>, keepdim: bool) -> TResult {
@@ -359,36 +355,25 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        let b = ops::cast(&ops::logical_not(&ops::cast(&self.t, DType::Bool)?)?, DType::I64)?;
-        let s = ops::sum(&b, parse_dims(dim)?.as_deref(), keepdim)?;
-        ok(ops::eq(&s, &ops::scalar_like(&s, 0.0)?))
+        ok(ops::all(&self.t, parse_dims(dim)?.as_deref(), keepdim))
     }
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        let b = ops::cast(&ops::cast(&self.t, DType::Bool)?, DType::I64)?;
-        let s = ops::sum(&b, parse_dims(dim)?.as_deref(), keepdim)?;
-        ok(ops::gt(&s, &ops::scalar_like(&s, 0.0)?))
+        ok(ops::any(&self.t, parse_dims(dim)?.as_deref(), keepdim))
     }
-    /// Vector norms: p = 2 (default, Frobenius for matrices), 1, or inf.
+    /// Vector norms: p = 2 (default; "fro" is the same for these), 0, 1, inf, -inf or any p.
     #[pyo3(signature = (p = None, dim = None, keepdim = false))]
     fn norm(&self, p: Option<&Bound<'_, PyAny>>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
         let p: f64 = match p {
             None => 2.0,
-            Some(v) if v.extract::<String>().is_ok_and(|s| s == "fro") => 2.0,
-            Some(v) => v.extract()?,
+            Some(v) if v.is_none() => 2.0,
+            Some(v) => match v.extract::<String>() {
+                Ok(s) if s == "fro" => 2.0,
+                Ok(s) => return Err(PyValueError::new_err(format!("norm: unknown norm {s:?}; use a number or \"fro\""))),
+                Err(_) => v.extract()?,
+            },
         };
-        let dims = parse_dims(dim)?;
-        let a = ops::abs(&self.t)?;
-        ok(if p == 2.0 {
-            ops::sqrt(&ops::sum(&ops::mul(&self.t, &self.t)?, dims.as_deref(), keepdim)?)
-        } else if p == 1.0 {
-            ops::sum(&a, dims.as_deref(), keepdim)
-        } else if p.is_infinite() && p > 0.0 {
-            self.amax_amin_of(&a, ReduceKind::Max, dims, keepdim)
-        } else {
-            let s = ops::sum(&ops::pow_scalar(&a, p)?, dims.as_deref(), keepdim)?;
-            ops::pow_scalar(&s, 1.0 / p)
-        })
+        ok(ops::norm(&self.t, p, parse_dims(dim)?.as_deref(), keepdim))
     }
 
     #[pyo3(signature = (dim = -1))]
@@ -567,30 +552,6 @@ impl PyTensor {
             }
         }
     }
-
-    fn amax_amin(&self, kind: ReduceKind, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(self.amax_amin_of(&self.t, kind, parse_dims(dim)?, keepdim))
-    }
-
-    /// max/min over several dims: gradient spread evenly over ties (PyTorch's amax rule).
-    fn amax_amin_of(&self, t: &Tensor, kind: ReduceKind, dims: Option<Vec<isize>>, keepdim: bool) -> crate::Result<Tensor> {
-        match dims {
-            None if !keepdim => ops::extremum_all(kind, t),
-            dims => {
-                let axes = ops::reduce_axes(t, dims.as_deref(), kind.name())?;
-                let m = crate::backend::reduce(kind, &t.detach(), &axes, true)?;
-                let hits = ops::cast(&ops::eq(t, &m)?, t.dtype())?;
-                let count = ops::sum(&hits, dims.as_deref(), true)?;
-                let picked = ops::div(&ops::sum(&ops::mul(t, &hits)?, dims.as_deref(), true)?, &count)?;
-                if keepdim {
-                    Ok(picked)
-                } else {
-                    let shape: Vec<usize> = t.shape().iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
-                    ops::reshape(&picked, &shape)
-                }
-            }
-        }
-    }
 }
 
 fn scaled_inplace<'py>(slf: &Bound<'py, PyTensor>, other: &Bound<'py, PyAny>, alpha: Option<f64>, kind: BinaryKind) -> PyResult<Bound<'py, PyTensor>> {
@@ -601,6 +562,18 @@ fn scaled_inplace<'py>(slf: &Bound<'py, PyTensor>, other: &Bound<'py, PyAny>, al
     }
     ops::binary_(kind, t, &o)?;
     Ok(slf.clone())
+}
+
+/// The Bessel correction of `var`/`std`: `unbiased` (True: 1, False: 0) or `correction`, not both
+/// (PyTorch refuses the combination with a TypeError).
+fn bessel_correction(op: &str, unbiased: Option<bool>, correction: Option<f64>) -> PyResult<f64> {
+    match (unbiased, correction) {
+        (Some(_), Some(_)) => Err(PyTypeError::new_err(format!(
+            "{op}: got both unbiased and correction; pass one of them (unbiased=False is correction=0)"
+        ))),
+        (_, Some(c)) => Ok(c),
+        (u, None) => Ok(if u.unwrap_or(true) { 1.0 } else { 0.0 }),
+    }
 }
 
 pub fn reduction(s: &str) -> PyResult<Reduction> {

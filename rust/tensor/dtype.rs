@@ -100,8 +100,21 @@ fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DTy
     }
 }
 
+mod sealed {
+    /// Implemented exactly for the element types below; not nameable outside this module.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for i64 {}
+    impl Sealed for bool {}
+}
+
 /// A Rust type that can live in a tensor.
-pub trait Element: Copy + Send + Sync + Debug + PartialOrd + Default + bytemuck::Zeroable + 'static {
+///
+/// Sealed: storage hands out `&[T]` over raw memory after checking only `T::DTYPE` against the
+/// storage's dtype, so `DTYPE` must tell the truth about `T`'s size, alignment and valid bit
+/// patterns. That holds for the four types implemented here and cannot be promised for others.
+pub trait Element: sealed::Sealed + Copy + Send + Sync + Debug + PartialOrd + Default + bytemuck::Zeroable + 'static {
     const DTYPE: DType;
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;

@@ -1,10 +1,10 @@
 //! `Tensor`: a cheap handle (one `Arc`) to storage, layout, dtype and autograd metadata.
 
-use super::dtype::{DType, Element};
+use super::dtype::DType;
 use super::layout::{Dims, Layout};
 use super::storage::{CpuStorage, Device, IntoStorageVec, SharedStorage, Storage, StorageRef};
 use crate::autograd::{GradFn, Hook};
-use crate::error::{autograd_err, dtype_err, Error, Result, ShapeDisplay};
+use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::engine_cell::EngineCell;
 use std::cell::RefMut;
 use std::sync::Arc;
@@ -50,19 +50,18 @@ impl Tensor {
         Tensor(triomphe::Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: EngineCell::new(meta) }))
     }
 
-    /// A Python number as a 0-dim tensor of `dtype` that loses type promotion to real tensors.
-    pub fn wrapped_number(value: f64, dtype: DType, device: Device) -> Result<Tensor> {
-        let storage = match device {
-            Device::Cpu => StorageRef::new(SharedStorage::new(Storage::Cpu(CpuStorage::scalar(value, dtype)))),
-            _ => crate::backend::constant(value, dtype, device)?,
-        };
-        Ok(Tensor(triomphe::Arc::new(TensorImpl {
+    /// A Python number turned into a 0-dim tensor over `storage` (one element of `dtype`,
+    /// on any device; `backend::wrapped_number` makes one from a value): it votes last in
+    /// type promotion.
+    pub fn wrapped_number(storage: StorageRef, dtype: DType) -> Tensor {
+        debug_assert!(storage.storage.len() >= 1 && storage.storage.dtype() == dtype);
+        Tensor(triomphe::Arc::new(TensorImpl {
             storage,
             layout: Layout::scalar(),
             dtype,
             wrapped_number: true,
             autograd: EngineCell::new(AutogradMeta::default()),
-        })))
+        }))
     }
 
     #[inline]
@@ -97,14 +96,29 @@ impl Tensor {
 
     /// A view of this tensor's storage with another layout. Autograd metadata is not
     /// carried over: view ops record their own graph node.
-    pub fn with_layout(&self, layout: Layout) -> Tensor {
-        debug_assert!(layout.storage_extent() <= self.0.storage.storage.len());
-        Self::from_parts(self.0.storage.clone(), layout, self.0.dtype, AutogradMeta::default())
+    ///
+    /// Checked in every build: kernels index storage through layouts without bounds checks
+    /// (`unsafe` fast paths), so a layout that reaches past the storage must never exist.
+    pub fn with_layout(&self, layout: Layout) -> Result<Tensor> {
+        let len = self.0.storage.storage.len();
+        match layout.checked_extent() {
+            Some(extent) if extent <= len => {}
+            extent => {
+                return Err(Error::Shape(format!(
+                    "view: a layout of shape {}, strides {:?} and offset {} reaches element {} of a storage of {len} elements",
+                    ShapeDisplay(layout.shape()),
+                    layout.strides(),
+                    layout.offset(),
+                    extent.map_or_else(|| "beyond usize::MAX".to_string(), |e| e.saturating_sub(1).to_string()),
+                )))
+            }
+        }
+        Ok(Self::from_parts(self.0.storage.clone(), layout, self.0.dtype, AutogradMeta::default()))
     }
 
     /// The same data, no autograd history (shares storage and version counter).
     pub fn detach(&self) -> Tensor {
-        self.with_layout(self.0.layout.clone())
+        Self::from_parts(self.0.storage.clone(), self.0.layout.clone(), self.0.dtype, AutogradMeta::default())
     }
 
     #[inline]
@@ -164,32 +178,6 @@ impl Tensor {
             #[allow(unreachable_patterns)]
             _ => Err(Error::Device(format!("{op}: expected a CPU tensor, got one on {}", self.device().name()))),
         }
-    }
-
-    /// Elements in row-major order (copies; for conversions and tests).
-    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        if T::DTYPE != self.dtype() {
-            return Err(dtype_err!("to_vec: tensor is {}, asked for {}", self.dtype().name(), T::DTYPE.name()));
-        }
-        let t = crate::backend::to_cpu(self)?;
-        let data = t.cpu_storage("to_vec")?.as_slice::<T>();
-        let mut out = crate::alloc::buffer::with_capacity(t.numel(), t.shape(), "to_vec")?;
-        crate::cpu::strided::for_each_index(t.layout(), |i| out.push(data[i]));
-        Ok(out)
-    }
-
-    /// The single value of a one-element tensor, as f64.
-    pub fn item(&self) -> Result<f64> {
-        if self.numel() != 1 {
-            return Err(Error::Value(format!(
-                "item: only one-element tensors can be converted to a Python number, this one has shape {}",
-                ShapeDisplay(self.shape())
-            )));
-        }
-        let t = crate::backend::to_cpu(self)?;
-        let s = t.cpu_storage("item")?;
-        let i = t.layout().offset();
-        Ok(crate::with_dtype!(t.dtype(), T => s.as_slice::<T>()[i].to_f64()))
     }
 
     // ---- autograd metadata -------------------------------------------------------------

@@ -170,6 +170,66 @@ impl Layout {
         self.offset + self.shape.iter().zip(&self.strides).map(|(d, s)| (d - 1) * s).sum::<usize>() + 1
     }
 
+    /// `storage_extent` in checked arithmetic: `None` when it overflows `usize` or the layout
+    /// has a different number of strides than dims (layouts built from foreign strides).
+    pub fn checked_extent(&self) -> Option<usize> {
+        if self.shape.len() != self.strides.len() {
+            return None;
+        }
+        if self.shape.contains(&0) {
+            return Some(self.offset);
+        }
+        let mut last = self.offset;
+        for (&d, &s) in self.shape.iter().zip(&self.strides) {
+            last = last.checked_add((d - 1).checked_mul(s)?)?;
+        }
+        last.checked_add(1)
+    }
+
+    /// Calls `f(storage_index)` for every element, in row-major order. Trailing dims that are
+    /// contiguous with each other are walked as one run; no recursion, no allocation for up to
+    /// four dims.
+    pub fn for_each_index(&self, mut f: impl FnMut(usize)) {
+        if self.numel() == 0 {
+            return;
+        }
+        // Merge each dim into the run below it while the strides allow.
+        let (mut run, mut run_stride, mut outer) = (1usize, 1usize, self.ndim());
+        while outer > 0 {
+            let (d, s) = (self.shape[outer - 1], self.strides[outer - 1]);
+            if run == 1 {
+                (run, run_stride) = (d, s);
+            } else if d != 1 && s != run_stride * run {
+                break;
+            } else {
+                run *= d;
+            }
+            outer -= 1;
+        }
+        let mut index: Dims = smallvec::smallvec![0; outer];
+        let mut base = self.offset;
+        loop {
+            for i in 0..run {
+                f(base + i * run_stride);
+            }
+            // Odometer step over the outer dims.
+            let mut d = outer;
+            loop {
+                if d == 0 {
+                    return;
+                }
+                d -= 1;
+                index[d] += 1;
+                base += self.strides[d];
+                if index[d] < self.shape[d] {
+                    break;
+                }
+                base -= self.strides[d] * self.shape[d];
+                index[d] = 0;
+            }
+        }
+    }
+
     pub fn permute(&self, perm: &[usize]) -> Result<Layout> {
         let n = self.ndim();
         let mut seen: SmallVec<[bool; 8]> = SmallVec::from_elem(false, n);
@@ -546,6 +606,34 @@ mod tests {
         assert!(Layout::checked(&[2], &[1, 1], 0, 6, "as_strided").is_err());
         assert!(checked_add(MAX_NUMEL, 1, "t").is_err() && checked_mul(1 << 32, 1 << 31, "t").is_err());
         assert_eq!(checked_mul(1 << 31, 1 << 31, "t").unwrap(), 1 << 62);
+    }
+
+    #[test]
+    fn for_each_index_walks_any_layout_in_logical_order() {
+        let visit = |l: &Layout| {
+            let mut v = vec![];
+            l.for_each_index(|i| v.push(i));
+            v
+        };
+        assert_eq!(visit(&Layout::contiguous(&[2, 3]).transpose(0, 1)), vec![0, 3, 1, 4, 2, 5]);
+        assert_eq!(visit(&Layout::contiguous(&[2, 3])), (0..6).collect::<Vec<_>>());
+        assert_eq!(visit(&Layout::scalar()), vec![0]);
+        assert!(visit(&Layout::contiguous(&[2, 0, 3])).is_empty());
+        let sliced = Layout::contiguous(&[4, 5]).slice(1, 1, 2, 2, "test").unwrap(); // rows of [1, 3], offset 1
+        assert_eq!(visit(&sliced), vec![1, 3, 6, 8, 11, 13, 16, 18]);
+        let expanded = Layout::contiguous(&[3, 1]).expand(&[2, 3, 2], "e").unwrap();
+        assert_eq!(visit(&expanded), vec![0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]);
+        // The same order as an explicit multi-index walk, for a permuted 4-d layout.
+        let p = Layout::contiguous(&[2, 3, 1, 4]).permute(&[3, 0, 2, 1]).unwrap();
+        let mut expected = vec![];
+        for a in 0..4 {
+            for b in 0..2 {
+                for c in 0..3 {
+                    expected.push(p.offset() + a * p.strides()[0] + b * p.strides()[1] + c * p.strides()[3]);
+                }
+            }
+        }
+        assert_eq!(visit(&p), expected);
     }
 
     #[test]

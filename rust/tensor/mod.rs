@@ -2,6 +2,7 @@
 
 mod dtype;
 mod handle;
+mod host;
 mod layout;
 mod storage;
 

@@ -92,7 +92,7 @@ fn check_binary_dtypes(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<()> {
     if !supported {
         return Err(unsupported_dtype(name, info.class, dt));
     }
-    if dt == DType::I64 && matches!(kind, FloorDiv | Remainder | Fmod) && b.to_vec::<i64>()?.contains(&0) {
+    if dt == DType::I64 && matches!(kind, FloorDiv | Remainder | Fmod) && crate::gpu::to_cpu(b)?.to_vec::<i64>()?.contains(&0) {
         return Err(Error::Value(format!("{name}: integer division by zero")));
     }
     Ok(())
@@ -225,7 +225,7 @@ pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
     let mut start = 0;
     for t in tensors {
         let len = t.shape()[dim];
-        let slab = out.with_layout(Layout::contiguous(&shape).slice(dim, start, len, 1, "cat")?);
+        let slab = out.with_layout(Layout::contiguous(&shape).slice(dim, start, len, 1, "cat")?)?;
         inplace(&slab, t, ASSIGN_CODE, "cat")?;
         start += len;
     }

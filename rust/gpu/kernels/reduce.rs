@@ -133,7 +133,7 @@ pub fn reduce(kind: ReduceKind, a: &Tensor, axes: &[usize], keepdim: bool) -> Re
     }
     let partials = Tensor::from_storage(Storage::Gpu(target), &[n_out, parts]);
     let combined = reduce(kind, &partials, &[1], false)?;
-    Ok(combined.with_layout(Layout::contiguous(&s.out_shape)))
+    combined.with_layout(Layout::contiguous(&s.out_shape))
 }
 
 /// Index of the max (or min) along `axis`, as int64 (int32 on the GPU).
