@@ -24,6 +24,12 @@ pytest_plugins = [] if _plugin_installed() else ["backprop.testing.pytest_plugin
 # Where there is no hardware GPU (CI), the GPU tests run on Mesa's software Vulkan driver,
 # which backprop uses only when asked for. Asked here, before anything touches the GPU.
 bp.gpu.use_software_adapter()
+# Subprocesses (mpiexec ranks, CLI runs, fuzz batches) use the same adapter: a software one is
+# named in the environment they inherit, since there it is only used when asked for by name.
+if "BACKPROP_WGPU_ADAPTER" not in os.environ and bp.gpu.is_available():
+    _adapter = bp.gpu.adapter_info()
+    if _adapter["device_type"] == "Cpu":
+        os.environ["BACKPROP_WGPU_ADAPTER"] = _adapter["name"]
 
 settings.register_profile(
     "default",
