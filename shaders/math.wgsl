@@ -126,13 +126,6 @@ fn atanh_stable(x: f32) -> f32 {
     return 0.5 * log1p(2.0 * x / (1.0 - x));
 }
 
-// sign with NaN and the sign of zero kept.
-fn sign_keep_nan(x: f32) -> f32 {
-    if (x > 0.0) { return 1.0; }
-    if (x < 0.0) { return -1.0; }
-    return x;
-}
-
 // lo below lo, hi above hi, NaN stays NaN.
 fn hardtanh(x: f32, lo: f32, hi: f32) -> f32 {
     if (x < lo) { return lo; }

@@ -173,3 +173,13 @@ def test_higher_derivatives_of_new_ops():
     v = to_np(x.detach())
     s = 1 / (1 + np.exp(-v))
     np.testing.assert_allclose(to_np(h), s * (1 - s) * (2 + v * (1 - 2 * s)), rtol=1e-10)
+
+
+def test_sign_of_nan_and_clamp_gradient_at_its_bounds_are_pytorchs(device):
+    # torch 2.15: torch.sign(nan) == 0; x.clamp(-1, 1.5).sum().backward() on [-1, 0, 1.5, 2]
+    # gives x.grad == [0, 1, 0, 0] (a bound itself is outside).
+    s = bp.sign(bp.tensor([float("nan"), -0.0, 2.0, -3.0], device=device))
+    assert s.tolist() == [0.0, 0.0, 1.0, -1.0]
+    x = bp.tensor([-1.0, 0.0, 1.5, 2.0], device=device, requires_grad=True)
+    x.clamp(-1.0, 1.5).sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0, 0.0]

@@ -39,8 +39,9 @@ macro_rules! unary_table {
                 vjp(|g, s| g.mul(&s.un(UnaryKind::Sign)?))
                 numpy("np.abs({a})", "np.sign({a})");
             Sign {} "sign" num input bound
-                cpu(|x| if x > T::ZERO { T::ONE } else if x < T::ZERO { -T::ONE } else { x * T::ZERO })
-                int(|x| x.signum()) wgsl("sign_keep_nan(x)") wgsl_int("sign(x)")
+                // (x > 0) - (x < 0), as PyTorch: 0 for +-0 and for NaN.
+                cpu(|x| if x > T::ZERO { T::ONE } else if x < T::ZERO { -T::ONE } else { T::ZERO })
+                int(|x| x.signum()) wgsl("select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)") wgsl_int("sign(x)")
                 vjp(|g, _s| g.mul(&g.num(0.0)?))
                 numpy("np.sign({a})", "0.0", "{g} * 0.0");
             Exp {} "exp" float output bound
@@ -326,11 +327,12 @@ macro_rules! unary_table {
             Clamp { min = f64::NEG_INFINITY, max = f64::INFINITY } "clamp" num input internal
                 cpu(|x| x.clamp_keep_nan(min, max)) int(|x| x.max(min.ceil() as i64).min(max.floor() as i64))
                 wgsl("clamp_keep_nan(x, min, max)") wgsl_int("clamp_int(x, min, max)")
+                // Strictly inside the bounds, as PyTorch: the gradient is 0 at a bound itself.
                 vjp(|g, x| {
-                    let inside = x.test(BinaryKind::Ge, &x.num(min)?)?;
-                    V::pick(&V::both(&inside, &x.test(BinaryKind::Le, &x.num(max)?)?)?, g, &g.num(0.0)?)
+                    let inside = x.test(BinaryKind::Gt, &x.num(min)?)?;
+                    V::pick(&V::both(&inside, &x.test(BinaryKind::Lt, &x.num(max)?)?)?, g, &g.num(0.0)?)
                 })
-                numpy("np.clip({a}, {min}, {max})", "1.0 * (({a} >= {min}) & ({a} <= {max}))");
+                numpy("np.clip({a}, {min}, {max})", "1.0 * (({a} > {min}) & ({a} < {max}))");
             /// Logical not (bool).
             Not {} "logical_not" logic input bound
                 cpu(|x| !x) int() wgsl("1u - x") wgsl_int()

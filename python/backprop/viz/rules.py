@@ -126,8 +126,8 @@ def _pow_scalar_vjp(ctx):
 
 def _clamp_inside(ctx):
     a, p = ctx.xs[0], ctx.params
-    tests = [f"({a} >= {literal(p['min'])})"] if "min" in p else []
-    tests += [f"({a} <= {literal(p['max'])})"] if "max" in p else []
+    tests = [f"({a} > {literal(p['min'])})"] if "min" in p else []
+    tests += [f"({a} < {literal(p['max'])})"] if "max" in p else []
     return " & ".join(tests) if tests else f"({a} == {a})"
 
 
