@@ -403,12 +403,16 @@ def _run_pytest(tmp_path, *args, env=None):
             """
         )
     )
-    python_dir = os.path.join(os.path.dirname(__file__), "..", "python")
-    e = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath(python_dir), os.environ.get("PYTHONPATH", "")]))
+    # An installed backprop registers the plugin by entry point and imports from site-packages
+    # (a source tree has no compiled engine there); naming the plugin again with -p is an error
+    # ("Plugin already registered"). Only a source-tree run puts python/ on the path and uses -p.
+    e = dict(os.environ)
+    load = []
+    if not _plugin_installed():
+        python_dir = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "python"))
+        e["PYTHONPATH"] = os.pathsep.join([python_dir, os.environ.get("PYTHONPATH", "")])
+        load = ["-p", "backprop.testing.pytest_plugin"]
     e.update(env or {})
-    # An installed backprop registers the plugin by entry point; naming it again with -p is an
-    # error ("Plugin already registered"), so -p is only for a source tree.
-    load = [] if _plugin_installed() else ["-p", "backprop.testing.pytest_plugin"]
     cmd = [sys.executable, "-m", "pytest", *load, "-q", "-rs", "-p", "no:cacheprovider", str(tmp_path), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=tmp_path, timeout=120)
 
