@@ -141,6 +141,19 @@ class InstanceNorm1d(_NormBase):
         return y.squeeze(0) if unbatched else y
 
 
+
+def _affine_parameters(module, shape, affine, bias, device, dtype):
+    """`weight` (ones) and `bias` (zeros) of `shape`, or None-registered ones, as PyTorch's norms."""
+    module.register_parameter("weight", Parameter(_core.ones(*shape, device=device, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(_core.zeros(*shape, device=device, dtype=dtype)) if affine and bias else None)
+
+
+def _reset_affine(self):
+    if self.weight is not None:
+        init.ones_(self.weight)
+    if self.bias is not None:
+        init.zeros_(self.bias)
+
 class LayerNorm(Module):
     """Normalises over the last dims (`normalized_shape`), then scales and shifts element-wise
     (`elementwise_affine`; `bias=False` drops the shift)."""
@@ -150,21 +163,9 @@ class LayerNorm(Module):
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_core.ones(*self.normalized_shape, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(_core.zeros(*self.normalized_shape, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
 
-    def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+    reset_parameters = _reset_affine
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -185,21 +186,9 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         self._has_bias = affine and bias
-        if affine:
-            self.weight = Parameter(_core.ones(num_channels, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(_core.zeros(num_channels, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (num_channels,), affine, bias, device, dtype)
 
-    def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+    reset_parameters = _reset_affine
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
