@@ -21,6 +21,11 @@ def idx(data, t):
     return bp.tensor(data, device=t.device)
 
 
+def like(t, value):
+    """A 0-d tensor of `t`'s dtype and device (index_put wants matching dtypes, as PyTorch)."""
+    return bp.tensor(value, dtype=t.dtype, device=t.device)
+
+
 # ---------------------------------------------------------------- reordering and repeating
 
 
@@ -321,7 +326,7 @@ def test_scatter_errors(device):
         t.scatter_reduce(1, idx([[0]], t), t, "foo")
     with pytest.raises(IndexError, match="out of bounds"):
         t.scatter_add(1, idx([[3]], t), t)
-    with pytest.raises(TypeError, match="src or value"):
+    with pytest.raises(TypeError, match="missing the src"):
         t.scatter(1, idx([[0]], t))
     with pytest.raises(ValueError, match="integer"):
         t.scatter(1, on(device, [[0.0]]), 1.0)
@@ -382,14 +387,14 @@ def test_index_put(device):
     assert_close(t.index_put((idx(rows, t), idx(cols, t)), on(device, v), accumulate=True), ref)
     ref = a.copy()
     ref[[0, 2], [1, 3]] = 9.0
-    assert_close(bp.index_put(t, (idx([0, 2], t), idx([1, 3], t)), on(device, 9.0)), ref)
+    assert_close(bp.index_put(t, (idx([0, 2], t), idx([1, 3], t)), like(t, 9.0)), ref)
     mask = a > 0
     ref = a.copy()
     ref[mask] = 0.0
-    assert_close(t.index_put((idx(mask, t),), on(device, 0.0)), ref)
+    assert_close(t.index_put((idx(mask, t),), like(t, 0.0)), ref)
     # torch 2.15: torch.index_put(x, (tensor([0, 0]),), tensor(1.), accumulate=True) adds twice
     x = on(device, np.arange(6.0).reshape(2, 3))
-    assert_close(x.index_put((idx([0, 0], x),), on(device, 1.0), accumulate=True), [[2.0, 3.0, 4.0], [3.0, 4.0, 5.0]])
+    assert_close(x.index_put((idx([0, 0], x),), like(x, 1.0), accumulate=True), [[2.0, 3.0, 4.0], [3.0, 4.0, 5.0]])
     check_backward(lambda x, w: x.index_put((idx(rows, x), idx(cols, x)), w, accumulate=True), [a, v], device=device)
     check_backward(lambda x, w: x.index_put((idx([2, 0], x),), w), [a, arr(4, seed=3)], device=device)
 
@@ -409,8 +414,8 @@ def test_masked_select_and_scatter(device):
     ref[mask] = src[: mask.sum()]
     assert_close(t.masked_scatter(m, on(device, src)), ref)
     assert_close(bp.masked_scatter(t, m, on(device, src.reshape(3, 4))), ref)
-    check_backward(lambda x: x.masked_select(on(device, mask)), [a], device=device)
-    check_backward(lambda x, s: x.masked_scatter(on(device, mask), s), [a, src], device=device)
+    check_backward(lambda x: x.masked_select(idx(mask, x)), [a], device=device)
+    check_backward(lambda x, s: x.masked_scatter(idx(mask, x), s), [a, src], device=device)
     with pytest.raises(ValueError, match="boolean masks"):
         t.masked_select(on(device, np.ones(4, dtype=np.int64)))
     with pytest.raises(ValueError, match="number of ones in mask"):
