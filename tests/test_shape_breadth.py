@@ -306,6 +306,14 @@ def test_scatter_reduce_extrema_share_ties_and_propagate_nan():
     out.sum().backward()
     assert_close(x.grad, [[1.0, 1 / 3]])
     assert_close(y.grad, [[1 / 3, 1 / 3]])
+    # include_self=False: self's value takes no part, so it gets no share even when it equals
+    # the result (torch 2.15 still counts it in the divisor: y.grad would be [[1/3, 1/3]]; the
+    # values here are the true derivative, which central differences confirm away from ties)
+    x = bp.tensor([[1.0, 5.0]], requires_grad=True)
+    y = bp.tensor([[5.0, 5.0]], requires_grad=True)
+    x.scatter_reduce(1, bp.tensor([[1, 1]]), y, "amax", include_self=False).sum().backward()
+    assert_close(x.grad, [[1.0, 0.0]])
+    assert_close(y.grad, [[0.5, 0.5]])
     nan = bp.tensor([[1.0, 2.0]]).scatter_reduce(1, bp.tensor([[0]]), bp.tensor([[float("nan")]]), "amin")
     assert np.isnan(nan[0, 0].item()) and nan[0, 1].item() == 2.0
 
