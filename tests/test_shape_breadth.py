@@ -469,7 +469,7 @@ def test_as_helpers_and_type_as(device):
     a = arr(2, 3)
     t = on(device, a)
     assert t.type_as(bp.zeros(1, dtype=bp.int64)).dtype == bp.int64
-    assert t.type_as(t) .dtype == t.dtype
+    assert t.type_as(t).dtype == t.dtype
     assert tuple(t.view_as(bp.zeros(3, 2)).shape) == (3, 2)
     assert tuple(t.reshape_as(bp.zeros(6)).shape) == (6,)
     assert tuple(t[:1].expand_as(bp.zeros(4, 2, 3)).shape) == (4, 2, 3)
