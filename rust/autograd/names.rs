@@ -56,6 +56,7 @@ pub fn torch_name(op: &Op, inputs: &[TensorMeta]) -> String {
             IndexOp::Take { .. } => named("Index", 0),
             IndexOp::Scatter { .. } => named("IndexBackward", 0),
             IndexOp::Put { .. } => named("IndexPut", 0),
+            IndexOp::ScatterReduce { .. } => named("ScatterReduce", 0),
         },
         Op::Matmul(MatmulOp::Matmul) => {
             let matrices = inputs.iter().all(|m| m.shape.len() == 2);
