@@ -3,7 +3,7 @@
 
 use super::convert::describe;
 use super::errors::foreign;
-use super::graph::PyNode;
+use super::graph::node_object;
 use super::tensor::PyTensor;
 use crate::autograd::{self, BackwardOptions, Hook, NodeRef};
 use crate::error::Error;
@@ -147,9 +147,10 @@ impl PyTensor {
         self.t.meta().retained.is_some()
     }
 
+    /// The node that produced this tensor (None for a leaf), an instance of its PyTorch-named class.
     #[getter]
-    fn grad_fn(&self) -> Option<PyNode> {
-        self.t.grad_fn().map(|g| PyNode { node: g.node, output_nr: g.output_nr })
+    fn grad_fn<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.t.grad_fn().map(|g| node_object(py, g.node, g.output_nr)).transpose()
     }
 
     fn detach(&self) -> PyTensor {
@@ -172,7 +173,7 @@ impl PyTensor {
 
 static HOOK_IDS: AtomicU64 = AtomicU64::new(1);
 
-fn next_hook_id() -> u64 {
+pub(super) fn next_hook_id() -> u64 {
     HOOK_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -187,6 +188,11 @@ fn add_hook(t: &Tensor, id: u64, f: Hook) -> RemovableHandle {
             RemovableHandle { id, target: Mutex::new(Some(HookTarget::Leaf(t.clone()))) }
         }
     }
+}
+
+/// The handle of a hook registered on a node itself (`grad_fn.register_hook`).
+pub(super) fn node_hook_handle(id: u64, node: NodeRef) -> RemovableHandle {
+    RemovableHandle { id, target: Mutex::new(Some(HookTarget::Node(node))) }
 }
 
 enum HookTarget {

@@ -2,6 +2,7 @@
 //! errors live here; everything else is the engine.
 
 mod autograd;
+mod autograd_tools;
 mod convert;
 mod elementwise;
 mod errors;
@@ -25,6 +26,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     gpu::register(m)?;
+    autograd_tools::register(m)?;
     elementwise::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;

@@ -115,12 +115,14 @@ def no_graph_error(output, caller):
 
 def _walk(root):
     """Every node reachable from `root` with its `next_functions`, without recursion."""
-    node_type = type(root)
+    from backprop._core import Node
+
+    node_type = Node  # every grad_fn class (MulBackward0, ...) subclasses it
     edges = {root: root.next_functions}
     stack = [root]
     while stack:
         for fn, _ in edges[stack.pop()]:
-            if type(fn) is node_type and fn not in edges:
+            if isinstance(fn, node_type) and fn not in edges:
                 edges[fn] = fn.next_functions
                 stack.append(fn)
     return edges, node_type
@@ -222,7 +224,7 @@ def build(output, params=None, output_name=None, caller="draw"):
         kept = n.constant_inputs
         metadata = None
         for i, (fn, nr) in enumerate(edges[n]):
-            if type(fn) is node_type:
+            if isinstance(fn, node_type):
                 value = op_of[fn].outputs[nr]
             elif fn is not None:  # AccumulateGrad: a leaf
                 value = leaves.get(fn)
