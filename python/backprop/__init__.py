@@ -142,10 +142,12 @@ def pow(input, exponent):  # noqa: A001
 
 
 def is_tensor(obj):
+    """True when `obj` is a backprop Tensor (Parameters included)."""
     return isinstance(obj, Tensor)
 
 
 def numel(input):
+    """The number of elements of `input` (the product of its shape)."""
     return input.numel()
 
 

@@ -81,6 +81,7 @@ class RandomSampler(_ArraySampler):
 
     @property
     def num_samples(self):
+        """How many indices one epoch draws (the data set's length unless `num_samples` was given)."""
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _epoch_indices(self):

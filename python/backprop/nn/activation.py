@@ -34,6 +34,7 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """The hyperbolic tangent, elementwise: `(exp(x) - exp(-x)) / (exp(x) + exp(-x))`."""
     def forward(self, input):
         return input.tanh()
 
@@ -102,6 +103,11 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
+    """`log(softmax(x))` along `dim`, computed stably; without a dim PyTorch's inference (with its warning).
+
+    Args:
+        dim: the dimension to normalise over.
+    """
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim

@@ -170,21 +170,26 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self):
+        """Removes every module."""
         for key in list(self._modules):
             delattr(self, key)
 
     def pop(self, key):
+        """Removes the module under `key` and returns it."""
         value = self[key]
         del self[key]
         return value
 
     def keys(self):
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def items(self):
+        """The `(name, module)` pairs, in insertion order."""
         return self._modules.items()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def update(self, modules):
@@ -253,11 +258,13 @@ class ParameterList(Module):
         return self.extend(values)
 
     def append(self, value):
+        """Appends `value` (a tensor becomes a Parameter); returns `self`."""
         self.__dict__["_size"] += 1
         self[self._size - 1] = value
         return self
 
     def extend(self, values):
+        """Appends every item of `values`; returns `self`."""
         for v in values:
             self.append(v)
         return self
@@ -301,27 +308,34 @@ class ParameterDict(Module):
         return key in self._keys
 
     def keys(self):
+        """The names, in insertion order."""
         return self._keys.keys()
 
     def items(self):
+        """The `(name, parameter)` pairs, in insertion order."""
         return ((k, self[k]) for k in self._keys)
 
     def values(self):
+        """The parameters, in insertion order."""
         return (self[k] for k in self._keys)
 
     def get(self, key, default=None):
+        """The parameter under `key`, or `default` when there is none."""
         return self[key] if key in self else default
 
     def pop(self, key):
+        """Removes the parameter under `key` and returns it."""
         value = self[key]
         del self[key]
         return value
 
     def clear(self):
+        """Removes every parameter."""
         for key in list(self._keys):
             del self[key]
 
     def update(self, parameters):
+        """Adds or replaces entries from a mapping or an iterable of `(name, tensor)` pairs."""
         pairs = parameters.items() if hasattr(parameters, "items") else parameters
         for key, value in pairs:
             self[key] = value

@@ -66,12 +66,15 @@ class LazyLinear(Linear):
             self.register_parameter("bias", None)
 
     def has_uninitialized_params(self):
+        """True until the first forward call (or a `load_state_dict`) fixes `in_features`."""
         return True
 
     def reset_parameters(self):
+        """Nothing to do before the shapes are known; the first call initialises as `Linear` does."""
         pass
 
     def initialize_parameters(self, in_features):
+        """Creates `weight` `[out_features, in_features]` (and `bias`) where the placeholders are, initialises them as `Linear`, and turns this module into a `Linear`."""
         bias = self._lazy[0]
         # Where the placeholders are now: `.to()` before the first call moves them.
         device, dtype = self.weight.device, self.weight.dtype
@@ -88,6 +91,7 @@ class LazyLinear(Linear):
         return self.forward(input)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Loads a state dict; a 2-D `weight` in it fixes `in_features` first."""
         w = state_dict.get("weight") if hasattr(state_dict, "get") else None
         if w is not None and w.dim() == 2:
             self.initialize_parameters(w.shape[1])

@@ -141,6 +141,7 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
+        """Restores the schedule from a `state_dict()`; the optimizer's learning rates follow at the next `step()`."""
         self.__dict__.update(state_dict)
 
     def get_last_lr(self):
@@ -579,6 +580,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     @property
     def in_cooldown(self):
+        """True while the scheduler waits out `cooldown` epochs after a reduction."""
         return self.cooldown_counter > 0
 
     def _is_better(self, a, best):
@@ -601,6 +603,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.threshold_mode = threshold_mode
 
     def load_state_dict(self, state_dict):
+        """Restores the scheduler from a `state_dict()` (mode, threshold and counters)."""
         self.__dict__.update(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold, threshold_mode=self.threshold_mode)
 
@@ -672,6 +675,7 @@ class CyclicLR(LRScheduler):
             self._scale_fn_ref, self.scale_mode = partial(self._exp_range_scale_fn, self.gamma), "iterations"
 
     def scale_fn(self, x):
+        """The amplitude scaling at cycle or iteration `x`: the user's `scale_fn`, else the mode's (1, halving per cycle, or `gamma**x`)."""
         return self._scale_fn_custom(x) if self._scale_fn_custom is not None else self._scale_fn_ref(x)
 
     @staticmethod
@@ -699,6 +703,7 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self):
+        """The scheduler's state; a custom `scale_fn` is kept only when it is a callable object (a plain function or lambda cannot be saved, as in PyTorch)."""
         state = super().state_dict()
         state.pop("_scale_fn_ref", None)
         fn = state.pop("_scale_fn_custom")
@@ -706,6 +711,7 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict):
+        """Restores the scheduler from a `state_dict()`, including a saved callable-object `scale_fn`'s attributes."""
         state_dict = dict(state_dict)
         fn = state_dict.pop("_scale_fn_custom")
         super().load_state_dict(state_dict)

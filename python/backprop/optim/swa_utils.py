@@ -202,8 +202,10 @@ class SWALR(LRScheduler):
         return [g["swa_lr"] * alpha + lr * (1 - alpha) for g, lr in zip(self.optimizer.param_groups, prev_lrs)]
 
     def state_dict(self):
+        """The scheduler's state, without the optimizer and the annealing function (rebuilt on load)."""
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "anneal_func")}
 
     def load_state_dict(self, state_dict):
+        """Restores the scheduler from a `state_dict()`."""
         self.__dict__.update(state_dict)
         self._set_anneal_func(self._anneal_strategy)
