@@ -62,7 +62,9 @@ fn scalar_dtype(v: &Bound<'_, PyAny>) -> DType {
 /// Args:
 ///     size: a sequence of ints.
 ///     fill_value: a number.
-///     dtype, device, requires_grad: as for `tensor`.
+///     dtype: the element type.
+///     device: "cpu" (default) or "gpu".
+///     requires_grad: record operations for autograd.
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, *, dtype = None, device = None, requires_grad = false))]
 pub fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {

@@ -29,6 +29,15 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args):
+        """Override: computes the outputs from the inputs (tensors and other values), outside autograd.
+
+        Args:
+            ctx: a context to save what `backward` needs (omit it when `setup_context` is overridden).
+            *args: the arguments given to `apply`.
+
+        Returns:
+            A tensor or a tuple of tensors (and other values).
+        """
         raise NotImplementedError("a Function subclass must implement forward(ctx, *args)")
 
     @staticmethod

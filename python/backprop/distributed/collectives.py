@@ -76,7 +76,7 @@ class Work:
     """A collective started with `async_op=True`: `wait()` blocks until it is done (and its
     results are in the output tensors); `is_completed()` asks without blocking."""
 
-    def __init__(self, pg, what, requests, finish=None, result=()):
+    def __init__(self, pg, what, requests, finish=None, result=()) -> None:
         self._pg = pg
         self._what = what
         self._requests = requests

@@ -31,7 +31,7 @@ class Backend(str, enum.Enum):
 class ProcessGroup:
     """Ranks that take part in collectives together, over one MPI communicator."""
 
-    def __init__(self, comm, global_ranks, timeout):
+    def __init__(self, comm, global_ranks, timeout) -> None:
         self.comm = comm
         self.global_ranks = list(global_ranks)
         self.timeout = timeout

@@ -89,7 +89,7 @@ class Sequential(_ModuleSequence):
     `Sequential(a, b, c)` names them "0", "1", "2"; `Sequential(OrderedDict(...))` uses the keys.
     """
 
-    def __init__(self, *args):
+    def __init__(self, *args) -> None:
         super().__init__()
         if len(args) == 1 and isinstance(args[0], OrderedDict):
             for name, module in args[0].items():
@@ -126,7 +126,7 @@ class Sequential(_ModuleSequence):
 class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent module sees."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules=None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
@@ -146,7 +146,7 @@ class ModuleList(_ModuleSequence):
 class ModuleDict(Module):
     """An ordered dict of modules, registered under their keys."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules=None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -221,7 +221,7 @@ def _parameter_repr(p):
 class ParameterList(Module):
     """A list of parameters the parent module sees; plain tensors become Parameters."""
 
-    def __init__(self, values=None):
+    def __init__(self, values=None) -> None:
         super().__init__()
         self.__dict__["_size"] = 0
         if values is not None:
@@ -276,7 +276,7 @@ class ParameterList(Module):
 class ParameterDict(Module):
     """An ordered dict of parameters the parent module sees; plain tensors become Parameters."""
 
-    def __init__(self, parameters=None):
+    def __init__(self, parameters=None) -> None:
         super().__init__()
         self.__dict__["_keys"] = OrderedDict()
         if parameters is not None:

@@ -67,6 +67,11 @@ class Module:
     # ---- calling ------------------------------------------------------------------------
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of this module: override it in a subclass. Call the module (`module(x)`), not `forward`, so hooks run.
+
+        Returns:
+            Whatever the module computes (usually a tensor).
+        """
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

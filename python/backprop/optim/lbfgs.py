@@ -106,13 +106,16 @@ class LBFGS(Optimizer):
     computes the loss, calls `backward()` and returns the loss.
 
     Example:
-        >>> opt = LBFGS(model.parameters(), line_search_fn="strong_wolfe")
+        >>> model, x, y = nn.Linear(2, 1), bp.ones(4, 2), bp.zeros(4, 1)
+        >>> opt = optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe")
         >>> def closure():
         ...     opt.zero_grad()
-        ...     loss = loss_fn(model(x), y)
+        ...     loss = F.mse_loss(model(x), y)
         ...     loss.backward()
         ...     return loss
-        >>> opt.step(closure)
+        >>> loss = opt.step(closure)
+        >>> F.mse_loss(model(x), y).item() < 1e-6
+        True
     """
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,

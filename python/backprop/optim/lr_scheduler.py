@@ -151,6 +151,7 @@ class LRScheduler:
         return self._last_lr
 
     def get_lr(self) -> list[float]:
+        """The learning rates of the current step, one per parameter group (the schedule's closed form or recursion, as PyTorch's)."""
         raise NotImplementedError
 
     def step(self, epoch: int | None = None) -> None:
@@ -476,6 +477,7 @@ class SequentialLR(_Composite, LRScheduler):
         self._last_lr = schedulers[idx].get_last_lr()
 
     def _undo_initial_steps(self, sched):
+        """Undoes the step each (nested) scheduler took when it was built, so that only the active one has moved the learning rate (PyTorch's `recursive_undo`)."""
         if hasattr(sched, "_schedulers"):
             for s in sched._schedulers:
                 self._undo_initial_steps(s)

@@ -191,6 +191,14 @@ class Optimizer:
                     g.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Performs one update of every parameter that has a gradient; subclasses implement it.
+
+        Args:
+            closure: a function that re-evaluates the model and returns the loss (needed by LBFGS).
+
+        Returns:
+            The closure's loss, or None.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     def _follow_moves(self):
