@@ -293,8 +293,8 @@ class Module:
         """Iterates over this module and every descendant, each once (pre-order).
 
         Example:
-            >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).modules()]
-            ['Sequential', 'Linear', 'ReLU']
+            >>> " ".join(type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).modules())
+            'Sequential Linear ReLU'
         """
         for _, m in self.named_modules():
             yield m
