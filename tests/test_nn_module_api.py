@@ -273,3 +273,11 @@ def test_half_and_bfloat16_cast_floating_state_only():
     assert out.dtype == bp.float32 and net[0].weight.dtype == bp.float32
     if hasattr(bp, "bfloat16"):
         assert net.bfloat16()[0].weight.dtype == bp.bfloat16
+
+
+def test_loss_reprs_are_pytorchs():
+    # torch 2.15: losses print no arguments (their extra_repr is the empty default).
+    assert repr(nn.CrossEntropyLoss(label_smoothing=0.1)) == "CrossEntropyLoss()"
+    assert repr(nn.MultiMarginLoss(p=2)) == "MultiMarginLoss()"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
+    assert repr(nn.Unflatten(1, (2, 2))) == "Unflatten(dim=1, unflattened_size=(2, 2))"

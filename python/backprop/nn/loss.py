@@ -36,9 +36,6 @@ class CrossEntropyLoss(_Loss):
     def forward(self, input, target):
         return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction, label_smoothing=self.label_smoothing)
 
-    def extra_repr(self):
-        return f"reduction={self.reduction!r}" + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
-
 
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities `[N, C]` at int64 class indices `[N]`."""
@@ -72,9 +69,6 @@ class MultiMarginLoss(_Loss):
 
     def forward(self, input, target):
         return _core.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
-
-    def extra_repr(self):
-        return f"p={self.p}, margin={self.margin}"
 
 
 class L1Loss(_Loss):
