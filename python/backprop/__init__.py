@@ -42,8 +42,10 @@ from backprop._core import (
 )
 from backprop._core import LinAlgError, addmm, addmv, baddbmm, bmm, diag, diag_embed, diagonal, mv, outer, trace, tril, triu
 from backprop._products import cdist, cross, einsum, kron, tensordot
+from backprop._shape_ops import *  # noqa: F403  (flip, roll, scatter, meshgrid, hstack, ...: see its __all__)
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled
 from backprop.serialization import LoadError, load, save
+from backprop import _shape_ops  # noqa: E402  (its __all__ joins ours below)
 
 bool = _core.bool  # noqa: A001  (torch.bool)
 float = float32  # noqa: A001
@@ -327,5 +329,6 @@ __all__ = [
     "zeros_like",
 ]
 __all__ += [_op["name"] for _op in _core._op_table() if _op["api"] == "method"]
+__all__ += _shape_ops.__all__
 
 __version__ = "0.1.0"
