@@ -276,6 +276,8 @@ class Tensor:
         """The index of the largest element (of the flattened tensor, or along `dim`), as int64."""
     def argmin(self, /, dim: Any | None = ..., keepdim: builtins.bool = ...) -> Tensor:
         """The index of the smallest element (of the flattened tensor, or along `dim`), as int64."""
+    def argwhere(self, /) -> Tensor:
+        """The coordinates of the non-zero elements, shape (count, ndim) (`nonzero()`)."""
     def asin(self, /) -> Tensor: ...
     def asinh(self, /) -> Tensor: ...
     def atan(self, /) -> Tensor: ...
@@ -360,6 +362,16 @@ class Tensor:
         """In place: fills every element with `value`; returns self."""
     def flatten(self, /, start_dim: Any = ..., end_dim: Any = ...) -> Tensor:
         """Dimensions `start_dim` to `end_dim` merged into one (a view when the layout allows)."""
+    def flip(self, /, *dims: Any) -> Tensor:
+        """Reverses the order of elements along `dims` (a copy, as in PyTorch).
+
+        Args: dims: ints, as varargs or one sequence.
+        Returns: a new tensor of the same shape.
+        """
+    def fliplr(self, /) -> Tensor:
+        """Flips left/right: reverses dim 1 of a tensor with at least 2 dims."""
+    def flipud(self, /) -> Tensor:
+        """Flips up/down: reverses dim 0 of a tensor with at least 1 dim."""
     def float(self, /) -> Tensor:
         """A float32 copy (the tensor itself when it is float32 already)."""
     def floor(self, /) -> Tensor: ...
@@ -385,6 +397,36 @@ class Tensor:
     def grad_fn(self) -> Node | None:
         """The graph node that produced this tensor (its backward function), or None for leaves."""
     def gt(self, /, other: Any) -> Tensor: ...
+    def index_add(self, /, dim: Any, index: Any, source: Any, *, alpha: Any = ...) -> Tensor:
+        """A copy with `alpha * source[..., j, ...]` added at `index[j]` along `dim`.
+
+        Args: dim; index: 1-D integer tensor; source: self's shape with len(index) along dim; alpha: scale.
+        Returns: a new tensor of self's shape.
+        """
+    def index_add_(self, /, dim: Any, index: Any, source: Any, *, alpha: Any = ...) -> Tensor:
+        """In place `index_add`; returns self."""
+    def index_copy(self, /, dim: Any, index: Any, source: Any) -> Tensor:
+        """A copy with `source[..., j, ...]` written at `index[j]` along `dim`.
+
+        Returns: a new tensor of self's shape.
+        """
+    def index_copy_(self, /, dim: Any, index: Any, source: Any) -> Tensor:
+        """In place `index_copy`; returns self."""
+    def index_fill(self, /, dim: Any, index: Any, value: Any) -> Tensor:
+        """A copy with the slices at `index` along `dim` set to `value` (a number or 0-d tensor).
+
+        Returns: a new tensor of self's shape.
+        """
+    def index_fill_(self, /, dim: Any, index: Any, value: Any) -> Tensor:
+        """In place `index_fill`; returns self."""
+    def index_put(self, /, indices: Any, values: Any, accumulate: Any = ...) -> Tensor:
+        """A copy with `values` written at `self[indices]` (added when `accumulate`).
+
+        Args: indices: tuple of integer or bool tensors; values: tensor broadcastable to the region.
+        Returns: a new tensor of self's shape.
+        """
+    def index_put_(self, /, indices: Any, values: Any, accumulate: Any = ...) -> Tensor:
+        """In place `index_put`; returns self."""
     def index_select(self, /, dim: Any, index: Any) -> Tensor:
         """The entries at the int64 indices `index` (1-D) along `dim`, copied."""
     def int(self, /) -> Tensor:
@@ -432,6 +474,17 @@ class Tensor:
     def mT(self, value: Tensor) -> None: ...
     def masked_fill(self, /, mask: Any, value: Any) -> Tensor:
         """A copy with `value` wherever the bool tensor `mask` (broadcast to self's shape) is True."""
+    def masked_scatter(self, /, mask: Any, source: Any) -> Tensor:
+        """A copy (of self broadcast with `mask`) whose positions where `mask` holds are filled,
+        in row-major order, with the leading elements of `source`.
+
+        Args: mask: bool tensor; source: tensor of self's dtype with at least mask.sum() elements.
+        Returns: a new tensor.
+        """
+    def masked_scatter_(self, /, mask: Any, source: Any) -> Tensor:
+        """In place `masked_scatter`; returns self."""
+    def masked_select(self, /, mask: Any) -> Tensor:
+        """The elements where the bool `mask` (broadcast with self) holds, as a 1-D tensor."""
     def matmul(self, /, other: Any) -> Tensor: ...
     def max(self, /, dim: Any | None = ..., keepdim: builtins.bool = ...) -> Tensor:
         """`max()` is the largest element; `max(dim)` is `(values, indices)`; `max(other)` is elementwise."""
@@ -442,6 +495,14 @@ class Tensor:
         """`min()` is the smallest element; `min(dim)` is `(values, indices)`; `min(other)` is elementwise."""
     def minimum(self, /, other: Any) -> Tensor: ...
     def mm(self, /, other: Any) -> Tensor: ...
+    def moveaxis(self, /, source: Any, destination: Any) -> Tensor:
+        """Alias of `movedim`."""
+    def movedim(self, /, source: Any, destination: Any) -> Tensor:
+        """Moves dims `source` to positions `destination` (a view); the other dims keep their order.
+
+        Args: source, destination: ints or tuples of ints of the same length.
+        Returns: a view of the tensor.
+        """
     def mul(self, /, other: Any) -> Tensor: ...
     def mul_(self, /, other: Any) -> Tensor:
         """In place: `self *= other`; returns self."""
@@ -458,6 +519,10 @@ class Tensor:
     def negative(self, /) -> Tensor: ...
     def nelement(self, /) -> builtins.int:
         """The number of elements (same as `numel()`)."""
+    def nonzero(self, /, *, as_tuple: Any = ...) -> Tensor:
+        """The coordinates of the non-zero elements: an int64 tensor of shape (count, ndim), or
+        with `as_tuple=True` one 1-D tensor per dim.
+        """
     def norm(self, /, p: Any | None = ..., dim: Any | None = ..., keepdim: builtins.bool = ...) -> Tensor:
         """Vector norms: p = 2 (default; "fro" is the same for these), 0, 1, inf, -inf or any p."""
     def normal_(self, /, mean: Any = ..., std: Any = ...) -> Tensor:
@@ -482,6 +547,21 @@ class Tensor:
         """
     def relu(self, /) -> Tensor: ...
     def remainder(self, /, other: Any) -> Tensor: ...
+    def repeat(self, /, *sizes: Any) -> Tensor:
+        """Tiles the tensor `sizes[i]` times along each dim; extra leading sizes add new dims.
+
+        Args: sizes: ints, as varargs or one sequence (at least `ndim` of them).
+        Returns: a new tensor of shape `sizes[i] * shape[i]`.
+        """
+    def repeat_interleave(self, /, repeats: Any | None = ..., dim: Any | None = ..., *, output_size: Any | None = ...) -> Tensor:
+        """Repeats each element (or each slice along `dim`) `repeats` times in place; without a
+        dim, over the flattened tensor. Called on an integer tensor with no `repeats`, returns
+        the indices `[0]*r0 + [1]*r1 + ...` (`torch.repeat_interleave(repeats)`).
+
+        Args: repeats: int or integer tensor (one count, or one per slice); dim: int or None;
+        output_size: the total length along `dim`, checked when given.
+        Returns: a new tensor.
+        """
     @property
     def requires_grad(self) -> builtins.bool:
         """Whether autograd records operations on this tensor (settable on leaves)."""
@@ -498,8 +578,46 @@ class Tensor:
     @property
     def retains_grad(self) -> builtins.bool:
         """True when `retain_grad()` was called on this non-leaf, so `backward()` keeps its `.grad`."""
+    def roll(self, /, shifts: Any, dims: Any | None = ...) -> Tensor:
+        """Rolls elements along `dims` by `shifts` (wrapping around); without dims, over the
+        flattened tensor, keeping the shape.
+
+        Args: shifts: int or tuple of ints; dims: int, tuple of ints or None.
+        Returns: a new tensor of the same shape.
+        """
+    def rot90(self, /, k: Any = ..., dims: Any | None = ...) -> Tensor:
+        """Rotates by 90 degrees `k` times in the plane of `dims`, from the first dim towards the second.
+
+        Args: k: number of rotations (negative turns the other way); dims: two distinct dims.
+        Returns: a new tensor.
+        """
     def round(self, /) -> Tensor: ...
     def rsqrt(self, /) -> Tensor: ...
+    def scatter(self, /, dim: Any, index: Any, src: Any | None = ..., *, value: Any | None = ..., reduce: Any | None = ...) -> Tensor:
+        """Out of place `scatter_`: a copy with `out[i][index[i][j]] = src[i][j]` for dim 1 (any
+        dim, any rank); `reduce` ("add" or "multiply") combines with the existing values.
+
+        Args: dim; index: integer tensor; src: tensor or number (or `value=`); reduce: None, "add", "multiply".
+        Returns: a new tensor of self's shape.
+        """
+    def scatter_(self, /, dim: Any, index: Any, src: Any | None = ..., *, value: Any | None = ..., reduce: Any | None = ...) -> Tensor:
+        """In place `scatter`; returns self."""
+    def scatter_add(self, /, dim: Any, index: Any, src: Any) -> Tensor:
+        """A copy with `src` added at the positions `index` picks along `dim` (repeats accumulate).
+
+        Args: dim; index: integer tensor; src: tensor of self's dtype covering index's shape.
+        Returns: a new tensor of self's shape.
+        """
+    def scatter_add_(self, /, dim: Any, index: Any, src: Any) -> Tensor:
+        """In place `scatter_add`; returns self."""
+    def scatter_reduce(self, /, dim: Any, index: Any, src: Any, reduce: Any, *, include_self: Any = ...) -> Tensor:
+        """A copy where the values of `src` scattered to each position along `dim` are combined
+        by `reduce` ("sum", "prod", "mean", "amax", "amin"), with self's value included when `include_self`.
+
+        Returns: a new tensor of self's shape.
+        """
+    def scatter_reduce_(self, /, dim: Any, index: Any, src: Any, reduce: Any, *, include_self: Any = ...) -> Tensor:
+        """In place `scatter_reduce`; returns self."""
     def select(self, /, dim: Any, index: Any) -> Tensor:
         """A view of index `index` along `dim`, with that dimension removed."""
     @property
@@ -554,10 +672,24 @@ class Tensor:
         """
     def swapaxes(self, /, axis0: Any, axis1: Any) -> Tensor:
         """NumPy's name for `transpose`."""
+    def swapdims(self, /, dim0: Any, dim1: Any) -> Tensor:
+        """Alias of `transpose(dim0, dim1)` (a view)."""
     def t(self, /) -> Tensor:
         """2-D transpose (0-D and 1-D tensors are returned as they are)."""
+    def take(self, /, index: Any) -> Tensor:
+        """Elements of the tensor read as 1-D at `index` (negatives count from the end), shaped like `index`."""
+    def take_along_dim(self, /, indices: Any, dim: Any | None = ...) -> Tensor:
+        """`gather` along `dim` after broadcasting self and `indices` (except along dim); with
+        dim None, over the flattened tensors.
+        """
     def tan(self, /) -> Tensor: ...
     def tanh(self, /) -> Tensor: ...
+    def tile(self, /, *dims: Any) -> Tensor:
+        """Like `repeat`, but with fewer sizes than dims the missing leading ones count as 1.
+
+        Args: dims: ints, as varargs or one sequence.
+        Returns: a new tensor.
+        """
     def to(self, /, *args: Any, dtype: Any | None = ..., device: Any | None = ..., copy: Any = ..., non_blocking: Any = ...) -> Tensor:
         """`.to(device)`, `.to(dtype)`, `.to(other)`, `.to(device, dtype)`, keywords too."""
     def tolist(self, /) -> Any:
