@@ -142,6 +142,7 @@ impl PyTensor {
         Ok(())
     }
 
+    /// True when `retain_grad()` was called on this non-leaf, so `backward()` keeps its `.grad`.
     #[getter]
     fn retains_grad(&self) -> bool {
         self.t.meta().retained.is_some()
@@ -153,6 +154,7 @@ impl PyTensor {
         self.t.grad_fn().map(|g| node_object(py, g.node, g.output_nr)).transpose()
     }
 
+    /// A new tensor sharing the data but not the history: it never requires grad.
     fn detach(&self) -> PyTensor {
         PyTensor::wrap(self.t.detach())
     }
@@ -164,6 +166,7 @@ impl PyTensor {
         self.t.id()
     }
 
+    /// Sets `requires_grad` in place (leaves only); returns self.
     #[pyo3(signature = (requires_grad = true))]
     fn requires_grad_<'py>(slf: &Bound<'py, Self>, requires_grad: bool) -> PyResult<Bound<'py, Self>> {
         slf.get().t.set_requires_grad(requires_grad)?;
@@ -209,6 +212,7 @@ pub struct RemovableHandle {
 
 #[pymethods]
 impl RemovableHandle {
+    /// Unregisters the hook this handle was returned for.
     fn remove(&self) {
         match self.target.lock().take() {
             Some(HookTarget::Node(n)) => {
@@ -279,6 +283,7 @@ pub fn grad<'py>(
     PyTuple::new(py, res.into_iter().map(|r| r.map(PyTensor::wrap)))
 }
 
+/// True when autograd records operations (not inside `no_grad()`).
 #[pyfunction]
 pub fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()

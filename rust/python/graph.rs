@@ -174,13 +174,16 @@ pub struct PyAccumulateGrad {
 
 #[pymethods]
 impl PyAccumulateGrad {
+    /// The operation's name, as PyTorch prints it (e.g. `MulBackward0`).
     fn name(&self) -> &'static str {
         "AccumulateGrad"
     }
+    /// The leaf tensor whose gradient this node accumulates.
     #[getter]
     fn variable(&self) -> PyTensor {
         PyTensor::wrap(self.leaf.clone())
     }
+    /// `((node, output_nr), ...)`: where this node's input gradients flow next (None for inputs that need none).
     #[getter]
     fn next_functions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         Ok(PyTuple::empty(py))

@@ -29,10 +29,28 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args):
+        """Override: computes the outputs from the inputs (tensors and other values), outside autograd.
+
+        Args:
+            ctx: a context to save what `backward` needs (omit it when `setup_context` is overridden).
+            *args: the arguments given to `apply`.
+
+        Returns:
+            A tensor or a tuple of tensors (and other values).
+        """
         raise NotImplementedError("a Function subclass must implement forward(ctx, *args)")
 
     @staticmethod
     def backward(ctx, *grad_outputs):
+        """Override: the gradients of the inputs from those of the outputs.
+
+        Args:
+            ctx: the context `forward` (or `setup_context`) filled.
+            *grad_outputs: one gradient per output of `forward`.
+
+        Returns:
+            One gradient (or None) per input of `forward`.
+        """
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs)")
 
     @staticmethod
@@ -45,10 +63,16 @@ class Function:
 
     @staticmethod
     def setup_context(ctx, inputs, output):
+        """Optional override: fills `ctx` from `inputs` and `output` when `forward` takes no ctx."""
         raise NotImplementedError("setup_context is optional: override it together with a ctx-less forward(*args)")
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Runs the function on `args`, recording one graph node whose backward calls `backward`.
+
+        Returns:
+            What `forward` returned, with autograd history when an input requires grad.
+        """
         if kwargs:
             raise TypeError(f"{cls.__name__}.apply takes positional arguments only, got keywords {sorted(kwargs)}")
         ctx = FunctionCtx()

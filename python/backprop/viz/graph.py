@@ -17,7 +17,7 @@ class Value:
 
     __slots__ = ("kind", "name", "tensor", "grad", "shape", "dtype", "producer", "output_nr", "consumers")
 
-    def __init__(self, kind, shape, dtype, tensor=None, grad=None, producer=None, output_nr=0):
+    def __init__(self, kind, shape, dtype, tensor=None, grad=None, producer=None, output_nr=0) -> None:
         self.kind = kind
         self.name = None
         self.tensor = tensor  # the forward value (a backprop Tensor), when the graph kept it
@@ -50,7 +50,7 @@ class Op:
 
     __slots__ = ("node", "name", "seq", "params", "inputs", "outputs", "upstream", "downstream", "saved")
 
-    def __init__(self, node):
+    def __init__(self, node) -> None:
         self.node = node
         self.name = node.op  # `mul`, `sigmoid`, `matmul`, or a custom Function's class name
         self.seq = node.sequence_nr
@@ -78,7 +78,7 @@ class Graph:
 
     __slots__ = ("ops", "leaves", "constants", "output")
 
-    def __init__(self, ops, leaves, constants, output):
+    def __init__(self, ops, leaves, constants, output) -> None:
         self.ops = ops
         self.leaves = leaves
         self.constants = constants
@@ -161,7 +161,7 @@ def _param_names(params, caller):
 class _Namer:
     """Unique names: the user's first, then `prefix0`, `prefix1`, ... skipping taken ones."""
 
-    def __init__(self, taken):
+    def __init__(self, taken) -> None:
         self.taken = set(taken)
         self.counters = {}
 
