@@ -5,7 +5,9 @@
 
 mod arith;
 mod binary;
+mod compare;
 mod creation;
+mod histogram;
 mod index;
 mod inplace;
 mod linalg;
@@ -14,12 +16,16 @@ mod nn;
 mod norm;
 mod optim;
 mod reduce;
+mod scan;
 mod shape;
+mod sort;
 mod table;
 mod unary;
 
 pub use binary::*;
+pub use compare::*;
 pub use creation::*;
+pub use histogram::*;
 pub use index::*;
 pub use inplace::*;
 pub use linalg::*;
@@ -28,7 +34,9 @@ pub use nn::*;
 pub use norm::*;
 pub use optim::*;
 pub use reduce::*;
+pub use scan::*;
 pub use shape::*;
+pub use sort::*;
 pub use unary::*;
 pub(crate) use arith::Arith;
 
@@ -67,6 +75,8 @@ pub enum Op {
     Nn(NnOp),
     Linalg(LinalgOp),
     Norm(NormOp),
+    Scan(ScanOp),
+    Sort(SortOp),
     Where,
     Custom(Box<dyn CustomOp>),
 }
@@ -84,6 +94,8 @@ impl Op {
             Op::Nn(o) => o.name().into(),
             Op::Linalg(o) => o.name().into(),
             Op::Norm(o) => o.name().into(),
+            Op::Scan(o) => o.name().into(),
+            Op::Sort(o) => o.name().into(),
             Op::Where => "where".into(),
             Op::Custom(c) => c.name(),
         }
@@ -99,6 +111,8 @@ impl Op {
             Op::Nn(o) => o.params(),
             Op::Linalg(o) => o.params(),
             Op::Norm(o) => o.params(),
+            Op::Scan(o) => o.params(),
+            Op::Sort(o) => o.params(),
             Op::Binary(_) | Op::Matmul(_) | Op::Where | Op::Custom(_) => OpParams::new(),
         }
     }
@@ -114,6 +128,8 @@ impl Op {
             Op::Nn(o) => o.vjp(ctx),
             Op::Linalg(o) => o.vjp(ctx),
             Op::Norm(o) => o.vjp(ctx),
+            Op::Scan(o) => o.vjp(ctx),
+            Op::Sort(o) => o.vjp(ctx),
             Op::Where => binary::where_vjp(ctx),
             Op::Custom(_) => unreachable!("custom ops run through CustomOp::backward"),
         }
