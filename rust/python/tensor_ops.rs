@@ -274,15 +274,12 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (min = None, max = None))]
-    fn clamp(&self, min: Option<f64>, max: Option<f64>) -> TResult {
-        if min.is_none() && max.is_none() {
-            return Err(PyValueError::new_err("clamp: at least one of min and max must be given"));
-        }
-        ok(ops::clamp(&self.t, min, max))
+    fn clamp(&self, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> TResult {
+        super::reductions::clamp_any(&self.t, min, max, "clamp")
     }
     #[pyo3(signature = (min = None, max = None))]
-    fn clip(&self, min: Option<f64>, max: Option<f64>) -> TResult {
-        self.clamp(min, max)
+    fn clip(&self, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> TResult {
+        super::reductions::clamp_any(&self.t, min, max, "clip")
     }
     #[pyo3(signature = (negative_slope = 0.01))]
     fn leaky_relu(&self, negative_slope: f64) -> TResult {
@@ -304,66 +301,66 @@ impl PyTensor {
         ok(ops::where_(&condition.t, &self.t, &o))
     }
 
-    #[pyo3(signature = (dim = None, keepdim = false, *, dtype = None, axis = None))]
-    fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>) -> TResult {
+    #[pyo3(signature = (dim = None, keepdim = false, *, dtype = None, axis = None, keepdims = None))]
+    fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>, keepdims: Option<bool>) -> TResult {
         let dims = parse_dims(dim.or(axis))?;
-        ok(ops::sum_as(&self.t, dims.as_deref(), keepdim, super::convert::opt_dtype(dtype)?))
+        ok(ops::sum_as(&self.t, dims.as_deref(), super::reductions::keep(keepdim, keepdims), super::convert::opt_dtype(dtype)?))
     }
-    #[pyo3(signature = (dim = None, keepdim = false, *, axis = None))]
-    fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, axis: Option<&Bound<'_, PyAny>>) -> TResult {
-        ok(ops::mean(&self.t, parse_dims(dim.or(axis))?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, axis = None, keepdims = None))]
+    fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, axis: Option<&Bound<'_, PyAny>>, keepdims: Option<bool>) -> TResult {
+        ok(ops::mean(&self.t, parse_dims(dim.or(axis))?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
-    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
-    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
+    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None, keepdims = None))]
+    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>, keepdims: Option<bool>) -> TResult {
         let c = bessel_correction("var", unbiased, correction)?;
-        ok(ops::var(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
+        ok(ops::var(&self.t, parse_dims(dim)?.as_deref(), c, super::reductions::keep(keepdim, keepdims)))
     }
-    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
-    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
+    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None, keepdims = None))]
+    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>, keepdims: Option<bool>) -> TResult {
         let c = bessel_correction("std", unbiased, correction)?;
-        ok(ops::std(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
+        ok(ops::std(&self.t, parse_dims(dim)?.as_deref(), c, super::reductions::keep(keepdim, keepdims)))
     }
-    #[pyo3(signature = (dim, keepdim = false))]
-    fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> TResult {
+    #[pyo3(signature = (dim, keepdim = false, *, keepdims = None))]
+    fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool, keepdims: Option<bool>) -> TResult {
         let dims = parse_dims(Some(dim))?.unwrap_or_default();
-        ok(ops::logsumexp(&self.t, &dims, keepdim))
+        ok(ops::logsumexp(&self.t, &dims, super::reductions::keep(keepdim, keepdims)))
     }
     /// `max()` is the largest element; `max(dim)` is `(values, indices)`; `max(other)` is elementwise.
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
-        self.extremum(py, ReduceKind::Max, dim, keepdim)
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+        self.extremum(py, ReduceKind::Max, dim, super::reductions::keep(keepdim, keepdims))
     }
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
-        self.extremum(py, ReduceKind::Min, dim, keepdim)
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+        self.extremum(py, ReduceKind::Min, dim, super::reductions::keep(keepdim, keepdims))
     }
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(ops::extremum_dims(ReduceKind::Max, &self.t, parse_dims(dim)?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::extremum_dims(ReduceKind::Max, &self.t, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(ops::extremum_dims(ReduceKind::Min, &self.t, parse_dims(dim)?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::extremum_dims(ReduceKind::Min, &self.t, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn argmax(&self, dim: Option<isize>, keepdim: bool) -> TResult {
-        ok(ops::argmax(&self.t, dim, keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn argmax(&self, dim: Option<isize>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::argmax(&self.t, dim, super::reductions::keep(keepdim, keepdims)))
     }
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn argmin(&self, dim: Option<isize>, keepdim: bool) -> TResult {
-        ok(ops::argmin(&self.t, dim, keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn argmin(&self, dim: Option<isize>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::argmin(&self.t, dim, super::reductions::keep(keepdim, keepdims)))
     }
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(ops::all(&self.t, parse_dims(dim)?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::all(&self.t, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(ops::any(&self.t, parse_dims(dim)?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::any(&self.t, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
     /// Vector norms: p = 2 (default; "fro" is the same for these), 0, 1, inf, -inf or any p.
-    #[pyo3(signature = (p = None, dim = None, keepdim = false))]
-    fn norm(&self, p: Option<&Bound<'_, PyAny>>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
+    #[pyo3(signature = (p = None, dim = None, keepdim = false, *, keepdims = None))]
+    fn norm(&self, p: Option<&Bound<'_, PyAny>>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
         let p: f64 = match p {
             None => 2.0,
             Some(v) if v.is_none() => 2.0,
@@ -373,7 +370,7 @@ impl PyTensor {
                 Err(_) => v.extract()?,
             },
         };
-        ok(ops::norm(&self.t, p, parse_dims(dim)?.as_deref(), keepdim))
+        ok(ops::norm(&self.t, p, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
 
     #[pyo3(signature = (dim = -1))]
@@ -566,7 +563,7 @@ fn scaled_inplace<'py>(slf: &Bound<'py, PyTensor>, other: &Bound<'py, PyAny>, al
 
 /// The Bessel correction of `var`/`std`: `unbiased` (True: 1, False: 0) or `correction`, not both
 /// (PyTorch refuses the combination with a TypeError).
-fn bessel_correction(op: &str, unbiased: Option<bool>, correction: Option<f64>) -> PyResult<f64> {
+pub(super) fn bessel_correction(op: &str, unbiased: Option<bool>, correction: Option<f64>) -> PyResult<f64> {
     match (unbiased, correction) {
         (Some(_), Some(_)) => Err(PyTypeError::new_err(format!(
             "{op}: got both unbiased and correction; pass one of them (unbiased=False is correction=0)"
