@@ -120,6 +120,23 @@ pub fn scan(kind: ScanKind, a: &Tensor, dim: usize, reverse: bool) -> Result<(Te
         bool => Err(dtype_err!("{}: convert bool tensors with .long() first", kind.name())))
 }
 
+/// `out[j] = f(out[j - 1], row[j])` from `init` (from the end when `reverse`).
+#[inline(always)]
+fn scan_row<T: ScanElem>(row: &[T], out: &mut [T], init: T::Acc, reverse: bool, f: impl Fn(T::Acc, T::Acc) -> T::Acc) {
+    let mut acc = init;
+    if reverse {
+        for (y, &x) in out.iter_mut().zip(row).rev() {
+            acc = f(acc, x.acc());
+            *y = T::finish(acc);
+        }
+    } else {
+        for (y, &x) in out.iter_mut().zip(row) {
+            acc = f(acc, x.acc());
+            *y = T::finish(acc);
+        }
+    }
+}
+
 fn scan_typed<T: ScanElem>(kind: ScanKind, a: &Tensor, dim: usize, reverse: bool) -> Result<(Tensor, Option<Tensor>)> {
     let a = if a.is_contiguous() { a.clone() } else { super::copy::cast(a, a.dtype())? };
     let shape = a.shape().to_vec();
@@ -144,6 +161,18 @@ fn scan_typed<T: ScanElem>(kind: ScanKind, a: &Tensor, dim: usize, reverse: bool
             ScanKind::LogSumExp => T::lowest(),
             ScanKind::Max | ScanKind::Min => T::zero(),
         };
+        if inner == 1 && !kind.has_indices() {
+            // One contiguous row: a plain running loop (the common `cumsum(-1)` case).
+            let row = &xs[o * n..(o + 1) * n];
+            // SAFETY: unit u alone writes row o.
+            let out = unsafe { std::slice::from_raw_parts_mut(yp.get().add(o * n), n) };
+            match kind {
+                ScanKind::Sum => scan_row(row, out, init, reverse, T::add),
+                ScanKind::Prod => scan_row(row, out, init, reverse, T::mul),
+                _ => scan_row(row, out, init, reverse, T::logaddexp),
+            }
+            return;
+        }
         acc[..w].fill(init);
         for step in 0..n {
             let j = if reverse { n - 1 - step } else { step };

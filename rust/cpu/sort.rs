@@ -2,15 +2,14 @@
 //! sorted as (key, index) pairs, where the key maps the value to an unsigned integer in a
 //! total order (NaN largest, -0.0 equal to 0.0) and the index breaks ties. That order makes
 //! every sort stable (PyTorch's `stable=True`, a valid answer for `stable=False` too) and
-//! lets the fast unstable integer sort do the work. Rows run in parallel; one long row is
-//! sorted by rayon's parallel sort.
+//! lets an integer sort do the work: a stable LSD radix sort of the keys (equal keys keep
+//! index order), a comparison sort for short rows. Rows run in parallel.
 
 use super::{run_parts, SendPtr, PARALLEL_THRESHOLD};
 use crate::alloc::buffer;
 use crate::error::{dtype_err, value_err, Result};
 use crate::tensor::{Element, IntoStorageVec, Tensor};
 use crate::with_numeric_dtype;
-use rayon::slice::ParallelSliceMut;
 
 /// A value's place in the sort order as an unsigned integer.
 trait SortKey: Element + IntoStorageVec {
@@ -57,6 +56,41 @@ pub fn sort(a: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)
         bool => Err(dtype_err!("sort: convert bool tensors with .long() first")))
 }
 
+/// Rows at least this long are radix sorted; shorter ones compare-sorted.
+const RADIX_MIN: usize = 64;
+
+/// Stable LSD radix sort of `keys` on their low `bytes` bytes, `order` carried along. The
+/// order starts as 0..n, so equal keys stay in index order: the (key, index) sort. A pass
+/// whose byte is the same everywhere is skipped.
+fn radix_sort(keys: &mut Vec<u64>, order: &mut Vec<u32>, bytes: usize) {
+    let n = keys.len();
+    let (mut k2, mut o2) = (vec![0u64; n], vec![0u32; n]);
+    for pass in 0..bytes {
+        let shift = 8 * pass;
+        let mut count = [0usize; 256];
+        for &k in keys.iter() {
+            count[((k >> shift) & 0xff) as usize] += 1;
+        }
+        if count.contains(&n) {
+            continue;
+        }
+        let mut start = 0;
+        for c in count.iter_mut() {
+            let len = *c;
+            *c = start;
+            start += len;
+        }
+        for (&k, &j) in keys.iter().zip(order.iter()) {
+            let d = ((k >> shift) & 0xff) as usize;
+            k2[count[d]] = k;
+            o2[count[d]] = j;
+            count[d] += 1;
+        }
+        std::mem::swap(keys, &mut k2);
+        std::mem::swap(order, &mut o2);
+    }
+}
+
 fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)> {
     let a = if a.is_contiguous() { a.clone() } else { super::copy::cast(a, a.dtype())? };
     let shape = a.shape().to_vec();
@@ -70,39 +104,26 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
     let mut idx: Vec<i64> = buffer::zeroed(total, &shape, "sort")?;
     let rows = if n == 0 { 0 } else { total / n };
     let (yp, ip) = (SendPtr(ys.as_mut_ptr()), SendPtr(idx.as_mut_ptr()));
-    // For 32-bit keys (float32) the pair packs into one u64: key high, index low.
-    let packed = T::DTYPE == crate::tensor::DType::F32;
-    let flip = if descending { if packed { u32::MAX as u64 } else { u64::MAX } } else { 0 };
-    let one_row = rows == 1 && total >= PARALLEL_THRESHOLD;
+    // float32 keys use 4 bytes (4 radix passes), the others 8.
+    let key_bytes = if T::DTYPE == crate::tensor::DType::F32 { 4 } else { 8 };
+    let flip = if descending { u64::MAX >> (64 - 8 * key_bytes) } else { 0 };
     let row = |r: usize| {
         let (o, i) = (r / inner, r % inner);
         let at = |j: usize| (o * n + j) * inner + i;
-        let write = |pos: usize, j: usize| {
+        let mut keys: Vec<u64> = (0..n).map(|j| xs[at(j)].key() ^ flip).collect();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        if n >= RADIX_MIN {
+            radix_sort(&mut keys, &mut order, key_bytes);
+        } else {
+            let mut pairs: Vec<(u64, u32)> = keys.into_iter().zip(order.iter().copied()).collect();
+            pairs.sort_unstable();
+            order = pairs.into_iter().map(|(_, j)| j).collect();
+        }
+        for (pos, &j) in order.iter().enumerate() {
             // SAFETY: row r alone writes the positions at(0..n) of its (outer, inner) pair.
             unsafe {
-                *yp.get().add(at(pos)) = xs[at(j)];
+                *yp.get().add(at(pos)) = xs[at(j as usize)];
                 *ip.get().add(at(pos)) = j as i64;
-            }
-        };
-        if packed {
-            let mut pairs: Vec<u64> = (0..n).map(|j| ((xs[at(j)].key() ^ flip) << 32) | j as u64).collect();
-            if one_row {
-                pairs.par_sort_unstable();
-            } else {
-                pairs.sort_unstable();
-            }
-            for (pos, p) in pairs.into_iter().enumerate() {
-                write(pos, (p & 0xffff_ffff) as usize);
-            }
-        } else {
-            let mut pairs: Vec<(u64, u32)> = (0..n).map(|j| (xs[at(j)].key() ^ flip, j as u32)).collect();
-            if one_row {
-                pairs.par_sort_unstable();
-            } else {
-                pairs.sort_unstable();
-            }
-            for (pos, (_, j)) in pairs.into_iter().enumerate() {
-                write(pos, j as usize);
             }
         }
     };
