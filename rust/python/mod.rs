@@ -14,6 +14,7 @@ mod linalg;
 mod norm;
 mod optim;
 mod reductions;
+mod shape_ops;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
