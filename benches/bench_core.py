@@ -1,5 +1,6 @@
 """Core benchmarks (issue: autograd core): scalar circuits against micrograd and PyTorch,
-matmul GFLOP/s against NumPy and PyTorch, and import time against NumPy.
+matmul GFLOP/s against NumPy and PyTorch, tensor ops (bmm, einsum, sort, cumsum) against
+NumPy and PyTorch, and import time against NumPy.
 
     python benches/bench_core.py            # full table
     python benches/bench_core.py --quick    # smoke pass (CI)
@@ -169,21 +170,35 @@ def op_rows(quick):
     x = rng.standard_normal((b, n, n)).astype("float32")
     y = rng.standard_normal((b, n, n)).astype("float32")
     bx, by = bp.from_numpy(x), bp.from_numpy(y)
+    m = 100_000 if quick else 1_000_000
+    r, c = (100, 1000) if quick else (1000, 1000)
+    v = rng.standard_normal(m).astype("float32")
+    w = rng.standard_normal((r, c)).astype("float32")
+    bv, bw = bp.from_numpy(v), bp.from_numpy(w)
+    tv, tw = (torch.from_numpy(v), torch.from_numpy(w)) if torch else (None, None)
+    # (name, backprop, numpy, pytorch-maker): the maker is called only when torch is installed
     cases = [
-        ("bmm [%d,%d,%d]" % (b, n, n), lambda: bp.bmm(bx, by), lambda: np.matmul(x, y), (lambda tx, ty: lambda: torch.bmm(tx, ty))),
+        ("bmm [%d,%d,%d]" % (b, n, n), lambda: bp.bmm(bx, by), lambda: np.matmul(x, y), lambda: (lambda tx, ty: lambda: torch.bmm(tx, ty))(torch.from_numpy(x), torch.from_numpy(y))),
         (
             "einsum bij,bjk->bik",
             lambda: bp.einsum("bij,bjk->bik", bx, by),
             lambda: np.einsum("bij,bjk->bik", x, y, optimize=True),
-            (lambda tx, ty: lambda: torch.einsum("bij,bjk->bik", tx, ty)),
+            lambda: (lambda tx, ty: lambda: torch.einsum("bij,bjk->bik", tx, ty))(torch.from_numpy(x), torch.from_numpy(y)),
         ),
+        # NumPy returns values only; backprop and PyTorch return values and indices
+        ("sort [%d] float32" % m, lambda: bp.sort(bv), lambda: np.sort(v), lambda: lambda: torch.sort(tv)),
+        ("sort [%d,%d] dim=1" % (r, c), lambda: bp.sort(bw, dim=1), lambda: np.sort(w, axis=1), lambda: lambda: torch.sort(tw, dim=1)),
+        ("argsort [%d] stable" % m, lambda: bp.argsort(bv, stable=True), lambda: np.argsort(v, kind="stable"), lambda: lambda: torch.argsort(tv, stable=True)),
+        ("cumsum [%d] float32" % m, lambda: bp.cumsum(bv, 0), lambda: np.cumsum(v), lambda: lambda: torch.cumsum(tv, 0)),
+        ("cumsum [%d,%d] dim=0" % (r, c), lambda: bp.cumsum(bw, 0), lambda: np.cumsum(w, axis=0), lambda: lambda: torch.cumsum(tw, 0)),
+        ("cumsum [%d,%d] dim=1" % (r, c), lambda: bp.cumsum(bw, 1), lambda: np.cumsum(w, axis=1), lambda: lambda: torch.cumsum(tw, 1)),
     ]
     kw = dict(repeat=3, min_time=0.05) if quick else dict(repeat=5, min_time=0.3)
     rows = []
     for name, f_bp, f_np, f_t in cases:
         t_bp = best_time(f_bp, **kw) * 1e3
         t_np = best_time(f_np, **kw) * 1e3
-        t_t = best_time(f_t(torch.from_numpy(x), torch.from_numpy(y)), **kw) * 1e3 if torch else None
+        t_t = best_time(f_t(), **kw) * 1e3 if torch else None
         best_ref = min(v for v in (t_np, t_t) if v is not None)
         rows.append([name, fmt(t_bp, 3), fmt(t_np, 3), fmt(t_t, 3), fmt(ratio(t_bp, t_np)), fmt(ratio(t_bp, t_t)), fmt(t_bp / best_ref), "<= 1.5"])
     return rows

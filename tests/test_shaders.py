@@ -672,3 +672,46 @@ def test_norm_rows_forward_and_backward(device, cols):
     g2, y2 = g.astype(np.float64).reshape(rows, cols), yv.astype(np.float64).reshape(rows, cols)
     want_dx = rv[:, None] * (g2 - g2.mean(1, keepdims=True) - y2 * (g2 * y2).mean(1, keepdims=True))
     np.testing.assert_allclose(out[3].view(np.float32).reshape(rows, cols), want_dx, rtol=1e-4, atol=1e-5)
+
+
+# ---- scan.wgsl and sort.wgsl (the scans engineer's cumulative ops and bitonic sort) ----------
+
+
+def test_scan_shader_running_sums_and_maxima(device):
+    x = f32([[1.0, -2.0, 3.0, 0.5, 4.0], [2.0, 2.0, np.nan, 1.0, 5.0]])
+    rows, n = x.shape
+    for reverse in (0, 1):
+        params = walk(count=rows, u=(n, 1, reverse, 0))
+        _, out = run(device, "scan.wgsl", "scan", params, [(x, False), (np.zeros(x.size, np.uint32), True)], groups(rows), {"KIND": 0, "T": F32})
+        want = np.cumsum(x[:, ::-1], 1)[:, ::-1] if reverse else np.cumsum(x, 1)
+        np.testing.assert_allclose(out.view(np.float32).reshape(rows, n), want, rtol=1e-6)
+    params = walk(count=rows, u=(n, 1, 0, 0))
+    _, values, index = run(device, "scan.wgsl", "arg_scan", params, [(x, False), (np.zeros(x.size, np.uint32), True), (np.zeros(x.size, np.uint32), True)],
+                           groups(rows), {"KIND": 2, "T": F32})
+    assert index.reshape(rows, n).tolist() == [[0, 0, 2, 2, 4], [0, 1, 2, 2, 2]]  # ties and NaN take the latest
+    assert np.isnan(values.view(np.float32)[7:]).all()
+
+
+def test_sort_shader_bitonic_network_is_the_stable_sort(device):
+    x = f32([[3.0, -1.0, np.nan, -0.0, 0.0, 3.0, 2.0], [1.0, 1.0, 1.0, -5.0, 9.0, 0.5, 1.0]])
+    rows, n = x.shape
+    slots = 8
+    for desc in (0, 1):
+        consts = {"T": F32, "DESC": desc}
+        keys, index = np.zeros(rows * slots, np.uint32), np.zeros(rows * slots, np.uint32)
+        keys, index, _ = run(device, "sort.wgsl", "load_pairs", walk(count=rows * slots, u=(n, 1, slots, 0)), [(keys, True), (index, True), (x, False)],
+                             groups(rows * slots), consts)
+        k = 2
+        while k <= slots:
+            j = k // 2
+            while j >= 1:
+                keys, index = run(device, "sort.wgsl", "merge_pairs", walk(count=rows * slots // 2, base=j, u=(n, 1, slots, k)), [(keys, True), (index, True)],
+                                  groups(rows * slots // 2))
+                j //= 2
+            k *= 2
+        out = run(device, "sort.wgsl", "store_sorted", walk(count=rows * n, u=(n, 1, slots, 0)),
+                  [(keys, True), (index, True), (x, False), (np.zeros(x.size, np.uint32), True), (np.zeros(x.size, np.uint32), True)], groups(rows * n), consts)
+        order = out[4].reshape(rows, n)
+        key = np.where(np.isnan(x), np.inf, x) + 0.0
+        want = np.argsort(-np.where(np.isnan(x), np.inf, x) if desc else key, axis=1, kind="stable")
+        assert order.tolist() == want.tolist()

@@ -4,11 +4,14 @@
 mod host;
 mod matmul_shape;
 mod optim_rule;
+mod scan;
 
 pub use crate::kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
+pub use crate::kinds::ScanKind;
 pub use host::{item, number_tensor, scalar_tensor, scalar_value, small_values, to_vec, wrapped_number, write_scalar};
 pub use matmul_shape::MatmulShape;
 pub use optim_rule::{Rule, RuleStep};
+pub use scan::{scan, sort};
 
 use crate::cpu;
 use crate::gpu::kernels as gpu;

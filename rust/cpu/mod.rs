@@ -12,7 +12,9 @@ pub mod norm;
 pub mod random;
 pub mod optim;
 pub mod reduce;
+pub mod scan;
 pub mod softmax;
+pub mod sort;
 pub mod strided;
 
 /// Elements below which a kernel stays on the calling thread. Python calls the engine from a

@@ -28,6 +28,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("random.wgsl", include_str!("../../shaders/random.wgsl")),
     ("optim.wgsl", include_str!("../../shaders/optim.wgsl")),
     ("norm.wgsl", include_str!("../../shaders/norm.wgsl")),
+    ("scan.wgsl", include_str!("../../shaders/scan.wgsl")),
+    ("sort.wgsl", include_str!("../../shaders/sort.wgsl")),
 ];
 
 /// How an entry point uses one storage binding.

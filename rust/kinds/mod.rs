@@ -4,10 +4,12 @@
 
 mod elementwise;
 mod real;
+mod scan;
 mod wgsl;
 
 pub use elementwise::*;
 pub use real::{floor_div_i64, python_mod_i64, Real};
+pub use scan::ScanKind;
 pub use wgsl::generated_wgsl;
 
 use crate::tensor::Tensor;

@@ -5,7 +5,9 @@
 
 mod arith;
 mod binary;
+mod compare;
 mod creation;
+mod histogram;
 mod index;
 mod index_inplace;
 mod inplace;
@@ -16,13 +18,17 @@ mod norm;
 mod optim;
 mod reduce;
 mod reorder;
+mod scan;
 mod scatter;
 mod shape;
+mod sort;
 mod table;
 mod unary;
 
 pub use binary::*;
+pub use compare::*;
 pub use creation::*;
+pub use histogram::*;
 pub use index::*;
 pub use index_inplace::*;
 pub use inplace::*;
@@ -33,8 +39,10 @@ pub use norm::*;
 pub use optim::*;
 pub use reduce::*;
 pub use reorder::*;
+pub use scan::*;
 pub use scatter::*;
 pub use shape::*;
+pub use sort::*;
 pub use unary::*;
 pub(crate) use arith::Arith;
 
@@ -73,6 +81,8 @@ pub enum Op {
     Nn(NnOp),
     Linalg(LinalgOp),
     Norm(NormOp),
+    Scan(ScanOp),
+    Sort(SortOp),
     Where,
     Custom(Box<dyn CustomOp>),
 }
@@ -90,6 +100,8 @@ impl Op {
             Op::Nn(o) => o.name().into(),
             Op::Linalg(o) => o.name().into(),
             Op::Norm(o) => o.name().into(),
+            Op::Scan(o) => o.name().into(),
+            Op::Sort(o) => o.name().into(),
             Op::Where => "where".into(),
             Op::Custom(c) => c.name(),
         }
@@ -105,6 +117,8 @@ impl Op {
             Op::Nn(o) => o.params(),
             Op::Linalg(o) => o.params(),
             Op::Norm(o) => o.params(),
+            Op::Scan(o) => o.params(),
+            Op::Sort(o) => o.params(),
             Op::Binary(_) | Op::Matmul(_) | Op::Where | Op::Custom(_) => OpParams::new(),
         }
     }
@@ -120,6 +134,8 @@ impl Op {
             Op::Nn(o) => o.vjp(ctx),
             Op::Linalg(o) => o.vjp(ctx),
             Op::Norm(o) => o.vjp(ctx),
+            Op::Scan(o) => o.vjp(ctx),
+            Op::Sort(o) => o.vjp(ctx),
             Op::Where => binary::where_vjp(ctx),
             Op::Custom(_) => unreachable!("custom ops run through CustomOp::backward"),
         }

@@ -25,6 +25,9 @@ pub enum ReduceOp {
     CountNonzero,
     /// The standard deviation; the gradient is 0 where it is 0 (a constant input), as in PyTorch.
     Std { axes: Dims, correction: f64, keepdim: bool },
+    /// The product along `dim` (of the flattened input when None); the gradient is the
+    /// product of the other elements, exact where some are 0.
+    Prod { dim: Option<usize>, keepdim: bool },
 }
 
 /// Normalises `dims` (None or empty: all) into sorted unique axes.
@@ -284,6 +287,7 @@ impl ReduceOp {
             ReduceOp::Extremum { kind } => kind.name(),
             ReduceOp::Norm { .. } | ReduceOp::CountNonzero => "norm",
             ReduceOp::Std { .. } => "std",
+            ReduceOp::Prod { .. } => "prod",
         }
     }
 
@@ -296,6 +300,13 @@ impl ReduceOp {
             ReduceOp::CountNonzero => vec![("p", OpParam::Float(0.0))],
             ReduceOp::Std { axes, correction, keepdim } => {
                 vec![("dim", ints(axes)), ("correction", OpParam::Float(*correction)), ("keepdim", OpParam::Bool(*keepdim))]
+            }
+            ReduceOp::Prod { dim, keepdim } => {
+                let mut p = vec![("keepdim", OpParam::Bool(*keepdim))];
+                if let Some(d) = dim {
+                    p.insert(0, ("dim", OpParam::Int(*d as i64)));
+                }
+                p
             }
             ReduceOp::Extremum { .. } => OpParams::new(),
         }
@@ -349,6 +360,83 @@ impl ReduceOp {
                     mul(&unreduce(g, axes, *keepdim)?, &div(&centred, &denominator)?)
                 }])
             }
+            ReduceOp::Prod { dim, keepdim } => {
+                let x = ctx.saved(0)?;
+                grads(ctx, [&|| match dim {
+                    Some(d) => super::prod_backward(&unreduce(g, &[*d], *keepdim)?, x, *d),
+                    None => {
+                        let flat = reshape(x, &[x.numel()])?;
+                        reshape(&super::prod_backward(&reshape(g, &[1])?, &flat, 0)?, in_shape)
+                    }
+                }])
+            }
         }
     }
+}
+
+/// `prod(dim)` (over every element when None; a 0-dim result unless `keepdim`). Bool and
+/// int inputs multiply in int64, as in PyTorch.
+pub fn prod(a: &Tensor, dim: Option<isize>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    let a = match dtype {
+        Some(d) if d != a.dtype() => cast(a, d)?,
+        Some(_) => a.clone(),
+        None if !a.dtype().is_float() && a.dtype() != DType::I64 => cast(a, DType::I64)?,
+        None => a.clone(),
+    };
+    let d = match dim {
+        Some(d) if a.ndim() == 0 => {
+            normalize_dim(d, 1, "prod")?;
+            None
+        }
+        Some(d) => Some(normalize_dim(d, a.ndim(), "prod")?),
+        None => None,
+    };
+    let axes: Dims = match d {
+        Some(d) => smallvec![d],
+        None => (0..a.ndim()).collect(),
+    };
+    let out = backend::reduce(ReduceKind::Prod, &a, &axes, keepdim && (d.is_some() || a.ndim() > 0))?;
+    record(super::Op::Reduce(ReduceOp::Prod { dim: d, keepdim }), &[&a], &out, |_| smallvec![Save::Input(&a)]);
+    Ok(out)
+}
+
+/// The number of non-zero elements along `dims` (all when None), as int64.
+pub fn count_nonzero(a: &Tensor, dims: Option<&[isize]>) -> Result<Tensor> {
+    let a = a.detach();
+    let nonzero = if a.dtype() == DType::Bool { a.clone() } else { ne(&a, &scalar_like(&a, 0.0)?)? };
+    sum(&cast(&nonzero, DType::I64)?, dims, false)
+}
+
+/// `a` with NaN replaced by 0 (the input of `nansum`/`nanmean`), and whether it had any.
+fn nan_as_zero(a: &Tensor) -> Result<Tensor> {
+    if !a.dtype().is_float() {
+        return Ok(a.clone());
+    }
+    let nan = super::isnan(&a.detach())?;
+    where_(&nan, &scalar_like(a, 0.0)?, a)
+}
+
+/// The sum ignoring NaN; the gradient is 0 at the NaNs.
+pub fn nansum(a: &Tensor, dims: Option<&[isize]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    sum_as(&nan_as_zero(a)?, dims, keepdim, dtype)
+}
+
+/// The mean of the non-NaN elements (NaN where there are none).
+pub fn nanmean(a: &Tensor, dims: Option<&[isize]>, keepdim: bool) -> Result<Tensor> {
+    check_float(a, "nanmean")?;
+    let kept = logical_not(&super::isnan(&a.detach())?)?;
+    let count = sum(&cast(&kept, a.dtype())?, dims, keepdim)?;
+    div(&nansum(a, dims, keepdim, None)?, &count)
+}
+
+/// `(amin, amax)` along `dims` (all when None).
+pub fn aminmax(a: &Tensor, dims: Option<&[isize]>, keepdim: bool) -> Result<(Tensor, Tensor)> {
+    if a.numel() == 0 {
+        return Err(value_err!("aminmax: the tensor is empty; there is no min or max of zero elements"));
+    }
+    if dims.is_none() && keepdim {
+        let all: Vec<isize> = (0..a.ndim() as isize).collect();
+        return Ok((extremum_dims(ReduceKind::Min, a, Some(&all), true)?, extremum_dims(ReduceKind::Max, a, Some(&all), true)?));
+    }
+    Ok((extremum_dims(ReduceKind::Min, a, dims, keepdim)?, extremum_dims(ReduceKind::Max, a, dims, keepdim)?))
 }

@@ -14,6 +14,7 @@ mod interop;
 mod linalg;
 mod norm;
 mod optim;
+mod reductions;
 mod shape_ops;
 mod tensor;
 mod tensor_index;
@@ -55,6 +56,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         diagonal, diag_embed, tril, triu, bmm, mv, outer, trace, diag, addmm, addmv, baddbmm,
     );
     m.add_function(wrap_pyfunction!(norm::norm_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(reductions::var_mean, m)?)?;
+    m.add_function(wrap_pyfunction!(reductions::std_mean, m)?)?;
     macro_rules! add {
         ($($f:ident),* $(,)?) => { $( m.add_function(wrap_pyfunction!(functions::$f, m)?)?; )* };
     }

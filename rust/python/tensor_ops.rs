@@ -286,16 +286,13 @@ impl PyTensor {
 
     /// Each element limited to `[min, max]` (either bound may be None); the gradient is 0 where an element was clipped.
     #[pyo3(signature = (min = None, max = None))]
-    fn clamp(&self, min: Option<f64>, max: Option<f64>) -> TResult {
-        if min.is_none() && max.is_none() {
-            return Err(PyValueError::new_err("clamp: at least one of min and max must be given"));
-        }
-        ok(ops::clamp(&self.t, min, max))
+    fn clamp(&self, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> TResult {
+        super::reductions::clamp_any(&self.t, min, max, "clamp")
     }
     /// Same as `clamp`.
     #[pyo3(signature = (min = None, max = None))]
-    fn clip(&self, min: Option<f64>, max: Option<f64>) -> TResult {
-        self.clamp(min, max)
+    fn clip(&self, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> TResult {
+        super::reductions::clamp_any(&self.t, min, max, "clip")
     }
     /// `x` where positive, `negative_slope * x` elsewhere.
     #[pyo3(signature = (negative_slope = 0.01))]
@@ -331,15 +328,15 @@ impl PyTensor {
     /// Example:
     ///     >>> bp.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(1).tolist()
     ///     [3.0, 7.0]
-    #[pyo3(signature = (dim = None, keepdim = false, *, dtype = None, axis = None))]
-    fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>) -> TResult {
+    #[pyo3(signature = (dim = None, keepdim = false, *, dtype = None, axis = None, keepdims = None))]
+    fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>, keepdims: Option<bool>) -> TResult {
         let dims = parse_dims(dim.or(axis))?;
-        ok(ops::sum_as(&self.t, dims.as_deref(), keepdim, super::convert::opt_dtype(dtype)?))
+        ok(ops::sum_as(&self.t, dims.as_deref(), super::reductions::keep(keepdim, keepdims), super::convert::opt_dtype(dtype)?))
     }
     /// The mean of the elements, over all of them or over `dim` (an int or a tuple); `keepdim` keeps length-1 dimensions.
-    #[pyo3(signature = (dim = None, keepdim = false, *, axis = None))]
-    fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, axis: Option<&Bound<'_, PyAny>>) -> TResult {
-        ok(ops::mean(&self.t, parse_dims(dim.or(axis))?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, axis = None, keepdims = None))]
+    fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, axis: Option<&Bound<'_, PyAny>>, keepdims: Option<bool>) -> TResult {
+        ok(ops::mean(&self.t, parse_dims(dim.or(axis))?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
     /// The variance over `dim` (default: all elements).
     ///
@@ -348,66 +345,66 @@ impl PyTensor {
     ///     unbiased: divide by N - 1 (True, the default) or N.
     ///     keepdim: keep the reduced dimensions with length 1.
     ///     correction: divide by N - correction (overrides `unbiased`).
-    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
-    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
+    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None, keepdims = None))]
+    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>, keepdims: Option<bool>) -> TResult {
         let c = bessel_correction("var", unbiased, correction)?;
-        ok(ops::var(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
+        ok(ops::var(&self.t, parse_dims(dim)?.as_deref(), c, super::reductions::keep(keepdim, keepdims)))
     }
     /// The standard deviation over `dim`: the square root of `var` with the same arguments.
-    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
-    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
+    #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None, keepdims = None))]
+    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>, keepdims: Option<bool>) -> TResult {
         let c = bessel_correction("std", unbiased, correction)?;
-        ok(ops::std(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
+        ok(ops::std(&self.t, parse_dims(dim)?.as_deref(), c, super::reductions::keep(keepdim, keepdims)))
     }
     /// `log(sum(exp(x)))` over `dim`, computed without overflow; `keepdim` keeps length-1 dimensions.
-    #[pyo3(signature = (dim, keepdim = false))]
-    fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> TResult {
+    #[pyo3(signature = (dim, keepdim = false, *, keepdims = None))]
+    fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool, keepdims: Option<bool>) -> TResult {
         let dims = parse_dims(Some(dim))?.unwrap_or_default();
-        ok(ops::logsumexp(&self.t, &dims, keepdim))
+        ok(ops::logsumexp(&self.t, &dims, super::reductions::keep(keepdim, keepdims)))
     }
     /// `max()` is the largest element; `max(dim)` is `(values, indices)`; `max(other)` is elementwise.
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
-        self.extremum(py, ReduceKind::Max, dim, keepdim)
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+        self.extremum(py, ReduceKind::Max, dim, super::reductions::keep(keepdim, keepdims))
     }
     /// `min()` is the smallest element; `min(dim)` is `(values, indices)`; `min(other)` is elementwise.
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
-        self.extremum(py, ReduceKind::Min, dim, keepdim)
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+        self.extremum(py, ReduceKind::Min, dim, super::reductions::keep(keepdim, keepdims))
     }
     /// The largest values over `dim` (an int or a tuple; default all).
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(ops::extremum_dims(ReduceKind::Max, &self.t, parse_dims(dim)?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::extremum_dims(ReduceKind::Max, &self.t, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
     /// The smallest values over `dim` (an int or a tuple; default all).
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(ops::extremum_dims(ReduceKind::Min, &self.t, parse_dims(dim)?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::extremum_dims(ReduceKind::Min, &self.t, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
     /// The index of the largest element (of the flattened tensor, or along `dim`), as int64.
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn argmax(&self, dim: Option<isize>, keepdim: bool) -> TResult {
-        ok(ops::argmax(&self.t, dim, keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn argmax(&self, dim: Option<isize>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::argmax(&self.t, dim, super::reductions::keep(keepdim, keepdims)))
     }
     /// The index of the smallest element (of the flattened tensor, or along `dim`), as int64.
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn argmin(&self, dim: Option<isize>, keepdim: bool) -> TResult {
-        ok(ops::argmin(&self.t, dim, keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn argmin(&self, dim: Option<isize>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::argmin(&self.t, dim, super::reductions::keep(keepdim, keepdims)))
     }
     /// True where every element (over `dim`, or all of them) is non-zero; a bool tensor.
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(ops::all(&self.t, parse_dims(dim)?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::all(&self.t, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
     /// True where some element (over `dim`, or all of them) is non-zero; a bool tensor.
-    #[pyo3(signature = (dim = None, keepdim = false))]
-    fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
-        ok(ops::any(&self.t, parse_dims(dim)?.as_deref(), keepdim))
+    #[pyo3(signature = (dim = None, keepdim = false, *, keepdims = None))]
+    fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
+        ok(ops::any(&self.t, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
     /// Vector norms: p = 2 (default; "fro" is the same for these), 0, 1, inf, -inf or any p.
-    #[pyo3(signature = (p = None, dim = None, keepdim = false))]
-    fn norm(&self, p: Option<&Bound<'_, PyAny>>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
+    #[pyo3(signature = (p = None, dim = None, keepdim = false, *, keepdims = None))]
+    fn norm(&self, p: Option<&Bound<'_, PyAny>>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, keepdims: Option<bool>) -> TResult {
         let p: f64 = match p {
             None => 2.0,
             Some(v) if v.is_none() => 2.0,
@@ -417,7 +414,7 @@ impl PyTensor {
                 Err(_) => v.extract()?,
             },
         };
-        ok(ops::norm(&self.t, p, parse_dims(dim)?.as_deref(), keepdim))
+        ok(ops::norm(&self.t, p, parse_dims(dim)?.as_deref(), super::reductions::keep(keepdim, keepdims)))
     }
 
     /// `exp(x) / sum(exp(x))` along `dim` (default the last), computed stably.
@@ -638,7 +635,7 @@ fn scaled_inplace<'py>(slf: &Bound<'py, PyTensor>, other: &Bound<'py, PyAny>, al
 
 /// The Bessel correction of `var`/`std`: `unbiased` (True: 1, False: 0) or `correction`, not both
 /// (PyTorch refuses the combination with a TypeError).
-fn bessel_correction(op: &str, unbiased: Option<bool>, correction: Option<f64>) -> PyResult<f64> {
+pub(super) fn bessel_correction(op: &str, unbiased: Option<bool>, correction: Option<f64>) -> PyResult<f64> {
     match (unbiased, correction) {
         (Some(_), Some(_)) => Err(PyTypeError::new_err(format!(
             "{op}: got both unbiased and correction; pass one of them (unbiased=False is correction=0)"

@@ -9,7 +9,9 @@ pub mod norm;
 pub mod optim;
 pub mod random;
 pub mod reduce;
+pub mod scan;
 pub mod softmax;
+pub mod sort;
 
 use super::launch::{collapse, View, MAX_DIMS};
 use super::storage::GpuStorage;
