@@ -19,6 +19,8 @@ RETURNS = {
     "numpy": "numpy.ndarray",
     "__array__": "numpy.ndarray",
     "size": "tuple[int, ...] | int",
+    "seed": "int", "initial_seed": "int", "get_default_dtype": "dtype", "get_default_device": "device",
+    "set_default_dtype": "None", "set_default_device": "None", "set_rng_state": "None", "type": "Tensor | str", "ndimension": "int",
     "stride": "tuple[int, ...] | int",
     "dim": "int",
     "numel": "int",
@@ -51,7 +53,7 @@ RETURNS = {
     "is_grad_enabled": "bool",
     "_set_grad_enabled": "None",
     "_set_trace_all": "bool",
-    "manual_seed": "None",
+    "manual_seed": "Generator",
     "_record_function": "Any",
     "_op_table": "list[dict[str, Any]]",
     "_wgsl_library": "str",
@@ -113,7 +115,7 @@ def main():
         "class LinAlgError(RuntimeError): ...",
         "",
     ]
-    for cls in (C.dtype, C.device, C.Tensor, C.Node, C.AccumulateGrad, C.FunctionCtx, C.RemovableHandle):
+    for cls in (C.dtype, C.device, C.Tensor, C.Node, C.AccumulateGrad, C.FunctionCtx, C.RemovableHandle, C.Generator):
         out.append(f"class {cls.__name__}:")
         out.extend(method_lines(cls) or ["    ..."])
         out.append("")
@@ -121,6 +123,8 @@ def main():
         obj = getattr(C, name)
         if isinstance(obj, C.dtype):
             out.append(f"{name}: dtype")
+        elif isinstance(obj, C.Generator):
+            out.append(f"{name}: Generator")
         elif callable(obj) and type(obj).__name__ == "builtin_function_or_method":
             out.append(f"def {name}{params(obj)} -> {RETURNS.get(name, 'Tensor')}: ...")
     OUT.write_text("\n".join(out) + "\n")

@@ -3,6 +3,7 @@
 
 mod autograd;
 mod convert;
+mod defaults;
 mod elementwise;
 mod errors;
 mod function;
@@ -13,6 +14,8 @@ mod interop;
 mod linalg;
 mod norm;
 mod optim;
+mod random;
+mod tensor_names;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
@@ -25,6 +28,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     gpu::register(m)?;
     elementwise::register(m)?;
+    random::register(m)?;
+    defaults::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;

@@ -81,7 +81,7 @@ impl PyTensor {
                         _ => t,
                     }
                 }
-                Err(_) => tensor_from_py(d, Some(dtype.unwrap_or(DType::F32)), opt_device(device)?)?,
+                Err(_) => tensor_from_py(d, Some(dtype.unwrap_or_else(super::defaults::float_dtype)), opt_device(device)?)?,
             },
         };
         let t = match device {
@@ -95,8 +95,8 @@ impl PyTensor {
     }
 
     #[getter]
-    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.t.shape())
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::tensor_names::size_of(py, self.t.shape())
     }
 
     #[getter]
@@ -198,7 +198,7 @@ impl PyTensor {
     #[pyo3(signature = (dim = None))]
     fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
-            None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
+            None => super::tensor_names::size_of(py, self.t.shape()),
             Some(d) => {
                 let d = crate::tensor::normalize_dim(d, self.t.ndim(), "size")?;
                 Ok(self.t.shape()[d].into_pyobject(py)?.into_any())
