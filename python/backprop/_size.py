@@ -10,10 +10,8 @@ class Size(tuple):
         sizes: an iterable of non-negative ints (default: empty, the shape of a 0-d tensor).
     """
 
+    # No __new__ of its own: tuple's (in C) builds it, so `Tensor.shape` costs no Python frame.
     __slots__ = ()
-
-    def __new__(cls, sizes=()):
-        return super().__new__(cls, sizes)
 
     def numel(self):
         """The number of elements a tensor of this shape holds (1 for the empty shape)."""
