@@ -15,6 +15,7 @@ mod linalg;
 mod norm;
 mod optim;
 mod random;
+mod shape_ops;
 mod tensor_names;
 mod tensor;
 mod tensor_index;
