@@ -29,6 +29,8 @@ RETURNS = {
     "tolist": "Any",
     "numpy": "numpy.ndarray[Any, Any]",
     "__array__": "numpy.ndarray[Any, Any]",
+    "seed": "int", "initial_seed": "int", "get_default_dtype": "dtype", "get_default_device": "device",
+    "set_default_dtype": "None", "set_default_device": "None", "set_rng_state": "None", "type": "Tensor | str", "ndimension": "int",
     "dim": "int",
     "ndimension": "int",
     "numel": "int",
@@ -68,9 +70,7 @@ RETURNS = {
     "grad": "tuple[Tensor | None, ...]",
     "_set_grad_enabled": "None",
     "_set_trace_all": "bool",
-    "manual_seed": "None",
-    "seed": "int",
-    "initial_seed": "int",
+    "manual_seed": "Generator",
     "_record_function": "Any",
     "_op_table": "list[dict[str, Any]]",
     "_wgsl_library": "str",
@@ -319,6 +319,8 @@ def main():
         obj = getattr(C, name)
         if isinstance(obj, C.dtype):
             out.append(f"{name}: dtype")
+        elif isinstance(obj, C.Generator):
+            out.append(f"{name}: Generator")
         elif callable(obj) and type(obj).__name__ == "builtin_function_or_method":
             out.extend(function_lines(name, obj, C, ""))
     OUT.write_text("\n".join(out) + "\n")

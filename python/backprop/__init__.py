@@ -40,6 +40,12 @@ from backprop._core import (
     zeros,
     zeros_like,
 )
+from backprop._core import Generator, default_generator, get_rng_state, initial_seed, seed, set_rng_state
+from backprop._core import bernoulli, multinomial, normal, poisson, randint_like
+from backprop._core import get_default_device, get_default_dtype, set_default_device, set_default_dtype
+from backprop._repr import get_printoptions, printoptions, set_printoptions
+from backprop._size import Size
+from backprop import _tensor_names
 from backprop._core import LinAlgError, addmm, addmv, baddbmm, bmm, diag, diag_embed, diagonal, mv, outer, trace, tril, triu
 from backprop._products import cdist, cross, einsum, kron, tensordot
 from backprop._shape_ops import *  # noqa: F403  (flip, roll, scatter, meshgrid, hstack, ...: see its __all__)
@@ -163,6 +169,8 @@ clamp_max = _T.clamp_max
 var_mean = _core.var_mean
 std_mean = _core.std_mean
 
+Tensor.get_device = _tensor_names.get_device
+
 # The op table's functions (rust/ops/table.rs): `bp.X` for each row marked `method`
 # (log1p, expm1, atan2, fmod, bitwise_and, ...), bound directly like the ones above.
 for _op in _core._op_table():
@@ -200,7 +208,7 @@ def from_dlpack(obj):
     return from_numpy(np.from_dlpack(obj))
 
 
-_SUBMODULES = {"autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed", "func", "linalg", "testing"}
+_SUBMODULES = {"random", "autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed", "func", "linalg", "testing"}
 
 
 def __getattr__(name):
@@ -213,7 +221,9 @@ def __getattr__(name):
         except ModuleNotFoundError as e:
             if e.name != f"backprop.{name}":
                 raise
-    raise AttributeError(f"module 'backprop' has no attribute {name!r}")
+    from backprop._missing import module_attribute_error
+
+    raise module_attribute_error(__name__, name)
 
 
 # The public names, for `from backprop import *` and for type checkers (mypy --strict reads

@@ -194,12 +194,12 @@ pub fn norm_rows_backward(g: &Tensor, y: &Tensor, rstd: &Tensor) -> Result<Tenso
     }
 }
 
-/// Samples of `dist` on `device`: on the CPU from the global xoshiro generator, on the GPU
-/// from Philox keyed by it (both reproducible under `manual_seed`).
-pub fn random(shape: &[usize], dist: Distribution, dtype: DType, device: Device) -> Result<Tensor> {
+/// Samples of `dist` on `device`: on the CPU from `gen`'s xoshiro stream, on the GPU from
+/// Philox keyed by it (both reproducible from `gen`'s seed).
+pub fn random(shape: &[usize], dist: Distribution, dtype: DType, device: Device, gen: &crate::random::Generator) -> Result<Tensor> {
     match device {
-        Device::Cpu => cpu::random::sample(shape, dist, dtype),
-        Device::Gpu => gpu::random::sample(shape, dist, dtype),
+        Device::Cpu => cpu::random::sample(shape, dist, dtype, gen),
+        Device::Gpu => gpu::random::sample(shape, dist, dtype, gen),
     }
 }
 

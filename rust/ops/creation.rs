@@ -1,9 +1,8 @@
 //! Factories: filled, ranged and random tensors, and moving between devices.
 
 use crate::autograd::record;
-use crate::backend::{self, Distribution};
+use crate::backend;
 use crate::error::{value_err, Result};
-use crate::random;
 use crate::alloc::buffer;
 use crate::tensor::{checked_numel, DType, Device, Tensor, MAX_NUMEL};
 use smallvec::smallvec;
@@ -34,7 +33,7 @@ pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {
     Ok(out)
 }
 
-fn place(t: Tensor, device: Device) -> Result<Tensor> {
+pub(super) fn place(t: Tensor, device: Device) -> Result<Tensor> {
     if device == Device::Cpu {
         Ok(t)
     } else {
@@ -84,40 +83,4 @@ pub fn eye(n: usize, m: usize, dtype: DType, device: Device) -> Result<Tensor> {
         v[i * m + i] = 1.0;
     }
     place(backend::cast(&Tensor::from_vec(v, &[n, m])?, dtype)?, device)
-}
-
-fn check_float(dtype: DType, op: &str) -> Result<()> {
-    if !dtype.is_float() {
-        return Err(crate::error::dtype_err!("{op}: expected a float dtype, got {}", dtype.name()));
-    }
-    Ok(())
-}
-
-/// Uniform samples in [low, high), generated on `device`.
-pub fn rand_uniform(shape: &[usize], low: f64, high: f64, dtype: DType, device: Device) -> Result<Tensor> {
-    check_float(dtype, "rand")?;
-    checked_numel(shape, "rand")?;
-    backend::random(shape, Distribution::Uniform { low, high }, dtype, device)
-}
-
-/// Normal samples, generated on `device`.
-pub fn rand_normal(shape: &[usize], mean: f64, std: f64, dtype: DType, device: Device) -> Result<Tensor> {
-    check_float(dtype, "randn")?;
-    checked_numel(shape, "randn")?;
-    if std < 0.0 || std.is_nan() {
-        return Err(value_err!("normal: expects std >= 0.0, but found std {std}"));
-    }
-    backend::random(shape, Distribution::Normal { mean, std }, dtype, device)
-}
-
-pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
-    if high <= low {
-        return Err(value_err!("randint: low ({low}) must be smaller than high ({high})"));
-    }
-    place(Tensor::from_vec(random::randint(checked_numel(shape, "randint")?, low, high)?, shape)?, device)
-}
-
-pub fn randperm(n: usize, device: Device) -> Result<Tensor> {
-    checked_numel(&[n], "randperm")?;
-    place(Tensor::from_vec(random::permutation(n)?, &[n])?, device)
 }

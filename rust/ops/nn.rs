@@ -340,6 +340,6 @@ pub fn dropout(x: &Tensor, p: f64, training: bool) -> Result<Tensor> {
     let dtype = if x.dtype().is_float() { x.dtype() } else { DType::F32 };
     // One kernel draws the scaled keep mask (counter-based Philox on the GPU); the product
     // with it carries the gradient.
-    let mask = backend::random(x.shape(), backend::Distribution::Bernoulli { keep: 1.0 - p, scale: 1.0 / (1.0 - p) }, dtype, x.device())?;
+    let mask = backend::random(x.shape(), backend::Distribution::Bernoulli { keep: 1.0 - p, scale: 1.0 / (1.0 - p) }, dtype, x.device(), crate::random::global())?;
     mul(x, &mask)
 }

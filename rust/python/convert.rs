@@ -129,8 +129,8 @@ pub fn parse_device(obj: &Bound<'_, PyAny>) -> PyResult<Device> {
 
 pub fn opt_device(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Device> {
     match obj {
-        None => Ok(Device::Cpu),
-        Some(o) if o.is_none() => Ok(Device::Cpu),
+        None => Ok(super::defaults::device()),
+        Some(o) if o.is_none() => Ok(super::defaults::device()),
         Some(o) => parse_device(o),
     }
 }
@@ -285,7 +285,7 @@ fn tensor_from_py_cpu(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult
         });
     }
     if let Ok(f) = data.cast::<PyFloat>() {
-        return Ok(Tensor::scalar(f.value(), dtype.unwrap_or(DType::F32)));
+        return Ok(Tensor::scalar(f.value(), dtype.unwrap_or(super::defaults::float_dtype())));
     }
     if data.is_instance_of::<PyBool>() {
         let b: bool = data.extract()?;
@@ -312,7 +312,7 @@ fn tensor_from_py_cpu(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult
         Flat::Int(v) => Tensor::from_vec(v, &shape)?,
         Flat::Float(_) if saw.big_int && !saw.float && !dtype.is_some_and(|d| d.is_float()) => return Err(int_overflow(data)),
         Flat::Float(v) => {
-            let inferred = if saw.float64 { DType::F64 } else { DType::F32 };
+            let inferred = if saw.float64 { DType::F64 } else { super::defaults::float_dtype() };
             crate::backend::cast(&Tensor::from_vec(v, &shape)?, dtype.unwrap_or(inferred).to_float())?
         }
     };

@@ -2,6 +2,7 @@
 
 use super::autograd::tensor_list;
 use super::convert::{count_arg, describe, opt_device, opt_dtype, parse_shape, tensor_from_py};
+use super::random::gen_arg;
 use super::tensor::{ok, PyTensor, TResult};
 use crate::ops;
 use crate::tensor::{DType, Device, Tensor};
@@ -23,8 +24,8 @@ pub fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device:
     // The scalar fast path (lecture circuits create many of these).
     // Exactly a float: NumPy's float64 scalar is a subclass and keeps its dtype.
     if let Ok(f) = data.cast_exact::<PyFloat>() {
-        if dtype.is_none() && device.is_none() {
-            return finish(Tensor::scalar(f.value(), DType::F32), requires_grad);
+        if dtype.is_none() && device.is_none() && super::defaults::device() == Device::Cpu {
+            return finish(Tensor::scalar(f.value(), super::defaults::float_dtype()), requires_grad);
         }
     }
     let t = tensor_from_py(data, opt_dtype(dtype)?, opt_device(device)?)?;
@@ -38,7 +39,7 @@ macro_rules! filled {
         #[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
         pub fn $name(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
             let shape = parse_shape(size)?;
-            let t = ops::full(&shape, $value, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?;
+            let t = ops::full(&shape, $value, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), opt_device(device)?)?;
             finish(t, requires_grad)
         }
     };
@@ -53,7 +54,7 @@ fn scalar_dtype(v: &Bound<'_, PyAny>) -> DType {
     } else if v.extract::<i64>().is_ok() && !v.is_instance_of::<PyFloat>() {
         DType::I64
     } else {
-        DType::F32
+        super::defaults::float_dtype()
     }
 }
 
@@ -104,42 +105,56 @@ pub fn full_like(input: &PyTensor, fill_value: f64, dtype: Option<&Bound<'_, PyA
     finish(ops::full(input.t.shape(), fill_value, d, dev)?, requires_grad)
 }
 
-/// Uniform samples from `[0, 1)` in a tensor of shape `size` (float32 unless `dtype` is given).
+/// `rand(*size, generator=None, dtype=None, device=None, requires_grad=False)`: samples
+/// uniform in [0, 1), drawn from `generator` (the global generator by default).
 #[pyfunction]
-#[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
-pub fn rand(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
-    let t = ops::rand_uniform(&parse_shape(size)?, 0.0, 1.0, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?;
+#[pyo3(signature = (*size, generator = None, dtype = None, device = None, requires_grad = false))]
+pub fn rand(size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let dev = opt_device(device)?;
+    let t = ops::rand_uniform(&parse_shape(size)?, 0.0, 1.0, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), dev, &gen_arg(generator, dev, "rand")?)?;
     finish(t, requires_grad)
 }
 
-/// Standard normal samples in a tensor of shape `size` (float32 unless `dtype` is given).
+/// `randn(*size, generator=None, dtype=None, device=None, requires_grad=False)`: standard
+/// normal samples, drawn from `generator` (the global generator by default).
 #[pyfunction]
-#[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
-pub fn randn(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
-    let t = ops::rand_normal(&parse_shape(size)?, 0.0, 1.0, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?;
+#[pyo3(signature = (*size, generator = None, dtype = None, device = None, requires_grad = false))]
+pub fn randn(size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let dev = opt_device(device)?;
+    let t = ops::rand_normal(&parse_shape(size)?, 0.0, 1.0, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), dev, &gen_arg(generator, dev, "randn")?)?;
     finish(t, requires_grad)
 }
 
-/// `rand` with `input`'s shape (and dtype and device, unless given).
+/// `rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False)`:
+/// uniform samples in [0, 1) of `input`'s shape (and dtype and device unless given).
 #[pyfunction]
-#[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
-pub fn rand_like(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+#[pyo3(signature = (input, *, generator = None, dtype = None, device = None, requires_grad = false))]
+pub fn rand_like(input: &PyTensor, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
     let (d, dev) = like_args(input, dtype, device)?;
-    finish(ops::rand_uniform(input.t.shape(), 0.0, 1.0, d, dev)?, requires_grad)
+    finish(ops::rand_uniform(input.t.shape(), 0.0, 1.0, d, dev, &gen_arg(generator, dev, "rand_like")?)?, requires_grad)
 }
 
-/// `randn` with `input`'s shape (and dtype and device, unless given).
+/// `randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False)`:
+/// standard normal samples of `input`'s shape (and dtype and device unless given).
 #[pyfunction]
-#[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
-pub fn randn_like(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+#[pyo3(signature = (input, *, generator = None, dtype = None, device = None, requires_grad = false))]
+pub fn randn_like(input: &PyTensor, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
     let (d, dev) = like_args(input, dtype, device)?;
-    finish(ops::rand_normal(input.t.shape(), 0.0, 1.0, d, dev)?, requires_grad)
+    finish(ops::rand_normal(input.t.shape(), 0.0, 1.0, d, dev, &gen_arg(generator, dev, "randn_like")?)?, requires_grad)
 }
 
-/// `randint(high, size)` or `randint(low, high, size)`.
+/// `randint(high, size)` or `randint(low, high, size)`, with `generator=`, `dtype=` (int64
+/// by default), `device=`: integers uniform in [low, high).
 #[pyfunction]
-#[pyo3(signature = (*args, size = None, dtype = None, device = None))]
-pub fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> TResult {
+#[pyo3(signature = (*args, size = None, generator = None, dtype = None, device = None, requires_grad = false))]
+pub fn randint(
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> TResult {
     let mut nums: Vec<i64> = Vec::new();
     let mut shape: Option<Vec<usize>> = size.map(super::convert::shape_from_seq).transpose()?;
     for a in args.iter() {
@@ -154,18 +169,52 @@ pub fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, dtype
         [l, h] => (*l, *h),
         _ => return Err(PyTypeError::new_err("randint: expected randint(high, size) or randint(low, high, size)")),
     };
-    let t = ops::randint(low, high, &shape, opt_device(device)?)?;
-    match opt_dtype(dtype)? {
-        Some(d) => ok(ops::cast(&t, d)),
-        None => Ok(PyTensor::wrap(t)),
-    }
+    let dev = opt_device(device)?;
+    let g = gen_arg(generator, dev, "randint")?;
+    let t = match opt_dtype(dtype)? {
+        Some(d) if d != DType::I64 => ops::randint_as(low, high, &shape, d, dev, &g)?,
+        _ => ops::randint(low, high, &shape, dev, &g)?,
+    };
+    finish(t, requires_grad)
 }
 
-/// A random permutation of `0 .. n-1`, as int64.
+/// `randint_like(input, high)` or `randint_like(input, low, high)`: integers uniform in
+/// [low, high) of `input`'s shape, dtype and device (unless given).
 #[pyfunction]
-#[pyo3(signature = (n, *, device = None))]
-pub fn randperm(n: i64, device: Option<&Bound<'_, PyAny>>) -> TResult {
-    ok(ops::randperm(count_arg(n, "n", "randperm")?, opt_device(device)?))
+#[pyo3(signature = (input, low_or_high, high = None, *, generator = None, dtype = None, device = None, requires_grad = false))]
+#[allow(clippy::too_many_arguments)]
+pub fn randint_like(
+    input: &PyTensor,
+    low_or_high: i64,
+    high: Option<i64>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> TResult {
+    let (low, high) = match high {
+        Some(h) => (low_or_high, h),
+        None => (0, low_or_high),
+    };
+    let (d, dev) = like_args(input, dtype, device)?;
+    if high <= low {
+        return Err(PyValueError::new_err(format!("randint_like: low ({low}) must be smaller than high ({high})")));
+    }
+    finish(ops::randint_as(low, high, input.t.shape(), d, dev, &gen_arg(generator, dev, "randint_like")?)?, requires_grad)
+}
+
+/// `randperm(n, *, generator=None, dtype=int64, device=None, requires_grad=False)`: a random
+/// permutation of 0..n.
+#[pyfunction]
+#[pyo3(signature = (n, *, generator = None, dtype = None, device = None, requires_grad = false))]
+pub fn randperm(n: i64, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+    let dev = opt_device(device)?;
+    let t = ops::randperm(count_arg(n, "n", "randperm")?, dev, &gen_arg(generator, dev, "randperm")?)?;
+    let t = match opt_dtype(dtype)? {
+        Some(d) if d != DType::I64 => ops::cast(&t, d)?,
+        _ => t,
+    };
+    finish(t, requires_grad)
 }
 
 /// `arange(end)`, `arange(start, end)`, `arange(start, end, step)`.
@@ -185,7 +234,7 @@ pub fn arange(
         None => (0.0, start.extract::<f64>()?),
     };
     let st = step.map(|v| v.extract::<f64>()).transpose()?.unwrap_or(1.0);
-    let d = opt_dtype(dtype)?.unwrap_or(if all_int { DType::I64 } else { DType::F32 });
+    let d = opt_dtype(dtype)?.unwrap_or(if all_int { DType::I64 } else { super::defaults::float_dtype() });
     finish(ops::arange(s, e, st, d, opt_device(device)?)?, requires_grad)
 }
 
@@ -193,7 +242,7 @@ pub fn arange(
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype = None, device = None, requires_grad = false))]
 pub fn linspace(start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
-    finish(ops::linspace(start, end, count_arg(steps, "number of steps", "linspace")?, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
+    finish(ops::linspace(start, end, count_arg(steps, "number of steps", "linspace")?, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), opt_device(device)?)?, requires_grad)
 }
 
 /// An `n x m` matrix (`m` defaults to `n`) with ones on the diagonal and zeros elsewhere.
@@ -202,13 +251,15 @@ pub fn linspace(start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny
 pub fn eye(n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
     let n = count_arg(n, "n", "eye")?;
     let m = m.map(|m| count_arg(m, "m", "eye")).transpose()?.unwrap_or(n);
-    finish(ops::eye(n, m, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
+    finish(ops::eye(n, m, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), opt_device(device)?)?, requires_grad)
 }
 
-/// Seeds the random number generator (rand, randn, dropout, init, shuffling) for reproducible runs.
+/// `manual_seed(seed)`: restarts the global generator (CPU and GPU sampling) from `seed`
+/// and returns it (`backprop.default_generator`).
 #[pyfunction]
-pub fn manual_seed(seed: i64) {
-    crate::random::manual_seed(seed as u64);
+pub fn manual_seed(seed: &Bound<'_, PyAny>) -> PyResult<super::random::PyGenerator> {
+    crate::random::manual_seed(super::random::seed_arg(seed, "manual_seed")?);
+    Ok(super::random::PyGenerator::default_generator())
 }
 
 /// The tensors joined along the existing dimension `dim` (all other dimensions must match).

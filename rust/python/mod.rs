@@ -4,6 +4,7 @@
 mod autograd;
 mod autograd_tools;
 mod convert;
+mod defaults;
 mod elementwise;
 mod errors;
 mod function;
@@ -15,7 +16,9 @@ mod linalg;
 mod norm;
 mod optim;
 mod reductions;
+mod random;
 mod shape_ops;
+mod tensor_names;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
@@ -29,6 +32,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     gpu::register(m)?;
     autograd_tools::register(m)?;
     elementwise::register(m)?;
+    random::register(m)?;
+    defaults::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;

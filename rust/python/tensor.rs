@@ -86,7 +86,7 @@ impl PyTensor {
                         _ => t,
                     }
                 }
-                Err(_) => tensor_from_py(d, Some(dtype.unwrap_or(DType::F32)), opt_device(device)?)?,
+                Err(_) => tensor_from_py(d, Some(dtype.unwrap_or_else(super::defaults::float_dtype)), opt_device(device)?)?,
             },
         };
         let t = match device {
@@ -101,8 +101,8 @@ impl PyTensor {
 
     /// The size of each dimension, as a tuple of ints.
     #[getter]
-    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.t.shape())
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::tensor_names::size_of(py, self.t.shape())
     }
 
     /// The number of dimensions (0 for a scalar tensor).
@@ -212,7 +212,7 @@ impl PyTensor {
     #[pyo3(signature = (dim = None))]
     fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
-            None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
+            None => super::tensor_names::size_of(py, self.t.shape()),
             Some(d) => {
                 let d = crate::tensor::normalize_dim(d, self.t.ndim(), "size")?;
                 Ok(self.t.shape()[d].into_pyobject(py)?.into_any())

@@ -6,7 +6,7 @@ use crate::ops::{self, IndexItem};
 use crate::tensor::DType;
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyEllipsis, PyInt, PyList, PySlice, PyTuple};
+use pyo3::types::{PyBool, PyEllipsis, PyInt, PyList, PyRange, PySlice, PyTuple};
 
 fn item(obj: &Bound<'_, PyAny>, device: crate::tensor::Device) -> PyResult<IndexItem> {
     if obj.is_none() {
@@ -35,7 +35,8 @@ fn item(obj: &Bound<'_, PyAny>, device: crate::tensor::Device) -> PyResult<Index
     if let Ok(t) = obj.cast::<PyTensor>() {
         return Ok(IndexItem::Tensor(t.get().t.clone()));
     }
-    if obj.is_instance_of::<PyList>() || obj.hasattr("__array__")? {
+    // A Python `range` indexes like the list of its values.
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyRange>() || obj.hasattr("__array__")? {
         let t = tensor_from_py(obj, None, device)?;
         let t = if t.numel() == 0 { ops::cast(&t, DType::I64)? } else { t };
         return Ok(IndexItem::Tensor(t));

@@ -267,23 +267,6 @@ impl PyTensor {
         ops::copy_(t, &s)?;
         Ok(slf.clone())
     }
-    /// Fills with samples from U(from, to), in place (used by `nn.init`).
-    #[pyo3(signature = (a = 0.0, b = 1.0))]
-    fn uniform_<'py>(slf: &Bound<'py, Self>, a: f64, b: f64) -> PyResult<Bound<'py, Self>> {
-        let t = &slf.get().t;
-        let r = ops::rand_uniform(t.shape(), a, b, t.dtype(), t.device())?;
-        ops::copy_(t, &r)?;
-        Ok(slf.clone())
-    }
-    /// Fills with samples from N(mean, std^2), in place.
-    #[pyo3(signature = (mean = 0.0, std = 1.0))]
-    fn normal_<'py>(slf: &Bound<'py, Self>, mean: f64, std: f64) -> PyResult<Bound<'py, Self>> {
-        let t = &slf.get().t;
-        let r = ops::rand_normal(t.shape(), mean, std, t.dtype(), t.device())?;
-        ops::copy_(t, &r)?;
-        Ok(slf.clone())
-    }
-
     /// Each element limited to `[min, max]` (either bound may be None); the gradient is 0 where an element was clipped.
     #[pyo3(signature = (min = None, max = None))]
     fn clamp(&self, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> TResult {

@@ -218,11 +218,11 @@ def random_split(dataset, lengths, generator=None, seed=None):
 
 def _permutation(n, resolved):
     """A random permutation of range(n) as an int64 tensor, drawn from `resolved` (a NumPy
-    generator) or, when it is None, from backprop's global generator."""
-    from backprop import from_numpy, randperm
+    generator or a `backprop.Generator`) or, when it is None, from backprop's global generator."""
+    from backprop import Generator, from_numpy, randperm
 
-    if resolved is None:
-        return randperm(n)
+    if resolved is None or isinstance(resolved, Generator):
+        return randperm(n, generator=resolved)
     import numpy as np
 
     return from_numpy(np.ascontiguousarray(resolved.permutation(n), dtype=np.int64))

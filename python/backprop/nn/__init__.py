@@ -151,3 +151,10 @@ __all__ = [
     "init",
     "utils",
 ]
+
+
+def __getattr__(name):
+    # A name PyTorch has and backprop lacks says so (backprop._missing).
+    from backprop._missing import module_attribute_error
+
+    raise module_attribute_error(__name__, name)

@@ -47,3 +47,10 @@ from backprop.nn._layer_functions import (  # noqa: E402
 )
 from backprop.nn._loss_functions import *  # noqa: E402,F401,F403
 from backprop.nn._norm_functions import batch_norm, group_norm, instance_norm, layer_norm, rms_norm  # noqa: E402
+
+
+def __getattr__(name):
+    # A name PyTorch has and backprop lacks says so (backprop._missing).
+    from backprop._missing import module_attribute_error
+
+    raise module_attribute_error(__name__, name)

@@ -36,3 +36,10 @@ __all__ = [
     "register_optimizer_step_pre_hook",
     "swa_utils",
 ]
+
+
+def __getattr__(name):
+    # A name PyTorch has and backprop lacks says so (backprop._missing).
+    from backprop._missing import module_attribute_error
+
+    raise module_attribute_error(__name__, name)

@@ -1,6 +1,7 @@
 //! Random tensors generated on the GPU with the counter-based Philox4x32-10 generator of
-//! `shaders/random.wgsl`. Each call draws a fresh 64-bit key from the global generator, so
-//! `manual_seed` makes GPU sampling reproducible and successive calls independent.
+//! `shaders/random.wgsl`. Each call draws a fresh 64-bit key from the given generator, so
+//! seeding it makes GPU sampling reproducible and successive calls independent. The stream
+//! differs from the CPU's for the same seed (Philox here, xoshiro there).
 
 use super::super::context::gpu;
 use super::super::launch::{chunks, dispatch, grid, kernel, relative, window, WalkParams, WORKGROUP};
@@ -13,14 +14,14 @@ use bytemuck::Zeroable;
 
 const RANDOM: Entry = Entry { file: "random.wgsl", name: "main", storage: &[Access::ReadWrite] };
 
-pub fn sample(shape: &[usize], dist: Distribution, dtype: DType) -> Result<Tensor> {
+pub fn sample(shape: &[usize], dist: Distribution, dtype: DType, gen: &crate::random::Generator) -> Result<Tensor> {
     if dtype != DType::F32 {
         return Err(dtype_err!("random sampling on the GPU produces float32, asked for {}", dtype.name()));
     }
     let g = gpu()?;
     let n = numel(shape);
     let out = GpuStorage::alloc(g, DType::F32, n)?;
-    let key = crate::random::with_rng(|r| r.next_u64());
+    let key = gen.with(|r| r.next_u64());
     let (mode, f0, f1) = match dist {
         Distribution::Uniform { low, high } => (0.0, low, high),
         Distribution::Normal { mean, std } => (1.0, mean, std),
