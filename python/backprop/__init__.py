@@ -41,6 +41,7 @@ from backprop._core import (
     zeros_like,
 )
 from backprop._core import LinAlgError, addmm, addmv, baddbmm, bmm, diag, diag_embed, diagonal, mv, outer, trace, tril, triu
+from backprop._core import get_cpu_capability, get_cpu_kernels, get_num_threads, set_cpu_kernels, set_num_threads
 from backprop._products import cdist, cross, einsum, kron, tensordot
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled
 from backprop.serialization import LoadError, load, save

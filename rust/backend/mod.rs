@@ -4,6 +4,7 @@
 mod host;
 mod matmul_shape;
 mod optim_rule;
+pub mod cpu_runtime;
 
 pub use crate::kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 pub use host::{item, number_tensor, scalar_tensor, scalar_value, small_values, to_vec, wrapped_number, write_scalar};

@@ -16,6 +16,7 @@ mod optim;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
+mod threads;
 
 use pyo3::prelude::*;
 
@@ -23,6 +24,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
+    threads::register(m)?;
     gpu::register(m)?;
     elementwise::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
