@@ -361,7 +361,6 @@ def _nn():
         ("F.dropout(x, 2.0)", "value"),
         ("F.dropout(x, -0.5)", "value"),
         ("F.dropout(x, math.nan)", "value"),
-        ("F.softmax(x)", "value"),
         ("F.softmax(x, 3)", "value"),
         ("F.log_softmax(x, -3)", "value"),
         ("F.linear(x, bp.zeros(4, 2))", "value"),

@@ -120,6 +120,24 @@ def test_softmax_without_dim_warns_and_infers_like_pytorch():
         nn.Softmax(dim=-1)(x)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("shape, inferred", [((), 0), ((4,), 0), ((2, 3), 1), ((2, 3, 4), 0), ((2, 3, 2, 2), 1)])
+def test_functional_softmax_without_dim_warns_and_infers_like_pytorch(name, shape, inferred):
+    x = bp.tensor(RNG.standard_normal(shape))
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name} has been deprecated") as record:
+        y = getattr(F, name)(x)
+    assert record[0].filename == __file__  # the warning points at the caller, as PyTorch's does
+    assert_close(y, to_np(getattr(F, name)(x, inferred)), rtol=1e-6, atol=1e-7)
+
+
+def test_functional_softmax_dtype_casts_first():
+    x = bp.tensor([[1.0, 2.0], [3.0, 3.0]])
+    y = F.softmax(x, dim=1, dtype=bp.float64)
+    assert y.dtype == bp.float64
+    assert_close(y[1], [0.5, 0.5])
+    assert F.log_softmax(x, 0, dtype=bp.float64).dtype == bp.float64
+
+
 def test_activation_errors_and_reprs():
     with pytest.raises(RuntimeError, match="Halving dimension must be even"):
         F.glu(bp.ones(2, 3))

@@ -241,3 +241,43 @@ def test_float_double_and_to_dtype_cast_only_floating_state():
     if not hasattr(bp._core, "float16"):
         with pytest.raises(TypeError, match="float16"):
             net.half()
+
+
+def test_to_tensor_and_to_device_dtype_and_type_cast_floating_state(device):
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    net.to(bp.zeros(1, dtype=bp.float64))
+    assert net[0].weight.dtype == bp.float64 and net[1].running_var.dtype == bp.float64
+    net.type(bp.float32)
+    assert net[0].bias.dtype == bp.float32
+    net.to(device, bp.float32)
+    assert net[0].weight.device.type == bp.device(device).type
+    assert net[1].num_batches_tracked.dtype == bp.int64
+    net.to(device=device, dtype=bp.float32, non_blocking=True)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        net.to(copy=True)
+
+
+def test_to_keeps_tied_parameters_tied():
+    a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+    b.weight = a.weight
+    net = nn.Sequential(a, b).double()
+    assert net[0].weight is net[1].weight and net[0].weight.dtype == bp.float64
+
+
+@pytest.mark.skipif(not hasattr(bp, "float16"), reason="needs the dtypes merge")
+def test_half_and_bfloat16_cast_floating_state_only():
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)).half()
+    assert net[0].weight.dtype == bp.float16 and net[1].running_mean.dtype == bp.float16
+    assert net[1].num_batches_tracked.dtype == bp.int64
+    out = net.float()(bp.ones(3, 2))
+    assert out.dtype == bp.float32 and net[0].weight.dtype == bp.float32
+    if hasattr(bp, "bfloat16"):
+        assert net.bfloat16()[0].weight.dtype == bp.bfloat16
+
+
+def test_loss_reprs_are_pytorchs():
+    # torch 2.15: losses print no arguments (their extra_repr is the empty default).
+    assert repr(nn.CrossEntropyLoss(label_smoothing=0.1)) == "CrossEntropyLoss()"
+    assert repr(nn.MultiMarginLoss(p=2)) == "MultiMarginLoss()"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
+    assert repr(nn.Unflatten(1, (2, 2))) == "Unflatten(dim=1, unflattened_size=(2, 2))"

@@ -44,7 +44,7 @@ def test_codes_are_distinct_and_every_row_has_numpy_text():
 def test_softplus_is_one_primitive_with_pytorchs_values():
     x = bp.tensor([-100.0], requires_grad=True)
     y = F.softplus(x)
-    assert y.grad_fn.name() == "SoftplusBackward"  # one node, not a composite
+    assert y.grad_fn.name() == "SoftplusBackward0"  # one node, not a composite
     assert y.item() == pytest.approx(3.783505853677006e-44, rel=1e-6)  # torch.float32
     assert F.softplus(bp.tensor([-100.0], dtype=bp.float64)).item() == pytest.approx(3.720075976020836e-44, rel=1e-12)
     y.backward()

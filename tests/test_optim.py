@@ -322,12 +322,37 @@ def test_adamw_matches_pytorch_on_an_mlp_when_installed():
         np.testing.assert_allclose(to_np(p), q.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
-def test_optimizer_built_before_a_dtype_change_refuses_to_step():
+def test_optimizer_built_before_a_dtype_change_keeps_training_the_model():
+    """Module.to() replaces parameters whose dtype changes; the optimizer swaps them in at its
+    next step and carries its state over, so it updates what the model uses (as in PyTorch)."""
     model = nn.Linear(3, 2)
-    opt = optim.SGD(model.parameters(), lr=0.1)
-    model.double()  # replaces the parameters (engine tensors cannot change dtype in place)
+    opt = optim.AdamW(model.parameters(), lr=0.1)
+    model(bp.ones(1, 3)).sum().backward()
+    opt.step()  # state exists before the move: it must follow the parameters
+    model.double()
+    before = [to_np(p).copy() for p in model.parameters()]
+    opt.zero_grad()
     model(bp.ones(1, 3, dtype=bp.float64)).sum().backward()
-    with pytest.raises(RuntimeError, match="create the optimizer after moving the model"):
-        opt.step()
-    opt = optim.Adam(model.parameters(), lr=0.1)
-    opt.step()  # built after the move: fine
+    opt.step()
+    held = opt.param_groups[0]["params"]
+    assert all(a is b for a, b in zip(held, model.parameters()))
+    for p, b in zip(model.parameters(), before):
+        assert p.dtype == bp.float64 and not np.allclose(to_np(p), b)
+        s = opt.state[p]
+        assert s["exp_avg"].dtype == bp.float64 and s["step"].item() == 2.0
+    assert len(opt.state) == 2
+
+
+def test_optimizer_built_before_model_to_device_steps_the_moved_parameters(device):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    opt = optim.AdamW(model.parameters(), lr=0.05)
+    model.to(device)
+    before = [to_np(p).copy() for p in model.parameters()]
+    model(bp.ones(5, 3, device=device)).pow(2).sum().backward()
+    opt.step()
+    assert all(a is b for a, b in zip(opt.param_groups[0]["params"], model.parameters()))
+    for p, b in zip(model.parameters(), before):
+        assert p.device.type == bp.device(device).type
+        assert not np.allclose(to_np(p), b)
+        assert opt.state[p]["exp_avg"].device == p.device
+    assert model[1].running_mean.device.type == bp.device(device).type

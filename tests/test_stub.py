@@ -35,3 +35,12 @@ def test_stub_covers_the_module():
 def test_stub_and_marker_ship_with_the_package():
     assert STUB.exists()
     assert (STUB.parent / "py.typed").exists()
+
+
+def test_every_public_name_is_exported_for_type_checkers():
+    """`mypy --strict` sees only `__all__` (or `import x as x`) as re-exported: a public name
+    missing there is an error in every strictly checked script that uses it."""
+    import inspect
+
+    public = {n for n, v in vars(backprop).items() if not n.startswith("_") and not inspect.ismodule(v)}
+    assert public - set(backprop.__all__) == set(), "add the name to __all__ in python/backprop/__init__.py"

@@ -43,8 +43,10 @@ from backprop._core import (
 from backprop._core import LinAlgError, addmm, addmv, baddbmm, bmm, diag, diag_embed, diagonal, mv, outer, trace, tril, triu
 from backprop._core import get_cpu_capability, get_cpu_kernels, get_num_threads, set_cpu_kernels, set_num_threads
 from backprop._products import cdist, cross, einsum, kron, tensordot
+from backprop._shape_ops import *  # noqa: F403  (flip, roll, scatter, meshgrid, hstack, ...: see its __all__)
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled
 from backprop.serialization import LoadError, load, save
+from backprop import _shape_ops  # noqa: E402  (its __all__ joins ours below)
 
 bool = _core.bool  # noqa: A001  (torch.bool)
 float = float32  # noqa: A001
@@ -143,10 +145,12 @@ def pow(input, exponent):  # noqa: A001
 
 
 def is_tensor(obj):
+    """True when `obj` is a backprop Tensor (Parameters included)."""
     return isinstance(obj, Tensor)
 
 
 def numel(input):
+    """The number of elements of `input` (the product of its shape)."""
     return input.numel()
 
 
@@ -179,5 +183,153 @@ def __getattr__(name):
                 raise
     raise AttributeError(f"module 'backprop' has no attribute {name!r}")
 
+
+# The public names, for `from backprop import *` and for type checkers (mypy --strict reads
+# only these as re-exported); the op table's functions join at import time.
+__all__ = [
+    "abs",
+    "add",
+    "addmm",
+    "addmv",
+    "all",
+    "amax",
+    "amin",
+    "any",
+    "arange",
+    "argmax",
+    "argmin",
+    "as_tensor",
+    "baddbmm",
+    "bmm",
+    "bool",
+    "cat",
+    "cdist",
+    "chunk",
+    "clamp",
+    "clip",
+    "clone",
+    "cos",
+    "cross",
+    "det",
+    "device",
+    "DeviceError",
+    "diag",
+    "diag_embed",
+    "diagonal",
+    "div",
+    "dot",
+    "double",
+    "dtype",
+    "DTypeError",
+    "einsum",
+    "empty",
+    "empty_like",
+    "enable_grad",
+    "eq",
+    "exp",
+    "eye",
+    "flatten",
+    "float",
+    "float32",
+    "float64",
+    "floor_divide",
+    "from_dlpack",
+    "from_numpy",
+    "full",
+    "full_like",
+    "gather",
+    "ge",
+    "ger",
+    "gt",
+    "index_select",
+    "int64",
+    "inverse",
+    "is_grad_enabled",
+    "is_tensor",
+    "isfinite",
+    "isnan",
+    "kron",
+    "le",
+    "LinAlgError",
+    "linspace",
+    "load",
+    "LoadError",
+    "log",
+    "log_softmax",
+    "logdet",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "logsumexp",
+    "long",
+    "lt",
+    "manual_seed",
+    "masked_fill",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mm",
+    "mul",
+    "mv",
+    "narrow",
+    "ne",
+    "neg",
+    "no_grad",
+    "norm",
+    "numel",
+    "ones",
+    "ones_like",
+    "outer",
+    "permute",
+    "pow",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "randperm",
+    "reciprocal",
+    "relu",
+    "remainder",
+    "reshape",
+    "rsqrt",
+    "save",
+    "select",
+    "set_grad_enabled",
+    "ShapeError",
+    "sigmoid",
+    "sign",
+    "sin",
+    "slogdet",
+    "softmax",
+    "split",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "std",
+    "sub",
+    "sum",
+    "t",
+    "tanh",
+    "Tensor",
+    "tensor",
+    "tensordot",
+    "trace",
+    "transpose",
+    "tril",
+    "triu",
+    "unbind",
+    "unsqueeze",
+    "var",
+    "where",
+    "zeros",
+    "zeros_like",
+]
+__all__ += [_op["name"] for _op in _core._op_table() if _op["api"] == "method"]
+__all__ += _shape_ops.__all__
 
 __version__ = "0.1.0"

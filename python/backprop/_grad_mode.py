@@ -1,5 +1,7 @@
 """Grad-mode context managers (the flag itself is thread-local in the engine)."""
 
+from typing import Any
+
 import functools
 
 from backprop._core import _set_grad_enabled, is_grad_enabled
@@ -8,12 +10,12 @@ from backprop._core import _set_grad_enabled, is_grad_enabled
 class _GradMode:
     _enabled = True
 
-    def __enter__(self):
+    def __enter__(self) -> Any:
         self._prev = is_grad_enabled()
         _set_grad_enabled(self._enabled)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _set_grad_enabled(self._prev)
         return False
 
@@ -41,12 +43,12 @@ class enable_grad(_GradMode):
 class set_grad_enabled(_GradMode):
     """`set_grad_enabled(mode)`: sets grad mode immediately, or for a `with` block."""
 
-    def __init__(self, mode):
+    def __init__(self, mode) -> None:
         self._enabled = mode
         self._prev = is_grad_enabled()
         _set_grad_enabled(mode)
 
-    def __enter__(self):
+    def __enter__(self) -> Any:
         return self
 
     def __call__(self, fn):

@@ -49,7 +49,7 @@ _DTYPE_NAMES = {
 
 
 class _StorageType:
-    def __init__(self, name):
+    def __init__(self, name) -> None:
         self.name = name
         self.dtype = _STORAGES[name]
 
@@ -57,14 +57,14 @@ class _StorageType:
 class _Storage:
     """One storage's elements (a flat NumPy array) and the tensors already built on it."""
 
-    def __init__(self, key, array):
+    def __init__(self, key, array) -> None:
         self.key = key
         self.array = array
         self.views = {}
 
 
 class _Marker:
-    def __init__(self, name):
+    def __init__(self, name) -> None:
         self.name = name
 
 
@@ -85,7 +85,7 @@ def _counter(*args):
 class Reader:
     """Unpickles one torch.save payload; `fail(tensor, field, why)` raises the LoadError."""
 
-    def __init__(self, fail, weights_only, place):
+    def __init__(self, fail, weights_only, place) -> None:
         self.fail = fail
         self.weights_only = weights_only
         self.place = place

@@ -28,7 +28,7 @@ _STATS = {"MNIST": (0.1307, 0.3081), "FashionMNIST": (0.2860, 0.3530)}
 class MLP(nn.Module):
     """The lecture's network: in -> hidden -> hidden -> classes, ReLU, dropout after each hidden layer."""
 
-    def __init__(self, in_features=28 * 28, hidden=512, classes=10, p=0.4):
+    def __init__(self, in_features=28 * 28, hidden=512, classes=10, p=0.4) -> None:
         super().__init__()
         self.in_features = in_features
         self.fc1 = nn.Linear(in_features, hidden)

@@ -18,6 +18,8 @@ one `LoadError` naming the file, the tensor and the field. `load` also reads PyT
 `torch.save` files (see `backprop._torch_format`).
 """
 
+from typing import Any
+
 import contextlib
 import io
 import os
@@ -34,7 +36,7 @@ class LoadError(ValueError, pickle.UnpicklingError):
     say where the problem is. Also a `pickle.UnpicklingError`, which PyTorch raises for a
     refused pickle."""
 
-    def __init__(self, file, tensor, field, why):
+    def __init__(self, file, tensor, field, why) -> None:
         self.file, self.tensor, self.field = file, tensor, field
         where = f"tensor {tensor!r}, field {field!r}" if tensor is not None else f"field {field!r}"
         super().__init__(f"load: {file}: {where}: {why}")
@@ -59,7 +61,7 @@ _FROM_CODE = {
 }
 
 
-def save(obj, f, metadata=None):
+def save(obj: Any, f: Any, metadata: dict[str, str] | None = None) -> None:
     """Writes `obj` to `f` (a path, or a binary file object such as `io.BytesIO`) as a
     safetensors file.
 
@@ -121,7 +123,7 @@ def _write_atomically(path, parts):
             os.close(dir_fd)
 
 
-def load(f, map_location=None, weights_only=None):
+def load(f: Any, map_location: Any = None, weights_only: bool | None = None) -> Any:
     """Reads what `save` wrote, a safetensors file from elsewhere (an ordered
     `{name: tensor}` dict) or a PyTorch `torch.save` file (`.pt`, `.pth`, `.bin`; zip or
     legacy format), from a path or a binary file object.

@@ -143,6 +143,7 @@ fn run(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardO
 }
 
 fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: BackwardOptions, scratch: &mut Scratch) -> Result<()> {
+    let anomaly = super::grad_mode::mode().anomaly;
     let _mode = GradModeGuard::new(opts.create_graph);
     let Scratch { pending, heap } = scratch;
     let mut post_hooks = match sink {
@@ -188,6 +189,7 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
         let Pending { node, mut grads } = pending.remove(&k).expect("heap and pending agree");
         if node.has_hooks() {
             run_node_hooks(&node, &mut grads)?;
+            run_pre_hooks(&node, &mut grads)?;
         }
         if let Sink::Capture { inputs, results } = sink {
             for (i, t) in inputs.iter().enumerate() {
@@ -208,6 +210,8 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
         if node.kept().is_kept() {
             node.kept().set_grads_seen(grads.iter().map(|g| g.as_ref().map(KeptGrad::keep)).collect());
         }
+        let post_hooks_here = node.post_hooks();
+        let grads_seen: Option<Vec<Option<Tensor>>> = (!post_hooks_here.is_empty()).then(|| grads.to_vec());
         let present: SmallVec<[bool; 1]> = grads.iter().map(|g| g.is_some()).collect();
         let full: SmallVec<[Tensor; 1]> = grads
             .into_iter()
@@ -233,12 +237,25 @@ fn run_with(roots: &[Tensor], root_grads: &[Tensor], sink: &mut Sink, opts: Back
                 node.edges().len()
             ));
         }
-        let mut sent: Option<SmallVec<[Option<KeptGrad>; 2]>> = node.kept().is_kept().then(SmallVec::new);
-        for (i, (edge, g)) in node.edges().iter().zip(input_grads).enumerate() {
-            let g = match g {
+        let mut fitted: SmallVec<[Option<Tensor>; 2]> = SmallVec::with_capacity(input_grads.len());
+        for (i, g) in input_grads.into_iter().enumerate() {
+            fitted.push(match g {
                 Some(g) if needs[i] => Some(fit_to_input(&node, i, &node.inputs()[i], g)?),
                 _ => None,
-            };
+            });
+        }
+        if let Some(seen) = &grads_seen {
+            for hook in &post_hooks_here {
+                if let Some(replacement) = hook(&fitted, seen)? {
+                    fitted = checked_post_hook_result(&node, &fitted, replacement)?;
+                }
+            }
+        }
+        if anomaly {
+            super::anomaly::check_grads(|| node.name(), node.forward_trace(), &fitted)?;
+        }
+        let mut sent: Option<SmallVec<[Option<KeptGrad>; 2]>> = node.kept().is_kept().then(SmallVec::new);
+        for (edge, g) in node.edges().iter().zip(fitted) {
             if let Some(sent) = &mut sent {
                 sent.push(g.as_ref().filter(|g| node.kept().keeps_input_grad(g)).map(KeptGrad::keep));
             }
@@ -376,6 +393,50 @@ fn checked_hook_result(old: &Tensor, new: Tensor) -> Result<Tensor> {
         ));
     }
     Ok(new)
+}
+
+/// The node's pre-hooks, in registration order, each seeing the previous one's result.
+fn run_pre_hooks(node: &NodeRef, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> Result<()> {
+    for hook in node.pre_hooks() {
+        if let Some(replacement) = hook(&grads[..])? {
+            if replacement.len() != grads.len() {
+                return Err(autograd_err!(
+                    "a pre-hook of {} returned {} gradients, but the node has {} outputs; return one per output (or None)",
+                    node.name(),
+                    replacement.len(),
+                    grads.len()
+                ));
+            }
+            for (slot, new) in grads.iter_mut().zip(replacement) {
+                *slot = match (slot.take(), new) {
+                    (Some(old), Some(new)) => Some(checked_hook_result(&old, new)?),
+                    (_, new) => new,
+                };
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A post-hook's replacement input gradients: one per input, each fitting its input.
+fn checked_post_hook_result(node: &Node, old: &[Option<Tensor>], new: Vec<Option<Tensor>>) -> Result<SmallVec<[Option<Tensor>; 2]>> {
+    if new.len() != old.len() {
+        return Err(autograd_err!(
+            "a hook of {} returned {} gradients, but the node has {} inputs; return one per input (or None)",
+            node.name(),
+            new.len(),
+            old.len()
+        ));
+    }
+    new.into_iter()
+        .zip(old)
+        .enumerate()
+        .map(|(i, (n, o))| match (n, o) {
+            (Some(n), Some(o)) => checked_hook_result(o, n).map(Some),
+            (Some(n), None) => fit_to_input(node, i, &node.inputs()[i], n).map(Some),
+            (None, _) => Ok(None),
+        })
+        .collect()
 }
 
 fn run_node_hooks(node: &NodeRef, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> Result<()> {

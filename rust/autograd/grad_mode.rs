@@ -8,10 +8,17 @@ use std::cell::Cell;
 pub struct Mode {
     pub grad_enabled: bool,
     pub trace_all: bool,
+    /// A forward-AD dual level is open (and no tangent is being computed right now): ops
+    /// look their inputs up for tangents (`forward`).
+    pub forward_ad: bool,
+    /// Anomaly mode: nodes keep their forward traceback, backward checks for NaN (`anomaly`).
+    pub anomaly: bool,
+    /// Saved-tensor hooks are installed on this thread: saves go through them (`saved`).
+    pub saved_hooks: bool,
 }
 
 thread_local! {
-    static MODE: Cell<Mode> = const { Cell::new(Mode { grad_enabled: true, trace_all: false }) };
+    static MODE: Cell<Mode> = const { Cell::new(Mode { grad_enabled: true, trace_all: false, forward_ad: false, anomaly: false, saved_hooks: false }) };
 }
 
 #[inline]
@@ -29,6 +36,17 @@ pub fn is_trace_all() -> bool {
 
 pub fn set_trace_all(enabled: bool) {
     MODE.with(|m| m.set(Mode { trace_all: enabled, ..m.get() }));
+}
+
+/// Changes the mode with `f`, returning the previous one (for guards that restore it).
+pub(crate) fn update(f: impl FnOnce(&mut Mode)) -> Mode {
+    MODE.with(|m| {
+        let previous = m.get();
+        let mut next = previous;
+        f(&mut next);
+        m.set(next);
+        previous
+    })
 }
 
 #[inline]

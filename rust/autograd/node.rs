@@ -15,6 +15,20 @@ use std::sync::Arc;
 /// A gradient hook: may return a replacement gradient.
 pub type Hook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
 
+/// A node pre-hook: sees the gradients of the node's outputs (None: none flowed) before the
+/// node runs; may return replacements, one per output.
+pub type PreHook = Arc<dyn Fn(&[Option<Tensor>]) -> Result<Option<Vec<Option<Tensor>>>> + Send + Sync>;
+
+/// A node post-hook: sees the gradients the node computed for its inputs and the output
+/// gradients it got; may return replacement input gradients, one per input.
+pub type PostHook = Arc<dyn Fn(&[Option<Tensor>], &[Option<Tensor>]) -> Result<Option<Vec<Option<Tensor>>>> + Send + Sync>;
+
+#[derive(Default)]
+pub(crate) struct NodeHooks {
+    pub pre: Vec<(u64, PreHook)>,
+    pub post: Vec<(u64, PostHook)>,
+}
+
 /// A backward node implemented outside the engine (a Python `autograd.Function`).
 pub trait CustomOp: Send + Sync {
     fn name(&self) -> String;
@@ -76,6 +90,12 @@ pub struct Node {
     hooks: EngineCell<Vec<(u64, u32, Hook)>>,
     /// What graph pictures and gradient tables read.
     kept: Kept,
+    /// Hooks on the node itself (`grad_fn.register_prehook` / `register_hook`).
+    node_hooks: EngineCell<Option<Box<NodeHooks>>>,
+    /// The forward traceback, captured while anomaly mode was on.
+    forward_trace: Option<Box<str>>,
+    /// What the Python layer attaches to this node once (its `metadata` dict).
+    extra: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -124,7 +144,40 @@ impl Node {
             saved: EngineCell::new(SavedState::Live(saved)),
             hooks: EngineCell::new(Vec::new()),
             kept,
+            node_hooks: EngineCell::new(None),
+            forward_trace: None,
+            extra: std::sync::OnceLock::new(),
         }
+    }
+
+    pub(crate) fn set_forward_trace(&mut self, trace: Option<String>) {
+        self.forward_trace = trace.map(String::into_boxed_str);
+    }
+
+    /// The forward traceback of the op that made this node (anomaly mode only).
+    pub fn forward_trace(&self) -> Option<&str> {
+        self.forward_trace.as_deref()
+    }
+
+    /// What the Python layer keeps on this node, made by `init` on first use.
+    pub fn extra<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
+        self.extra.get_or_init(|| Box::new(init())).downcast_ref::<T>()
+    }
+
+    pub fn add_pre_hook(&self, id: u64, hook: PreHook) {
+        self.node_hooks.borrow_mut().get_or_insert_with(Default::default).pre.push((id, hook));
+    }
+
+    pub fn add_post_hook(&self, id: u64, hook: PostHook) {
+        self.node_hooks.borrow_mut().get_or_insert_with(Default::default).post.push((id, hook));
+    }
+
+    pub(crate) fn pre_hooks(&self) -> Vec<PreHook> {
+        self.node_hooks.borrow_mut().as_ref().map(|h| h.pre.iter().map(|(_, f)| f.clone()).collect()).unwrap_or_default()
+    }
+
+    pub(crate) fn post_hooks(&self) -> Vec<PostHook> {
+        self.node_hooks.borrow_mut().as_ref().map(|h| h.post.iter().map(|(_, f)| f.clone()).collect()).unwrap_or_default()
     }
 
     /// The kept forward values of the outputs, if any.
@@ -159,20 +212,10 @@ impl Node {
     pub fn op(&self) -> &Op {
         &self.op
     }
-    /// PyTorch-style name: `MulBackward`, `LeakyReluBackward`.
+    /// The node's class name as PyTorch prints it: `MulBackward0`, `AddmmBackward0`, or
+    /// `<Function>Backward` for a custom Function.
     pub fn name(&self) -> String {
-        let op = self.op.name();
-        if matches!(self.op, Op::Custom(_)) {
-            return format!("{op}Backward");
-        }
-        let camel: String = op
-            .split('_')
-            .map(|w| {
-                let mut c = w.chars();
-                c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
-            })
-            .collect();
-        format!("{camel}Backward")
+        super::names::torch_name(&self.op, &self.inputs)
     }
     pub fn edges(&self) -> &[Edge] {
         &self.edges
@@ -184,18 +227,67 @@ impl Node {
         &self.outputs
     }
 
-    /// The saved tensors as the forward stored them (no version check), for inspection.
-    pub fn saved_tensors_raw(&self) -> Option<Vec<Option<Tensor>>> {
-        match &*self.saved.borrow_mut() {
-            SavedState::Live(v) => Some(v.iter().map(|s| s.as_ref().map(|s| s.peek().clone())).collect()),
-            SavedState::Freed => None,
+    /// The saved tensors as the forward stored them (no version check; unpacked by the
+    /// saved-tensor hooks if it went through them), for inspection. None once freed.
+    pub fn saved_tensors_raw(&self) -> Result<Option<Vec<Option<Tensor>>>> {
+        let held: Vec<Option<Result<Tensor>>> = match &*self.saved.borrow_mut() {
+            SavedState::Live(v) => v.iter().map(|s| s.as_ref().and_then(|s| s.peek().map(|t| Ok(t.clone())))).collect(),
+            SavedState::Freed => return Ok(None),
+        };
+        // Packed ones are unpacked outside the borrow (the unpack hook may run Python).
+        let packed: Vec<bool> = match &*self.saved.borrow_mut() {
+            SavedState::Live(v) => v.iter().map(|s| s.as_ref().is_some_and(|s| s.peek().is_none())).collect(),
+            SavedState::Freed => return Ok(None),
+        };
+        let mut out = Vec::with_capacity(held.len());
+        for (i, (h, p)) in held.into_iter().zip(packed).enumerate() {
+            out.push(match (h, p) {
+                (Some(t), _) => Some(t?),
+                (None, true) => Some(self.inspect_saved(i)?),
+                (None, false) => None,
+            });
         }
+        Ok(Some(out))
+    }
+
+    fn inspect_saved(&self, i: usize) -> Result<Tensor> {
+        // The hook runs while the cell is borrowed: an unpack hook must not touch this node's
+        // saved tensors (PyTorch forbids the same).
+        match &*self.saved.borrow_mut() {
+            SavedState::Live(v) => v[i].as_ref().map(|s| s.inspect()).unwrap_or_else(|| Err(autograd_err!("no saved tensor at {i}"))),
+            SavedState::Freed => Err(self.freed_error()),
+        }
+    }
+
+    /// Whether the saved tensors were freed by a backward without `retain_graph`.
+    pub fn saved_released(&self) -> bool {
+        match &self.op {
+            Op::Custom(c) => c.is_released(),
+            _ => matches!(&*self.saved.borrow_mut(), SavedState::Freed),
+        }
+    }
+
+    /// The error of reading saved tensors after they were freed.
+    pub fn freed_saved_error(&self) -> crate::error::Error {
+        self.freed_error()
     }
 
     pub fn add_hook(&self, id: u64, output_nr: u32, hook: Hook) {
         self.hooks.borrow_mut().push((id, output_nr, hook));
     }
     pub fn remove_hook(&self, id: u64) -> bool {
+        let removed_node_hook = {
+            let mut nh = self.node_hooks.borrow_mut();
+            nh.as_mut().and_then(|h| {
+                let pre = h.pre.iter().position(|(i, _)| *i == id).map(|p| h.pre.remove(p).1);
+                let post = h.post.iter().position(|(i, _)| *i == id).map(|p| h.post.remove(p).1);
+                (pre.is_some() || post.is_some()).then_some((pre, post))
+            })
+        };
+        if removed_node_hook.is_some() {
+            drop(removed_node_hook); // outside the borrow: see `EngineCell`
+            return true;
+        }
         let mut hooks = self.hooks.borrow_mut();
         let Some(pos) = hooks.iter().position(|(i, _, _)| *i == id) else { return false };
         let removed = hooks.remove(pos);
@@ -207,7 +299,7 @@ impl Node {
         self.hooks.borrow_mut().iter().filter(|(_, nr, _)| *nr == output_nr).map(|(_, _, h)| h.clone()).collect()
     }
     pub(crate) fn has_hooks(&self) -> bool {
-        !self.hooks.borrow_mut().is_empty()
+        !self.hooks.borrow_mut().is_empty() || self.node_hooks.borrow_mut().as_ref().is_some_and(|h| !h.pre.is_empty() || !h.post.is_empty())
     }
 
     /// Runs the vjp of this node. Saved tensors are version-checked, and freed afterwards
@@ -267,7 +359,7 @@ impl Node {
                 for s in saved {
                     values.push(match s {
                         None => None,
-                        Some(s) if s.is_current() => Some(backend::scalar_value::<T>(s.peek())?),
+                        Some(s) if s.is_current() => Some(backend::scalar_value::<T>(s.peek()?)?),
                         Some(_) => return None,
                     });
                 }
@@ -312,8 +404,8 @@ impl Node {
             }
         }
         if let SavedState::Live(saved) = std::mem::replace(self.saved.get_mut(), SavedState::Freed) {
-            for s in saved.into_iter().flatten() {
-                stack.extend(s.into_tensor().take_grad_fn_if_unique().map(|g| g.node));
+            for t in saved.into_iter().flatten().filter_map(|s| s.into_tensor()) {
+                stack.extend(t.take_grad_fn_if_unique().map(|g| g.node));
             }
         }
     }

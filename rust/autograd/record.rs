@@ -1,5 +1,7 @@
 //! Recording an op application on the tape.
 
+use super::anomaly;
+use super::forward;
 use super::grad_mode;
 use super::inspection::Kept;
 use super::node::{CustomOp, Edge, GradFn, Node, NodeRef, TensorMeta};
@@ -35,9 +37,24 @@ where
     F: FnOnce(&[bool]) -> SmallVec<[Save<'a>; 2]>,
 {
     let mode = grad_mode::mode();
+    if mode.forward_ad {
+        if let Some(tangents) = forward::input_tangents(inputs) {
+            return record_with_tangents(op, inputs, outputs, save, mode, tangents);
+        }
+    }
     if !mode.grad_enabled || !outputs.iter().any(|o| o.dtype().is_float()) {
         return;
     }
+    let (edges, needs) = edges_of(inputs);
+    if !needs.iter().any(|&n| n) {
+        return;
+    }
+    let saved = save(&needs).into_iter().map(|s| saved_tensor(s, outputs, mode)).collect();
+    attach(op, inputs, outputs, edges, saved, mode);
+}
+
+/// The edges of a node reading `inputs`, and which of them need a gradient.
+fn edges_of(inputs: &[&Tensor]) -> (SmallVec<[Edge; 2]>, SmallVec<[bool; 2]>) {
     let mut needs: SmallVec<[bool; 2]> = SmallVec::with_capacity(inputs.len());
     let mut edges: SmallVec<[Edge; 2]> = SmallVec::with_capacity(inputs.len());
     for t in inputs {
@@ -51,18 +68,21 @@ where
         needs.push(!matches!(edge, Edge::None));
         edges.push(edge);
     }
-    if !needs.iter().any(|&n| n) {
-        return;
+    (edges, needs)
+}
+
+fn saved_tensor(s: Save<'_>, outputs: &[&Tensor], mode: grad_mode::Mode) -> Option<SavedTensor> {
+    let hooked = mode.saved_hooks;
+    match s {
+        Save::Input(t) => Some(SavedTensor::input(t, hooked)),
+        Save::Output(n) => Some(SavedTensor::output(outputs[n], n as u32, hooked)),
+        Save::Other(t) => Some(SavedTensor::input(&t, hooked)),
+        Save::Skip => None,
     }
-    let mut saved = SmallVec::new();
-    for s in save(&needs) {
-        saved.push(match s {
-            Save::Input(t) => Some(SavedTensor::input(t)),
-            Save::Output(n) => Some(SavedTensor::output(outputs[n], n as u32)),
-            Save::Other(t) => Some(SavedTensor::input(&t)),
-            Save::Skip => None,
-        });
-    }
+}
+
+/// Makes the node and hands it to the outputs as their grad_fn.
+fn attach(op: Op, inputs: &[&Tensor], outputs: &[&Tensor], edges: SmallVec<[Edge; 2]>, saved: SmallVec<[Option<SavedTensor>; 2]>, mode: grad_mode::Mode) {
     let mut input_meta = SmallVec::with_capacity(inputs.len());
     for t in inputs {
         input_meta.push(TensorMeta::of(t));
@@ -72,7 +92,11 @@ where
         output_meta.push(TensorMeta::of(t));
     }
     let kept = Kept::keep(inputs, outputs, &edges, mode.trace_all);
-    let node = NodeRef::new(Node::new(op, edges, input_meta, output_meta, saved, kept));
+    let mut node = Node::new(op, edges, input_meta, output_meta, saved, kept);
+    if mode.anomaly {
+        node.set_forward_trace(anomaly::capture());
+    }
+    let node = NodeRef::new(node);
     match outputs {
         // One output takes the node itself (an Arc clone and drop are two atomic operations).
         [out] => out.set_grad_fn(Some(GradFn { node, output_nr: 0 })),
@@ -83,6 +107,43 @@ where
                 }
             }
         }
+    }
+}
+
+/// `record_multi` while an input carries a forward-AD tangent: the save list serves both the
+/// node (when one is recorded) and the jvp, so it holds what either needs.
+#[cold]
+fn record_with_tangents<'a, F>(
+    op: Op,
+    inputs: &[&'a Tensor],
+    outputs: &[&Tensor],
+    save: F,
+    mode: grad_mode::Mode,
+    tangents: std::result::Result<SmallVec<[Option<Tensor>; 2]>, String>,
+) where
+    F: FnOnce(&[bool]) -> SmallVec<[Save<'a>; 2]>,
+{
+    let records = mode.grad_enabled && outputs.iter().any(|o| o.dtype().is_float());
+    let (edges, needs) = edges_of(inputs);
+    let records = records && needs.iter().any(|&n| n);
+    let wanted: SmallVec<[bool; 2]> = match &tangents {
+        Ok(t) => needs.iter().zip(t).map(|(&n, t)| (n && records) || t.is_some()).collect(),
+        Err(_) => needs.clone(),
+    };
+    let saves = save(&wanted);
+    let values: SmallVec<[Option<Tensor>; 2]> = saves
+        .iter()
+        .map(|s| match s {
+            Save::Input(t) => Some((*t).clone()),
+            Save::Output(n) => Some(outputs[*n].detach()),
+            Save::Other(t) => Some(t.clone()),
+            Save::Skip => None,
+        })
+        .collect();
+    forward::propagate(&op, inputs, outputs, &values, tangents);
+    if records {
+        let saved = saves.into_iter().map(|s| saved_tensor(s, outputs, mode)).collect();
+        attach(op, inputs, outputs, edges, saved, mode);
     }
 }
 
@@ -118,7 +179,11 @@ pub fn record_custom(op: Box<dyn CustomOp>, inputs: &[&Tensor], outputs: &[Optio
         Some(outs) => Kept::keep(inputs, &outs, &edges, mode.trace_all),
         None => Kept::Nothing,
     };
-    let node = NodeRef::new(Node::new(Op::Custom(op), edges, input_meta, output_meta, SmallVec::new(), kept));
+    let mut node = Node::new(Op::Custom(op), edges, input_meta, output_meta, SmallVec::new(), kept);
+    if mode.anomaly {
+        node.set_forward_trace(anomaly::capture());
+    }
+    let node = NodeRef::new(node);
     for (nr, out) in outputs.iter().enumerate() {
         if let (Some(out), true) = (out, chosen(nr)) {
             out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));

@@ -9,6 +9,7 @@ use crate::tensor::Tensor;
 
 /// Refuses in-place ops autograd cannot follow.
 pub fn check_inplace(a: &Tensor, op: &str) -> Result<()> {
+    crate::autograd::forward::check_inplace(a, op)?;
     if !is_grad_enabled() {
         return Ok(());
     }

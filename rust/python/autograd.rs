@@ -3,7 +3,7 @@
 
 use super::convert::describe;
 use super::errors::foreign;
-use super::graph::PyNode;
+use super::graph::node_object;
 use super::tensor::PyTensor;
 use crate::autograd::{self, BackwardOptions, Hook, NodeRef};
 use crate::error::Error;
@@ -142,16 +142,19 @@ impl PyTensor {
         Ok(())
     }
 
+    /// True when `retain_grad()` was called on this non-leaf, so `backward()` keeps its `.grad`.
     #[getter]
     fn retains_grad(&self) -> bool {
         self.t.meta().retained.is_some()
     }
 
+    /// The node that produced this tensor (None for a leaf), an instance of its PyTorch-named class.
     #[getter]
-    fn grad_fn(&self) -> Option<PyNode> {
-        self.t.grad_fn().map(|g| PyNode { node: g.node, output_nr: g.output_nr })
+    fn grad_fn<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.t.grad_fn().map(|g| node_object(py, g.node, g.output_nr)).transpose()
     }
 
+    /// A new tensor sharing the data but not the history: it never requires grad.
     fn detach(&self) -> PyTensor {
         PyTensor::wrap(self.t.detach())
     }
@@ -163,6 +166,7 @@ impl PyTensor {
         self.t.id()
     }
 
+    /// Sets `requires_grad` in place (leaves only); returns self.
     #[pyo3(signature = (requires_grad = true))]
     fn requires_grad_<'py>(slf: &Bound<'py, Self>, requires_grad: bool) -> PyResult<Bound<'py, Self>> {
         slf.get().t.set_requires_grad(requires_grad)?;
@@ -172,7 +176,7 @@ impl PyTensor {
 
 static HOOK_IDS: AtomicU64 = AtomicU64::new(1);
 
-fn next_hook_id() -> u64 {
+pub(super) fn next_hook_id() -> u64 {
     HOOK_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -189,6 +193,11 @@ fn add_hook(t: &Tensor, id: u64, f: Hook) -> RemovableHandle {
     }
 }
 
+/// The handle of a hook registered on a node itself (`grad_fn.register_hook`).
+pub(super) fn node_hook_handle(id: u64, node: NodeRef) -> RemovableHandle {
+    RemovableHandle { id, target: Mutex::new(Some(HookTarget::Node(node))) }
+}
+
 enum HookTarget {
     Node(NodeRef),
     Leaf(Tensor),
@@ -203,6 +212,7 @@ pub struct RemovableHandle {
 
 #[pymethods]
 impl RemovableHandle {
+    /// Unregisters the hook this handle was returned for.
     fn remove(&self) {
         match self.target.lock().take() {
             Some(HookTarget::Node(n)) => {
@@ -273,6 +283,7 @@ pub fn grad<'py>(
     PyTuple::new(py, res.into_iter().map(|r| r.map(PyTensor::wrap)))
 }
 
+/// True when autograd records operations (not inside `no_grad()`).
 #[pyfunction]
 pub fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()

@@ -24,10 +24,12 @@ impl PyDType {
     fn __str__(&self) -> String {
         self.__repr__()
     }
+    /// True for floating-point dtypes.
     #[getter]
     fn is_floating_point(&self) -> bool {
         self.dtype.is_float()
     }
+    /// The size of one element in bytes.
     #[getter]
     fn itemsize(&self) -> usize {
         self.dtype.size()
@@ -55,6 +57,7 @@ impl PyDevice {
     fn new(spec: &Bound<'_, PyAny>) -> PyResult<PyDevice> {
         Ok(PyDevice { device: parse_device(spec)? })
     }
+    /// The device kind: `"cpu"` or `"gpu"`.
     #[getter]
     fn r#type(&self) -> &'static str {
         self.device.name()

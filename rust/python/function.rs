@@ -52,6 +52,7 @@ impl FunctionCtx {
         *self.needs_input_grad.lock() = value.unbind();
     }
 
+    /// Saves tensors for `backward` (read them as `ctx.saved_tensors`); checked against in-place changes.
     #[pyo3(signature = (*tensors))]
     fn save_for_backward(&self, tensors: &Bound<'_, PyTuple>) -> PyResult<()> {
         let v = tensors
@@ -72,6 +73,7 @@ impl FunctionCtx {
         Ok(())
     }
 
+    /// The tensors saved with `save_for_backward`, as a tuple.
     #[getter]
     fn saved_tensors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         if *self.released.lock() {
@@ -104,6 +106,7 @@ impl FunctionCtx {
         PyTuple::new(py, out)
     }
 
+    /// Marks outputs that have no gradient (e.g. indices); backward receives zeros for them.
     #[pyo3(signature = (*tensors))]
     fn mark_non_differentiable(&self, tensors: &Bound<'_, PyTuple>) -> PyResult<()> {
         let mut nd = self.non_differentiable.lock();
@@ -113,6 +116,7 @@ impl FunctionCtx {
         Ok(())
     }
 
+    /// Whether `backward` gets zero tensors (True, the default) or None for outputs that got no gradient.
     fn set_materialize_grads(&self, value: bool) {
         *self.materialize_grads.lock() = value;
     }

@@ -57,6 +57,14 @@ fn scalar_dtype(v: &Bound<'_, PyAny>) -> DType {
     }
 }
 
+/// A tensor of shape `size` filled with `fill_value` (its dtype follows the value unless `dtype` is given).
+///
+/// Args:
+///     size: a sequence of ints.
+///     fill_value: a number.
+///     dtype: the element type.
+///     device: "cpu" (default) or "gpu".
+///     requires_grad: record operations for autograd.
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, *, dtype = None, device = None, requires_grad = false))]
 pub fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
@@ -88,6 +96,7 @@ filled_like!(zeros_like, 0.0);
 filled_like!(ones_like, 1.0);
 filled_like!(empty_like, 0.0);
 
+/// A tensor of `input`'s shape (and dtype and device, unless given) filled with `fill_value`.
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, *, dtype = None, device = None, requires_grad = false))]
 pub fn full_like(input: &PyTensor, fill_value: f64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
@@ -95,6 +104,7 @@ pub fn full_like(input: &PyTensor, fill_value: f64, dtype: Option<&Bound<'_, PyA
     finish(ops::full(input.t.shape(), fill_value, d, dev)?, requires_grad)
 }
 
+/// Uniform samples from `[0, 1)` in a tensor of shape `size` (float32 unless `dtype` is given).
 #[pyfunction]
 #[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
 pub fn rand(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
@@ -102,6 +112,7 @@ pub fn rand(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device:
     finish(t, requires_grad)
 }
 
+/// Standard normal samples in a tensor of shape `size` (float32 unless `dtype` is given).
 #[pyfunction]
 #[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
 pub fn randn(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
@@ -109,6 +120,7 @@ pub fn randn(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device
     finish(t, requires_grad)
 }
 
+/// `rand` with `input`'s shape (and dtype and device, unless given).
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
 pub fn rand_like(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
@@ -116,6 +128,7 @@ pub fn rand_like(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Opt
     finish(ops::rand_uniform(input.t.shape(), 0.0, 1.0, d, dev)?, requires_grad)
 }
 
+/// `randn` with `input`'s shape (and dtype and device, unless given).
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
 pub fn randn_like(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
@@ -148,6 +161,7 @@ pub fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, dtype
     }
 }
 
+/// A random permutation of `0 .. n-1`, as int64.
 #[pyfunction]
 #[pyo3(signature = (n, *, device = None))]
 pub fn randperm(n: i64, device: Option<&Bound<'_, PyAny>>) -> TResult {
@@ -175,12 +189,14 @@ pub fn arange(
     finish(ops::arange(s, e, st, d, opt_device(device)?)?, requires_grad)
 }
 
+/// `steps` evenly spaced values from `start` to `end`, both included.
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype = None, device = None, requires_grad = false))]
 pub fn linspace(start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
     finish(ops::linspace(start, end, count_arg(steps, "number of steps", "linspace")?, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
 }
 
+/// An `n x m` matrix (`m` defaults to `n`) with ones on the diagonal and zeros elsewhere.
 #[pyfunction]
 #[pyo3(signature = (n, m = None, *, dtype = None, device = None, requires_grad = false))]
 pub fn eye(n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
@@ -189,17 +205,20 @@ pub fn eye(n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Opt
     finish(ops::eye(n, m, opt_dtype(dtype)?.unwrap_or(DType::F32), opt_device(device)?)?, requires_grad)
 }
 
+/// Seeds the random number generator (rand, randn, dropout, init, shuffling) for reproducible runs.
 #[pyfunction]
 pub fn manual_seed(seed: i64) {
     crate::random::manual_seed(seed as u64);
 }
 
+/// The tensors joined along the existing dimension `dim` (all other dimensions must match).
 #[pyfunction]
 #[pyo3(signature = (tensors, dim = 0))]
 pub fn cat(tensors: &Bound<'_, PyAny>, dim: isize) -> TResult {
     ok(ops::cat(&tensor_list(tensors, "cat")?, dim))
 }
 
+/// The tensors (all of one shape) stacked along a new dimension `dim`.
 #[pyfunction]
 #[pyo3(signature = (tensors, dim = 0))]
 pub fn stack(tensors: &Bound<'_, PyAny>, dim: isize) -> TResult {
@@ -219,24 +238,41 @@ pub fn where_(condition: &PyTensor, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) 
 
 // ---- functional NN ------------------------------------------------------------------------
 
+/// `input @ weight.T + bias`: a fully connected layer, one fused engine call.
+///
+/// Args:
+///     input: `[..., in_features]`.
+///     weight: `[out_features, in_features]`.
+///     bias: `[out_features]` or None.
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias = None))]
 pub fn linear(input: &PyTensor, weight: &PyTensor, bias: Option<&PyTensor>) -> TResult {
     ok(ops::linear(&input.t, &weight.t, bias.map(|b| &b.t)))
 }
 
+/// The cross-entropy of logits `input` against class indices (int64) or class probabilities `target`.
+///
+/// Args:
+///     input: `[N, C]` (or `[C]`, or `[N, C, d1, ...]`) unnormalised scores.
+///     target: `[N]` class indices or `[N, C]` probabilities.
+///     weight: a `[C]` weight per class.
+///     ignore_index: a target index that contributes nothing.
+///     reduction: "mean", "sum" or "none".
+///     label_smoothing: the share of probability spread evenly over the classes.
 #[pyfunction]
 #[pyo3(signature = (input, target, weight = None, ignore_index = -100, reduction = "mean", label_smoothing = 0.0))]
 pub fn cross_entropy(input: &PyTensor, target: &PyTensor, weight: Option<&PyTensor>, ignore_index: i64, reduction: &str, label_smoothing: f64) -> TResult {
     ok(ops::cross_entropy(&input.t, &target.t, weight.map(|w| &w.t), ignore_index, super::tensor_ops::reduction(reduction)?, label_smoothing))
 }
 
+/// The negative log-likelihood of log-probabilities `input` `[N, C]` at class indices `target` `[N]`; arguments as `cross_entropy`.
 #[pyfunction]
 #[pyo3(signature = (input, target, weight = None, ignore_index = -100, reduction = "mean"))]
 pub fn nll_loss(input: &PyTensor, target: &PyTensor, weight: Option<&PyTensor>, ignore_index: i64, reduction: &str) -> TResult {
     ok(ops::nll_loss(&input.t, &target.t, weight.map(|w| &w.t), ignore_index, super::tensor_ops::reduction(reduction)?))
 }
 
+/// The mean (or sum, or per-element with "none") squared difference of `input` and `target`.
 #[pyfunction]
 #[pyo3(signature = (input, target, reduction = "mean"))]
 pub fn mse_loss(input: &PyTensor, target: &PyTensor, reduction: &str) -> TResult {
@@ -251,36 +287,48 @@ pub fn mse_loss(input: &PyTensor, target: &PyTensor, reduction: &str) -> TResult
     ok(ops::mse_loss(&input.t, &target.t, super::tensor_ops::reduction(reduction)?))
 }
 
+/// The multi-class hinge loss (the SVM loss of the lecture): `sum_j max(0, margin - x[y] + x[j])^p / C` per sample.
+///
+/// Args:
+///     p: 1 or 2.
+///     margin: the required gap between the true class's score and the others.
+///     weight: a `[C]` weight per class.
+///     reduction: "mean", "sum" or "none".
 #[pyfunction]
 #[pyo3(signature = (input, target, p = 1, margin = 1.0, weight = None, reduction = "mean"))]
 pub fn multi_margin_loss(input: &PyTensor, target: &PyTensor, p: u32, margin: f64, weight: Option<&PyTensor>, reduction: &str) -> TResult {
     ok(ops::multi_margin_loss(&input.t, &target.t, p, margin, weight.map(|w| &w.t), super::tensor_ops::reduction(reduction)?))
 }
 
+/// Zeroes each element with probability `p` and scales the rest by `1 / (1 - p)` when `training`; the identity otherwise.
 #[pyfunction]
 #[pyo3(signature = (input, p = 0.5, training = true))]
 pub fn dropout(input: &PyTensor, p: f64, training: bool) -> TResult {
     ok(ops::dropout(&input.t, p, training))
 }
 
+/// Softmax along `dim` (required here; `backprop.nn.functional.softmax` infers it as PyTorch does).
 #[pyfunction]
 #[pyo3(signature = (input, dim = None))]
 pub fn softmax(input: &PyTensor, dim: Option<isize>) -> TResult {
     ok(ops::softmax(&input.t, dim.ok_or_else(|| PyValueError::new_err("softmax: pass dim=..., the dimension to normalise over"))?))
 }
 
+/// Log-softmax along `dim` (required here; `backprop.nn.functional.log_softmax` infers it as PyTorch does).
 #[pyfunction]
 #[pyo3(signature = (input, dim = None))]
 pub fn log_softmax(input: &PyTensor, dim: Option<isize>) -> TResult {
     ok(ops::log_softmax(&input.t, dim.ok_or_else(|| PyValueError::new_err("log_softmax: pass dim=..., the dimension to normalise over"))?))
 }
 
+/// `x` where positive, `negative_slope * x` elsewhere.
 #[pyfunction]
 #[pyo3(signature = (input, negative_slope = 0.01))]
 pub fn leaky_relu(input: &PyTensor, negative_slope: f64) -> TResult {
     ok(ops::leaky_relu(&input.t, negative_slope))
 }
 
+/// `x` where positive, `alpha * (exp(x) - 1)` elsewhere.
 #[pyfunction]
 #[pyo3(signature = (input, alpha = 1.0))]
 pub fn elu(input: &PyTensor, alpha: f64) -> TResult {

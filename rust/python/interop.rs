@@ -186,6 +186,7 @@ impl PyTensor {
         numpy_view(slf.py(), t, slf.clone().into_any())
     }
 
+    /// The values as a NumPy array (CPU tensors without grad share memory; see `numpy()`).
     #[pyo3(signature = (dtype = None, copy = None))]
     fn __array__<'py>(slf: &Bound<'py, Self>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
@@ -203,6 +204,7 @@ impl PyTensor {
         Ok(arr)
     }
 
+    /// The DLPack capsule of a CPU tensor, for zero-copy exchange (`np.from_dlpack`, `torch.from_dlpack`).
     #[pyo3(signature = (*, stream = None, max_version = None, dl_device = None, copy = None))]
     fn __dlpack__<'py>(
         slf: &Bound<'py, Self>,
@@ -226,6 +228,7 @@ impl PyTensor {
         dlpack_capsule(slf.py(), t, versioned)
     }
 
+    /// `(device type, device id)` as DLPack numbers.
     fn __dlpack_device__(&self) -> (i32, i32) {
         (K_DL_CPU, 0)
     }

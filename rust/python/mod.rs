@@ -2,6 +2,7 @@
 //! errors live here; everything else is the engine.
 
 mod autograd;
+mod autograd_tools;
 mod convert;
 mod elementwise;
 mod errors;
@@ -13,6 +14,7 @@ mod interop;
 mod linalg;
 mod norm;
 mod optim;
+mod shape_ops;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
@@ -26,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     threads::register(m)?;
     gpu::register(m)?;
+    autograd_tools::register(m)?;
     elementwise::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;

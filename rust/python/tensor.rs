@@ -9,6 +9,11 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+/// A multi-dimensional array on the CPU or the GPU that records the operations applied to it
+/// when it (or an input) requires grad, so that `backward()` can compute gradients.
+///
+/// Create one with `backprop.tensor(data)`, `zeros`, `randn`, ... or `Tensor(data)`. Operators
+/// (`+ - * / // % ** @`, comparisons, `& | ^ ~`) broadcast as in NumPy and PyTorch.
 #[pyclass(name = "Tensor", module = "backprop", subclass, weakref, frozen)]
 pub struct PyTensor {
     pub t: Tensor,
@@ -94,31 +99,37 @@ impl PyTensor {
         Ok(PyTensor { t })
     }
 
+    /// The size of each dimension, as a tuple of ints.
     #[getter]
     fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, self.t.shape())
     }
 
+    /// The number of dimensions (0 for a scalar tensor).
     #[getter]
     fn ndim(&self) -> usize {
         self.t.ndim()
     }
 
+    /// The element type (`backprop.float32`, `float64`, `int64`, `bool`, ...).
     #[getter]
     fn dtype(&self) -> PyDType {
         PyDType { dtype: self.t.dtype() }
     }
 
+    /// The device holding the data: `device(type='cpu')` or `device(type='gpu')`.
     #[getter]
     fn device(&self) -> PyDevice {
         PyDevice { device: self.t.device() }
     }
 
+    /// True when the tensor lives on the GPU (PyTorch's name; backprop's GPU is any wgpu adapter).
     #[getter]
     fn is_cuda(&self) -> bool {
         self.t.device() == crate::tensor::Device::Gpu
     }
 
+    /// Whether autograd records operations on this tensor (settable on leaves).
     #[getter]
     fn get_requires_grad(&self) -> bool {
         self.t.requires_grad()
@@ -129,6 +140,7 @@ impl PyTensor {
         Ok(self.t.set_requires_grad(value)?)
     }
 
+    /// The gradient accumulated by `backward()` (leaves, and non-leaves after `retain_grad()`), or None.
     #[getter]
     fn get_grad(&self) -> Option<PyTensor> {
         self.t.grad().map(PyTensor::wrap)
@@ -165,6 +177,7 @@ impl PyTensor {
         Ok(())
     }
 
+    /// True for tensors not produced by a recorded operation (user-created, or with requires_grad False).
     #[getter]
     fn is_leaf(&self) -> bool {
         self.t.is_leaf()
@@ -195,6 +208,7 @@ impl PyTensor {
         Ok(ops::copy_(&self.t.detach(), src)?)
     }
 
+    /// `size()` is the shape as a tuple; `size(dim)` is the length of one dimension (negative dims count from the end).
     #[pyo3(signature = (dim = None))]
     fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
@@ -206,6 +220,7 @@ impl PyTensor {
         }
     }
 
+    /// `stride()` is each dimension's step in elements; `stride(dim)` is one of them.
     #[pyo3(signature = (dim = None))]
     fn stride<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
@@ -217,6 +232,7 @@ impl PyTensor {
         }
     }
 
+    /// The index of this view's first element within its storage.
     fn storage_offset(&self) -> usize {
         self.t.layout().offset()
     }
@@ -227,26 +243,32 @@ impl PyTensor {
         Ok(storage.as_ptr() as usize + self.t.layout().offset() * self.t.dtype().size())
     }
 
+    /// The number of dimensions (same as `ndim`).
     fn dim(&self) -> usize {
         self.t.ndim()
     }
 
+    /// The number of elements (the product of the shape).
     fn numel(&self) -> usize {
         self.t.numel()
     }
 
+    /// The number of elements (same as `numel()`).
     fn nelement(&self) -> usize {
         self.t.numel()
     }
 
+    /// The size of one element in bytes.
     fn element_size(&self) -> usize {
         self.t.dtype().size()
     }
 
+    /// True when the elements are laid out row-major without gaps.
     fn is_contiguous(&self) -> bool {
         self.t.is_contiguous()
     }
 
+    /// True for floating-point dtypes.
     fn is_floating_point(&self) -> bool {
         self.t.dtype().is_float()
     }
@@ -262,6 +284,7 @@ impl PyTensor {
         to_pylist(py, &ops::reshape(&self.t.detach(), &[])?)
     }
 
+    /// The values as (nested) Python lists of numbers; a 0-d tensor gives a number.
     fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_pylist(py, &self.t)
     }
@@ -410,36 +433,48 @@ impl PyTensor {
         Ok(PyTensor::wrap(t))
     }
 
+    /// A copy on the CPU (the tensor itself when it is there already); differentiable.
     fn cpu(&self) -> TResult {
         ok(ops::to_device(&self.t, crate::tensor::Device::Cpu))
     }
 
+    /// A copy on the GPU (the tensor itself when it is there already); differentiable.
+    ///
+    /// Args:
+    ///     device: accepted for PyTorch compatibility (there is one GPU device).
     #[pyo3(signature = (device = None))]
     fn gpu(&self, device: Option<&Bound<'_, PyAny>>) -> TResult {
         let _ = device;
         ok(ops::to_device(&self.t, crate::tensor::Device::Gpu))
     }
 
+    /// PyTorch's name for `gpu()`: a copy on the GPU.
     #[pyo3(signature = (device = None))]
     fn cuda(&self, device: Option<&Bound<'_, PyAny>>) -> TResult {
         self.gpu(device)
     }
 
+    /// A float32 copy (the tensor itself when it is float32 already).
     fn float(&self) -> TResult {
         ok(ops::cast(&self.t, DType::F32))
     }
+    /// A float64 copy (the tensor itself when it is float64 already).
     fn double(&self) -> TResult {
         ok(ops::cast(&self.t, DType::F64))
     }
+    /// An int64 copy (the tensor itself when it is int64 already).
     fn long(&self) -> TResult {
         ok(ops::cast(&self.t, DType::I64))
     }
+    /// An integer copy (PyTorch's `int()`).
     fn int(&self) -> TResult {
         ok(ops::cast(&self.t, DType::I64))
     }
+    /// A bool copy: True where an element is non-zero.
     fn bool(&self) -> TResult {
         ok(ops::cast(&self.t, DType::Bool))
     }
+    /// A copy cast to `other`'s dtype.
     fn type_as(&self, other: &PyTensor) -> TResult {
         ok(ops::cast(&self.t, other.t.dtype()))
     }

@@ -58,6 +58,7 @@ fn parse_key(key: &Bound<'_, PyAny>, device: crate::tensor::Device) -> PyResult<
 
 #[pymethods]
 impl PyTensor {
+    /// Indexing as in PyTorch: ints, slices, None, Ellipsis, bool masks and integer tensors or lists.
     fn __getitem__(&self, key: &Bound<'_, PyAny>) -> TResult {
         // Fast path for x[i] on the first dim.
         if let Ok(i) = key.cast::<PyInt>() {
@@ -69,6 +70,7 @@ impl PyTensor {
         ok(ops::index(&self.t, &items))
     }
 
+    /// Assignment through an index (as `__getitem__`'s), in place, from a tensor or a number.
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = parse_key(key, self.t.device())?;
         let v = operand(value, &self.t)?

@@ -222,24 +222,34 @@ impl PyTensor {
         inplace(slf, other, BinaryKind::Div).map(|_| ())
     }
 
+    /// In place: `self += alpha * other`; returns self.
+    ///
+    /// Args:
+    ///     other: a tensor (broadcast to self's shape) or a number.
+    ///     alpha: multiplies `other` first (default 1).
     #[pyo3(signature = (other, *, alpha = None))]
     fn add_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>, alpha: Option<f64>) -> PyResult<Bound<'py, Self>> {
         scaled_inplace(slf, other, alpha, BinaryKind::Add)
     }
+    /// In place: `self -= alpha * other`; returns self.
     #[pyo3(signature = (other, *, alpha = None))]
     fn sub_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>, alpha: Option<f64>) -> PyResult<Bound<'py, Self>> {
         scaled_inplace(slf, other, alpha, BinaryKind::Sub)
     }
+    /// In place: `self *= other`; returns self.
     fn mul_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         inplace(slf, other, BinaryKind::Mul)
     }
+    /// In place: `self /= other`; returns self.
     fn div_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         inplace(slf, other, BinaryKind::Div)
     }
+    /// In place: fills with zeros; returns self.
     fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
         ops::fill_(&slf.get().t, 0.0)?;
         Ok(slf.clone().unbind())
     }
+    /// In place: fills every element with `value`; returns self.
     fn fill_<'py>(slf: &Bound<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let t = &slf.get().t;
         match value.cast::<PyTensor>() {
@@ -248,6 +258,7 @@ impl PyTensor {
         }
         Ok(slf.clone())
     }
+    /// In place: copies `src`'s values (broadcast, cast and moved across devices as needed); returns self.
     #[pyo3(signature = (src, non_blocking = false))]
     fn copy_<'py>(slf: &Bound<'py, Self>, src: &Bound<'py, PyAny>, non_blocking: bool) -> PyResult<Bound<'py, Self>> {
         let _ = non_blocking;
@@ -273,6 +284,7 @@ impl PyTensor {
         Ok(slf.clone())
     }
 
+    /// Each element limited to `[min, max]` (either bound may be None); the gradient is 0 where an element was clipped.
     #[pyo3(signature = (min = None, max = None))]
     fn clamp(&self, min: Option<f64>, max: Option<f64>) -> TResult {
         if min.is_none() && max.is_none() {
@@ -280,18 +292,22 @@ impl PyTensor {
         }
         ok(ops::clamp(&self.t, min, max))
     }
+    /// Same as `clamp`.
     #[pyo3(signature = (min = None, max = None))]
     fn clip(&self, min: Option<f64>, max: Option<f64>) -> TResult {
         self.clamp(min, max)
     }
+    /// `x` where positive, `negative_slope * x` elsewhere.
     #[pyo3(signature = (negative_slope = 0.01))]
     fn leaky_relu(&self, negative_slope: f64) -> TResult {
         ok(ops::leaky_relu(&self.t, negative_slope))
     }
+    /// `x` where positive, `alpha * (exp(x) - 1)` elsewhere.
     #[pyo3(signature = (alpha = 1.0))]
     fn elu(&self, alpha: f64) -> TResult {
         ok(ops::elu(&self.t, alpha))
     }
+    /// A copy with `value` wherever the bool tensor `mask` (broadcast to self's shape) is True.
     fn masked_fill(&self, mask: &PyTensor, value: &Bound<'_, PyAny>) -> TResult {
         ops::check_bool_mask(&mask.t, "masked_fill")?;
         let v = tensor_arg(value, &self.t, "masked_fill")?;
@@ -304,25 +320,46 @@ impl PyTensor {
         ok(ops::where_(&condition.t, &self.t, &o))
     }
 
+    /// The sum of the elements, over all of them or over `dim`.
+    ///
+    /// Args:
+    ///     dim: an int or a tuple of ints (default: all dimensions).
+    ///     keepdim: keep the reduced dimensions with length 1.
+    ///     dtype: accumulate and return in this dtype.
+    ///     axis: NumPy's name for `dim`.
+    ///
+    /// Example:
+    ///     >>> bp.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(1).tolist()
+    ///     [3.0, 7.0]
     #[pyo3(signature = (dim = None, keepdim = false, *, dtype = None, axis = None))]
     fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>) -> TResult {
         let dims = parse_dims(dim.or(axis))?;
         ok(ops::sum_as(&self.t, dims.as_deref(), keepdim, super::convert::opt_dtype(dtype)?))
     }
+    /// The mean of the elements, over all of them or over `dim` (an int or a tuple); `keepdim` keeps length-1 dimensions.
     #[pyo3(signature = (dim = None, keepdim = false, *, axis = None))]
     fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, axis: Option<&Bound<'_, PyAny>>) -> TResult {
         ok(ops::mean(&self.t, parse_dims(dim.or(axis))?.as_deref(), keepdim))
     }
+    /// The variance over `dim` (default: all elements).
+    ///
+    /// Args:
+    ///     dim: an int or a tuple of ints.
+    ///     unbiased: divide by N - 1 (True, the default) or N.
+    ///     keepdim: keep the reduced dimensions with length 1.
+    ///     correction: divide by N - correction (overrides `unbiased`).
     #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
     fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
         let c = bessel_correction("var", unbiased, correction)?;
         ok(ops::var(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
     }
+    /// The standard deviation over `dim`: the square root of `var` with the same arguments.
     #[pyo3(signature = (dim = None, unbiased = None, keepdim = false, *, correction = None))]
     fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> TResult {
         let c = bessel_correction("std", unbiased, correction)?;
         ok(ops::std(&self.t, parse_dims(dim)?.as_deref(), c, keepdim))
     }
+    /// `log(sum(exp(x)))` over `dim`, computed without overflow; `keepdim` keeps length-1 dimensions.
     #[pyo3(signature = (dim, keepdim = false))]
     fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> TResult {
         let dims = parse_dims(Some(dim))?.unwrap_or_default();
@@ -333,30 +370,37 @@ impl PyTensor {
     fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
         self.extremum(py, ReduceKind::Max, dim, keepdim)
     }
+    /// `min()` is the smallest element; `min(dim)` is `(values, indices)`; `min(other)` is elementwise.
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
         self.extremum(py, ReduceKind::Min, dim, keepdim)
     }
+    /// The largest values over `dim` (an int or a tuple; default all).
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
         ok(ops::extremum_dims(ReduceKind::Max, &self.t, parse_dims(dim)?.as_deref(), keepdim))
     }
+    /// The smallest values over `dim` (an int or a tuple; default all).
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
         ok(ops::extremum_dims(ReduceKind::Min, &self.t, parse_dims(dim)?.as_deref(), keepdim))
     }
+    /// The index of the largest element (of the flattened tensor, or along `dim`), as int64.
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn argmax(&self, dim: Option<isize>, keepdim: bool) -> TResult {
         ok(ops::argmax(&self.t, dim, keepdim))
     }
+    /// The index of the smallest element (of the flattened tensor, or along `dim`), as int64.
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn argmin(&self, dim: Option<isize>, keepdim: bool) -> TResult {
         ok(ops::argmin(&self.t, dim, keepdim))
     }
+    /// True where every element (over `dim`, or all of them) is non-zero; a bool tensor.
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
         ok(ops::all(&self.t, parse_dims(dim)?.as_deref(), keepdim))
     }
+    /// True where some element (over `dim`, or all of them) is non-zero; a bool tensor.
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> TResult {
         ok(ops::any(&self.t, parse_dims(dim)?.as_deref(), keepdim))
@@ -376,15 +420,22 @@ impl PyTensor {
         ok(ops::norm(&self.t, p, parse_dims(dim)?.as_deref(), keepdim))
     }
 
+    /// `exp(x) / sum(exp(x))` along `dim` (default the last), computed stably.
     #[pyo3(signature = (dim = -1))]
     fn softmax(&self, dim: isize) -> TResult {
         ok(ops::softmax(&self.t, dim))
     }
+    /// `log(softmax(x))` along `dim` (default the last), computed stably.
     #[pyo3(signature = (dim = -1))]
     fn log_softmax(&self, dim: isize) -> TResult {
         ok(ops::log_softmax(&self.t, dim))
     }
 
+    /// A view with another shape over the same memory (one dimension may be -1); fails when the layout does not allow it (use `reshape`).
+    ///
+    /// Example:
+    ///     >>> bp.arange(6).view(2, 3).shape
+    ///     (2, 3)
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> TResult {
         if shape.len() == 1 {
@@ -398,17 +449,21 @@ impl PyTensor {
         let s = ops::infer_shape(&parse_shape_signed(shape)?, self.t.numel(), "view")?;
         ok(ops::view(&self.t, &s))
     }
+    /// The same elements in another shape (one dimension may be -1): a view when the layout allows, else a copy.
     #[pyo3(signature = (*shape))]
     fn reshape(&self, shape: &Bound<'_, PyTuple>) -> TResult {
         let s = ops::infer_shape(&parse_shape_signed(shape)?, self.t.numel(), "reshape")?;
         ok(ops::reshape(&self.t, &s))
     }
+    /// `view(other.shape)`.
     fn view_as(&self, other: &PyTensor) -> TResult {
         ok(ops::view(&self.t, other.t.shape()))
     }
+    /// `reshape(other.shape)`.
     fn reshape_as(&self, other: &PyTensor) -> TResult {
         ok(ops::reshape(&self.t, other.t.shape()))
     }
+    /// A view with length-1 dimensions repeated to `sizes` (-1 keeps a dimension), without copying.
     #[pyo3(signature = (*sizes))]
     fn expand(&self, sizes: &Bound<'_, PyTuple>) -> TResult {
         let req = parse_shape_signed(sizes)?;
@@ -420,19 +475,24 @@ impl PyTensor {
             .collect();
         ok(ops::expand(&self.t, &shape))
     }
+    /// `expand(other.shape)`.
     fn expand_as(&self, other: &PyTensor) -> TResult {
         ok(ops::expand(&self.t, other.t.shape()))
     }
+    /// A view broadcast to `shape` (NumPy's broadcasting rules), without copying.
     fn broadcast_to(&self, shape: &Bound<'_, PyAny>) -> TResult {
         ok(ops::expand(&self.t, &shape_from_seq(shape)?))
     }
+    /// A view with the dimensions reordered as `dims`.
     #[pyo3(signature = (*dims))]
     fn permute(&self, dims: &Bound<'_, PyTuple>) -> TResult {
         ok(ops::permute(&self.t, &parse_shape_signed(dims)?))
     }
+    /// A view with dimensions `dim0` and `dim1` swapped.
     fn transpose(&self, dim0: isize, dim1: isize) -> TResult {
         ok(ops::transpose(&self.t, dim0, dim1))
     }
+    /// NumPy's name for `transpose`.
     fn swapaxes(&self, axis0: isize, axis1: isize) -> TResult {
         ok(ops::transpose(&self.t, axis0, axis1))
     }
@@ -443,14 +503,17 @@ impl PyTensor {
         }
         ok(ops::t_all(&self.t))
     }
+    /// The dimensions reversed (the transpose of a matrix).
     #[getter(T)]
     fn big_t(&self) -> TResult {
         ok(ops::t_all(&self.t))
     }
+    /// The last two dimensions swapped (a batch of matrices transposed).
     #[getter(mT)]
     fn m_t(&self) -> TResult {
         ok(ops::transpose(&self.t, -2, -1))
     }
+    /// A view without length-1 dimensions (all of them, or those in `dim`, an int or a tuple).
     #[pyo3(signature = (dim = None))]
     fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>) -> TResult {
         match parse_dims(dim)? {
@@ -467,13 +530,16 @@ impl PyTensor {
             }
         }
     }
+    /// A view with a length-1 dimension inserted at `dim`.
     fn unsqueeze(&self, dim: isize) -> TResult {
         ok(ops::unsqueeze(&self.t, dim))
     }
+    /// Dimensions `start_dim` to `end_dim` merged into one (a view when the layout allows).
     #[pyo3(signature = (start_dim = 0, end_dim = -1))]
     fn flatten(&self, start_dim: isize, end_dim: isize) -> TResult {
         ok(ops::flatten(&self.t, start_dim, end_dim))
     }
+    /// Dimension `dim` split into `sizes` (one may be -1).
     fn unflatten(&self, dim: isize, sizes: &Bound<'_, PyAny>) -> TResult {
         let (d, _) = ops::picked_dim(&self.t, dim, "unflatten")?;
         let req: Vec<isize> = sizes.extract()?;
@@ -483,15 +549,19 @@ impl PyTensor {
         shape.extend_from_slice(&self.t.shape()[d + 1..]);
         ok(ops::reshape(&self.t, &shape))
     }
+    /// A view of `length` elements of dimension `dim`, starting at `start`.
     fn narrow(&self, dim: isize, start: i64, length: i64) -> TResult {
         ok(ops::narrow(&self.t, dim, start, length))
     }
+    /// A view of index `index` along `dim`, with that dimension removed.
     fn select(&self, dim: isize, index: isize) -> TResult {
         ok(ops::select(&self.t, dim, index))
     }
+    /// The entries at the int64 indices `index` (1-D) along `dim`, copied.
     fn index_select(&self, dim: isize, index: &PyTensor) -> TResult {
         ok(ops::index_select(&self.t, dim, &index.t))
     }
+    /// `out[i][j] = self[index[i][j]][j]` for `dim=0` (and likewise for other dims): values picked along `dim` by an int64 tensor of the output's shape.
     fn gather(&self, dim: isize, index: &PyTensor) -> TResult {
         ok(ops::gather(&self.t, dim, &index.t))
     }
@@ -515,6 +585,7 @@ impl PyTensor {
         }
         PyTuple::new(py, parts)
     }
+    /// `chunks` views along `dim` of equal size (the last may be smaller).
     #[pyo3(signature = (chunks, dim = 0))]
     fn chunk<'py>(&self, py: Python<'py>, chunks: i64, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
         let (_, n) = ops::picked_dim(&self.t, dim, "chunk")?;
@@ -524,6 +595,7 @@ impl PyTensor {
         let size = n.div_ceil(chunks as usize).max(1);
         self.split(py, &size.into_pyobject(py)?.into_any(), dim)
     }
+    /// The slices along `dim`, as a tuple of views with that dimension removed.
     #[pyo3(signature = (dim = 0))]
     fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, ops::unbind(&self.t, dim)?.into_iter().map(PyTensor::wrap))

@@ -3,7 +3,13 @@
 from backprop import _core
 from backprop._core import FunctionCtx
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled
-from backprop.autograd import functional
+from backprop.autograd import forward_ad, functional, graph
+from backprop.autograd.anomaly_mode import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from backprop.autograd.function import Function, once_differentiable
 from backprop.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
@@ -107,12 +113,18 @@ __all__ = [
     "FunctionCtx",
     "GradcheckError",
     "backward",
+    "detect_anomaly",
     "enable_grad",
+    "forward_ad",
     "functional",
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "graph",
+    "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled",
     "no_grad",
     "once_differentiable",
+    "set_detect_anomaly",
     "set_grad_enabled",
 ]

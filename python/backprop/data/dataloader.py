@@ -19,6 +19,8 @@ in a parallel kernel (the pool's threads do not survive a fork), so workers are 
 to fork regardless.
 """
 
+from typing import Any, Iterator
+
 import itertools
 import multiprocessing
 import os
@@ -85,7 +87,7 @@ class DataLoader:
         pin_memory_device="",
         in_order=True,
         seed=None,
-    ):
+    ) -> None:
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers option should be a non-negative integer (got {num_workers!r}); use num_workers=0 to disable multiprocessing")
         if not timeout >= 0:
@@ -168,7 +170,7 @@ class DataLoader:
     def _index_stream(self):
         return _index_stream(self._iterable, self.sampler, self.batch_sampler)
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self._iterable:
             n = len(self.dataset)
             if self.batch_size is not None:
@@ -176,7 +178,7 @@ class DataLoader:
             return n
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         if self.num_workers == 0:
             return _single_process(self)
         if self.persistent_workers:
@@ -255,7 +257,7 @@ def _single_process(loader):
 class _MultiProcessIter:
     """One set of worker processes and the bookkeeping of the batches in flight."""
 
-    def __init__(self, loader):
+    def __init__(self, loader) -> None:
         # No reference to the loader: a persistent loader holds its iterator, and a cycle
         # would leave shutting the workers down to the garbage collector, which may close the
         # queues first.
@@ -355,7 +357,7 @@ class _MultiProcessIter:
         self._sent += 1
         return True
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self):

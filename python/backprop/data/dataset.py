@@ -7,6 +7,8 @@ slice and returning the whole batch; `DataLoader` then builds each batch with on
 instead of one Python call per sample.
 """
 
+from typing import Any, Iterator
+
 import bisect
 import math
 import warnings
@@ -19,10 +21,10 @@ class Dataset:
     """Base class for map-style data sets: override `__getitem__` and `__len__`.
     `a + b` is `ConcatDataset([a, b])`."""
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
 
-    def __len__(self):
+    def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
 
     def __add__(self, other):
@@ -37,10 +39,10 @@ class IterableDataset(Dataset):
     worker's `id` of `num_workers`); otherwise every sample arrives once per worker.
     `a + b` is `ChainDataset([a, b])`."""
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it instead of indexing it")
 
     def __add__(self, other):
@@ -50,7 +52,7 @@ class IterableDataset(Dataset):
 class TensorDataset(Dataset):
     """Samples are rows of the given tensors: `dataset[i] == (t[i] for t in tensors)`."""
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors) -> None:
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
         for t in tensors:
@@ -64,21 +66,21 @@ class TensorDataset(Dataset):
             raise ValueError(f"TensorDataset: size mismatch between tensors (first dimensions {sizes}); they must be equal")
         self.tensors = tensors
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         return tuple(t[index] for t in self.tensors)
 
     def __getitems__(self, indices):
         # One indexing op per tensor: a view for a slice, a gather for an index tensor.
         return tuple(t[indices] for t in self.tensors)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
 
 class ConcatDataset(Dataset):
     """The samples of several map-style data sets, one after the other."""
 
-    def __init__(self, datasets):
+    def __init__(self, datasets) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: datasets should not be an empty iterable")
@@ -91,10 +93,10 @@ class ConcatDataset(Dataset):
             total += len(d)
             self.cumulative_sizes.append(total)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.cumulative_sizes[-1]
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         n = len(self)
         if index < 0:
             index += n
@@ -108,16 +110,16 @@ class ConcatDataset(Dataset):
 class ChainDataset(IterableDataset):
     """The samples of several iterable data sets, one stream after the other."""
 
-    def __init__(self, datasets):
+    def __init__(self, datasets) -> None:
         self.datasets = datasets
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
                 raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
             yield from d
 
-    def __len__(self):
+    def __len__(self) -> int:
         total = 0
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
@@ -130,7 +132,7 @@ class StackDataset(Dataset):
     """Samples zipped from equally long data sets: `StackDataset(a, b)[i] == (a[i], b[i])`,
     `StackDataset(x=a, y=b)[i] == {"x": a[i], "y": b[i]}`."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         if args and kwargs:
             raise ValueError("StackDataset: pass the data sets either as positional arguments (tuple samples) or as keywords (dict samples), not both")
         datasets = args or kwargs
@@ -142,23 +144,23 @@ class StackDataset(Dataset):
         self._length = sizes[0]
         self.datasets = datasets
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         if isinstance(self.datasets, dict):
             return {k: d[index] for k, d in self.datasets.items()}
         return tuple(d[index] for d in self.datasets)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._length
 
 
 class Subset(Dataset):
     """The samples of `dataset` at `indices`."""
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset, indices) -> None:
         self.dataset = dataset
         self.indices = indices if isinstance(indices, Tensor) else _index_tensor(list(indices))
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         return self.dataset[int(self.indices[index])]
 
     def __getitems__(self, indices):
@@ -169,7 +171,7 @@ class Subset(Dataset):
 
         return default_collate([self.dataset[int(i)] for i in inner.tolist()])
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
 

@@ -28,7 +28,7 @@ class DistributedSampler(_ArraySampler):
             for x, y in loader: ...
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False) -> None:
         if num_replicas is None or rank is None:
             from backprop import distributed as dist
 

@@ -14,7 +14,7 @@ from backprop.data.collate import default_collate, default_convert
 
 
 class MapFetcher:
-    def __init__(self, dataset, auto_collation, collate_fn):
+    def __init__(self, dataset, auto_collation, collate_fn) -> None:
         self.dataset = dataset
         self.auto_collation = auto_collation
         self.batched = collate_fn is None and auto_collation and hasattr(dataset, "__getitems__")
@@ -33,7 +33,7 @@ class MapFetcher:
 
 
 class IterableFetcher:
-    def __init__(self, dataset, auto_collation, collate_fn, batch_size, drop_last):
+    def __init__(self, dataset, auto_collation, collate_fn, batch_size, drop_last) -> None:
         self.iterator = iter(dataset)
         self.auto_collation = auto_collation
         self.collate_fn = collate_fn or (default_collate if auto_collation else default_convert)

@@ -18,7 +18,7 @@ from backprop.data._random import resolve, rng
 class Sampler:
     """Base class: subclasses define `__iter__` (yielding indices) and usually `__len__`."""
 
-    def __init__(self, data_source=None):
+    def __init__(self, data_source=None) -> None:
         pass
 
     def __iter__(self):
@@ -38,7 +38,7 @@ class _ArraySampler(Sampler):
 class SequentialSampler(_ArraySampler):
     """0, 1, ..., len(data_source) - 1."""
 
-    def __init__(self, data_source):
+    def __init__(self, data_source) -> None:
         self.data_source = data_source
 
     def _epoch_indices(self):
@@ -68,7 +68,7 @@ class RandomSampler(_ArraySampler):
     `replacement=True`, `num_samples` independent uniform draws. Without replacement,
     `num_samples` larger than the data set repeats whole permutations (as PyTorch does)."""
 
-    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None) -> None:
         self.data_source = data_source
         self.replacement = _boolean(replacement, "replacement", "RandomSampler")
         self._num_samples = num_samples
@@ -81,6 +81,7 @@ class RandomSampler(_ArraySampler):
 
     @property
     def num_samples(self):
+        """How many indices one epoch draws (the data set's length unless `num_samples` was given)."""
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _epoch_indices(self):
@@ -102,7 +103,7 @@ class RandomSampler(_ArraySampler):
 class SubsetRandomSampler(_ArraySampler):
     """The given `indices` in a random order, a new one per epoch."""
 
-    def __init__(self, indices, generator=None):
+    def __init__(self, indices, generator=None) -> None:
         self.indices = indices
         self.generator = generator
         self._rng = resolve(generator, "SubsetRandomSampler")
@@ -119,7 +120,7 @@ class WeightedRandomSampler(_ArraySampler):
     """`num_samples` indices in `0..len(weights)-1`, index `i` drawn with probability
     proportional to `weights[i]`; with `replacement=False` each index at most once."""
 
-    def __init__(self, weights, num_samples, replacement=True, generator=None):
+    def __init__(self, weights, num_samples, replacement=True, generator=None) -> None:
         self.num_samples = _positive_int(num_samples, "num_samples", "WeightedRandomSampler")
         self.replacement = _boolean(replacement, "replacement", "WeightedRandomSampler", ValueError)
         w = np.asarray(weights.tolist() if hasattr(weights, "tolist") else weights, dtype=np.float64)
@@ -148,7 +149,7 @@ class BatchSampler(Sampler):
     """Groups the indices of `sampler` into lists of `batch_size` (the last one shorter,
     unless `drop_last`)."""
 
-    def __init__(self, sampler, batch_size, drop_last):
+    def __init__(self, sampler, batch_size, drop_last) -> None:
         self.batch_size = _positive_int(batch_size, "batch_size", "BatchSampler")
         self.drop_last = _boolean(drop_last, "drop_last", "BatchSampler", ValueError)
         self.sampler = sampler

@@ -17,7 +17,7 @@ def supports_batch(transform):
 class Compose:
     """Applies `transforms` in order."""
 
-    def __init__(self, transforms):
+    def __init__(self, transforms) -> None:
         self.transforms = list(transforms)
 
     @property
@@ -82,7 +82,7 @@ class Normalize:
 
     batchable = True
 
-    def __init__(self, mean, std, inplace=False):
+    def __init__(self, mean, std, inplace=False) -> None:
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         if len(self.mean) != len(self.std):
@@ -115,7 +115,7 @@ class Lambda:
 
     batchable = False
 
-    def __init__(self, fn):
+    def __init__(self, fn) -> None:
         if not callable(fn):
             raise TypeError(f"Lambda: expected a callable, got {type(fn).__name__}")
         self.fn = fn

@@ -30,7 +30,7 @@ class WorkerInfo:
 
     __initialized = False
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs) -> None:
         for k, v in kwargs.items():
             setattr(self, k, v)
         self.__keys = tuple(kwargs)
@@ -57,7 +57,7 @@ def get_worker_info():
 class ExceptionWrapper:
     """An exception raised in a worker, carried to the main process with its traceback."""
 
-    def __init__(self, exc_info, where):
+    def __init__(self, exc_info, where) -> None:
         self.exc_type = exc_info[0]
         self.exc_msg = "".join(traceback.format_exception(*exc_info))
         self.where = where
@@ -84,7 +84,7 @@ class _KeyErrorMessage(str):
 class ResumeIteration:
     """Starts a new epoch in a persistent worker (answered by echoing it back)."""
 
-    def __init__(self, epoch):
+    def __init__(self, epoch) -> None:
         self.epoch = epoch
 
 

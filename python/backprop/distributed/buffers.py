@@ -13,7 +13,7 @@ import backprop as bp
 class HostBuffer:
     __slots__ = ("tensor", "array", "staged")
 
-    def __init__(self, tensor, read=True):
+    def __init__(self, tensor, read=True) -> None:
         """`read=False` when MPI only writes the buffer (a staged copy then skips the download)."""
         self.tensor = tensor
         if tensor.device.type == "cpu" and tensor.is_contiguous():

@@ -76,7 +76,7 @@ class Work:
     """A collective started with `async_op=True`: `wait()` blocks until it is done (and its
     results are in the output tensors); `is_completed()` asks without blocking."""
 
-    def __init__(self, pg, what, requests, finish=None, result=()):
+    def __init__(self, pg, what, requests, finish=None, result=()) -> None:
         self._pg = pg
         self._what = what
         self._requests = requests
@@ -96,6 +96,7 @@ class Work:
                 raise
 
     def is_completed(self):
+        """True once the collective finished (polls it without blocking)."""
         if not self._done and _mpi().Request.Testall(self._requests):
             self._complete()
         return self._done
@@ -109,15 +110,19 @@ class Work:
         return True
 
     def synchronize(self):
+        """Blocks until the collective finished (PyTorch's name for `wait()` without a timeout)."""
         self.wait()
 
     def is_success(self):
+        """True when the collective finished without an exception."""
         return self._done and self._exception is None
 
     def exception(self):
+        """The exception the collective raised while finishing, or None."""
         return self._exception
 
     def result(self):
+        """The output tensors of the collective, as a list."""
         return list(self._result)
 
     def __repr__(self):

@@ -31,19 +31,22 @@ class Backend(str, enum.Enum):
 class ProcessGroup:
     """Ranks that take part in collectives together, over one MPI communicator."""
 
-    def __init__(self, comm, global_ranks, timeout):
+    def __init__(self, comm, global_ranks, timeout) -> None:
         self.comm = comm
         self.global_ranks = list(global_ranks)
         self.timeout = timeout
         self._group_rank = {g: i for i, g in enumerate(self.global_ranks)}
 
     def rank(self):
+        """This process's rank within the group."""
         return self.comm.Get_rank()
 
     def size(self):
+        """The number of processes in the group."""
         return self.comm.Get_size()
 
     def name(self):
+        """The backend's name: `"mpi"`."""
         return "mpi"
 
     def group_rank(self, global_rank, what):
@@ -87,14 +90,17 @@ def is_available():
 
 
 def is_mpi_available():
+    """True when mpi4py is importable (the MPI backend, backprop's only one, can run)."""
     return is_available()
 
 
 def is_gloo_available():
+    """False: backprop has no Gloo backend (use MPI)."""
     return False
 
 
 def is_nccl_available():
+    """False: backprop has no NCCL backend (use MPI)."""
     return False
 
 
@@ -285,11 +291,13 @@ def get_world_size(group=None):
 
 
 def get_backend(group=None):
+    """The backend of `group` (default: the world): always `"mpi"`."""
     _resolve(group)
     return Backend.MPI.value
 
 
 def get_process_group_ranks(group):
+    """The world ranks of the members of `group`, in group-rank order."""
     g = _resolve(group)
     return list(g.global_ranks)
 

@@ -29,7 +29,7 @@ class BackwardHook:
     """One module call's hook state: the output gradients, kept until the input gradients
     arrive."""
 
-    def __init__(self, module):
+    def __init__(self, module) -> None:
         self.module = module
         self.grad_output = None
         self.n_inputs = 0

@@ -5,16 +5,17 @@ import math
 
 from backprop import _core
 from backprop._grad_mode import no_grad
+from backprop._core import Tensor
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None) -> Tensor:
     """input / max(||input||_p along `dim`, eps)."""
     if out is not None:
         raise TypeError("normalize: out= is not supported; use the returned tensor")
     return input / input.norm(p, dim, True).clamp(min=eps)
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor, num_classes=-1) -> Tensor:
     """Int64 one-hot codes of class indices, with a new last dim of `num_classes` (inferred as
     max + 1 when -1)."""
     if tensor.dtype != _core.int64:
@@ -76,7 +77,7 @@ def _grad_scaled(value, scale):
     return frozen + (value - frozen) * scale
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False) -> Tensor:
     """Rows of `weight` at the int64 `input` indices: output shape input.shape + [D].
 
     `padding_idx` rows get no gradient; `max_norm` renormalises the referenced rows in place
@@ -115,7 +116,7 @@ def embedding_bag(
     per_sample_weights=None,
     include_last_offset=False,
     padding_idx=None,
-):
+) -> Tensor:
     """Sums, means or maxima of bags of embedding rows without materialising each lookup as a
     separate call. `input` is `[B, L]` (B bags of L indices) or 1-D with `offsets` marking where
     each bag starts. Padding indices are left out of their bag; an empty bag gives zeros."""
@@ -190,7 +191,7 @@ def embedding_bag(
     return total / counts
 
 
-def bilinear(input1, input2, weight, bias=None):
+def bilinear(input1, input2, weight, bias=None) -> Tensor:
     """y_k = x1^T W_k x2 + b_k for `weight` of shape [out, in1, in2]; leading dims broadcast."""
     if weight.dim() != 3:
         raise RuntimeError(f"bilinear: the weight must be 3-D [out, in1, in2], got shape {tuple(weight.shape)}")
@@ -231,14 +232,14 @@ def _channel_dropout(input, p, training, batched_dims, op):
     return input * (_bernoulli_keep(shape, p, input) * (1.0 / (1.0 - p)))
 
 
-def dropout1d(input, p=0.5, training=True, inplace=False):
+def dropout1d(input, p=0.5, training=True, inplace=False) -> Tensor:
     """Zeroes whole channels of `[N, C, L]` (or unbatched `[C, L]`) input with probability `p`."""
     if input.dim() not in (2, 3):
         raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.dim()}D input. ")
     return _channel_dropout(input, p, training, 3, "dropout1d")
 
 
-def dropout2d(input, p=0.5, training=True, inplace=False):
+def dropout2d(input, p=0.5, training=True, inplace=False) -> Tensor:
     """Zeroes whole channels of `[N, C, H, W]` (or unbatched `[C, H, W]`) input."""
     if input.dim() not in (3, 4):
         raise RuntimeError(f"dropout2d: Expected 3D or 4D input, but received a {input.dim()}D input.")
@@ -261,19 +262,19 @@ def _alpha_dropout(input, p, training, mask_shape, op):
     return input * (keep * a) + b
 
 
-def alpha_dropout(input, p=0.5, training=False, inplace=False):
+def alpha_dropout(input, p=0.5, training=False, inplace=False) -> Tensor:
     """Dropout for SELU networks: dropped units take selu's negative saturation value and the
     result is affinely rescaled so mean and variance are kept."""
     return _alpha_dropout(input, p, training, tuple(input.shape), "alpha_dropout")
 
 
-def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False) -> Tensor:
     """Alpha dropout of whole channels (dim 1)."""
     shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2) if input.dim() >= 2 else tuple(input.shape)
     return _alpha_dropout(input, p, training, shape, "feature_alpha_dropout")
 
 
-def pad(input, pad, mode="constant", value=None):
+def pad(input, pad, mode="constant", value=None) -> Tensor:
     """Pads (or, for negative amounts, crops) the last len(pad) // 2 dims: `pad` lists
     (left, right) for the last dim first. Modes: constant, reflect, replicate, circular."""
     if len(pad) % 2:

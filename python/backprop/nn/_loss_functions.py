@@ -6,6 +6,7 @@ import math
 import warnings
 
 from backprop import _core
+from backprop._core import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -71,14 +72,14 @@ def _where(cond, a, b):
     return _core.where(cond, a, b)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """Mean (or summed) absolute error |input - target|."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_broadcastable(input, target, "l1_loss")
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target);
     `beta=0` is the L1 loss."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -92,7 +93,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None) -> Tensor:
     """0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere."""
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -104,7 +105,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduce(loss, reduction, "huber_loss")
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """-w (y log x + (1 - y) log(1 - x)) for probabilities x; each log is clamped at -100 as in
     PyTorch, so x = 0 or 1 gives a finite loss."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -121,7 +122,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable formula:
     (1 - y) x + (1 + (p - 1) y) (log(1 + exp(-|x|)) + max(-x, 0)), p the `pos_weight`
     (broadcast along the last, class, dim)."""
@@ -140,7 +141,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False) -> Tensor:
     """Pointwise KL divergence target * (log target - input) for log-probabilities `input`
     (with `log_target`, the target is a log-probability too). `reduction='batchmean'` divides
     the sum by the batch size, which is the mathematical KL divergence."""
@@ -165,14 +166,14 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction, "kl_div")
 
 
-def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """log(1 + exp(-y x)) for labels y in {1, -1}."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_shape(input, target, "soft_margin_loss")
     return _reduce(_stable_softplus(-target * input), reduction, "soft_margin_loss")
 
 
-def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """Per sample, the mean over classes of -(y log sigmoid(x) + (1 - y) log sigmoid(-x))."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_shape(input, target, "multilabel_soft_margin_loss")
@@ -184,7 +185,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, reduction, "multilabel_soft_margin_loss")
 
 
-def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """Per sample, sum over target classes j and non-target classes i of
     max(0, 1 - (x[j] - x[i])) / C. `target` holds int64 class indices, ended by the first -1."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -218,7 +219,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     return _reduce(loss, reduction, "multilabel_margin_loss")
 
 
-def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """x where y = 1, max(0, margin - x) where y = -1."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     margin_part = _where(target != 1, (margin - input).relu(), 0.0)
@@ -226,7 +227,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduce(margin_part + self_part, reduction, "hinge_embedding_loss")
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """max(0, -y (x1 - x2) + margin)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if not (input1.dim() == input2.dim() == target.dim()):
@@ -240,7 +241,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 _COSINE_EPS = 1e-12
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if input1.dim() not in (1, 2) or tuple(input1.shape) != tuple(input2.shape):
@@ -256,7 +257,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
-def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False) -> Tensor:
     """The p-norm of x1 - x2 + eps along the last dim."""
     d = x1 - x2 + eps
     if d.dim() == 0:
@@ -264,14 +265,14 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return d.norm(p, -1, keepdim)
 
 
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+def cosine_similarity(x1, x2, dim=1, eps=1e-8) -> Tensor:
     """x1 . x2 / (max(|x1|, eps) max(|x2|, eps)) along `dim` (inputs broadcast)."""
     n1 = (x1 * x1).sum(dim, keepdim=True).sqrt().clamp(min=eps)
     n2 = (x2 * x2).sum(dim, keepdim=True).sqrt().clamp(min=eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
-def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """max(0, margin + d(a, p) - d(a, n)) with d the pairwise p-norm distance; `swap` uses
     min(d(a, n), d(p, n)) as the negative distance."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -290,7 +291,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     return _reduce((d_pos - d_neg + margin).relu(), reduction, "triplet_margin_loss")
 
 
-def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean") -> Tensor:
     """The triplet loss with any `distance_function(x, y)` (pairwise distance by default)."""
     dist = distance_function if distance_function is not None else pairwise_distance
     if margin <= 0:
@@ -302,7 +303,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     return _reduce((d_pos - d_neg + margin).relu(), reduction, "triplet_margin_with_distance_loss")
 
 
-def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction="mean"):
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction="mean") -> Tensor:
     """exp(x) - y x for a log-rate x (`log_input`), else x - y log(x + eps); `full` adds the
     Stirling term y log y - y + 0.5 log(2 pi y) where y > 1."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -318,7 +319,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     return _reduce(loss, reduction, "poisson_nll_loss")
 
 
-def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean") -> Tensor:
     """0.5 (log var + (input - target)^2 / var) (+ 0.5 log 2 pi with `full`). `var` has the
     input's shape, or one dim less or a last dim of 1 (one variance per sample); it is clamped
     at `eps` for stability, with the gradient passed through unclamped as in PyTorch."""
@@ -341,7 +342,16 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     return _reduce(loss, reduction, "gaussian_nll_loss")
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Softmax cross-entropy of logits (`[N, C, ...]` or an unbatched `[C]`) against int64 class
     indices or class probabilities, with class weights and label smoothing (together too)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -369,12 +379,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean") -> Tensor:
     """Negative log-likelihood of log-probabilities at int64 class indices."""
     return _core.nll_loss(input, target, weight, ignore_index, _legacy_reduction(size_average, reduce, reduction))
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None) -> Tensor:
     """Mean (or summed) squared error."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if weight is None:
@@ -383,7 +393,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _reduce(d * d * weight, reduction, "mse_loss")
 
 
-def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean") -> Tensor:
     """The multiclass SVM hinge loss."""
     return _core.multi_margin_loss(input, target, p, margin, weight, _legacy_reduction(size_average, reduce, reduction))
 

@@ -9,6 +9,7 @@ import math
 
 from backprop import _core
 from backprop._grad_mode import no_grad
+from backprop._core import Tensor
 
 _fused_rows = getattr(_core, "norm_rows", None)
 
@@ -31,7 +32,7 @@ def _affine(y, weight, bias, channel_shape):
     return y
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5) -> Tensor:
     """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) dims."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
@@ -51,7 +52,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return _affine(y, weight, bias, shape)
 
 
-def rms_norm(input, normalized_shape, weight=None, eps=None):
+def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
     """x / sqrt(mean(x^2) + eps) * weight over the last dims; `eps=None` is the dtype's epsilon."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
@@ -76,7 +77,7 @@ def _update_running(running, stat, momentum):
         running.copy_(running * (1.0 - momentum) + stat.detach().to(running.dtype) * momentum)
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5) -> Tensor:
     """Per channel (dim 1): normalise with the batch's statistics while training (updating the
     running ones: unbiased variance, weight `momentum`), with the running ones otherwise."""
     if input.dim() < 2:
@@ -108,7 +109,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return _affine(y, weight, bias, cshape)
 
 
-def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True, momentum=0.1, eps=1e-5):
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True, momentum=0.1, eps=1e-5) -> Tensor:
     """Per sample and channel, normalise over the remaining (spatial) dims."""
     if input.dim() < 3:
         raise ValueError(f"instance_norm: expected an input of at least 3 dims [N, C, L, ...], got shape {tuple(input.shape)}")
@@ -134,7 +135,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return _affine(y, weight, bias, cshape)
 
 
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5) -> Tensor:
     """Channels split into `num_groups` groups; each sample's group normalised together."""
     if input.dim() < 2:
         raise RuntimeError(f"group_norm: expected an input of at least 2 dims [N, C, *], got shape {tuple(input.shape)}")

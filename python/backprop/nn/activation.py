@@ -15,7 +15,7 @@ from backprop.nn.parameter import Parameter
 class ReLU(Module):
     """max(0, x)."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
@@ -34,6 +34,7 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """The hyperbolic tangent, elementwise: `(exp(x) - exp(-x)) / (exp(x) + exp(-x))`."""
     def forward(self, input):
         return input.tanh()
 
@@ -41,7 +42,7 @@ class Tanh(Module):
 class LeakyReLU(Module):
     """max(negative_slope * x, x) (the lecture's max(0.1x, x) with negative_slope=0.1)."""
 
-    def __init__(self, negative_slope=0.01, inplace=False):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
         self.inplace = inplace
@@ -56,7 +57,7 @@ class LeakyReLU(Module):
 class ELU(Module):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
-    def __init__(self, alpha=1.0, inplace=False):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
         self.inplace = inplace
@@ -71,7 +72,7 @@ class ELU(Module):
 class GELU(Module):
     """x * Phi(x): the exact (erf) form, or the tanh approximation with approximate='tanh'."""
 
-    def __init__(self, approximate="none"):
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         if approximate not in ("none", "tanh"):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -89,7 +90,7 @@ class GELU(Module):
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along `dim`; without a dim PyTorch's inference (with its warning)."""
 
-    def __init__(self, dim=None):
+    def __init__(self, dim=None) -> None:
         super().__init__()
         self.dim = dim
 
@@ -102,7 +103,12 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    def __init__(self, dim=None):
+    """`log(softmax(x))` along `dim`, computed stably; without a dim PyTorch's inference (with its warning).
+
+    Args:
+        dim: the dimension to normalise over.
+    """
+    def __init__(self, dim=None) -> None:
         super().__init__()
         self.dim = dim
 
@@ -117,7 +123,7 @@ class LogSoftmax(Module):
 class Softmin(Module):
     """softmax(-x) along `dim`."""
 
-    def __init__(self, dim=None):
+    def __init__(self, dim=None) -> None:
         super().__init__()
         self.dim = dim
 
@@ -144,17 +150,19 @@ def _simple(name, fn_name, doc):
     def forward(self, input):
         return getattr(F, fn_name)(input)
 
+    forward.__doc__ = f"`F.{fn_name}(input)`, elementwise."
     return type(name, (Module,), {"__doc__": doc, "forward": forward, "__module__": __name__})
 
 
 def _inplace_flag(self):
+    """`inplace=True` in the repr of a module built with it, as PyTorch prints it."""
     return "inplace=True" if self.inplace else ""
 
 
 class SiLU(Module):
     """x * sigmoid(x) (the swish)."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
@@ -167,7 +175,7 @@ class SiLU(Module):
 class Mish(Module):
     """x * tanh(softplus(x))."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
@@ -180,7 +188,7 @@ class Mish(Module):
 class SELU(Module):
     """scale * (max(0, x) + min(0, alpha (exp(x) - 1))) with the self-normalising constants."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
@@ -193,7 +201,7 @@ class SELU(Module):
 class Hardsigmoid(Module):
     """relu6(x + 3) / 6."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
@@ -206,7 +214,7 @@ class Hardsigmoid(Module):
 class Hardswish(Module):
     """x * relu6(x + 3) / 6."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
@@ -219,7 +227,7 @@ class Hardswish(Module):
 class ReLU6(Module):
     """min(max(0, x), 6)."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
@@ -237,7 +245,7 @@ Tanhshrink = _simple("Tanhshrink", "tanhshrink", "x - tanh(x).")
 class Softplus(Module):
     """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
 
-    def __init__(self, beta=1.0, threshold=20.0):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         self.beta = beta
         self.threshold = threshold
@@ -252,7 +260,7 @@ class Softplus(Module):
 class CELU(Module):
     """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
 
-    def __init__(self, alpha=1.0, inplace=False):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
         self.inplace = inplace
@@ -267,7 +275,7 @@ class CELU(Module):
 class Hardtanh(Module):
     """x clamped into [min_val, max_val]."""
 
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         if max_val <= min_val:
             raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
@@ -285,7 +293,7 @@ class Hardtanh(Module):
 class Threshold(Module):
     """x where x > threshold, `value` elsewhere."""
 
-    def __init__(self, threshold, value, inplace=False):
+    def __init__(self, threshold: float, value, inplace: bool = False) -> None:
         super().__init__()
         self.threshold = threshold
         self.value = value
@@ -301,7 +309,7 @@ class Threshold(Module):
 class Hardshrink(Module):
     """x where |x| > lambd, 0 elsewhere."""
 
-    def __init__(self, lambd=0.5):
+    def __init__(self, lambd: float = 0.5) -> None:
         super().__init__()
         self.lambd = lambd
 
@@ -315,7 +323,7 @@ class Hardshrink(Module):
 class Softshrink(Module):
     """x - lambd above lambd, x + lambd below -lambd, 0 between."""
 
-    def __init__(self, lambd=0.5):
+    def __init__(self, lambd: float = 0.5) -> None:
         super().__init__()
         self.lambd = lambd
 
@@ -329,7 +337,7 @@ class Softshrink(Module):
 class GLU(Module):
     """a * sigmoid(b) for the two halves a, b of the input along `dim`."""
 
-    def __init__(self, dim=-1):
+    def __init__(self, dim=-1) -> None:
         super().__init__()
         self.dim = dim
 
@@ -344,13 +352,14 @@ class PReLU(Module):
     """max(0, x) + a * min(0, x) with a learned slope `a`: one for all channels, or one per
     channel (dim 1) with `num_parameters=C`; initialised to `init`."""
 
-    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
         super().__init__()
         self.num_parameters = num_parameters
         self.init = init
         self.weight = Parameter(_core.full((num_parameters,), float(init), device=device, dtype=dtype))
 
     def reset_parameters(self):
+        """Sets every slope back to `init`."""
         from backprop.nn import init
 
         init.constant_(self.weight, self.init)
@@ -365,7 +374,7 @@ class PReLU(Module):
 class RReLU(Module):
     """Leaky ReLU with a random slope in [lower, upper] while training, their mean in eval."""
 
-    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
         super().__init__()
         self.lower = lower
         self.upper = upper

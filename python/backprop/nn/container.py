@@ -89,7 +89,7 @@ class Sequential(_ModuleSequence):
     `Sequential(a, b, c)` names them "0", "1", "2"; `Sequential(OrderedDict(...))` uses the keys.
     """
 
-    def __init__(self, *args):
+    def __init__(self, *args) -> None:
         super().__init__()
         if len(args) == 1 and isinstance(args[0], OrderedDict):
             for name, module in args[0].items():
@@ -126,7 +126,7 @@ class Sequential(_ModuleSequence):
 class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent module sees."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules=None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
@@ -146,7 +146,7 @@ class ModuleList(_ModuleSequence):
 class ModuleDict(Module):
     """An ordered dict of modules, registered under their keys."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules=None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -170,21 +170,26 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self):
+        """Removes every module."""
         for key in list(self._modules):
             delattr(self, key)
 
     def pop(self, key):
+        """Removes the module under `key` and returns it."""
         value = self[key]
         del self[key]
         return value
 
     def keys(self):
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def items(self):
+        """The `(name, module)` pairs, in insertion order."""
         return self._modules.items()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def update(self, modules):
@@ -216,7 +221,7 @@ def _parameter_repr(p):
 class ParameterList(Module):
     """A list of parameters the parent module sees; plain tensors become Parameters."""
 
-    def __init__(self, values=None):
+    def __init__(self, values=None) -> None:
         super().__init__()
         self.__dict__["_size"] = 0
         if values is not None:
@@ -253,11 +258,13 @@ class ParameterList(Module):
         return self.extend(values)
 
     def append(self, value):
+        """Appends `value` (a tensor becomes a Parameter); returns `self`."""
         self.__dict__["_size"] += 1
         self[self._size - 1] = value
         return self
 
     def extend(self, values):
+        """Appends every item of `values`; returns `self`."""
         for v in values:
             self.append(v)
         return self
@@ -269,7 +276,7 @@ class ParameterList(Module):
 class ParameterDict(Module):
     """An ordered dict of parameters the parent module sees; plain tensors become Parameters."""
 
-    def __init__(self, parameters=None):
+    def __init__(self, parameters=None) -> None:
         super().__init__()
         self.__dict__["_keys"] = OrderedDict()
         if parameters is not None:
@@ -301,27 +308,34 @@ class ParameterDict(Module):
         return key in self._keys
 
     def keys(self):
+        """The names, in insertion order."""
         return self._keys.keys()
 
     def items(self):
+        """The `(name, parameter)` pairs, in insertion order."""
         return ((k, self[k]) for k in self._keys)
 
     def values(self):
+        """The parameters, in insertion order."""
         return (self[k] for k in self._keys)
 
     def get(self, key, default=None):
+        """The parameter under `key`, or `default` when there is none."""
         return self[key] if key in self else default
 
     def pop(self, key):
+        """Removes the parameter under `key` and returns it."""
         value = self[key]
         del self[key]
         return value
 
     def clear(self):
+        """Removes every parameter."""
         for key in list(self._keys):
             del self[key]
 
     def update(self, parameters):
+        """Adds or replaces entries from a mapping or an iterable of `(name, tensor)` pairs."""
         pairs = parameters.items() if hasattr(parameters, "items") else parameters
         for key, value in pairs:
             self[key] = value

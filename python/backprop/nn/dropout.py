@@ -12,7 +12,7 @@ class Dropout(Module):
     1 / (1 - p), so evaluation (`model.eval()`) needs no rescaling. `inplace=True` is accepted
     for PyTorch compatibility; the result is computed out of place."""
 
-    def __init__(self, p=0.5, inplace=False):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
@@ -27,7 +27,7 @@ class Dropout(Module):
 
 
 class _DropoutNd(Module):
-    def __init__(self, p=0.5, inplace=False):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p}")

@@ -6,7 +6,7 @@ from backprop.nn.module import Module
 class Flatten(Module):
     """Flattens dims `start_dim..end_dim` into one (by default all but the batch dim)."""
 
-    def __init__(self, start_dim=1, end_dim=-1):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
@@ -21,7 +21,7 @@ class Flatten(Module):
 class Unflatten(Module):
     """Expands dim `dim` into `unflattened_size`."""
 
-    def __init__(self, dim, unflattened_size):
+    def __init__(self, dim, unflattened_size) -> None:
         super().__init__()
         self.dim = dim
         self.unflattened_size = tuple(unflattened_size)

@@ -5,8 +5,6 @@ from backprop._core import Tensor
 
 linear = _core.linear
 dropout = _core.dropout
-softmax = _core.softmax
-log_softmax = _core.log_softmax
 leaky_relu = _core.leaky_relu
 elu = _core.elu
 relu = Tensor.relu
@@ -23,7 +21,18 @@ del _op
 
 
 # Losses, layers, normalisation and the composed activations live in their own modules.
-from backprop.nn._activation_functions import glu, hardshrink, prelu, rrelu, softmin, softshrink, tanhshrink, threshold  # noqa: E402
+from backprop.nn._activation_functions import (  # noqa: E402
+    glu,
+    hardshrink,
+    log_softmax,
+    prelu,
+    rrelu,
+    softmax,
+    softmin,
+    softshrink,
+    tanhshrink,
+    threshold,
+)
 from backprop.nn._layer_functions import (  # noqa: E402
     alpha_dropout,
     bilinear,

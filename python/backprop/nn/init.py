@@ -64,16 +64,19 @@ def normal_(tensor, mean=0.0, std=1.0):
 
 
 def constant_(tensor, val):
+    """Fills `tensor` with `val` in place (outside autograd); returns it."""
     with no_grad():
         return tensor.fill_(val)
 
 
 def zeros_(tensor):
+    """Fills `tensor` with zeros in place (outside autograd); returns it."""
     with no_grad():
         return tensor.zero_()
 
 
 def ones_(tensor):
+    """Fills `tensor` with ones in place (outside autograd); returns it."""
     with no_grad():
         return tensor.fill_(1.0)
 

@@ -13,7 +13,7 @@ class Identity(Module):
     """Returns its input unchanged (a placeholder that keeps a model's structure); any
     constructor arguments are accepted and ignored, as in PyTorch."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__()
 
     def forward(self, input):
@@ -24,7 +24,7 @@ class Linear(Module):
     """`y = x W^T + b` with `W: [out_features, in_features]`, initialised like PyTorch's:
     W and b uniform in +-1/sqrt(in_features)."""
 
-    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -36,6 +36,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Re-initialises as PyTorch does: `weight` Kaiming-uniform with `a=sqrt(5)`, `bias` uniform in `+-1/sqrt(in_features)`."""
         # kaiming_uniform_ with a = sqrt(5) is uniform in +-1/sqrt(fan_in).
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
@@ -54,7 +55,7 @@ class LazyLinear(Linear):
     bias are empty placeholders (do not hand them to an optimizer yet); the first call, or
     loading a state_dict, creates them and the module becomes a plain `Linear`."""
 
-    def __init__(self, out_features, bias=True, device=None, dtype=None):
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         Module.__init__(self)
         self.in_features = 0
         self.out_features = out_features
@@ -66,12 +67,15 @@ class LazyLinear(Linear):
             self.register_parameter("bias", None)
 
     def has_uninitialized_params(self):
+        """True until the first forward call (or a `load_state_dict`) fixes `in_features`."""
         return True
 
     def reset_parameters(self):
+        """Nothing to do before the shapes are known; the first call initialises as `Linear` does."""
         pass
 
     def initialize_parameters(self, in_features):
+        """Creates `weight` `[out_features, in_features]` (and `bias`) where the placeholders are, initialises them as `Linear`, and turns this module into a `Linear`."""
         bias = self._lazy[0]
         # Where the placeholders are now: `.to()` before the first call moves them.
         device, dtype = self.weight.device, self.weight.dtype
@@ -88,6 +92,7 @@ class LazyLinear(Linear):
         return self.forward(input)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Loads a state dict; a 2-D `weight` in it fixes `in_features` first."""
         w = state_dict.get("weight") if hasattr(state_dict, "get") else None
         if w is not None and w.dim() == 2:
             self.initialize_parameters(w.shape[1])
@@ -101,7 +106,7 @@ class Bilinear(Module):
     """`y = x1^T W x2 + b` with `W: [out_features, in1_features, in2_features]`, initialised
     uniform in +-1/sqrt(in1_features) like PyTorch's."""
 
-    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
         self.in1_features = in1_features
         self.in2_features = in2_features
@@ -114,6 +119,7 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Re-initialises `weight` and `bias` uniformly in `+-1/sqrt(in1_features)`, as PyTorch does."""
         bound = 1 / math.sqrt(self.in1_features) if self.in1_features > 0 else 0
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:

@@ -9,7 +9,7 @@ from backprop.nn.module import Module
 class _Loss(Module):
     _reductions = ("none", "mean", "sum")
 
-    def __init__(self, reduction="mean", size_average=None, reduce=None):
+    def __init__(self, reduction: str = "mean", size_average=None, reduce=None) -> None:
         super().__init__()
         reduction = _legacy_reduction(size_average, reduce, reduction)
         if reduction not in self._reductions:
@@ -27,7 +27,7 @@ class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits `[N, C]` against int64 class indices `[N]` (or class
     probabilities `[N, C]`)."""
 
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction, size_average, reduce)
         self._weight(weight)
         self.ignore_index = ignore_index
@@ -36,14 +36,11 @@ class CrossEntropyLoss(_Loss):
     def forward(self, input, target):
         return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction, label_smoothing=self.label_smoothing)
 
-    def extra_repr(self):
-        return f"reduction={self.reduction!r}" + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
-
 
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities `[N, C]` at int64 class indices `[N]`."""
 
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         self._weight(weight)
         self.ignore_index = ignore_index
@@ -62,7 +59,7 @@ class MSELoss(_Loss):
 class MultiMarginLoss(_Loss):
     """The multiclass SVM hinge loss: per sample, sum over j != y of max(0, margin - x[y] + x[j])^p / C."""
 
-    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self, p: float = 1, margin: float = 1.0, weight=None, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: only p=1 and p=2 are supported, got {p}")
@@ -72,9 +69,6 @@ class MultiMarginLoss(_Loss):
 
     def forward(self, input, target):
         return _core.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
-
-    def extra_repr(self):
-        return f"p={self.p}, margin={self.margin}"
 
 
 class L1Loss(_Loss):
@@ -87,7 +81,7 @@ class L1Loss(_Loss):
 class SmoothL1Loss(_Loss):
     """Squared error below `beta`, absolute error (shifted by beta / 2) above it."""
 
-    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__(reduction, size_average, reduce)
         self.beta = beta
 
@@ -98,7 +92,7 @@ class SmoothL1Loss(_Loss):
 class HuberLoss(_Loss):
     """Squared error below `delta`, delta-scaled absolute error above it."""
 
-    def __init__(self, reduction="mean", delta=1.0):
+    def __init__(self, reduction: str = "mean", delta=1.0) -> None:
         super().__init__(reduction)
         self.delta = delta
 
@@ -109,7 +103,7 @@ class HuberLoss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities; `weight` rescales each element."""
 
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         self._weight(weight)
 
@@ -121,7 +115,7 @@ class BCEWithLogitsLoss(_Loss):
     """Sigmoid and binary cross-entropy in one numerically stable formula; `pos_weight`
     weights the positive term per class."""
 
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None) -> None:
         super().__init__(reduction, size_average, reduce)
         self._weight(weight)
         if pos_weight is not None:
@@ -139,7 +133,7 @@ class KLDivLoss(_Loss):
 
     _reductions = ("none", "mean", "sum", "batchmean")
 
-    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target=False) -> None:
         super().__init__(reduction, size_average, reduce)
         self.log_target = log_target
 
@@ -164,7 +158,7 @@ class MultiLabelMarginLoss(_Loss):
 class MultiLabelSoftMarginLoss(_Loss):
     """Per-class logistic loss averaged over classes; `weight` per class."""
 
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         self._weight(weight)
 
@@ -175,7 +169,7 @@ class MultiLabelSoftMarginLoss(_Loss):
 class HingeEmbeddingLoss(_Loss):
     """x for y = 1, max(0, margin - x) for y = -1."""
 
-    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         self.margin = margin
 
@@ -186,7 +180,7 @@ class HingeEmbeddingLoss(_Loss):
 class CosineEmbeddingLoss(_Loss):
     """1 - cos(x1, x2) for y = 1, max(0, cos(x1, x2) - margin) for y = -1."""
 
-    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         self.margin = margin
 
@@ -197,7 +191,7 @@ class CosineEmbeddingLoss(_Loss):
 class MarginRankingLoss(_Loss):
     """max(0, -y (x1 - x2) + margin)."""
 
-    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         self.margin = margin
 
@@ -208,7 +202,7 @@ class MarginRankingLoss(_Loss):
 class TripletMarginLoss(_Loss):
     """max(0, margin + d(a, p) - d(a, n)) with the p-norm pairwise distance."""
 
-    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap=False, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         if margin <= 0:
             raise ValueError(f"TripletMarginLoss: expected margin > 0, got {margin}")
@@ -224,7 +218,7 @@ class TripletMarginLoss(_Loss):
 class TripletMarginWithDistanceLoss(_Loss):
     """The triplet loss with any distance function."""
 
-    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap=False, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.distance_function = distance_function
         self.margin = margin
@@ -237,7 +231,7 @@ class TripletMarginWithDistanceLoss(_Loss):
 class PoissonNLLLoss(_Loss):
     """Poisson negative log-likelihood of a (log-)rate against counts."""
 
-    def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction="mean"):
+    def __init__(self, log_input=True, full=False, size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> None:
         super().__init__(reduction, size_average, reduce)
         self.log_input = log_input
         self.full = full
@@ -250,7 +244,7 @@ class PoissonNLLLoss(_Loss):
 class GaussianNLLLoss(_Loss):
     """Gaussian negative log-likelihood of a target under predicted means and variances."""
 
-    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+    def __init__(self, *, full=False, eps: float = 1e-6, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.full = full
         self.eps = eps
@@ -262,7 +256,7 @@ class GaussianNLLLoss(_Loss):
 class CosineSimilarity(Module):
     """Cosine of the angle between x1 and x2 along `dim`."""
 
-    def __init__(self, dim=1, eps=1e-8):
+    def __init__(self, dim=1, eps: float = 1e-8) -> None:
         super().__init__()
         self.dim = dim
         self.eps = eps
@@ -274,7 +268,7 @@ class CosineSimilarity(Module):
 class PairwiseDistance(Module):
     """The p-norm distance between rows of x1 and x2."""
 
-    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim=False) -> None:
         super().__init__()
         self.norm = p
         self.eps = eps

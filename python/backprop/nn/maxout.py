@@ -13,7 +13,7 @@ class Maxout(Module):
     fused matmul; the max routes each output's gradient to the winning piece.
     """
 
-    def __init__(self, in_features, out_features, pieces=2, bias=True, device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int, pieces=2, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
         if pieces < 1:
             raise ValueError(f"Maxout: pieces must be at least 1, got {pieces}")

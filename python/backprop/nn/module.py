@@ -5,7 +5,10 @@ registers it. Registered objects are also kept in the instance `__dict__`, so `s
 `forward` is a plain attribute read, not a `__getattr__` fallback.
 """
 
+from __future__ import annotations
+
 from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator, Mapping, Self
 
 from backprop._core import Tensor
 from backprop._grad_mode import no_grad
@@ -19,12 +22,13 @@ class RemovableHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks):
+    def __init__(self, hooks) -> None:
         self._hooks = hooks
         self.id = RemovableHandle._next_id
         RemovableHandle._next_id += 1
 
-    def remove(self):
+    def remove(self) -> None:
+        """Unregisters the hook this handle was returned for (a second call does nothing)."""
         self._hooks.pop(self.id, None)
         for extra in getattr(self, "_extra", ()):
             extra.discard(self.id)
@@ -41,7 +45,7 @@ class Module:
 
     training: bool
 
-    def __init__(self):
+    def __init__(self) -> None:
         d = self.__dict__
         d["training"] = True
         d["_parameters"] = OrderedDict()
@@ -62,10 +66,15 @@ class Module:
 
     # ---- calling ------------------------------------------------------------------------
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of this module: override it in a subclass. Call the module (`module(x)`), not `forward`, so hooks run.
+
+        Returns:
+            Whatever the module computes (usually a tensor).
+        """
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         d = self.__dict__
         if d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"] or d["_backward_pre_hooks"]:
             return self._call_with_hooks(args, kwargs)
@@ -119,7 +128,7 @@ class Module:
             registry.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
         """`hook(module, args)` runs before `forward` and may return replacement args; with
         `with_kwargs=True` it is `hook(module, args, kwargs)` and may return `(args, kwargs)`.
         `prepend=True` runs it before the hooks already registered."""
@@ -129,7 +138,9 @@ class Module:
         handle._extra = (self._forward_pre_hooks_with_kwargs,)
         return handle
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+    def register_forward_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
+    ) -> RemovableHandle:
         """`hook(module, args, output)` runs after `forward` and may return a replacement
         output; `with_kwargs=True` passes `(module, args, kwargs, output)`; `always_call=True`
         runs it even when `forward` raises (with output None)."""
@@ -141,21 +152,21 @@ class Module:
         handle._extra = (self._forward_hooks_with_kwargs, self._forward_hooks_always_called)
         return handle
 
-    def register_full_backward_pre_hook(self, hook, prepend=False):
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
         """`hook(module, grad_output)` runs when the gradients of the module's outputs are
         known; it may return replacement gradients (a tuple)."""
         return self._add_hook(self._backward_pre_hooks, hook, prepend)
 
-    def register_full_backward_hook(self, hook, prepend=False):
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
         """`hook(module, grad_input, grad_output)` runs once the gradients with respect to the
         module's tensor inputs are computed; it may return replacement `grad_input`."""
         return self._add_hook(self._backward_hooks, hook, prepend)
 
-    def register_state_dict_pre_hook(self, hook):
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(module, prefix, keep_vars)` runs before `state_dict` collects this module."""
         return self._add_hook(self._state_dict_pre_hooks, hook)
 
-    def register_state_dict_post_hook(self, hook):
+    def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(module, state_dict, prefix, local_metadata)` runs after `state_dict` collected
         this module and its children; it may edit `state_dict` in place."""
         return self._add_hook(self._state_dict_hooks, hook)
@@ -164,13 +175,13 @@ class Module:
         """Like `register_state_dict_post_hook`, but the hook may return a new state dict."""
         return self._add_hook(self._state_dict_hooks, hook)
 
-    def register_load_state_dict_pre_hook(self, hook):
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
         unexpected_keys, error_msgs)` runs before this module's entries are loaded; it may
         edit `state_dict` (a copy of the caller's)."""
         return self._add_hook(self._load_state_dict_pre_hooks, hook)
 
-    def register_load_state_dict_post_hook(self, hook):
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(module, incompatible_keys)` runs after loading; it may edit the
         `missing_keys` and `unexpected_keys` lists (which strict loading then reports)."""
         return self._add_hook(self._load_state_dict_post_hooks, hook)
@@ -226,7 +237,7 @@ class Module:
         if name in self.__dict__ and name not in params and name not in modules and name not in buffers:
             raise KeyError(f"attribute '{name}' already exists")
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Registers `param` (a Parameter, or None for an absent one such as a disabled bias)."""
         self._check_new_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
@@ -236,7 +247,7 @@ class Module:
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Registers state that is not learned but is moved by `to` and (if persistent) saved."""
         self._check_new_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
@@ -250,7 +261,7 @@ class Module:
             self._non_persistent_buffers.add(name)
         object.__setattr__(self, name, tensor)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
         """Registers `module` as a child called `name`."""
         self._check_new_name(name, "module")
         if module is not None and not isinstance(module, Module):
@@ -264,7 +275,7 @@ class Module:
 
     # ---- traversal ----------------------------------------------------------------------
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
         """`(name, module)` for this module and every descendant, each module once."""
         if memo is None:
             memo = set()
@@ -278,18 +289,26 @@ class Module:
                 continue
             yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
+        """Iterates over this module and every descendant, each once (pre-order).
+
+        Example:
+            >>> " ".join(type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).modules())
+            'Sequential Linear ReLU'
+        """
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Iterates over `(name, module)` for the direct submodules, each once."""
         seen = set()
         for name, m in self._modules.items():
             if m is not None and id(m) not in seen:
                 seen.add(id(m))
                 yield name, m
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
+        """Iterates over the direct submodules, each once."""
         for _, m in self.named_children():
             yield m
 
@@ -303,22 +322,38 @@ class Module:
                 seen.add(id(value))
                 yield module_prefix + ("." if module_prefix else "") + name, value
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """`(dotted name, parameter)` pairs; a parameter shared by two layers appears once."""
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Iterates over the parameters (with `recurse`, of every descendant too), each once.
+
+        Args:
+            recurse: include the parameters of submodules (default True).
+
+        Returns:
+            An iterator of Parameters, in registration order; pass it to an optimizer.
+        """
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """Iterates over `(dotted name, buffer)` pairs (running statistics and other registered state).
+
+        Args:
+            prefix: prepended to every name.
+            recurse: include the buffers of submodules (default True).
+            remove_duplicate: yield a buffer shared by several modules only once (default True).
+        """
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Iterates over the registered buffers (with `recurse`, of every descendant too)."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def get_submodule(self, target):
+    def get_submodule(self, target: str) -> Module:
         """The descendant at dotted path `target` (`""` is this module)."""
         module = self
         for item in target.split(".") if target else []:
@@ -328,21 +363,23 @@ class Module:
             module = child
         return module
 
-    def get_parameter(self, target):
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path `target` (e.g. `"0.weight"`); AttributeError when there is none."""
         path, _, name = target.rpartition(".")
         module = self.get_submodule(path)
         if name not in module._parameters:
             raise AttributeError(f"{module._get_name()} has no parameter `{name}`")
         return module._parameters[name]
 
-    def get_buffer(self, target):
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path `target` (e.g. `"1.running_mean"`); AttributeError when there is none."""
         path, _, name = target.rpartition(".")
         module = self.get_submodule(path)
         if name not in module._buffers:
             raise AttributeError(f"{module._get_name()} has no buffer `{name}`")
         return module._buffers[name]
 
-    def apply(self, fn):
+    def apply(self, fn: Callable[[Module], None]) -> Self:
         """Calls `fn` on every descendant, then on this module (how custom init is applied)."""
         for child in self.children():
             child.apply(fn)
@@ -351,7 +388,7 @@ class Module:
 
     # ---- modes and gradients ------------------------------------------------------------
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Self:
         """Sets training mode (dropout active) on this module and all descendants."""
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode is expected to be a bool, got {type(mode).__name__}")
@@ -359,16 +396,17 @@ class Module:
             m.__dict__["training"] = mode
         return self
 
-    def eval(self):
+    def eval(self) -> Self:
         """Evaluation mode: dropout becomes the identity. Same as `train(False)`."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
+        """Sets `requires_grad` on every parameter (False freezes the module); returns `self`."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Clears the gradients of all parameters (drops them, or zeroes them in place)."""
         for p in self.parameters():
             if p.grad is None:
@@ -384,7 +422,7 @@ class Module:
 
     # ---- state --------------------------------------------------------------------------
 
-    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+    def state_dict(self, *, destination: dict[str, Any] | None = None, prefix: str = "", keep_vars: bool = False) -> dict[str, Any]:
         """Parameters and persistent buffers by dotted name, sharing memory with the module."""
         if destination is None:
             destination = OrderedDict()
@@ -418,7 +456,7 @@ class Module:
                 if t is not None and name not in module._non_persistent_buffers:
                     yield p + name, t
 
-    def load_state_dict(self, state_dict, strict=True, assign=False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
         """Copies values from `state_dict` into this module's parameters and buffers.
 
         Every problem (missing or unexpected keys when `strict`, a shape mismatch, a value that
@@ -523,13 +561,23 @@ class Module:
                     object.__setattr__(module, name, data)
         return self
 
-    def to(self, *args, **kwargs):
-        """`to(device)`, `to(dtype)`, `to(tensor)`, `to(device, dtype)`: moves and/or casts
-        parameters and buffers (dtype applies to floating-point ones only). Returns self.
+    def to(self, *args: Any, **kwargs: Any) -> Self:
+        """Moves and/or casts every parameter and buffer; returns `self`.
 
-        Unlike PyTorch, a parameter whose device or dtype changes is replaced by a new
-        Parameter (engine tensors cannot change device in place), so create optimizers after
-        moving the model; an optimizer still holding the old parameters raises on step().
+        Forms: `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)` (its device and
+        dtype), and the keywords `device=`, `dtype=`, `non_blocking=` (accepted, ignored). A
+        dtype applies to floating-point tensors only, as in PyTorch.
+
+        A parameter whose device or dtype changes gets a new Parameter holding the moved data
+        (engine tensors cannot change device in place; PyTorch swaps `param.data` instead).
+        An optimizer created before the move keeps working: at its next `step()` or
+        `zero_grad()` it swaps in the new parameters and moves its state next to them.
+        Parameters shared between modules stay shared.
+
+        Example:
+            >>> model = nn.Linear(2, 3).double()
+            >>> model.weight.dtype
+            backprop.float64
         """
         device, dtype = _parse_to(args, kwargs)
 
@@ -541,33 +589,40 @@ class Module:
 
         return self._apply(convert)
 
-    def cpu(self):
+    def cpu(self) -> Self:
+        """Moves every parameter and buffer to the CPU; returns `self`."""
         return self.to("cpu")
 
-    def gpu(self):
+    def gpu(self) -> Self:
+        """Moves every parameter and buffer to the GPU (the wgpu device); returns `self`."""
         return self.to("gpu")
 
-    def cuda(self, device=None):
+    def cuda(self, device: Any = None) -> Self:
+        """PyTorch's name for `gpu()`: moves the module to the GPU (`device` is accepted and ignored: there is one GPU); returns `self`."""
         return self.to("gpu")
 
-    def float(self):
+    def float(self) -> Self:
+        """Casts floating-point parameters and buffers to float32; returns `self`."""
         from backprop import float32
 
         return self.to(float32)
 
-    def double(self):
+    def double(self) -> Self:
+        """Casts floating-point parameters and buffers to float64; returns `self`."""
         from backprop import float64
 
         return self.to(float64)
 
-    def half(self):
+    def half(self) -> Self:
         """Casts floating-point parameters and buffers to float16 (where the engine has it)."""
         return self.to(_low_precision("float16"))
 
-    def bfloat16(self):
+    def bfloat16(self) -> Self:
+        """Casts floating-point parameters and buffers to bfloat16 (where the engine has it); returns `self`."""
         return self.to(_low_precision("bfloat16"))
 
-    def type(self, dst_type):
+    def type(self, dst_type: Any) -> Self:
+        """Casts floating-point parameters and buffers to `dst_type` (a dtype); returns `self`."""
         return self.to(dst_type)
 
     # ---- printing -----------------------------------------------------------------------
@@ -575,7 +630,7 @@ class Module:
     def _get_name(self):
         return type(self).__name__
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """The part of the repr inside the parentheses, e.g. `in_features=784, ...`."""
         return ""
 

@@ -17,7 +17,7 @@ def _shape(normalized_shape):
 class _NormBase(Module):
     """Per-channel affine parameters and (optionally) running statistics."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *, bias=True):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True, track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
         self.num_features = num_features
         self.eps = eps
@@ -52,6 +52,7 @@ class _NormBase(Module):
             self.num_batches_tracked.zero_()
 
     def reset_parameters(self):
+        """Resets the running statistics and sets `weight` to ones and `bias` to zeros (when affine)."""
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
@@ -120,7 +121,7 @@ class InstanceNorm1d(_NormBase):
     """Normalises each sample's channels of `[N, C, L]` (or `[C, L]`) over the length; no
     affine parameters and no running statistics by default, as in PyTorch."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None, *, bias=True):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False, track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input):
@@ -149,6 +150,7 @@ def _affine_parameters(module, shape, affine, bias, device, dtype):
 
 
 def _reset_affine(self):
+    """Sets `weight` to ones and `bias` to zeros, where the layer has them."""
     if self.weight is not None:
         init.ones_(self.weight)
     if self.bias is not None:
@@ -158,7 +160,7 @@ class LayerNorm(Module):
     """Normalises over the last dims (`normalized_shape`), then scales and shifts element-wise
     (`elementwise_affine`; `bias=False` drops the shift)."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
@@ -177,7 +179,7 @@ class LayerNorm(Module):
 class GroupNorm(Module):
     """Splits the channels into `num_groups` groups and normalises each sample's group."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
@@ -201,7 +203,7 @@ class RMSNorm(Module):
     """x / sqrt(mean(x^2) + eps) * weight over the last dims; `eps=None` uses the dtype's
     machine epsilon."""
 
-    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, device=None, dtype=None) -> None:
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
@@ -212,6 +214,7 @@ class RMSNorm(Module):
             self.register_parameter("weight", None)
 
     def reset_parameters(self):
+        """Sets `weight` to ones (when elementwise_affine)."""
         if self.weight is not None:
             init.ones_(self.weight)
 

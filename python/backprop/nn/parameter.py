@@ -18,7 +18,7 @@ class Parameter(Tensor):
             raise TypeError(f"Parameter: expected a Tensor, got {type(data).__name__}; wrap values with backprop.tensor(...) first")
         return super().__new__(cls, data, requires_grad=requires_grad)
 
-    def __init__(self, data=None, requires_grad=True):
+    def __init__(self, data=None, requires_grad=True) -> None:
         # Tensor.__new__ did the work; this only absorbs the constructor's arguments.
         pass
 

@@ -6,6 +6,8 @@ order the engine takes them) and how they start; `step` gathers the parameters t
 gradient and makes one engine call per group.
 """
 
+from typing import Any, Callable
+
 from backprop import _core
 from backprop.optim.optimizer import Optimizer, _as_float
 
@@ -39,7 +41,7 @@ class RuleOptimizer(Optimizer):
         """The group's hyperparameters as the engine names them (see `_core.rule_step`)."""
         raise NotImplementedError
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient; returns `closure()` if given."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
@@ -47,7 +49,6 @@ class RuleOptimizer(Optimizer):
             params, states, scalars = [], [], []
             for p in group["params"]:
                 if p.grad is None:
-                    self._check_not_moved(p)
                     continue
                 s = self.state[p]
                 if any(k not in s for k in (*names, *self._scalars)):

@@ -20,7 +20,7 @@ class Adadelta(RuleOptimizer):
     _rule = "adadelta"
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
-                 maximize=False, differentiable=False):
+                 maximize=False, differentiable=False) -> None:
         _check_non_negative(("learning rate", lr), ("epsilon value", eps), ("weight_decay value", weight_decay))
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")

@@ -1,5 +1,7 @@
 """Adam and AdamW with PyTorch's update rules (including AMSGrad and `maximize`)."""
 
+from typing import Any, Callable
+
 from backprop import _core
 from backprop.optim.optimizer import Optimizer, _as_float, _check_implementation_flags
 
@@ -20,7 +22,7 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *, foreach=None,
-                 maximize=False, capturable=False, differentiable=False, fused=None, decoupled_weight_decay=False):
+                 maximize=False, capturable=False, differentiable=False, fused=None, decoupled_weight_decay=False) -> None:
         _check_implementation_flags(type(self).__name__, foreach=foreach, fused=fused, differentiable=differentiable)
         if isinstance(lr, _core.Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
@@ -41,7 +43,7 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient; returns `closure()` if given."""
         loss = self._closure_loss(closure)
         state = self.state
@@ -50,7 +52,6 @@ class Adam(Optimizer):
             params, exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], [], []
             for p in group["params"]:
                 if p.grad is None:
-                    self._check_not_moved(p)
                     continue
                 s = state[p]
                 if not s:
@@ -93,7 +94,7 @@ class AdamW(Adam):
     parameter, `p = p * (1 - lr * weight_decay)`, instead of adding an L2 term to the gradient."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False,
-                 foreach=None, capturable=False, differentiable=False, fused=None):
+                 foreach=None, capturable=False, differentiable=False, fused=None) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, foreach=foreach,
                          maximize=maximize, capturable=capturable, differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)

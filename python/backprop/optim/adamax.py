@@ -19,7 +19,7 @@ class Adamax(RuleOptimizer):
     _rule = "adamax"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *, maximize=False,
-                 differentiable=False, capturable=False):
+                 differentiable=False, capturable=False) -> None:
         _check_non_negative(("learning rate", lr), ("epsilon value", eps), ("weight_decay value", weight_decay))
         _check_betas(betas)
         _check_implementation_flags("Adamax", foreach=foreach, differentiable=differentiable)

@@ -21,7 +21,7 @@ class ASGD(RuleOptimizer):
     _scalars = ("step", "eta", "mu")
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None, maximize=False,
-                 differentiable=False, capturable=False):
+                 differentiable=False, capturable=False) -> None:
         _check_non_negative(("learning rate", lr), ("weight_decay value", weight_decay))
         _check_implementation_flags("ASGD", foreach=foreach, differentiable=differentiable)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,

@@ -6,6 +6,8 @@ flat view of all parameters (as PyTorch's is), not a fused kernel. Scalars (loss
 products, step lengths) are Python floats.
 """
 
+from typing import Any, Callable
+
 from backprop import _core
 from backprop._grad_mode import enable_grad, no_grad
 from backprop.optim.optimizer import Optimizer, _as_float
@@ -104,17 +106,20 @@ class LBFGS(Optimizer):
     computes the loss, calls `backward()` and returns the loss.
 
     Example:
-        >>> opt = LBFGS(model.parameters(), line_search_fn="strong_wolfe")
+        >>> model, x, y = nn.Linear(2, 1), bp.ones(4, 2), bp.zeros(4, 1)
+        >>> opt = optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe")
         >>> def closure():
         ...     opt.zero_grad()
-        ...     loss = loss_fn(model(x), y)
+        ...     loss = F.mse_loss(model(x), y)
         ...     loss.backward()
         ...     return loss
-        >>> opt.step(closure)
+        >>> loss = opt.step(closure)
+        >>> F.mse_loss(model(x), y).item() < 1e-6
+        True
     """
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
-                 history_size=100, line_search_fn=None, *, maximize=False):
+                 history_size=100, line_search_fn=None, *, maximize=False) -> None:
         if isinstance(lr, _core.Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= _as_float(lr):
@@ -131,7 +136,7 @@ class LBFGS(Optimizer):
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         if self.param_groups:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         super().add_param_group(param_group)
@@ -171,7 +176,7 @@ class LBFGS(Optimizer):
         self._set_param(x)
         return loss, flat_grad
 
-    def step(self, closure):
+    def step(self, closure: Callable[[], Any]) -> Any:
         """Runs up to `max_iter` iterations; returns the loss of the first closure call."""
         if not callable(closure):
             raise TypeError(f"LBFGS.step needs a closure that reevaluates the model and returns the loss, got {closure!r}")

@@ -25,7 +25,7 @@ class NAdam(RuleOptimizer):
     _scalars = ("step", "mu_product")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False, differentiable=False):
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False, differentiable=False) -> None:
         _check_non_negative(("learning rate", lr), ("epsilon value", eps), ("weight_decay value", weight_decay),
                             ("momentum_decay value", momentum_decay))
         _check_betas(betas)

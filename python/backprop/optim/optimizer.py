@@ -6,6 +6,8 @@ only gathers which parameters have gradients and their state. `step` is wrapped 
 class (as PyTorch does) so the pre- and post-step hooks run around it.
 """
 
+from typing import Any, Callable
+
 import copy
 import functools
 from collections import OrderedDict, defaultdict
@@ -40,6 +42,7 @@ def register_optimizer_step_post_hook(hook):
 def _with_step_hooks(step):
     @functools.wraps(step)
     def hooked_step(self, *args, **kwargs):
+        self._follow_moves()
         for hook in chain(_global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
             result = hook(self, args, kwargs)
             if result is not None:
@@ -70,6 +73,18 @@ def _check_implementation_flags(name, foreach=None, fused=None, differentiable=F
         )
 
 
+def _moved_state(value, param):
+    """An optimizer state entry moved next to `param` after `Module.to()` replaced it: tensors
+    (alone or in a list, as LBFGS keeps its history) go to its device, floating ones to its
+    dtype; the scalar step counters stay on the CPU, as PyTorch keeps them."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_moved_state(v, param) for v in value)
+    if not isinstance(value, Tensor) or (value.dim() == 0 and value.device.type == "cpu"):
+        return value
+    dtype = param.dtype if value.is_floating_point() else None
+    return value.detach().to(device=param.device, dtype=dtype)
+
+
 def _as_float(value):
     """A hyperparameter as a Python float (learning rates may be one-element tensors)."""
     return value.item() if isinstance(value, Tensor) else float(value)
@@ -79,7 +94,7 @@ class Optimizer:
     """Base class: `Optimizer(params, defaults)` where `params` is an iterable of tensors or
     of dicts (parameter groups with their own hyperparameters)."""
 
-    def __init__(self, params, defaults):
+    def __init__(self, params, defaults) -> None:
         self.defaults = defaults
         self.state = defaultdict(dict)
         self.param_groups = []
@@ -104,7 +119,7 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Adds a group of parameters (a dict with "params" and optional hyperparameters)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
@@ -161,8 +176,9 @@ class Optimizer:
         """`hook(optimizer)` runs after `load_state_dict`."""
         return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Drops every parameter's gradient (or zeroes it in place with `set_to_none=False`)."""
+        self._follow_moves()
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -174,20 +190,34 @@ class Optimizer:
                         p.grad = g
                     g.zero_()
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Performs one update of every parameter that has a gradient; subclasses implement it.
+
+        Args:
+            closure: a function that re-evaluates the model and returns the loss (needed by LBFGS).
+
+        Returns:
+            The closure's loss, or None.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
-    @staticmethod
-    def _check_not_moved(p):
-        """Called for parameters without a gradient: a Module.to() that changed their device
-        or dtype replaced them (engine tensors cannot change device in place), so this
-        optimizer would silently update tensors the model no longer uses."""
-        if getattr(p, "_moved_to", None) is not None:
-            raise RuntimeError(
-                "optimizer: a parameter was replaced by Module.to() (a device or dtype change) after this optimizer "
-                "was created, so the optimizer holds the old tensor; create the optimizer after moving the model, "
-                "e.g. model = MLP().to(device); optimizer = AdamW(model.parameters())"
-            )
+    def _follow_moves(self):
+        """Swaps in the replacements `Module.to()` made for parameters whose device or dtype
+        changed (engine tensors cannot change device in place), carrying their state over onto
+        the new device and dtype, so an optimizer created before `model.to(device)` keeps
+        updating the tensors the model uses."""
+        for group in self.param_groups:
+            params = group["params"]
+            for i, p in enumerate(params):
+                new = p
+                while getattr(new, "_moved_to", None) is not None:
+                    new = new._moved_to
+                if new is p:
+                    continue
+                params[i] = new
+                if p in self.state:
+                    old_state = self.state.pop(p)
+                    self.state[new] = {name: _moved_state(v, new) for name, v in old_state.items()}
 
     def _closure_loss(self, closure):
         if closure is None:
@@ -199,7 +229,7 @@ class Optimizer:
 
     # ---- state dicts --------------------------------------------------------------------
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """`{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}` with
         parameters numbered in group order, like PyTorch's (state tensors are shared, not copied)."""
         for hook in self._optimizer_state_dict_pre_hooks.values():
@@ -220,7 +250,7 @@ class Optimizer:
                 result = replaced
         return result
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restores hyperparameters and state saved by `state_dict` (for the same parameters,
         in the same order). State tensors are copied onto each parameter's device and dtype;
         a state dict saved by PyTorch (its tensors converted to backprop tensors, as `bp.load`

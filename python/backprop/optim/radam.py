@@ -24,7 +24,7 @@ class RAdam(RuleOptimizer):
     _rule = "radam"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False, *,
-                 foreach=None, maximize=False, capturable=False, differentiable=False):
+                 foreach=None, maximize=False, capturable=False, differentiable=False) -> None:
         _check_non_negative(("learning rate", lr), ("epsilon value", eps), ("weight_decay value", weight_decay))
         _check_betas(betas)
         _check_implementation_flags("RAdam", foreach=foreach, differentiable=differentiable)

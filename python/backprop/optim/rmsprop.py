@@ -20,7 +20,7 @@ class RMSprop(RuleOptimizer):
     _rule = "rmsprop"
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
-                 capturable=False, foreach=None, maximize=False, differentiable=False):
+                 capturable=False, foreach=None, maximize=False, differentiable=False) -> None:
         _check_non_negative(("learning rate", lr), ("epsilon value", eps), ("momentum value", momentum),
                             ("weight_decay value", weight_decay), ("alpha value", alpha))
         _check_implementation_flags("RMSprop", foreach=foreach, differentiable=differentiable)

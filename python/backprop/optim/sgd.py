@@ -1,5 +1,7 @@
 """Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay."""
 
+from typing import Any, Callable
+
 from backprop import _core
 from backprop.optim.optimizer import Optimizer, _as_float, _check_implementation_flags
 
@@ -17,7 +19,7 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *, maximize=False,
-                 foreach=None, differentiable=False, fused=None):
+                 foreach=None, differentiable=False, fused=None) -> None:
         _check_implementation_flags("SGD", foreach=foreach, fused=fused, differentiable=differentiable)
         if _as_float(lr) < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
@@ -31,16 +33,11 @@ class SGD(Optimizer):
                         maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient; returns `closure()` if given."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params = []
-            for p in group["params"]:
-                if p.grad is not None:
-                    params.append(p)
-                else:
-                    self._check_not_moved(p)
+            params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
             momentum = group["momentum"]

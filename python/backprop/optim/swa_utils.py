@@ -8,6 +8,8 @@
     update_bn(train_loader, swa_model)                                 # BatchNorm statistics
 """
 
+from typing import Any
+
 import copy
 import itertools
 import math
@@ -93,7 +95,7 @@ class AveragedModel(Module):
     `get_ema_multi_avg_fn`). Buffers are copied from `model`, or averaged too with
     `use_buffers=True`. `n_averaged` counts the updates."""
 
-    def __init__(self, model, device=None, avg_fn=None, multi_avg_fn=None, use_buffers=False):
+    def __init__(self, model, device=None, avg_fn=None, multi_avg_fn=None, use_buffers=False) -> None:
         super().__init__()
         if avg_fn is not None and multi_avg_fn is not None:
             raise ValueError("AveragedModel: pass only one of avg_fn and multi_avg_fn")
@@ -162,7 +164,7 @@ class SWALR(LRScheduler):
     """Anneals each group's learning rate to `swa_lr` over `anneal_epochs` epochs (cosine or
     linear), then holds it: the schedule of the SWA phase."""
 
-    def __init__(self, optimizer, swa_lr, anneal_epochs=10, anneal_strategy="cos", last_epoch=-1):
+    def __init__(self, optimizer, swa_lr, anneal_epochs=10, anneal_strategy="cos", last_epoch=-1) -> None:
         for lr, group in zip(_format_param("swa_lr", optimizer, swa_lr), optimizer.param_groups):
             group["swa_lr"] = lr
         if anneal_strategy not in ["cos", "linear"]:
@@ -191,7 +193,7 @@ class SWALR(LRScheduler):
         self._anneal_strategy = strategy
         self.anneal_func = self._cosine_anneal if strategy == "cos" else self._linear_anneal
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         self._warn_if_outside_step()
         step = self._step_count - 1
         if self.anneal_epochs == 0:
@@ -201,9 +203,11 @@ class SWALR(LRScheduler):
         alpha = self.anneal_func(max(0, min(1, step / max(1, self.anneal_epochs))))
         return [g["swa_lr"] * alpha + lr * (1 - alpha) for g, lr in zip(self.optimizer.param_groups, prev_lrs)]
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's state, without the optimizer and the annealing function (rebuilt on load)."""
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "anneal_func")}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores the scheduler from a `state_dict()`."""
         self.__dict__.update(state_dict)
         self._set_anneal_func(self._anneal_strategy)

@@ -24,7 +24,7 @@ class GradientCheckError(AssertionError):
 class _Input:
     __slots__ = ("kind", "value", "dtype", "strided")
 
-    def __init__(self, kind, value, dtype=None, strided=False):
+    def __init__(self, kind, value, dtype=None, strided=False) -> None:
         self.kind = kind  # "diff" (float array differentiated), "const" (array), "other"
         self.value = value  # float64 array for "diff"; array for "const"; the object for "other"
         self.dtype = dtype  # the constant's dtype name, None for floats (they follow the run)
@@ -209,7 +209,7 @@ def _check_level(fn, specs, upstream, seed, opts, numpy_fn, numpy_vjp, grad_insi
 
 
 class _Context:
-    def __init__(self, what, device, dtype, specs):
+    def __init__(self, what, device, dtype, specs) -> None:
         self.what, self.device, self.dtype, self.specs = what, device, dtype, specs
 
     def where(self):

@@ -59,7 +59,7 @@ def flat_code(output, params=None, output_name=None, digits=2):
 
 
 class _Writer:
-    def __init__(self, graph, digits):
+    def __init__(self, graph, digits) -> None:
         self.graph = graph
         self.digits = digits
         self.rules = self._rules()

@@ -17,7 +17,7 @@ class Value:
 
     __slots__ = ("kind", "name", "tensor", "grad", "shape", "dtype", "producer", "output_nr", "consumers")
 
-    def __init__(self, kind, shape, dtype, tensor=None, grad=None, producer=None, output_nr=0):
+    def __init__(self, kind, shape, dtype, tensor=None, grad=None, producer=None, output_nr=0) -> None:
         self.kind = kind
         self.name = None
         self.tensor = tensor  # the forward value (a backprop Tensor), when the graph kept it
@@ -50,7 +50,7 @@ class Op:
 
     __slots__ = ("node", "name", "seq", "params", "inputs", "outputs", "upstream", "downstream", "saved")
 
-    def __init__(self, node):
+    def __init__(self, node) -> None:
         self.node = node
         self.name = node.op  # `mul`, `sigmoid`, `matmul`, or a custom Function's class name
         self.seq = node.sequence_nr
@@ -78,7 +78,7 @@ class Graph:
 
     __slots__ = ("ops", "leaves", "constants", "output")
 
-    def __init__(self, ops, leaves, constants, output):
+    def __init__(self, ops, leaves, constants, output) -> None:
         self.ops = ops
         self.leaves = leaves
         self.constants = constants
@@ -115,12 +115,14 @@ def no_graph_error(output, caller):
 
 def _walk(root):
     """Every node reachable from `root` with its `next_functions`, without recursion."""
-    node_type = type(root)
+    from backprop._core import Node
+
+    node_type = Node  # every grad_fn class (MulBackward0, ...) subclasses it
     edges = {root: root.next_functions}
     stack = [root]
     while stack:
         for fn, _ in edges[stack.pop()]:
-            if type(fn) is node_type and fn not in edges:
+            if isinstance(fn, node_type) and fn not in edges:
                 edges[fn] = fn.next_functions
                 stack.append(fn)
     return edges, node_type
@@ -159,7 +161,7 @@ def _param_names(params, caller):
 class _Namer:
     """Unique names: the user's first, then `prefix0`, `prefix1`, ... skipping taken ones."""
 
-    def __init__(self, taken):
+    def __init__(self, taken) -> None:
         self.taken = set(taken)
         self.counters = {}
 
@@ -222,7 +224,7 @@ def build(output, params=None, output_name=None, caller="draw"):
         kept = n.constant_inputs
         metadata = None
         for i, (fn, nr) in enumerate(edges[n]):
-            if type(fn) is node_type:
+            if isinstance(fn, node_type):
                 value = op_of[fn].outputs[nr]
             elif fn is not None:  # AccumulateGrad: a leaf
                 value = leaves.get(fn)

@@ -172,7 +172,7 @@ def op_detail(op):
 
 
 class _Painter:
-    def __init__(self, picture_class, graph, plan, show, rankdir, digits):
+    def __init__(self, picture_class, graph, plan, show, rankdir, digits) -> None:
         self.graph, self.plan, self.show, self.digits = graph, plan, show, digits
         self.missing_values = False
         self.dot = picture_class(

@@ -19,7 +19,7 @@ class Ctx:
 
     __slots__ = ("xs", "out", "g", "in_shapes", "out_shape", "in_dtypes", "out_dtype", "params")
 
-    def __init__(self, xs, out, g, in_shapes, out_shape, in_dtypes, out_dtype, params):
+    def __init__(self, xs, out, g, in_shapes, out_shape, in_dtypes, out_dtype, params) -> None:
         self.xs, self.out, self.g = xs, out, g
         self.in_shapes, self.out_shape = in_shapes, out_shape
         self.in_dtypes, self.out_dtype = in_dtypes, out_dtype
@@ -57,7 +57,7 @@ class Rule:
 
     __slots__ = ("forward", "vjps", "locals", "helpers", "broadcasts")
 
-    def __init__(self, forward, vjps, local_grads=None, helpers=(), broadcasts=True):
+    def __init__(self, forward, vjps, local_grads=None, helpers=(), broadcasts=True) -> None:
         self.forward = _code(forward)
         self.vjps = [_code(v) for v in vjps]
         self.locals = [_code(v) for v in local_grads] if local_grads else None

@@ -14,7 +14,7 @@ class Unit:
 
     __slots__ = ("id", "kind", "ops", "value")
 
-    def __init__(self, id, kind, ops=(), value=None):
+    def __init__(self, id, kind, ops=(), value=None) -> None:
         self.id = id
         self.kind = kind  # "op", "chain", "leaf" or "constant"
         self.ops = list(ops)  # for "op" and "chain": in forward order
@@ -35,7 +35,7 @@ class Plan:
     """The units to draw, the unit of each op and input value, and what was left out."""
 
     @without_gc
-    def __init__(self, graph, max_nodes):
+    def __init__(self, graph, max_nodes) -> None:
         self.graph = graph
         self.notes = []
         self.hidden_ops = 0

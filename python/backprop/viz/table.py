@@ -18,7 +18,7 @@ class GradientRow:
 
     __slots__ = ("node", "input", "upstream", "local", "local_formula", "downstream", "summed_to")
 
-    def __init__(self, node, input, upstream, local, local_formula, downstream, summed_to=None):
+    def __init__(self, node, input, upstream, local, local_formula, downstream, summed_to=None) -> None:
         self.node, self.input = node, input
         self.upstream, self.local, self.local_formula, self.downstream = upstream, local, local_formula, downstream
         self.summed_to = summed_to  # the input's shape, when its gradient was summed down to it
@@ -31,7 +31,7 @@ class GradientTable:
     """Rows in backward order (the output's op first). Prints as text; shows as an HTML
     table in notebooks."""
 
-    def __init__(self, rows, digits=2):
+    def __init__(self, rows, digits=2) -> None:
         self.rows = rows
         self.digits = digits
 

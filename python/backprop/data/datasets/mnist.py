@@ -35,7 +35,7 @@ class _IDXImages(Dataset):
     classes = []
     how_to_get = ""
 
-    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False) -> None:
         from backprop import from_numpy
 
         if root is None:

@@ -1,5 +1,7 @@
 """Gradient clipping: by the global norm of all gradients, or by value."""
 
+from typing import Any
+
 import math
 
 from backprop._core import Tensor
@@ -16,7 +18,7 @@ def _grads(parameters):
     return [p.grad for p in _as_list(parameters) if p.grad is not None]
 
 
-def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+def get_total_norm(tensors: Any, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """The `norm_type`-norm of all `tensors` taken together (as if concatenated), a 0-dim
     tensor on the first tensor's device; 0 for no tensors. `foreach` is accepted for
     PyTorch compatibility (the norms are one engine reduction each either way)."""
@@ -44,7 +46,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     return total
 
 
-def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+def clip_grads_with_norm_(parameters: Any, max_norm: float, total_norm: Tensor, foreach: bool | None = None) -> None:
     """Scales the gradients of `parameters` by min(1, max_norm / (total_norm + 1e-6)), in place,
     without reading the norm back to the host."""
     grads = _grads(parameters)
@@ -56,7 +58,9 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
             g.mul_(coef.to(g.device).to(g.dtype))
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+def clip_grad_norm_(
+    parameters: Any, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach: bool | None = None
+) -> Tensor:
     """Scales all gradients together so their global `norm_type`-norm is at most `max_norm`.
 
     Returns the global norm before clipping (a 0-dim tensor). Gradients are multiplied by
@@ -68,7 +72,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total
 
 
-def clip_grad_value_(parameters, clip_value, foreach=None):
+def clip_grad_value_(parameters: Any, clip_value: float, foreach: bool | None = None) -> None:
     """Clamps every gradient element into [-clip_value, clip_value], in place."""
     with no_grad():
         for g in _grads(parameters):

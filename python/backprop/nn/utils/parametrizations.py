@@ -18,7 +18,7 @@ def _norm_except_dim(v, dim):
 
 
 class _WeightNorm(Module):
-    def __init__(self, dim=0):
+    def __init__(self, dim=0) -> None:
         super().__init__()
         self.dim = dim
 
@@ -39,7 +39,7 @@ def weight_norm(module, name="weight", dim=0):
 
 
 class _SpectralNorm(Module):
-    def __init__(self, weight, n_power_iterations=1, dim=0, eps=1e-12):
+    def __init__(self, weight, n_power_iterations=1, dim=0, eps=1e-12) -> None:
         super().__init__()
         ndim = weight.dim()
         if n_power_iterations <= 0:

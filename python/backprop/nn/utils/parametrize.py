@@ -42,7 +42,7 @@ def _store(module, name, value, like):
 class ParametrizationList(ModuleList):
     """The parametrizations of one tensor, applied in order, and the originals they act on."""
 
-    def __init__(self, modules, original, unsafe=False):
+    def __init__(self, modules, original, unsafe=False) -> None:
         if len(modules) == 0:
             raise ValueError("ParametrizationList requires one or more modules.")
         super().__init__(modules)
@@ -90,6 +90,7 @@ class ParametrizationList(ModuleList):
             )
 
     def originals(self):
+        """The unconstrained tensors the parametrizations are computed from (`original`, or `original0, original1, ...`)."""
         if self.is_tensor:
             return (self.original,)
         return tuple(getattr(self, f"original{i}") for i in range(self.ntensors))
@@ -151,6 +152,7 @@ def is_parametrized(module, tensor_name=None):
 
 
 def type_before_parametrizations(module):
+    """The class `module` had before `register_parametrization` gave it a parametrized subclass."""
     return module.__class__._parametrized_base if is_parametrized(module) else type(module)
 
 

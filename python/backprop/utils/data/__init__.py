@@ -19,7 +19,7 @@ _TARGET = "backprop.data."
 
 
 class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, target):
+    def __init__(self, target) -> None:
         self.target = target
 
     def create_module(self, spec):
