@@ -137,6 +137,25 @@ def scalar_rows(quick):
 # ---- matmul ------------------------------------------------------------------------------
 
 
+LEVELS = ("avx512", "avx2", "baseline")
+
+
+def cpu_levels():
+    """The CPU kernel levels this machine runs, widest (what `auto` picks) first."""
+    cap = bp.get_cpu_capability()
+    return list(LEVELS[LEVELS.index(cap) :])
+
+
+def gflops_per_level(flops, fn, kw):
+    """backprop's GFLOP/s at every CPU kernel level, `auto`'s first."""
+    out = []
+    for level in cpu_levels():
+        bp.set_cpu_kernels(level)
+        out.append(flops / best_time(fn, **kw) / 1e9)
+    bp.set_cpu_kernels("auto")
+    return out
+
+
 def matmul_rows(quick):
     sizes = [64, 256] if quick else [64, 256, 1024, 2048]
     rows = []
@@ -145,18 +164,48 @@ def matmul_rows(quick):
             rng = np.random.default_rng(n)
             a = rng.standard_normal((n, n)).astype(dtype)
             b = rng.standard_normal((n, n)).astype(dtype)
-            flops = 2 * n**3
-            kw = dict(repeat=3, min_time=0.05) if quick else dict(repeat=5, min_time=0.5)
-            ba, bb = bp.from_numpy(a), bp.from_numpy(b)
-            g_bp = flops / best_time(lambda: ba @ bb, **kw) / 1e9
-            g_np = flops / best_time(lambda: a @ b, **kw) / 1e9
-            g_t = None
-            if torch:
-                ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-                g_t = flops / best_time(lambda: ta @ tb, **kw) / 1e9
-            target = ">= 0.9" if n >= 256 else ""
-            rows.append([dtype, n, fmt(g_bp, 1), fmt(g_np, 1), fmt(g_t, 1), fmt(ratio(g_bp, g_np)), fmt(ratio(g_bp, g_t)), target])
+            rows.append(product_row(f"{dtype} {n}", a, b, lambda x, y: x @ y, n, quick, ">= 1.0" if n >= 256 else ""))
     return rows
+
+
+def product_row(name, a, b, op, depth, quick, target):
+    """One row: backprop at every CPU level, NumPy and PyTorch on `op(a, b)` (operands may be
+    transposed views) contracting over `depth`, in GFLOP/s."""
+    flops = 2 * int(np.prod(op(a, b).shape)) * depth
+    kw = dict(repeat=3, min_time=0.05) if quick else dict(repeat=5, min_time=0.4)
+    ba, bb = bp.from_numpy(np.ascontiguousarray(a)), bp.from_numpy(np.ascontiguousarray(b))
+    ours = gflops_per_level(flops, lambda: op(ba, bb), kw)
+    g_np = flops / best_time(lambda: op(a, b), **kw) / 1e9
+    g_t = None
+    if torch:
+        ta, tb = torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(b))
+        g_t = flops / best_time(lambda: op(ta, tb), **kw) / 1e9
+    return [name, *(fmt(g, 1) for g in ours), fmt(g_np, 1), fmt(g_t, 1), fmt(ratio(ours[0], g_np)), fmt(ratio(ours[0], g_t)), target]
+
+
+def shape_rows(quick):
+    """Transposed operands and the 784-512-512-10 MLP's own products (forward `x @ w.T`,
+    backward `g.T @ x` and `g @ w`), float32, at batch 64 and 512 (4096 outside --quick)."""
+    rng = np.random.default_rng(1)
+    f32 = lambda *s: rng.standard_normal(s).astype("float32")  # noqa: E731
+    n = 256 if quick else 1024
+    cases = [
+        (f"{n}: a @ b.T", f32(n, n), f32(n, n), lambda x, y: x @ y.T, n),
+        (f"{n}: a.T @ b", f32(n, n), f32(n, n), lambda x, y: x.T @ y, n),
+        (f"{n} f64: a @ b.T", f32(n, n).astype("float64"), f32(n, n).astype("float64"), lambda x, y: x @ y.T, n),
+        (f"batched 8x{n // 4}^2 @ b.T", f32(8, n // 4, n // 4), f32(8, n // 4, n // 4), lambda x, y: x @ y.mT, n // 4),
+    ]
+    for batch in (64, 512) if quick else (64, 512, 4096):
+        cases += [
+            (f"{batch}x784 @ (512x784).T", f32(batch, 784), f32(512, 784), lambda x, y: x @ y.T, 784),
+            (f"{batch}x512 @ (512x512).T", f32(batch, 512), f32(512, 512), lambda x, y: x @ y.T, 512),
+            (f"{batch}x512 @ (10x512).T", f32(batch, 512), f32(10, 512), lambda x, y: x @ y.T, 512),
+            (f"({batch}x512).T @ {batch}x784", f32(batch, 512), f32(batch, 784), lambda x, y: x.T @ y, batch),
+            (f"({batch}x10).T @ {batch}x512", f32(batch, 10), f32(batch, 512), lambda x, y: x.T @ y, batch),
+            (f"{batch}x10 @ 10x512", f32(batch, 10), f32(10, 512), lambda x, y: x @ y, 10),
+            (f"{batch}x512 @ 512x512", f32(batch, 512), f32(512, 512), lambda x, y: x @ y, 512),
+        ]
+    return [product_row(name, a, b, op, depth, quick, ">= 1.0") for name, a, b, op, depth in cases]
 
 
 # ---- tensor ops of the breadth issue ---------------------------------------------------
@@ -254,10 +303,19 @@ def main():
         ["circuit", "backprop", "micrograd", "pytorch", "bp/micrograd", "bp/pytorch", "target bp/micrograd"],
         scalar_rows(args.quick),
     )
+    levels = cpu_levels()
+    level_cols = [f"bp {lv}" + (" (auto)" if i == 0 else "") for i, lv in enumerate(levels)]
+    print(f"\nbackprop CPU kernels: this CPU runs {', '.join(levels)} (BACKPROP_CPU_KERNELS / bp.set_cpu_kernels); "
+          f"threads: {bp.get_num_threads()}; ratios use auto")
     print_table(
         "Matmul n x n @ n x n (GFLOP/s, higher is better)",
-        ["dtype", "n", "backprop", "numpy", "pytorch", "bp/numpy", "bp/pytorch", "target"],
+        ["dtype n", *level_cols, "numpy", "pytorch", "bp/numpy", "bp/pytorch", "target"],
         matmul_rows(args.quick),
+    )
+    print_table(
+        "Matmul: transposed operands and the MLP's shapes, float32 unless said (GFLOP/s)",
+        ["product", *level_cols, "numpy", "pytorch", "bp/numpy", "bp/pytorch", "target"],
+        shape_rows(args.quick),
     )
     print_table(
         "Tensor ops (milliseconds per call, lower is better)",

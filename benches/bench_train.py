@@ -1,16 +1,20 @@
 """Training benchmarks for the lecture's 784-512-512-10 MLP (ReLU, dropout 0.4, AdamW 5e-4).
 
-    python benches/bench_train.py            train-step table: batch 64 and 512, in ms, for
-                                             backprop, a hand-written NumPy version (forward,
+    python benches/bench_train.py            train-step tables, batch 64 to 4096, in ms, for
+                                             backprop (at every CPU kernel level this machine
+                                             runs), a hand-written NumPy version (forward,
                                              backward and AdamW written out, as in the
-                                             lecture's "flat" backprop) and PyTorch (CPU)
+                                             lecture's "flat" backprop), PyTorch (CPU) and JAX
+                                             (jit), once with 1 thread per library and once
+                                             with all cores; batch 64 also gets the step's
+                                             compute bound from the measured matmul peak
     python benches/bench_train.py --fashion  the demo's full run (5 epochs of Fashion-MNIST):
                                              seconds per epoch and test accuracy, backprop
                                              against PyTorch training the same model the same way
     python benches/bench_train.py --rss      peak resident memory over 10,000 train steps
     python benches/bench_train.py --smoke    a few steps of each, for CI
-    --threads N                              limit every library to N threads (rayon, OpenMP,
-                                             OpenBLAS/MKL); by default each uses all cores
+    --threads N                              only the table for N threads per library (rayon,
+                                             OpenMP, OpenBLAS/MKL, XLA); by default 1 and all
 
 All timings are medians of interleaved rounds (each implementation takes its turn in every
 round, so load on the machine hits all of them alike), measured in one process.
@@ -32,7 +36,26 @@ from backprop.nn import functional as F
 
 SIZES = (784, 512, 512, 10)
 P_DROP, LR, WEIGHT_DECAY, BETAS, EPS = 0.4, 5e-4, 1e-2, (0.9, 0.999), 1e-8
-TARGETS = {64: {"torch": 0.67, "numpy": 0.2}, 512: {"torch": 1.0}}
+BATCHES = (64, 256, 512, 1024, 4096)
+#: backprop's step at most this fraction of the fastest reference's (issue 16).
+TARGET_VS_BEST = 0.8
+#: and at batch 64 within this factor of the compute bound.
+TARGET_VS_BOUND = 2.0
+#: steps per timed round, about 0.1-0.5 s of work each
+STEPS = {64: 40, 256: 15, 512: 8, 1024: 4, 4096: 2}
+
+
+def step_flops(batch):
+    """Floating-point operations of one train step's matmuls (what the bound counts).
+
+    Forward `x @ w.T` per layer, backward `g.T @ x` for every weight gradient and `g @ w`
+    for the input gradient of every layer but the first (the images need no gradient):
+    2 flops per multiply-add. Element-wise work (ReLU, dropout, softmax, AdamW) is left out;
+    it is memory-bound and small beside the products.
+    """
+    layers = list(zip(SIZES[:-1], SIZES[1:]))
+    macs = sum(i * o for i, o in layers) * 2 + sum(i * o for i, o in layers[1:])
+    return 2 * batch * macs
 
 
 def try_torch():
@@ -49,7 +72,9 @@ def try_torch():
 class BackpropStep:
     name = "backprop"
 
-    def __init__(self, batch, seed=0):
+    def __init__(self, batch, seed=0, level=None):
+        if level is not None:
+            bp.set_cpu_kernels(level)
         bp.manual_seed(seed)
         self.model = MLP()
         self.opt = bp.optim.AdamW(self.model.parameters(), lr=LR)
@@ -161,10 +186,106 @@ class TorchStep:
         return loss
 
 
+def try_jax():
+    try:
+        import jax
+    except ImportError:
+        return None
+    return jax
+
+
+class JaxStep:
+    """The same step as the NumPy one, written with jax.numpy and compiled whole by jax.jit
+    (forward, jax.grad's backward and AdamW in one XLA program)."""
+
+    name = "jax"
+
+    def __init__(self, batch, seed=0):
+        import jax
+        import jax.numpy as jnp
+
+        key = jax.random.PRNGKey(seed)
+        params = []
+        for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+            key, kw, kb = jax.random.split(key, 3)
+            bound = 1 / math.sqrt(fan_in)
+            params.append(jax.random.uniform(kw, (fan_out, fan_in), jnp.float32, -bound, bound))
+            params.append(jax.random.uniform(kb, (fan_out,), jnp.float32, -bound, bound))
+        key, kx, ky = jax.random.split(key, 3)
+        self.x = jax.random.normal(kx, (batch, 784), jnp.float32)
+        self.y = jax.random.randint(ky, (batch,), 0, 10)
+        keep = 1 - P_DROP
+
+        def loss_fn(params, x, y, key):
+            w1, b1, w2, b2, w3, b3 = params
+            k1, k2 = jax.random.split(key)
+            h = jax.nn.relu(x @ w1.T + b1) * jax.random.bernoulli(k1, keep, (x.shape[0], 512)) / keep
+            h = jax.nn.relu(h @ w2.T + b2) * jax.random.bernoulli(k2, keep, (x.shape[0], 512)) / keep
+            logits = h @ w3.T + b3
+            logp = jax.nn.log_softmax(logits)
+            return -jnp.take_along_axis(logp, y[:, None], axis=1).mean()
+
+        def step(params, m, v, t, x, y, key):
+            key, sub = jax.random.split(key)
+            loss, grads = jax.value_and_grad(loss_fn)(params, x, y, sub)
+            t = t + 1
+            b1_, b2_ = BETAS
+            step_size = LR / (1 - b1_**t)
+            bc2_sqrt = jnp.sqrt(1 - b2_**t)
+            new_p, new_m, new_v = [], [], []
+            for p, g, mi, vi in zip(params, grads, m, v):
+                p = p * (1 - LR * WEIGHT_DECAY)
+                mi = b1_ * mi + (1 - b1_) * g
+                vi = b2_ * vi + (1 - b2_) * g * g
+                p = p - step_size * mi / (jnp.sqrt(vi) / bc2_sqrt + EPS)
+                new_p.append(p)
+                new_m.append(mi)
+                new_v.append(vi)
+            return new_p, new_m, new_v, t, key, loss
+
+        self.jstep = jax.jit(step, donate_argnums=(0, 1, 2))
+        self.state = (params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], jnp.float32(0), key)
+
+    def __call__(self):
+        params, m, v, t, key = self.state
+        params, m, v, t, key, loss = self.jstep(params, m, v, t, self.x, self.y, key)
+        self.state = (params, m, v, t, key)
+        return loss.block_until_ready()
+
+
 # ---- timing ------------------------------------------------------------------------------
 
 
-IMPLS = {"backprop": BackpropStep, "numpy": NumpyStep, "pytorch": TorchStep}
+IMPLS = {"backprop": BackpropStep, "numpy": NumpyStep, "pytorch": TorchStep, "jax": JaxStep}
+
+#: CPU kernel levels, widest first (backprop.set_cpu_kernels).
+LEVELS = ("avx512", "avx2", "baseline")
+
+
+def make_step(impl, batch):
+    """`backprop` runs at the level chosen by `auto`; `backprop:avx2` forces one."""
+    name, _, level = impl.partition(":")
+    if name == "backprop":
+        return BackpropStep(batch, level=level or None)
+    return IMPLS[name](batch)
+
+
+def matmul_peak_gflops():
+    """The best of backprop's and NumPy's float32 1024 x 1024 matmul, in GFLOP/s (the peak
+    the compute bound divides by), with the thread settings of the calling process."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024), dtype=np.float32)
+    ba = bp.from_numpy(a)
+    best = {}
+    for name, f in (("backprop", lambda: ba @ ba), ("numpy", lambda: a @ a)):
+        f()
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t0)
+        best[name] = 2 * 1024**3 / min(times) / 1e9
+    return max(best.values())
 
 
 def _worker(conn, impl, batch):
@@ -174,12 +295,15 @@ def _worker(conn, impl, batch):
     worker threads spin for a while after each parallel region, and on a small machine the
     spinning threads of one library would steal the cores of the next one being timed.
     """
-    step = IMPLS[impl](batch)
+    step = make_step(impl, batch) if impl != "peak" else None
     while True:
         steps = conn.recv()
         if steps is None:
             conn.close()
             return
+        if step is None:  # the matmul-peak probe, measured under the same thread settings
+            conn.send((matmul_peak_gflops(), 0.0))
+            continue
         gc.collect()
         start, cpu = time.perf_counter(), time.process_time()
         for _ in range(steps):
@@ -219,42 +343,71 @@ def median_ms(names, batch, steps, rounds):
     return median(wall), median(cpu)
 
 
-def step_table(smoke=False):
-    torch = try_torch()
-    threads = os.environ.get("RAYON_NUM_THREADS", "all")
-    print(f"Train step of the {'-'.join(map(str, SIZES))} MLP (ReLU, dropout {P_DROP}, AdamW), CPU, {os.cpu_count()} cores, threads per library: {threads}")
-    if torch is not None:
-        print(f"PyTorch {torch.__version__}, NumPy {np.__version__}; load average {os.getloadavg()[0]:.2f}")
-    else:
-        print(f"PyTorch: not installed (its column is reported as missing); NumPy {np.__version__}")
-    header = f"{'batch':>5}  {'backprop ms':>11}  {'numpy ms':>9}  {'pytorch ms':>10}  {'bp/numpy':>8}  {'bp/pytorch':>10}  targets"
+def thread_env(threads):
+    """Environment variables that limit every library to `threads` threads (None: all cores),
+    read by each library when a worker process imports it."""
+    env = {}
+    for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads) if threads else None
+    xla = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" if threads == 1 else None
+    env["XLA_FLAGS"] = xla
+    return env
+
+
+def step_table(threads=None, smoke=False):
+    """One table: every batch size, every implementation, `threads` threads each (None: all)."""
+    for var, value in thread_env(threads).items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+    torch, jax = try_torch(), try_jax()
+    cap = bp.get_cpu_capability()
+    levels = [lv for lv in LEVELS[LEVELS.index(cap) :]]
+    ours = ["backprop"] + [f"backprop:{lv}" for lv in levels[1:]]
+    refs = ["numpy"] + (["pytorch"] if torch is not None else []) + (["jax"] if jax is not None else [])
+    label = f"{threads} thread{'s' if threads != 1 else ''}" if threads else f"all threads ({os.cpu_count()})"
+    print(f"\nTrain step of the {'-'.join(map(str, SIZES))} MLP (ReLU, dropout {P_DROP}, AdamW), CPU, {label} per library, ms per step (median)")
+    print(
+        f"backprop kernels: auto = {cap}; NumPy {np.__version__}; PyTorch {torch.__version__ if torch else 'not installed'}; "
+        f"JAX {jax.__version__ if jax else 'not installed (pip install jax for its row)'}; load average {os.getloadavg()[0]:.2f}"
+    )
+    batches = (64, 256) if smoke else BATCHES
+    cols = [f"bp {lv}" for lv in levels] + [r for r in refs] + ["best ref", "bp/best", f"<= {TARGET_VS_BEST}", "bound", "bp/bound"]
+    header = f"{'batch':>5}  " + "  ".join(f"{c:>9}" for c in cols)
     print(header)
     print("-" * len(header))
     results, cpu_rows = {}, []
-    for batch in (64, 512):
-        names = ["backprop", "numpy"] + (["pytorch"] if torch is not None else [])
-        steps = 3 if smoke else (100 if batch == 64 else 20)
-        rounds = 1 if smoke else 7
+    for batch in batches:
+        names = ours + refs + (["peak"] if batch == 64 else [])
+        steps = 2 if smoke else STEPS[batch]
+        rounds = 1 if smoke else 5
         ms, cpu = median_ms(names, batch, steps, rounds)
         results[batch] = ms
         cpu_rows.append((batch, cpu))
-        torch_ms = ms.get("pytorch")
-        r_np = ms["backprop"] / ms["numpy"]
-        r_pt = ms["backprop"] / torch_ms if torch_ms else None
-        goals = []
-        for ref, limit in TARGETS[batch].items():
-            ratio = r_pt if ref == "torch" else r_np
-            verdict = "missing" if ratio is None else ("met" if ratio <= limit else "NOT met")
-            goals.append(f"<= {limit}x {ref}: {verdict}")
+        best_name = min(refs, key=lambda r: ms[r])
+        best = ms[best_name]
+        ratio = ms["backprop"] / best
+        cells = [f"{ms[n]:.2f}" for n in ours] + [f"{ms[r]:.2f}" for r in refs]
+        cells += [best_name, f"{ratio:.2f}", "met" if ratio <= TARGET_VS_BEST else "NOT met"]
+        if batch == 64:
+            # ms["peak"] holds the probe's GFLOP/s, not a time
+            bound_ms = step_flops(batch) / (ms["peak"] * 1e9) * 1e3
+            r_bound = ms["backprop"] / bound_ms
+            verdict = "met" if r_bound <= TARGET_VS_BOUND else "NOT met"
+            cells += [f"{bound_ms:.2f}", f"{r_bound:.2f} {verdict}"]
+        else:
+            cells += ["", ""]
+        print(f"{batch:>5}  " + "  ".join(f"{c:>9}" for c in cells), flush=True)
+    peak = results[64].get("peak") if 64 in results else None
+    if peak:
         print(
-            f"{batch:>5}  {ms['backprop']:>11.2f}  {ms['numpy']:>9.2f}  "
-            f"{(f'{torch_ms:.2f}' if torch_ms else 'missing'):>10}  {r_np:>8.2f}  "
-            f"{(f'{r_pt:.2f}' if r_pt else 'missing'):>10}  {'; '.join(goals)}",
-            flush=True,
+            f"bound: {step_flops(64) / 1e6:.0f} MFLOP of matmuls per batch-64 step at the measured float32 matmul peak of "
+            f"{peak:.0f} GFLOP/s (best of backprop and NumPy, 1024^3); target bp <= {TARGET_VS_BOUND}x bound"
         )
-    print("CPU time per step (all threads, ms; robust to other load on the machine):")
+    print("CPU time per step (all threads of the process, ms; robust to other load on the machine):")
     for batch, cpu in cpu_rows:
-        print(f"{batch:>5}  " + "  ".join(f"{name} {v:.2f}" for name, v in cpu.items()))
+        print(f"{batch:>5}  " + "  ".join(f"{name} {v:.2f}" for name, v in cpu.items() if name != "peak"))
     return results
 
 
@@ -378,12 +531,8 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="a few steps of each mode (CI)")
     parser.add_argument("--threads", type=int, help="threads for every library (default: all cores)")
     args = parser.parse_args(argv)
-    if args.threads:
-        # Read by each library when its worker process imports it.
-        for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
     if args.smoke:  # exercises every mode; the numbers of so short a run mean nothing
-        step_table(smoke=True)
+        step_table(threads=1, smoke=True)
         fashion_run(smoke=True)
         rss_run(smoke=True)
         return 0
@@ -392,7 +541,8 @@ def main(argv=None):
     elif args.rss:
         return 0 if rss_run() else 1
     else:
-        step_table()
+        for threads in [args.threads] if args.threads else [1, None]:
+            step_table(threads)
     return 0
 
 

@@ -47,6 +47,7 @@ from backprop._repr import get_printoptions, printoptions, set_printoptions
 from backprop._size import Size
 from backprop import _tensor_names
 from backprop._core import LinAlgError, addmm, addmv, baddbmm, bmm, diag, diag_embed, diagonal, mv, outer, trace, tril, triu
+from backprop._core import get_cpu_capability, get_cpu_kernels, get_num_threads, set_cpu_kernels, set_num_threads
 from backprop._products import cdist, cross, einsum, kron, tensordot
 from backprop._shape_ops import *  # noqa: F403  (flip, roll, scatter, meshgrid, hstack, ...: see its __all__)
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled

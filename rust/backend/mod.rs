@@ -5,6 +5,7 @@ mod host;
 mod matmul_shape;
 mod optim_rule;
 mod scan;
+pub mod cpu_runtime;
 
 pub use crate::kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 pub use crate::kinds::ScanKind;

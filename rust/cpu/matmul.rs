@@ -4,7 +4,8 @@
 use super::SendPtr;
 use crate::backend::MatmulShape;
 use crate::error::{dtype_err, Result};
-use crate::tensor::{numel, DType, Element, IntoStorageVec, Tensor};
+use super::isa::{self, Isa};
+use crate::tensor::{numel, DType, Element, Float, IntoStorageVec, Tensor};
 use gemm::Parallelism;
 use smallvec::SmallVec;
 
@@ -38,7 +39,7 @@ unsafe fn gemm_into<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, read_
     if m == 0 || n == 0 || k == 0 {
         return; // the destination already holds zeros (or the bias)
     }
-    let threads = rayon::current_num_threads();
+    let threads = super::threads::num_threads();
     if m * n * k < GEMM_PARALLEL_FLOPS || threads < 2 {
         return gemm_tile(m, n, k, dst, n, read_dst, a, am, b, bm);
     }
@@ -108,6 +109,12 @@ unsafe fn gemm_tile<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, dst_r
 
 /// `dst = (dst if read_dst) + a @ b` for any destination strides, on the calling thread.
 ///
+/// Floats run the `gemm` crate's kernels of the instruction-set level in force
+/// (`isa::active`). On x86-64 the level's kernels are called by name (the crate's own entry
+/// point would pick the widest by itself), so a forced level runs exactly what a machine of
+/// that class runs; `baseline` there is the portable kernel below, compiled for SSE2. Elsewhere
+/// the crate's entry point runs (NEON on aarch64, the baseline of that target).
+///
 /// # Safety
 /// As `gemm_into`.
 #[allow(clippy::too_many_arguments)]
@@ -124,43 +131,130 @@ unsafe fn gemm_raw<T: Element>(
     b: *const T,
     bm: Mat,
 ) {
-    match T::DTYPE {
-        DType::F32 | DType::F64 => {
-            let one = T::from_f64(1.0);
-            gemm::gemm(
-                m,
-                n,
-                k,
-                dst,
-                dst_cs,
-                dst_rs,
-                read_dst,
-                a.add(am.offset),
-                am.cs,
-                am.rs,
-                b.add(bm.offset),
-                bm.cs,
-                bm.rs,
-                one,
-                one,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
+    if !matches!(T::DTYPE, DType::F32 | DType::F64) {
+        return int_gemm(m, n, k, dst, dst_cs, dst_rs, read_dst, a, am, b, bm);
+    }
+    let (a, b) = (a.add(am.offset), b.add(bm.offset));
+    #[cfg(target_arch = "x86_64")]
+    {
+        use gemm_common::gemm::gemm_basic_generic as generic;
+        use gemm_common::simd::{MixedSimd, V3, V4};
+        use gemm_f32::microkernel::{avx512f::f32 as s16, fma::f32 as s8};
+        use gemm_f64::microkernel::{avx512f::f64 as d8, fma::f64 as d4};
+        let p = Parallelism::None;
+        let fma32 = |x: f32, y: f32, z: f32| x * y + z;
+        let fma64 = |x: f64, y: f64, z: f64| x * y + z;
+        let (d32, a32, b32) = (dst as *mut f32, a as *const f32, b as *const f32);
+        let (d64, a64, b64) = (dst as *mut f64, a as *const f64, b as *const f64);
+        let f32_ = T::DTYPE == DType::F32;
+        // The type parameters are those the crate's own dispatch instantiates for the level
+        // (`gemm_common::gemm_def!`): N lanes per vector, MR = MR_DIV_N * N rows per tile. A
+        // level whose vector type the CPU lacks (not expected: `isa` checked) runs portably.
+        macro_rules! level {
+            ($simd:ty, $t:ty, $k:ident, $n:literal, $d:expr, $a:expr, $b:expr, $fma:expr) => {
+                match <$simd as MixedSimd<$t, $t, $t, $t>>::try_new() {
+                    Some(simd) => generic::<_, $t, $n, { $k::MR_DIV_N * $n }, { $k::NR }, { $k::MR_DIV_N }, { $k::H_M }, { $k::H_N }>(
+                        simd, m, n, k, $d, dst_cs, dst_rs, read_dst, $a, am.cs, am.rs, $b, bm.cs, bm.rs, 1.0, 1.0, false, false, false, $fma, &$k::UKR, &$k::H_UKR,
+                        false, p,
+                    ),
+                    None => portable_gemm::<$t>(m, n, k, $d, dst_cs, dst_rs, read_dst, $a, am, $b, bm),
+                }
+            };
         }
-        _ => {
-            // int64: a plain triple loop (rare: index arithmetic, tests).
-            for i in 0..m {
-                for j in 0..n {
-                    let d = dst.offset(i as isize * dst_rs + j as isize * dst_cs);
-                    let mut acc = if read_dst { (*d).to_i64() } else { 0 };
-                    for p in 0..k {
-                        let x = (*a.add((am.offset as isize + i as isize * am.rs + p as isize * am.cs) as usize)).to_i64();
-                        let y = (*b.add((bm.offset as isize + p as isize * bm.rs + j as isize * bm.cs) as usize)).to_i64();
-                        acc = acc.wrapping_add(x.wrapping_mul(y));
+        match isa::active() {
+            Isa::Avx512 if f32_ => level!(V4, f32, s16, 16, d32, a32, b32, fma32),
+            Isa::Avx512 => level!(V4, f64, d8, 8, d64, a64, b64, fma64),
+            Isa::Avx2 if f32_ => level!(V3, f32, s8, 8, d32, a32, b32, fma32),
+            Isa::Avx2 => level!(V3, f64, d4, 4, d64, a64, b64, fma64),
+            Isa::Baseline if f32_ => portable_gemm::<f32>(m, n, k, d32, dst_cs, dst_rs, read_dst, a32, am, b32, bm),
+            Isa::Baseline => portable_gemm::<f64>(m, n, k, d64, dst_cs, dst_rs, read_dst, a64, am, b64, bm),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let one = T::from_f64(1.0);
+        gemm::gemm(m, n, k, dst, dst_cs, dst_rs, read_dst, a, am.cs, am.rs, b, bm.cs, bm.rs, one, one, false, false, false, Parallelism::None);
+    }
+}
+
+/// int64: a plain triple loop (rare: index arithmetic, tests).
+///
+/// # Safety
+/// As `gemm_into`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn int_gemm<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, dst_cs: isize, dst_rs: isize, read_dst: bool, a: *const T, am: Mat, b: *const T, bm: Mat) {
+    for i in 0..m {
+        for j in 0..n {
+            let d = dst.offset(i as isize * dst_rs + j as isize * dst_cs);
+            let mut acc = if read_dst { (*d).to_i64() } else { 0 };
+            for p in 0..k {
+                let x = (*a.add((am.offset as isize + i as isize * am.rs + p as isize * am.cs) as usize)).to_i64();
+                let y = (*b.add((bm.offset as isize + p as isize * bm.rs + j as isize * bm.cs) as usize)).to_i64();
+                acc = acc.wrapping_add(x.wrapping_mul(y));
+            }
+            *d = T::from_i64(acc);
+        }
+    }
+}
+
+/// Rows and columns of the portable kernel's register tile, and its depth block.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const PORTABLE_MR: usize = 4;
+const PORTABLE_NR: usize = 8;
+const PORTABLE_KC: usize = 256;
+
+/// A portable blocked product (`a`, `b` point at element `[0, 0]`): `b` is packed in panels of `PORTABLE_NR` columns and `a` in
+/// strips of `PORTABLE_MR` rows, both contiguous along the depth, and a `4 x 8` tile of
+/// accumulators is kept in registers, in plain array code the compiler vectorises for the
+/// target's baseline (SSE2). It is the `baseline` level on x86-64: what a CPU without AVX2
+/// gets, and the row a benchmark prints for it.
+///
+/// # Safety
+/// As `gemm_into`.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+unsafe fn portable_gemm<T: Float>(m: usize, n: usize, k: usize, dst: *mut T, dst_cs: isize, dst_rs: isize, read_dst: bool, a: *const T, am: Mat, b: *const T, bm: Mat) {
+    const MR: usize = PORTABLE_MR;
+    const NR: usize = PORTABLE_NR;
+    let at = |i: usize, p: usize| *a.offset(i as isize * am.rs + p as isize * am.cs);
+    let bt = |p: usize, j: usize| *b.offset(p as isize * bm.rs + j as isize * bm.cs);
+    let panels = n.div_ceil(NR);
+    let mut packed_b = vec![T::ZERO; panels * NR * PORTABLE_KC.min(k)];
+    let mut packed_a = vec![T::ZERO; MR * PORTABLE_KC.min(k)];
+    for p0 in (0..k).step_by(PORTABLE_KC) {
+        let kc = PORTABLE_KC.min(k - p0);
+        for jp in 0..panels {
+            let panel = &mut packed_b[jp * NR * kc..(jp + 1) * NR * kc];
+            for p in 0..kc {
+                for jj in 0..NR {
+                    let j = jp * NR + jj;
+                    panel[p * NR + jj] = if j < n { bt(p0 + p, j) } else { T::ZERO };
+                }
+            }
+        }
+        let accumulate = read_dst || p0 > 0;
+        for i0 in (0..m).step_by(MR) {
+            let rows = MR.min(m - i0);
+            for p in 0..kc {
+                for ii in 0..MR {
+                    packed_a[p * MR + ii] = if ii < rows { at(i0 + ii, p0 + p) } else { T::ZERO };
+                }
+            }
+            for jp in 0..panels {
+                let panel = &packed_b[jp * NR * kc..(jp + 1) * NR * kc];
+                let mut acc = [[T::ZERO; NR]; MR];
+                for (av, bv) in packed_a[..MR * kc].chunks_exact(MR).zip(panel.chunks_exact(NR)) {
+                    for ii in 0..MR {
+                        for jj in 0..NR {
+                            acc[ii][jj] = acc[ii][jj] + av[ii] * bv[jj];
+                        }
                     }
-                    *d = T::from_i64(acc);
+                }
+                for (ii, row) in acc.iter().enumerate().take(rows) {
+                    for (jj, &v) in row.iter().enumerate().take(NR.min(n - jp * NR)) {
+                        let d = dst.offset((i0 + ii) as isize * dst_rs + (jp * NR + jj) as isize * dst_cs);
+                        *d = if accumulate { *d + v } else { v };
+                    }
                 }
             }
         }

@@ -6,6 +6,7 @@
 pub mod copy;
 pub mod elementwise;
 pub mod index;
+pub mod isa;
 pub mod linalg;
 pub mod matmul;
 pub mod norm;
@@ -16,6 +17,7 @@ pub mod scan;
 pub mod softmax;
 pub mod sort;
 pub mod strided;
+pub mod threads;
 
 /// Elements below which a kernel stays on the calling thread. Python calls the engine from a
 /// thread outside the pool, so each parallel kernel costs a hand-off to the pool and a wake-up
@@ -38,7 +40,7 @@ pub(crate) fn run_parts(parts: usize, f: impl Fn(usize) + Sync) {
         }
         f(i);
     };
-    let helpers = rayon::current_num_threads().min(parts).saturating_sub(1);
+    let helpers = threads::num_threads().min(parts).saturating_sub(1);
     if helpers == 0 {
         return work();
     }

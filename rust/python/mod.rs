@@ -22,6 +22,7 @@ mod tensor_names;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
+mod threads;
 
 use pyo3::prelude::*;
 
@@ -29,6 +30,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
+    threads::register(m)?;
     gpu::register(m)?;
     autograd_tools::register(m)?;
     elementwise::register(m)?;

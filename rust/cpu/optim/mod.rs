@@ -42,7 +42,7 @@ const PARALLEL_ELEMENTS: usize = super::PARALLEL_THRESHOLD;
 /// parts (two per thread, shared out by `run_parts`), cut at multiples of 64 elements so
 /// every part starts on a cache line and vector boundary.
 pub(super) fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
-    let threads = rayon::current_num_threads();
+    let threads = super::threads::num_threads();
     if n < PARALLEL_ELEMENTS || threads < 2 {
         return f(0, n);
     }
@@ -55,7 +55,7 @@ pub(super) fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
 }
 
 /// Defines `$name`, which runs the `inline(always)` element loop `$body` compiled for the
-/// widest vector unit the CPU has. Adam's divisions and square roots are its bottleneck, and
+/// widest vector unit the CPU has (or the level `isa` forces). Adam's divisions and square roots are its bottleneck, and
 /// AVX-512 does 16 at a time where the baseline x86-64 target (SSE2) does 4.
 macro_rules! multiversioned {
     ($name:ident => $body:ident ( $($arg:ident : $ty:ty),* )) => {
@@ -70,11 +70,11 @@ macro_rules! multiversioned {
                 unsafe fn avx2<T: Float, const L2: bool>($($arg: $ty),*) {
                     $body::<T, L2>($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                if crate::cpu::isa::active() == crate::cpu::isa::Isa::Avx512 {
                     // SAFETY: the CPU has the features the function is compiled for.
                     return unsafe { avx512::<T, L2>($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") {
+                if crate::cpu::isa::active() == crate::cpu::isa::Isa::Avx2 {
                     // SAFETY: as above.
                     return unsafe { avx2::<T, L2>($($arg),*) };
                 }
