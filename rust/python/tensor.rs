@@ -275,8 +275,8 @@ impl PyTensor {
     }
 
     fn __index__(&self) -> PyResult<i64> {
-        if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
-            return Err(PyTypeError::new_err("only one-element int64 tensors can be used as an index"));
+        if !self.t.dtype().is_int() || self.t.numel() != 1 {
+            return Err(PyTypeError::new_err("only one-element integer tensors can be used as an index"));
         }
         Ok(crate::backend::item(&self.t)? as i64)
     }
@@ -435,7 +435,7 @@ impl PyTensor {
         ok(ops::cast(&self.t, DType::I64))
     }
     fn int(&self) -> TResult {
-        ok(ops::cast(&self.t, DType::I64))
+        ok(ops::cast(&self.t, DType::I32))
     }
     fn bool(&self) -> TResult {
         ok(ops::cast(&self.t, DType::Bool))
