@@ -216,7 +216,7 @@ def _identity(t):
     its `.detach()`, tied weights), or, off the CPU, the same object."""
     if not isinstance(t, Tensor):
         return ("object", id(t))
-    if t.device.type == "cpu" and t.numel() > 0:  # empty tensors may share a dangling pointer
+    if t.device.type == "cpu" and t.numel() > 0 and t.dtype != bfloat16:  # empty tensors may share a dangling pointer
         a = t.detach().numpy()
         return (a.__array_interface__["data"][0], a.shape, a.strides, t.dtype.name)
     return ("object", id(t))

@@ -138,7 +138,8 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         && a.is_aligned()
         && writeable
         && a.strides().iter().all(|&s| s >= 0 && s as usize % item == 0)
-        && a.dtype().is_native_byteorder().unwrap_or(false);
+        // `None` is NumPy's "not applicable" ('|'): one-byte dtypes have no byte order.
+        && a.dtype().is_native_byteorder().unwrap_or(true);
     if !shareable {
         return Ok(PyTensor::wrap(tensor_from_array_copy(arr)?));
     }
