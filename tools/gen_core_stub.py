@@ -113,7 +113,7 @@ def main():
         "class LinAlgError(RuntimeError): ...",
         "",
     ]
-    for cls in (C.dtype, C.device, C.Tensor, C.Node, C.AccumulateGrad, C.FunctionCtx, C.RemovableHandle):
+    for cls in (C.dtype, C.device, C.finfo, C.iinfo, C.Tensor, C.Node, C.AccumulateGrad, C.FunctionCtx, C.RemovableHandle):
         out.append(f"class {cls.__name__}:")
         out.extend(method_lines(cls) or ["    ..."])
         out.append("")
