@@ -18,7 +18,7 @@ def test_tensor_from_data_infers_dtype_and_shape():
     assert bp.tensor([1, 2.5]).dtype == bp.float32
     assert bp.tensor([True, 2]).dtype == bp.int64
     assert bp.tensor(np.zeros(3, dtype=np.float64)).dtype == bp.float64
-    assert bp.tensor(np.zeros(3, dtype=np.int32)).dtype == bp.int64
+    assert bp.tensor(np.zeros(3, dtype=np.int32)).dtype == bp.int32  # kept, never widened
     assert bp.tensor([1, 2], dtype=bp.float64).dtype == bp.float64
     assert bp.tensor([]).shape == (0,)
     assert bp.tensor([bp.tensor(1.0), bp.tensor(2.0)]).tolist() == [1.0, 2.0]
@@ -85,7 +85,7 @@ def test_numpy_round_trips_share_memory():
     ro = np.arange(3.0)
     ro.setflags(write=False)
     assert bp.from_numpy(ro).tolist() == [0.0, 1.0, 2.0]  # copied: not writeable
-    assert bp.from_numpy(np.arange(3, dtype=np.int32)).dtype == bp.int64
+    assert bp.from_numpy(np.arange(3, dtype=np.int32)).dtype == bp.int32
     for dtype in (np.float32, np.float64, np.int64):
         # read-only and misaligned, as np.frombuffer over a file's bytes at an odd offset
         raw = b"\0" + np.arange(4, dtype=dtype).tobytes()

@@ -58,6 +58,10 @@ bool = _core.bool  # noqa: A001  (torch.bool)
 float = float32  # noqa: A001
 double = float64
 long = int64
+from backprop._core import bfloat16, float16, int8, int16, int32, uint8, finfo, iinfo, promote_types, can_cast, result_type
+half = float16
+int = int32  # noqa: A001  (torch.int)
+short = int16
 
 # Functions that are tensor methods: bound directly, so calling them costs no Python frame.
 _T = Tensor

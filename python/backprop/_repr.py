@@ -77,7 +77,9 @@ def _array_string(a, prefix):
 
 
 def tensor_repr(t):
-    a = t.detach().cpu().numpy()
+    import numpy as np
+
+    a = _host_array(t)
     prefix = "tensor("
     if a.size == 0:
         body = f"[], size={tuple(a.shape)}"
@@ -95,14 +97,20 @@ def tensor_repr(t):
     return prefix + body + "".join(", " + e for e in extras) + ")"
 
 
+def _host_array(t):
+    """A NumPy array of `t`'s values; bfloat16, which NumPy lacks, as its exact float32 values."""
+    t = t.detach().cpu()
+    return (t.float() if t.dtype.name == "bfloat16" else t).numpy()
+
+
 def tensor_reduce(t):
-    return (_rebuild, (t.detach().cpu().numpy().copy(), t.requires_grad and t.is_leaf, t.device.type))
+    return (_rebuild, (_host_array(t).copy(), t.requires_grad and t.is_leaf, t.device.type, t.dtype.name))
 
 
-def _rebuild(array, requires_grad, device):
+def _rebuild(array, requires_grad, device, dtype=None):
     import backprop
 
-    x = backprop.tensor(array, device=device)
+    x = backprop.tensor(array, device=device, dtype=getattr(backprop, dtype) if dtype else None)
     if requires_grad:
         x.requires_grad_()
     return x

@@ -28,7 +28,7 @@ _ZIP_ERRORS = (
     RuntimeError, OverflowError, MemoryError,  # "File ... is encrypted" (a flipped flag bit), absurd offsets
 )
 
-# torch storage class -> NumPy dtype of its elements ("bf16": bfloat16, read as float32)
+# torch storage class -> NumPy dtype of its elements ("bf16": bfloat16, read as its 16-bit patterns)
 _STORAGES = {
     "FloatStorage": "<f4",
     "DoubleStorage": "<f8",
@@ -61,6 +61,7 @@ class _Storage:
         self.key = key
         self.array = array
         self.views = {}
+        self.bfloat16 = False  # `array` holds bfloat16 bit patterns as int16
 
 
 class _Marker:
@@ -162,6 +163,10 @@ class Reader:
 
         view = np.lib.stride_tricks.as_strided(a[offset:] if extent else a[:0], size, [s * a.itemsize for s in stride])
         t = from_numpy(np.array(_loadable(view)))
+        if storage.bfloat16:
+            from backprop import _core, bfloat16
+
+            t = _core._bitcast(t, bfloat16)
         if requires_grad and t.dtype.is_floating_point:
             t.requires_grad_()
         t = self.place(t, storage.location)
@@ -179,10 +184,9 @@ class Reader:
 
 
 def _loadable(a):
-    """`a` (native byte order) as one of the dtypes backprop holds (float32/64, int64, bool)."""
-    if a.dtype.kind == "f" and a.dtype.itemsize < 4:
-        return a.astype(np.float32)
-    if a.dtype.kind in "iu" and a.dtype.itemsize < 8:
+    """`a` (native byte order) in its own dtype; the unsigned widths backprop lacks (uint16,
+    uint32, uint64) widen to int64."""
+    if a.dtype.kind == "u" and a.dtype.itemsize > 1:
         return a.astype(np.int64)
     return a
 
@@ -199,7 +203,7 @@ def _storage_array(raw, dtype, numel, big_endian, fail, key):
         fail(None, "storage", f"storage {key} should hold {numel} elements of {itemsize} bytes but has {len(raw)} bytes")
     a = np.frombuffer(raw, dtype=np_dtype, count=numel)
     if dtype == "bf16":
-        return (a.astype(np.uint32) << 16).view(np.float32)
+        return a.astype(np.dtype("=u2")).view(np.int16)
     return a.astype(np_dtype.newbyteorder("="), copy=False)
 
 
@@ -236,6 +240,7 @@ def read_zip(data, fail, weights_only, place):
                 fail(None, "storage", f"names storage {key}, which the archive lacks")
             s = _Storage(key, _storage_array(read(entry), stype.dtype, numel, big_endian, fail, key))
             s.location = str(location)
+            s.bfloat16 = stype.dtype == "bf16"
             storages[key] = s
         return storages[key]
 

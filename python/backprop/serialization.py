@@ -28,7 +28,8 @@ import secrets
 import struct
 from collections import OrderedDict
 
-from backprop._core import Tensor
+from backprop import _core
+from backprop._core import Tensor, bfloat16, int16
 
 
 class LoadError(ValueError, pickle.UnpicklingError):
@@ -44,19 +45,25 @@ class LoadError(ValueError, pickle.UnpicklingError):
 _TREE_KEY = "backprop.tree"
 _PT_ZIP = b"PK\x03\x04"
 _PT_LEGACY = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
-_TO_CODE = {"float32": "F32", "float64": "F64", "int64": "I64", "bool": "BOOL"}
-# safetensors dtype code -> (NumPy dtype it is stored as, NumPy dtype it loads as)
+_TO_CODE = {
+    "float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16", "int64": "I64", "int32": "I32",
+    "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL",
+}
+# safetensors dtype code -> (NumPy dtype it is stored as, NumPy dtype it loads as). Every
+# dtype backprop has loads as itself; BF16 is read as its int16 bit patterns and reinterpreted;
+# U16/U32 (which backprop lacks) widen to int64.
 _FROM_CODE = {
     "F64": ("<f8", "float64"),
     "F32": ("<f4", "float32"),
-    "F16": ("<f2", "float32"),
+    "F16": ("<f2", "float16"),
+    "BF16": ("<i2", "int16"),
     "I64": ("<i8", "int64"),
-    "I32": ("<i4", "int64"),
-    "I16": ("<i2", "int64"),
-    "I8": ("i1", "int64"),
+    "I32": ("<i4", "int32"),
+    "I16": ("<i2", "int16"),
+    "I8": ("i1", "int8"),
     "U32": ("<u4", "int64"),
     "U16": ("<u2", "int64"),
-    "U8": ("u1", "int64"),
+    "U8": ("u1", "uint8"),
     "BOOL": ("?", "bool"),
 }
 
@@ -211,7 +218,7 @@ def _identity(t):
     its `.detach()`, tied weights), or, off the CPU, the same object."""
     if not isinstance(t, Tensor):
         return ("object", id(t))
-    if t.device.type == "cpu" and t.numel() > 0:  # empty tensors may share a dangling pointer
+    if t.device.type == "cpu" and t.numel() > 0 and t.dtype != bfloat16:  # empty tensors may share a dangling pointer
         a = t.detach().numpy()
         return (a.__array_interface__["data"][0], a.shape, a.strides, t.dtype.name)
     return ("object", id(t))
@@ -220,7 +227,8 @@ def _identity(t):
 def _tensor_bytes(name, t):
     if not isinstance(t, Tensor):
         raise TypeError(f"save: entry {name!r} is {type(t).__name__}, not a tensor")
-    a = t.detach().cpu().contiguous().numpy()
+    t = t.detach().cpu().contiguous()
+    a = (_core._bitcast(t, int16) if t.dtype == bfloat16 else t).numpy()
     return a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
@@ -310,7 +318,8 @@ def _parse_safetensors(data, name, with_data=True):
         loaded = _FROM_CODE[header[key]["dtype"]][1]
         count = end - start
         a = np.frombuffer(body, dtype=stored, count=count // np.dtype(stored).itemsize, offset=start).reshape(shape)
-        tensors[key] = from_numpy(a.astype(loaded) if a.dtype != np.dtype(loaded) or not a.dtype.isnative else a.copy())
+        t = from_numpy(a.astype(loaded) if a.dtype != np.dtype(loaded) or not a.dtype.isnative else a.copy())
+        tensors[key] = _core._bitcast(t, bfloat16) if header[key]["dtype"] == "BF16" else t
     return tensors, meta
 
 

@@ -6,6 +6,7 @@ mod matmul_shape;
 mod optim_rule;
 mod scan;
 pub mod cpu_runtime;
+mod upcast;
 
 pub use crate::kinds::{AdamHyper, AdamMoments, AdamOptions, BinaryKind, Distribution, ReduceKind, SgdHyper, UnaryKind};
 pub use crate::kinds::ScanKind;
@@ -13,6 +14,7 @@ pub use host::{item, number_tensor, scalar_tensor, scalar_value, small_values, t
 pub use matmul_shape::MatmulShape;
 pub use optim_rule::{Rule, RuleStep};
 pub use scan::{scan, sort};
+pub use upcast::{in_place, widen, Narrow};
 
 use crate::cpu;
 use crate::gpu::kernels as gpu;
@@ -41,38 +43,60 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
     }
 }
 
+// Every dispatch below that computes (rather than moves elements) goes through `upcast`:
+// `widen` its operands, run the kernel, `Narrow` the result (see `upcast` for why).
+
 pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
-    match a.device() {
+    let narrow = Narrow::of(a.dtype());
+    let a = widen(a)?;
+    let a: &Tensor = &a;
+    narrow.apply(match a.device() {
         Device::Cpu => cpu::elementwise::unary(kind, a),
         Device::Gpu => gpu::elementwise::unary(kind, a),
-    }
+    }?)
 }
 
 /// `a` and `b` have the same dtype; the result is broadcast to `shape`.
 pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    match same_device(kind.name(), &[a, b])? {
+    let device = same_device(kind.name(), &[a, b])?;
+    let narrow = Narrow::of(a.dtype());
+    let (a, b) = (widen(a)?, widen(b)?);
+    let (a, b): (&Tensor, &Tensor) = (&a, &b);
+    narrow.apply(match device {
         Device::Cpu => cpu::elementwise::binary(kind, a, b, shape),
         Device::Gpu => gpu::elementwise::binary(kind, a, b, shape),
-    }
+    }?)
 }
 
 /// `cond ? a : b`, broadcast to `shape`; `a` and `b` share a dtype, `cond` is bool.
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    match same_device("where", &[cond, a, b])? {
+    let device = same_device("where", &[cond, a, b])?;
+    let narrow = Narrow::of(a.dtype());
+    let (a, b) = (widen(a)?, widen(b)?);
+    let (a, b): (&Tensor, &Tensor) = (&a, &b);
+    narrow.apply(match device {
         Device::Cpu => cpu::elementwise::where_(cond, a, b, shape),
         Device::Gpu => gpu::elementwise::where_(cond, a, b, shape),
-    }
+    }?)
 }
 
+/// Sums and products of integers come out in int64 (PyTorch's rule: an int8 sum does not
+/// wrap at 8 bits); every other reduction keeps the input's dtype.
 pub fn reduce(kind: ReduceKind, a: &Tensor, axes: &[usize], keepdim: bool) -> Result<Tensor> {
-    match a.device() {
+    let accumulates = matches!(kind, ReduceKind::Sum | ReduceKind::Prod) && a.dtype().is_int();
+    let narrow = if accumulates { Narrow::NONE } else { Narrow::of(a.dtype()) };
+    let a = widen(a)?;
+    let a: &Tensor = &a;
+    narrow.apply(match a.device() {
         Device::Cpu => cpu::reduce::reduce(kind, a, axes, keepdim),
         Device::Gpu => gpu::reduce::reduce(kind, a, axes, keepdim),
-    }
+    }?)
 }
 
 /// Index of the max (or min) along `axis`, as int64.
 pub fn arg_reduce(kind: ReduceKind, a: &Tensor, axis: usize, keepdim: bool) -> Result<Tensor> {
+    let a = widen(a)?;
+    let a: &Tensor = &a;
     match a.device() {
         Device::Cpu => cpu::reduce::arg_reduce(kind, a, axis, keepdim),
         Device::Gpu => gpu::reduce::arg_reduce(kind, a, axis, keepdim),
@@ -82,20 +106,30 @@ pub fn arg_reduce(kind: ReduceKind, a: &Tensor, axis: usize, keepdim: bool) -> R
 /// Batched matmul of `[..., m, k] @ [..., k, n]` with broadcast batch dims; transposed
 /// operands arrive as strided views and are never materialised.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    match same_device("matmul", &[a, b])? {
+    let device = same_device("matmul", &[a, b])?;
+    let narrow = Narrow::of(a.dtype());
+    let (a, b) = (widen(a)?, widen(b)?);
+    let (a, b): (&Tensor, &Tensor) = (&a, &b);
+    narrow.apply(match device {
         Device::Cpu => cpu::matmul::matmul(a, b),
         Device::Gpu => gpu::matmul::matmul(a, b),
-    }
+    }?)
 }
 
 /// `x @ w.T + bias` for `x: [m, k]`, `w: [n, k]`, `bias: [n]`.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let mut all = vec![x, w];
     all.extend(bias);
-    match same_device("linear", &all)? {
+    let device = same_device("linear", &all)?;
+    let narrow = Narrow::of(x.dtype());
+    let (x, w) = (widen(x)?, widen(w)?);
+    let (x, w): (&Tensor, &Tensor) = (&x, &w);
+    let bias = bias.map(widen).transpose()?;
+    let bias = bias.as_deref();
+    narrow.apply(match device {
         Device::Cpu => cpu::matmul::linear(x, w, bias),
         Device::Gpu => gpu::matmul::linear(x, w, bias),
-    }
+    }?)
 }
 
 /// A contiguous copy in `dtype`.
@@ -116,10 +150,11 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 /// In-place `dst op= src` (src broadcast to dst) for the arithmetic kinds.
 pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
-    match same_device(kind.name(), &[dst, src])? {
-        Device::Cpu => cpu::elementwise::binary_inplace(kind, dst, src),
-        Device::Gpu => gpu::elementwise::binary_inplace(kind, dst, src),
-    }
+    let device = same_device(kind.name(), &[dst, src])?;
+    in_place(&[dst], &[src], |t, i| match device {
+        Device::Cpu => cpu::elementwise::binary_inplace(kind, t[0], i[0]),
+        Device::Gpu => gpu::elementwise::binary_inplace(kind, t[0], i[0]),
+    })
 }
 
 /// A fresh tensor filled with `value`.
@@ -149,18 +184,23 @@ pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
 
 /// A zero tensor of `shape` with `values` added at flat `offsets` (repeats accumulate).
 pub fn scatter_add(shape: &[usize], offsets: &Tensor, values: &Tensor) -> Result<Tensor> {
-    match same_device("index_backward", &[offsets, values])? {
+    let device = same_device("index_backward", &[offsets, values])?;
+    let narrow = Narrow::of(values.dtype());
+    let values = widen(values)?;
+    let values: &Tensor = &values;
+    narrow.apply(match device {
         Device::Cpu => cpu::index::scatter_add(shape, offsets, values),
         Device::Gpu => gpu::index::scatter_add(shape, offsets, values),
-    }
+    }?)
 }
 
 /// `dst.flat[offsets] = values` (or `+=` when `accumulate`), in place; `dst` contiguous.
 pub fn index_put(dst: &Tensor, offsets: &Tensor, values: &Tensor, accumulate: bool) -> Result<()> {
-    match same_device("index_put_", &[dst, offsets, values])? {
-        Device::Cpu => cpu::index::index_put(dst, offsets, values, accumulate),
-        Device::Gpu => gpu::index::index_put(dst, offsets, values, accumulate),
-    }
+    let device = same_device("index_put_", &[dst, offsets, values])?;
+    in_place(&[dst], &[values], |t, i| match device {
+        Device::Cpu => cpu::index::index_put(t[0], offsets, i[0], accumulate),
+        Device::Gpu => gpu::index::index_put(t[0], offsets, i[0], accumulate),
+    })
 }
 
 /// Concatenation along `dim` of tensors of one dtype.
@@ -173,65 +213,96 @@ pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
 
 /// Softmax (or log-softmax) along the last dimension.
 pub fn softmax_last(a: &Tensor, log: bool) -> Result<Tensor> {
-    match a.device() {
+    let narrow = Narrow::of(a.dtype());
+    let a = widen(a)?;
+    let a: &Tensor = &a;
+    narrow.apply(match a.device() {
         Device::Cpu => cpu::softmax::softmax_last(a, log),
         Device::Gpu => gpu::softmax::softmax_last(a, log),
-    }
+    }?)
 }
 
 /// Each row of the 2-D `x` normalised to mean 0, variance 1: `(y, rstd)`.
+/// `rstd` stays in the compute dtype (float32 for half inputs): backward reads it at full precision.
 pub fn norm_rows(x: &Tensor, eps: f64) -> Result<(Tensor, Tensor)> {
-    match x.device() {
+    let narrow = Narrow::of(x.dtype());
+    let x = widen(x)?;
+    let x: &Tensor = &x;
+    let (y, rstd) = match x.device() {
         Device::Cpu => cpu::norm::norm_rows(x, eps),
         Device::Gpu => gpu::norm::norm_rows(x, eps),
-    }
+    }?;
+    Ok((narrow.apply(y)?, rstd))
 }
 
 /// The vjp of `norm_rows` from the upstream gradient, its output and `rstd`.
 pub fn norm_rows_backward(g: &Tensor, y: &Tensor, rstd: &Tensor) -> Result<Tensor> {
-    match same_device("norm backward", &[g, y, rstd])? {
+    let device = same_device("norm backward", &[g, y, rstd])?;
+    let narrow = Narrow::of(g.dtype());
+    let (g, y, rstd) = (widen(g)?, widen(y)?, widen(rstd)?);
+    let (g, y, rstd): (&Tensor, &Tensor, &Tensor) = (&g, &y, &rstd);
+    narrow.apply(match device {
         Device::Cpu => cpu::norm::norm_rows_backward(g, y, rstd),
         Device::Gpu => gpu::norm::norm_rows_backward(g, y, rstd),
-    }
+    }?)
 }
 
 /// Samples of `dist` on `device`: on the CPU from `gen`'s xoshiro stream, on the GPU from
-/// Philox keyed by it (both reproducible from `gen`'s seed).
+/// Philox keyed by it (both reproducible from `gen`'s seed). A storage dtype is sampled in
+/// its compute dtype and rounded to it.
 pub fn random(shape: &[usize], dist: Distribution, dtype: DType, device: Device, gen: &crate::random::Generator) -> Result<Tensor> {
-    match device {
-        Device::Cpu => cpu::random::sample(shape, dist, dtype, gen),
-        Device::Gpu => gpu::random::sample(shape, dist, dtype, gen),
-    }
+    let out = match device {
+        Device::Cpu => cpu::random::sample(shape, dist, dtype.compute(), gen),
+        Device::Gpu => gpu::random::sample(shape, dist, dtype.compute(), gen),
+    }?;
+    Narrow::of(dtype).apply(out)
 }
 
 /// One fused SGD update of `param` in place (and of its momentum buffer, when given).
 pub fn sgd_update(param: &Tensor, grad: &Tensor, momentum_buffer: Option<&Tensor>, hp: &SgdHyper) -> Result<()> {
     let mut all = vec![param, grad];
     all.extend(momentum_buffer);
-    match same_device("sgd", &all)? {
-        Device::Cpu => cpu::optim::sgd(param, grad, momentum_buffer, hp),
-        Device::Gpu => gpu::optim::sgd(param, grad, momentum_buffer, hp),
-    }
+    let device = same_device("sgd", &all)?;
+    let mut targets = vec![param];
+    targets.extend(momentum_buffer);
+    in_place(&targets, &[grad], |targets, i| {
+        let grad = i[0];
+        let (param, momentum_buffer) = (targets[0], targets.get(1).copied());
+        match device {
+            Device::Cpu => cpu::optim::sgd(param, grad, momentum_buffer, hp),
+            Device::Gpu => gpu::optim::sgd(param, grad, momentum_buffer, hp),
+        }
+    })
 }
 
 /// One fused Adam/AdamW update of `param` and its moment estimates, in place.
 pub fn adam_update(param: &Tensor, grad: &Tensor, moments: &AdamMoments, hp: &AdamHyper) -> Result<()> {
     let mut all = vec![param, grad, moments.exp_avg, moments.exp_avg_sq];
     all.extend(moments.max_exp_avg_sq);
-    match same_device("adam", &all)? {
-        Device::Cpu => cpu::optim::adam(param, grad, moments, hp),
-        Device::Gpu => gpu::optim::adam(param, grad, moments, hp),
-    }
+    let device = same_device("adam", &all)?;
+    let mut targets = vec![param, moments.exp_avg, moments.exp_avg_sq];
+    targets.extend(moments.max_exp_avg_sq);
+    in_place(&targets, &[grad], |t, i| {
+        let grad = i[0];
+        let moments = AdamMoments { exp_avg: t[1], exp_avg_sq: t[2], max_exp_avg_sq: t.get(3).copied() };
+        match device {
+            Device::Cpu => cpu::optim::adam(t[0], grad, &moments, hp),
+            Device::Gpu => gpu::optim::adam(t[0], grad, &moments, hp),
+        }
+    })
 }
 
 /// One fused update of `param` and its state tensors by one of the rules in `optim_rule`.
 pub fn rule_update(param: &Tensor, grad: &Tensor, state: &[&Tensor], step: &RuleStep) -> Result<()> {
     let mut all = vec![param, grad];
     all.extend(state);
-    match same_device(step.name(), &all)? {
-        Device::Cpu => cpu::optim::rule(param, grad, state, step),
-        Device::Gpu => gpu::optim::rule(param, grad, state, step),
-    }
+    let device = same_device(step.name(), &all)?;
+    let mut targets = vec![param];
+    targets.extend(state);
+    in_place(&targets, &[grad], |t, i| match device {
+        Device::Cpu => cpu::optim::rule(t[0], i[0], &t[1..], step),
+        Device::Gpu => gpu::optim::rule(t[0], i[0], &t[1..], step),
+    })
 }
 
 /// Bounds on the values of an int64 tensor that are known without reading it: on the GPU,
@@ -266,40 +337,48 @@ fn cpu_only(op: &str, tensors: &[&Tensor]) -> Result<()> {
 
 pub fn linalg_solve(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     cpu_only("linalg.solve", &[a, b])?;
-    cpu::linalg::solve(a, b)
+    Narrow::of(a.dtype()).apply(cpu::linalg::solve(&*widen(a)?, &*widen(b)?)?)
 }
 
 pub fn linalg_inv(a: &Tensor) -> Result<Tensor> {
     cpu_only("linalg.inv", &[a])?;
-    cpu::linalg::inv(a)
+    Narrow::of(a.dtype()).apply(cpu::linalg::inv(&*widen(a)?)?)
 }
 
 pub fn linalg_det(a: &Tensor) -> Result<Tensor> {
     cpu_only("linalg.det", &[a])?;
-    cpu::linalg::det(a)
+    Narrow::of(a.dtype()).apply(cpu::linalg::det(&*widen(a)?)?)
 }
 
 pub fn linalg_slogdet(a: &Tensor) -> Result<(Tensor, Tensor)> {
     cpu_only("linalg.slogdet", &[a])?;
-    cpu::linalg::slogdet(a, "linalg.slogdet")
+    let narrow = Narrow::of(a.dtype());
+    let (sign, logabsdet) = cpu::linalg::slogdet(&*widen(a)?, "linalg.slogdet")?;
+    Ok((narrow.apply(sign)?, narrow.apply(logabsdet)?))
 }
 
 pub fn linalg_cholesky(a: &Tensor) -> Result<Tensor> {
     cpu_only("linalg.cholesky", &[a])?;
-    cpu::linalg::cholesky(a)
+    Narrow::of(a.dtype()).apply(cpu::linalg::cholesky(&*widen(a)?)?)
 }
 
 pub fn linalg_qr(a: &Tensor, complete: bool) -> Result<(Tensor, Tensor)> {
     cpu_only("linalg.qr", &[a])?;
-    cpu::linalg::qr(a, complete)
+    let narrow = Narrow::of(a.dtype());
+    let (q, r) = cpu::linalg::qr(&*widen(a)?, complete)?;
+    Ok((narrow.apply(q)?, narrow.apply(r)?))
 }
 
 pub fn linalg_eigh(a: &Tensor, upper: bool) -> Result<(Tensor, Tensor)> {
     cpu_only("linalg.eigh", &[a])?;
-    cpu::linalg::eigh(a, upper)
+    let narrow = Narrow::of(a.dtype());
+    let (w, v) = cpu::linalg::eigh(&*widen(a)?, upper)?;
+    Ok((narrow.apply(w)?, narrow.apply(v)?))
 }
 
 pub fn linalg_svd(a: &Tensor, full: bool) -> Result<(Tensor, Tensor, Tensor)> {
     cpu_only("linalg.svd", &[a])?;
-    cpu::linalg::svd(a, full)
+    let narrow = Narrow::of(a.dtype());
+    let (u, s, vh) = cpu::linalg::svd(&*widen(a)?, full)?;
+    Ok((narrow.apply(u)?, narrow.apply(s)?, narrow.apply(vh)?))
 }

@@ -19,7 +19,7 @@ fn cast_typed<S: Element, D: IntoStorageVec>(a: &Tensor) -> Result<Tensor> {
     }
     match D::DTYPE {
         DType::Bool => map1(a, |v: S| D::from_bool(v.is_nonzero())),
-        DType::I64 => map1(a, |v: S| D::from_i64(v.to_i64())),
+        d if d.is_int() => map1(a, |v: S| D::from_i64(v.to_i64())),
         _ => map1(a, |v: S| D::from_f64(v.to_f64())),
     }
 }

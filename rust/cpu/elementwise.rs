@@ -133,6 +133,7 @@ pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
         DType::F64 => kind.with_float_fn::<f64, _>(m),
         DType::I64 => kind.with_int_fn(m),
         DType::Bool => kind.with_bool_fn(m),
+        _ => None, // storage dtypes: the backend widens them before calling
     };
     done.unwrap_or_else(|| Err(unsupported_dtype(kind.name(), kind.class(), a.dtype())))
 }
@@ -175,13 +176,14 @@ pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Resu
             Mul | Minimum => Some(map2(a, b, shape, |x: bool, y: bool| x & y)),
             _ => kind.with_bool_fn(m),
         },
+        _ => None, // storage dtypes: the backend widens them before calling
     };
     done.unwrap_or_else(|| Err(unsupported_dtype(kind.name(), kind.class(), dtype)))
 }
 
 /// `out[i] = cond[i] ? a[i] : b[i]`, all broadcast to `shape`.
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    with_dtype!(a.dtype(), T => where_typed::<T>(cond, a, b, shape))
+    crate::with_compute_dtype!(a.dtype(), T => where_typed::<T>(cond, a, b, shape), other => Err(dtype_err!("where: {} is widened by the backend first", other.name())))
 }
 
 /// Branch-free `c ? a : b` on the bits. `where`'s condition is data (relu's vjp is
@@ -291,7 +293,7 @@ fn inplace_typed<T: Element + IntoStorageVec>(kind: BinaryKind, dst: &Tensor, sr
             return Err(dtype_err!("div_: result type float can't be cast to the int64 tensor being updated"))
         }
         DType::I64 => kind.with_int_fn(m),
-        DType::Bool => None,
+        _ => None, // bool; storage dtypes are widened by the backend
     };
     done.unwrap_or_else(|| Err(dtype_err!("{}_: not defined for {} tensors", kind.name(), T::DTYPE.name())))
 }

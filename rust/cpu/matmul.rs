@@ -268,7 +268,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         DType::F32 => matmul_typed::<f32>(a, b, shape),
         DType::F64 => matmul_typed::<f64>(a, b, shape),
         DType::I64 => matmul_typed::<i64>(a, b, shape),
-        DType::Bool => unreachable!("MatmulShape refuses bool"),
+        other => Err(crate::error::dtype_err!("matmul: not defined for {} tensors", other.name())),
     }
 }
 

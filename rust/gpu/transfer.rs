@@ -43,7 +43,7 @@ pub fn to_gpu(t: &Tensor) -> Result<Tensor> {
             words = t.to_vec::<bool>()?.into_iter().map(u32::from).collect();
             bytemuck::cast_slice(&words)
         }
-        DType::F64 => unreachable!("refused above"),
+        other => return Err(crate::error::dtype_err!("to(\"gpu\"): {} cannot live on the GPU", other.name())),
     };
     let out = GpuStorage::alloc(g, t.dtype(), n)?.with_bounds(bounds);
     g.recorder.lock().upload(g, bytes, out.buffer(), 0)?;
@@ -72,6 +72,6 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
         DType::F32 => Tensor::from_vec(words.into_iter().map(f32::from_bits).collect::<Vec<_>>(), t.shape()),
         DType::I64 => Tensor::from_vec(words.into_iter().map(|w| w as i32 as i64).collect::<Vec<_>>(), t.shape()),
         DType::Bool => Tensor::from_vec(words.into_iter().map(|w| w != 0).collect::<Vec<_>>(), t.shape()),
-        DType::F64 => unreachable!("float64 never lives on the GPU"),
+        other => Err(crate::error::dtype_err!("cpu(): a GPU tensor cannot hold {}", other.name())),
     }
 }

@@ -59,6 +59,12 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> 
         DType::F64 => Tensor::from_vec(filled_by(n, "arange", |i| start + i as f64 * step)?, &[n])?,
         DType::F32 => Tensor::from_vec(filled_by(n, "arange", |i| (start + i as f64 * step) as f32)?, &[n])?,
         DType::Bool => return Err(value_err!("arange: bool is not a valid dtype for a range")),
+        // The storage dtypes: the range in their compute dtype, narrowed (integers wrap).
+        other => {
+            let wide = Tensor::from_vec(filled_by(n, "arange", |i| start + i as f64 * step)?, &[n])?;
+            let wide = if other.is_float() { wide } else { backend::cast(&wide, DType::I64)? };
+            backend::cast(&wide, other)?
+        }
     };
     place(t, device)
 }

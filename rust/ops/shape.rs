@@ -248,7 +248,7 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
     if first.ndim() == 0 {
         return Err(shape_err!("cat: zero-dimensional tensors cannot be concatenated; use stack"));
     }
-    let dtype = tensors.iter().map(|t| t.dtype()).max().unwrap_or(DType::F32);
+    let dtype = tensors.iter().map(|t| t.dtype()).reduce(crate::tensor::promote_types).unwrap_or(DType::F32);
     for (i, t) in tensors.iter().enumerate() {
         let ok = t.ndim() == first.ndim() && (0..t.ndim()).all(|k| k == d || t.shape()[k] == first.shape()[k]);
         if !ok {

@@ -89,18 +89,24 @@ pub fn parse_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
             PyTypeError::new_err(format!("expected a dtype such as backprop.float32, got {}", describe(obj)))
         })?
     };
-    numpy_name_to_dtype(&name)
-        .ok_or_else(|| PyTypeError::new_err(format!("unsupported dtype '{name}': backprop has float32, float64, int64 and bool")))
+    numpy_name_to_dtype(&name).ok_or_else(|| PyTypeError::new_err(format!("unsupported dtype '{name}': backprop has {DTYPE_NAMES}")))
 }
 
-/// Maps NumPy dtype names onto ours (narrower ints widen to int64, float16 to float32).
+/// The dtypes backprop has, for error messages.
+pub const DTYPE_NAMES: &str = "bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32 and float64";
+
+/// Maps dtype names (NumPy's, and PyTorch's aliases such as "half" and "long") onto ours;
+/// every dtype keeps its width (a name we lack, such as uint16, is `None`, never widened).
 pub fn numpy_name_to_dtype(name: &str) -> Option<DType> {
     Some(match name {
-        "float32" | "float" | "float16" => DType::F32,
-        "float64" | "double" => DType::F64,
-        "int64" | "long" | "int" | "int32" | "int16" | "int8" | "uint8" | "uint16" | "uint32" => DType::I64,
-        "bool" => DType::Bool,
-        _ => return None,
+        "float" => DType::F32,
+        "double" => DType::F64,
+        "half" => DType::F16,
+        "long" => DType::I64,
+        // NumPy's meaning of the string ("int" is int64 there); `backprop.int` is int32.
+        "int" => DType::I64,
+        "short" => DType::I16,
+        _ => return DType::from_name(name),
     })
 }
 
@@ -413,7 +419,9 @@ fn collect(root: &Bound<'_, PyAny>, shape: &[usize], out: &mut Flat, saw: &mut S
                 }
                 match t.dtype() {
                     DType::Bool => crate::backend::to_vec::<bool>(t)?.into_iter().for_each(|x| push_value(out, Value::Bool(x))),
-                    DType::I64 => crate::backend::to_vec::<i64>(t)?.into_iter().for_each(|x| push_value(out, Value::Int(x))),
+                    d if d.is_int() => crate::backend::to_vec::<i64>(&crate::backend::cast(t, DType::I64)?)?
+                        .into_iter()
+                        .for_each(|x| push_value(out, Value::Int(x))),
                     d => {
                         saw.float64 |= d == DType::F64;
                         saw.float = true;
@@ -468,7 +476,7 @@ fn push_number(obj: &Bound<'_, PyAny>, out: &mut Flat, saw: &mut Seen) -> PyResu
         let t = &t.get().t;
         match t.dtype() {
             DType::Bool => Value::Bool(crate::backend::item(t)? != 0.0),
-            DType::I64 => Value::Int(crate::backend::to_vec::<i64>(t)?[0]),
+            d if d.is_int() => Value::Int(crate::backend::to_vec::<i64>(&crate::backend::cast(t, DType::I64)?)?[0]),
             d => {
                 saw.float64 |= d == DType::F64;
                 Value::Float(crate::backend::item(t)?)
@@ -550,9 +558,12 @@ fn push_value(out: &mut Flat, v: Value) {
 /// time: no recursion, so any number of dimensions works.
 pub fn to_pylist<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let t = crate::backend::to_cpu(t)?;
-    let mut level: Vec<Bound<'py, PyAny>> = crate::with_dtype!(t.dtype(), T => {
+    // Storage dtypes in their compute dtype: exact (half values are float32 values), and what
+    // Python numbers are made from anyway.
+    let t = if t.dtype().is_storage_only() { crate::backend::cast(&t, t.dtype().compute())? } else { t };
+    let mut level: Vec<Bound<'py, PyAny>> = crate::with_compute_dtype!(t.dtype(), T => {
         t.to_vec::<T>()?.into_iter().map(|x| x.into_bound_py_any(py)).collect::<PyResult<_>>()?
-    });
+    }, other => unreachable!("{} was widened above", other.name()));
     let shape = t.shape();
     if shape.is_empty() {
         return Ok(level.pop().expect("a 0-dim tensor has one element"));

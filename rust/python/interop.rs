@@ -12,13 +12,24 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::ffi::{c_void, CStr};
 
-fn np_descr<'py>(py: Python<'py>, dtype: DType) -> Bound<'py, numpy::PyArrayDescr> {
-    match dtype {
+/// The NumPy dtype of `dtype`; bfloat16 has none, and is refused as PyTorch refuses it.
+fn np_descr<'py>(py: Python<'py>, dtype: DType) -> PyResult<Bound<'py, numpy::PyArrayDescr>> {
+    Ok(match dtype {
         DType::F32 => numpy::dtype::<f32>(py),
         DType::F64 => numpy::dtype::<f64>(py),
         DType::I64 => numpy::dtype::<i64>(py),
         DType::Bool => numpy::dtype::<bool>(py),
-    }
+        DType::I32 => numpy::dtype::<i32>(py),
+        DType::I16 => numpy::dtype::<i16>(py),
+        DType::I8 => numpy::dtype::<i8>(py),
+        DType::U8 => numpy::dtype::<u8>(py),
+        DType::F16 => numpy::PyArrayDescr::new(py, "float16")?,
+        DType::BF16 => {
+            return Err(PyTypeError::new_err(
+                "Got unsupported ScalarType BFloat16: NumPy has no bfloat16; convert with .float() first",
+            ))
+        }
+    })
 }
 
 /// A NumPy array viewing `t`'s memory; `base` keeps the storage alive.
@@ -43,7 +54,7 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor, base: Bound<'py, PyAny>) -> PyRe
     //   up, also when it fails.
     unsafe {
         let data = storage.as_ptr().add(t.layout().offset() * item) as *mut c_void;
-        let descr = np_descr(py, t.dtype());
+        let descr = np_descr(py, t.dtype())?;
         let arr = PY_ARRAY_API.PyArray_NewFromDescr(
             py,
             npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
@@ -66,14 +77,18 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor, base: Bound<'py, PyAny>) -> PyRe
     }
 }
 
-/// Copies any array-like into a new CPU tensor (narrow ints widen to int64).
+/// Copies any array-like into a new CPU tensor of the array's dtype.
 pub fn tensor_from_array_copy(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let py = obj.py();
     let np = py.import("numpy")?;
     let arr = np.call_method1("asarray", (obj,))?;
     let name: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
-    let dtype = numpy_name_to_dtype(&name)
-        .ok_or_else(|| PyTypeError::new_err(format!("cannot convert an array of dtype {name} to a tensor: backprop has float32, float64, int64 and bool")))?;
+    let dtype = numpy_name_to_dtype(&name).ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "cannot convert an array of dtype {name} to a tensor: backprop has {}; convert the array with .astype() first",
+            super::convert::DTYPE_NAMES
+        ))
+    })?;
     // shape first: ascontiguousarray turns 0-d arrays into 1-d ones
     let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
     let arr = np.call_method1("ascontiguousarray", (arr, dtype.name()))?;
@@ -82,11 +97,11 @@ pub fn tensor_from_array_copy(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     // SAFETY: `arr` is a live ndarray (checked by the cast), so its struct may be read.
     let ptr = unsafe { (*arr.as_array_ptr()).fields.data } as *const u8;
     Ok(match dtype {
-        // SAFETY (all four): a C-contiguous array of exactly this dtype and length.
-        DType::F32 => Tensor::from_vec(unsafe { copy_elements::<f32>(ptr, n) }, &shape)?,
-        DType::F64 => Tensor::from_vec(unsafe { copy_elements::<f64>(ptr, n) }, &shape)?,
-        DType::I64 => Tensor::from_vec(unsafe { copy_elements::<i64>(ptr, n) }, &shape)?,
+        // SAFETY: a C-contiguous array of exactly this dtype and length; NumPy bools are
+        // bytes read as such (any nonzero byte is true), never reinterpreted as Rust bools.
         DType::Bool => Tensor::from_vec(unsafe { copy_elements::<u8>(ptr, n) }.into_iter().map(|b| b != 0).collect(), &shape)?,
+        // SAFETY: as above; every bit pattern is a valid value of the other element types.
+        other => crate::with_dtype!(other, T => Tensor::from_vec(unsafe { copy_elements::<T>(ptr, n) }, &shape)?),
     })
 }
 
@@ -115,12 +130,7 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let name: String = a.dtype().getattr("name")?.extract()?;
     // bool arrays are copied, not shared: NumPy lets a bool array hold any byte (a uint8 array
     // viewed as bool), and a Rust bool other than 0 or 1 is undefined behaviour.
-    let dtype = match name.as_str() {
-        "float32" => Some(DType::F32),
-        "float64" => Some(DType::F64),
-        "int64" => Some(DType::I64),
-        _ => None,
-    };
+    let dtype = numpy_name_to_dtype(&name).filter(|&d| d != DType::Bool);
     let item = dtype.map(|d| d.size()).unwrap_or(1);
     // SAFETY: `a` is a live ndarray (checked by the cast), so its struct may be read.
     let writeable = unsafe { (*a.as_array_ptr()).fields.flags } & flags::NPY_ARRAY_WRITEABLE != 0;
@@ -128,7 +138,8 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         && a.is_aligned()
         && writeable
         && a.strides().iter().all(|&s| s >= 0 && s as usize % item == 0)
-        && a.dtype().is_native_byteorder().unwrap_or(false);
+        // `None` is NumPy's "not applicable" ('|'): one-byte dtypes have no byte order.
+        && a.dtype().is_native_byteorder().unwrap_or(true);
     if !shareable {
         return Ok(PyTensor::wrap(tensor_from_array_copy(arr)?));
     }
@@ -144,7 +155,7 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     // - `len` elements of `dtype` from `ptr`: the layout's extent, and the array's non-negative,
     //   element-multiple strides (checked above) reach no further than its own buffer;
     // - aligned (checked), native byte order (checked), initialised values of the dtype (every
-    //   bit pattern is a valid f32, f64 or i64; bool arrays are never shared);
+    //   bit pattern is a valid float or integer of every dtype; bool arrays are never shared);
     // - writeable (checked), since in-place ops write through it; NumPy and the engine then
     //   alias it like two views of one tensor, both under the GIL;
     // - alive as long as the storage: `ArrayOwner` holds a reference to the array, released
@@ -359,12 +370,16 @@ fn dlpack_capsule(py: Python<'_>, t: Tensor, versioned: bool) -> PyResult<Bound<
     let item = t.dtype().size();
     // SAFETY: the offset lies inside the storage (the layout was checked against it).
     let data = unsafe { storage.as_ptr().add(t.layout().offset() * item) } as *mut c_void;
-    let (code, bits) = match t.dtype() {
-        DType::F32 => (2, 32),
-        DType::F64 => (2, 64),
-        DType::I64 => (0, 64),
-        DType::Bool => (6, 8),
+    // DLPack type codes: 0 int, 1 uint, 2 float, 4 bfloat, 6 bool.
+    let d = t.dtype();
+    let code = match d {
+        DType::Bool => 6,
+        DType::U8 => 1,
+        DType::BF16 => 4,
+        _ if d.is_float() => 2,
+        _ => 0,
     };
+    let bits = (d.size() * 8) as u8;
     let mut ctx = Box::new(Exported {
         shape: t.shape().iter().map(|&d| d as i64).collect(),
         strides: t.layout().strides().iter().map(|&s| s as i64).collect(),

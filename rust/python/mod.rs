@@ -5,6 +5,7 @@ mod autograd;
 mod autograd_tools;
 mod convert;
 mod defaults;
+mod dtypes;
 mod elementwise;
 mod errors;
 mod function;
@@ -39,11 +40,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;
+    dtypes::register(m)?;
     m.add_class::<graph::PyNode>()?;
     m.add_class::<graph::PyAccumulateGrad>()?;
     m.add_class::<function::FunctionCtx>()?;
     m.add_class::<autograd::RemovableHandle>()?;
-    for dtype in [crate::DType::F32, crate::DType::F64, crate::DType::I64, crate::DType::Bool] {
+    for dtype in crate::DType::ALL {
         m.add(dtype.name(), convert::PyDType { dtype })?;
     }
     m.add_function(wrap_pyfunction!(autograd::grad, m)?)?;

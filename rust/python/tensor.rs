@@ -298,8 +298,8 @@ impl PyTensor {
     }
 
     fn __index__(&self) -> PyResult<i64> {
-        if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
-            return Err(PyTypeError::new_err("only one-element int64 tensors can be used as an index"));
+        if !self.t.dtype().is_int() || self.t.numel() != 1 {
+            return Err(PyTypeError::new_err("only one-element integer tensors can be used as an index"));
         }
         Ok(crate::backend::item(&self.t)? as i64)
     }
@@ -468,7 +468,7 @@ impl PyTensor {
     }
     /// An integer copy (PyTorch's `int()`).
     fn int(&self) -> TResult {
-        ok(ops::cast(&self.t, DType::I64))
+        ok(ops::cast(&self.t, DType::I32))
     }
     /// A bool copy: True where an element is non-zero.
     fn bool(&self) -> TResult {

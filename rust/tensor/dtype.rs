@@ -3,10 +3,19 @@
 
 use std::fmt::Debug;
 
+/// Every element type a tensor can have. Kernels compute in the four "compute dtypes"
+/// (bool, int64, float32, float64); the others are storage dtypes whose values the backend
+/// widens to their compute dtype around a kernel and narrows back (`DType::compute`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
 pub enum DType {
     Bool,
+    U8,
+    I8,
+    I16,
+    I32,
     I64,
+    F16,
+    BF16,
     F32,
     F64,
 }
@@ -21,22 +30,42 @@ pub enum Category {
 }
 
 impl DType {
+    /// Every dtype, in promotion order within each category.
+    pub const ALL: [DType; 10] =
+        [DType::Bool, DType::U8, DType::I8, DType::I16, DType::I32, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64];
+
     pub const fn size(self) -> usize {
         match self {
-            DType::Bool => 1,
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
+            DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
-            DType::F32 => 4,
         }
     }
 
     pub const fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F64)
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
+    }
+
+    /// True for the integer dtypes (bool excluded).
+    pub const fn is_int(self) -> bool {
+        matches!(self, DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64)
+    }
+
+    pub const fn is_signed(self) -> bool {
+        !matches!(self, DType::Bool | DType::U8)
     }
 
     pub const fn name(self) -> &'static str {
         match self {
             DType::Bool => "bool",
+            DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
             DType::I64 => "int64",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
@@ -45,17 +74,34 @@ impl DType {
     pub const fn category(self) -> Category {
         match self {
             DType::Bool => Category::Bool,
-            DType::I64 => Category::Int,
-            DType::F32 | DType::F64 => Category::Float,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => Category::Int,
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => Category::Float,
         }
     }
 
-    /// The dtype an op with float semantics (exp, mean, division...) computes in.
+    /// The dtype an op with float semantics (exp, mean, division...) computes in: a float
+    /// dtype keeps itself, everything else becomes the default float32.
     pub const fn to_float(self) -> DType {
-        match self {
-            DType::F64 => DType::F64,
-            _ => DType::F32,
+        if self.is_float() {
+            self
+        } else {
+            DType::F32
         }
+    }
+
+    /// The dtype CPU kernels compute this dtype in: half types in float32 (as PyTorch's CPU
+    /// kernels do), the narrow integers in int64 (results narrowed back wrap, as in PyTorch).
+    pub const fn compute(self) -> DType {
+        match self {
+            DType::F16 | DType::BF16 => DType::F32,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 => DType::I64,
+            other => other,
+        }
+    }
+
+    /// True for a dtype kernels never see: the backend widens it to `compute()` first.
+    pub const fn is_storage_only(self) -> bool {
+        !matches!(self, DType::Bool | DType::I64 | DType::F32 | DType::F64)
     }
 
     /// The default dtype of a category (what a Python number of that kind becomes).
@@ -66,6 +112,40 @@ impl DType {
             Category::Float => DType::F32,
         }
     }
+
+    /// Every dtype by its name (`"float16"`), as `name()` gives it.
+    pub fn from_name(name: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.name() == name)
+    }
+}
+
+/// PyTorch's `promote_types`: the smallest dtype both `a` and `b` convert to without losing
+/// their category (uint8 with int8 is int16; float16 with bfloat16 is float32).
+pub const fn promote_types(a: DType, b: DType) -> DType {
+    use DType::*;
+    let (ca, cb) = (a.category() as u8, b.category() as u8);
+    if ca != cb {
+        return if ca > cb { a } else { b };
+    }
+    match (a, b) {
+        (F16, BF16) | (BF16, F16) => F32,
+        // uint8 with a signed type: the smallest signed type that holds both ranges.
+        (U8, I8) | (I8, U8) => I16,
+        (U8, other) | (other, U8) if !matches!(other, U8) => other,
+        _ => {
+            if a.size() >= b.size() {
+                a
+            } else {
+                b
+            }
+        }
+    }
+}
+
+/// PyTorch's `can_cast` (the same-kind rule): a cast may not lower the category (float to
+/// int, int to bool); within a category any cast is allowed.
+pub const fn can_cast(from: DType, to: DType) -> bool {
+    from.category() as u8 <= to.category() as u8
 }
 
 /// The operands of type promotion: a dtype and how strongly it votes.
@@ -84,7 +164,7 @@ pub fn result_type(inputs: &[PromotionInput]) -> DType {
     for input in inputs {
         let dtype = if input.priority == 0 { DType::default_for(input.dtype.category()) } else { input.dtype };
         let tier = &mut tiers[input.priority.min(2) as usize];
-        *tier = Some(tier.map_or(dtype, |d| d.max(dtype)));
+        *tier = Some(tier.map_or(dtype, |d| promote_types(d, dtype)));
     }
     let [wrapped, zero_dim, dimensioned] = tiers;
     combine_categories(dimensioned, combine_categories(zero_dim, wrapped)).unwrap_or(DType::F32)
@@ -94,7 +174,7 @@ pub fn result_type(inputs: &[PromotionInput]) -> DType {
 fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DType> {
     match (higher, lower) {
         (Some(h), _) if h.is_float() => Some(h),
-        (Some(h), Some(l)) if h == DType::Bool || l.is_float() => Some(h.max(l)),
+        (Some(h), Some(l)) if l.category() > h.category() => Some(promote_types(h, l)),
         (Some(h), _) => Some(h),
         (None, l) => l,
     }
@@ -107,13 +187,19 @@ mod sealed {
     impl Sealed for f64 {}
     impl Sealed for i64 {}
     impl Sealed for bool {}
+    impl Sealed for u8 {}
+    impl Sealed for i8 {}
+    impl Sealed for i16 {}
+    impl Sealed for i32 {}
+    impl Sealed for super::F16 {}
+    impl Sealed for super::BF16 {}
 }
 
 /// A Rust type that can live in a tensor.
 ///
 /// Sealed: storage hands out `&[T]` over raw memory after checking only `T::DTYPE` against the
 /// storage's dtype, so `DTYPE` must tell the truth about `T`'s size, alignment and valid bit
-/// patterns. That holds for the four types implemented here and cannot be promised for others.
+/// patterns. That holds for the types implemented here and cannot be promised for others.
 pub trait Element: sealed::Sealed + Copy + Send + Sync + Debug + PartialOrd + Default + bytemuck::Zeroable + 'static {
     const DTYPE: DType;
     fn to_f64(self) -> f64;
@@ -168,6 +254,113 @@ macro_rules! impl_element_num {
 impl_element_num!(f32, DType::F32, |a: f32, b: f32| a + b);
 impl_element_num!(f64, DType::F64, |a: f64, b: f64| a + b);
 impl_element_num!(i64, DType::I64, i64::wrapping_add);
+
+/// The narrow integers: a value from a wider type is truncated to int64 and then wraps (as
+/// PyTorch's casts do: `300` as uint8 is 44), never saturates.
+macro_rules! impl_element_narrow_int {
+    ($t:ty, $dt:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = $dt;
+            #[inline(always)]
+            fn elem_add(self, other: Self) -> Self {
+                self.wrapping_add(other)
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as i64 as $t
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn from_bool(v: bool) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn is_nonzero(self) -> bool {
+                self != 0
+            }
+        }
+    };
+}
+impl_element_narrow_int!(u8, DType::U8);
+impl_element_narrow_int!(i8, DType::I8);
+impl_element_narrow_int!(i16, DType::I16);
+impl_element_narrow_int!(i32, DType::I32);
+
+/// A float16 element: the `half` crate's type, wrapped so that it can be `Zeroable` here
+/// (all-zero bits are +0.0) without enabling that crate's bytemuck feature.
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+#[repr(transparent)]
+pub struct F16(pub half::f16);
+
+/// A bfloat16 element (see `F16`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+#[repr(transparent)]
+pub struct BF16(pub half::bf16);
+
+// SAFETY: both wrap a 16-bit float whose all-zero bit pattern is +0.0.
+unsafe impl bytemuck::Zeroable for F16 {}
+unsafe impl bytemuck::Zeroable for BF16 {}
+
+/// The half types: conversions round to nearest even; arithmetic on them happens in float32
+/// after the backend widens them, so `elem_add` is only a fallback.
+macro_rules! impl_element_half {
+    ($t:ident, $inner:ty, $dt:expr) => {
+        impl $t {
+            #[inline(always)]
+            pub fn to_f32(self) -> f32 {
+                self.0.to_f32()
+            }
+            #[inline(always)]
+            pub fn from_f32(v: f32) -> Self {
+                $t(<$inner>::from_f32(v))
+            }
+        }
+        impl Element for $t {
+            const DTYPE: DType = $dt;
+            #[inline(always)]
+            fn elem_add(self, other: Self) -> Self {
+                Self::from_f32(self.to_f32() + other.to_f32())
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self.0.to_f64()
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                $t(<$inner>::from_f64(v))
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self.0.to_f32() as i64
+            }
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                $t(<$inner>::from_f64(v as f64))
+            }
+            #[inline(always)]
+            fn from_bool(v: bool) -> Self {
+                $t(if v { <$inner>::ONE } else { <$inner>::ZERO })
+            }
+            #[inline(always)]
+            fn is_nonzero(self) -> bool {
+                self.0.to_f32() != 0.0
+            }
+        }
+    };
+}
+impl_element_half!(F16, half::f16, DType::F16);
+impl_element_half!(BF16, half::bf16, DType::BF16);
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
@@ -304,7 +497,8 @@ pub mod num_like {
     impl_float_ops!(f64, libm::erf);
 }
 
-/// Runs `$body` with `$T` bound to the Rust type of `$dtype`.
+/// Runs `$body` with `$T` bound to the Rust type of `$dtype` (every dtype: for kernels that
+/// only move elements, such as copies, gathers and concatenation).
 #[macro_export]
 macro_rules! with_dtype {
     ($dtype:expr, $T:ident => $body:expr) => {
@@ -325,6 +519,58 @@ macro_rules! with_dtype {
                 type $T = bool;
                 $body
             }
+            $crate::tensor::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::tensor::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::tensor::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::tensor::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::tensor::DType::F16 => {
+                type $T = $crate::tensor::F16;
+                $body
+            }
+            $crate::tensor::DType::BF16 => {
+                type $T = $crate::tensor::BF16;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$T` bound to the Rust type of a compute dtype (bool, int64, float32,
+/// float64); `$other` handles the storage dtypes, which the backend widens before any kernel
+/// that computes runs (`backend::upcast`), so a kernel needs no code for them.
+#[macro_export]
+macro_rules! with_compute_dtype {
+    ($dtype:expr, $T:ident => $body:expr, $other:pat => $else:expr) => {
+        match $dtype {
+            $crate::tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::tensor::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::tensor::DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            $other => $else,
         }
     };
 }
@@ -372,9 +618,30 @@ mod tests {
         // two 0-dim tensors promote normally
         assert_eq!(result_type(&[t(DType::F32, 1), t(DType::F64, 1)]), DType::F64);
     }
+
+    #[test]
+    fn storage_dtypes_promote_and_convert_as_pytorch() {
+        use DType::*;
+        assert_eq!(promote_types(U8, I8), I16);
+        assert_eq!(promote_types(U8, I32), I32);
+        assert_eq!(promote_types(F16, BF16), F32);
+        assert_eq!(promote_types(I64, F16), F16);
+        assert_eq!(promote_types(Bool, U8), U8);
+        // an int8 tensor with a 0-dim float64 tensor takes the float64
+        assert_eq!(result_type(&[t(I8, 2), t(F64, 1)]), F64);
+        assert_eq!(result_type(&[t(F16, 2), t(F64, 0)]), F16);
+        assert_eq!(result_type(&[t(U8, 2), t(I64, 0)]), U8);
+        assert!(can_cast(I64, U8) && can_cast(F64, F16) && !can_cast(F32, I32) && !can_cast(I8, Bool));
+        assert_eq!(<u8 as Element>::from_i64(300), 44);
+        assert_eq!(<i8 as Element>::from_f64(300.0), 44);
+        assert_eq!(F16::from_f64(70000.0).to_f64(), f64::INFINITY);
+        assert_eq!(BF16::from_f64(3.14159).to_f64(), 3.140625);
+        assert!(DType::ALL.iter().all(|d| d.compute().compute() == d.compute() && !d.compute().is_storage_only()));
+    }
 }
 
-/// Runs `$body` with `$T` bound to f32, f64 or i64; `$bool` handles bool tensors.
+/// Runs `$body` with `$T` bound to f32, f64 or i64; `$bool` handles bool tensors (and the
+/// storage dtypes, which the backend widens before a kernel runs).
 #[macro_export]
 macro_rules! with_numeric_dtype {
     ($dtype:expr, $T:ident => $body:expr, bool => $else:expr) => {
@@ -391,7 +658,7 @@ macro_rules! with_numeric_dtype {
                 type $T = i64;
                 $body
             }
-            $crate::tensor::DType::Bool => $else,
+            _ => $else,
         }
     };
 }

@@ -37,6 +37,12 @@ enum Owner {
     F64(Vec<f64>),
     I64(Vec<i64>),
     Bool(Vec<bool>),
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    F16(Vec<super::dtype::F16>),
+    BF16(Vec<super::dtype::BF16>),
     Foreign(Box<dyn Any + Send + Sync>),
 }
 
@@ -75,6 +81,12 @@ impl_into_storage!(f32, F32);
 impl_into_storage!(f64, F64);
 impl_into_storage!(i64, I64);
 impl_into_storage!(bool, Bool);
+impl_into_storage!(u8, U8);
+impl_into_storage!(i8, I8);
+impl_into_storage!(i16, I16);
+impl_into_storage!(i32, I32);
+impl_into_storage!(super::dtype::F16, F16);
+impl_into_storage!(super::dtype::BF16, BF16);
 
 impl CpuStorage {
     pub fn from_vec<T: IntoStorageVec>(v: Vec<T>) -> CpuStorage {
@@ -85,12 +97,7 @@ impl CpuStorage {
     /// One element holding `value` converted to `dtype`.
     #[inline]
     pub fn scalar(value: f64, dtype: DType) -> CpuStorage {
-        match dtype {
-            DType::F32 => Self::inline(value as f32),
-            DType::F64 => Self::inline(value),
-            DType::I64 => Self::inline(value as i64),
-            DType::Bool => Self::inline(value != 0.0),
-        }
+        crate::with_dtype!(dtype, T => Self::inline(T::from_f64(value)))
     }
 
     /// One element stored in place (no heap allocation for the data).
@@ -104,12 +111,7 @@ impl CpuStorage {
 
     /// Zero-filled memory for `len` elements of `dtype`.
     pub fn zeros(dtype: DType, len: usize) -> CpuStorage {
-        match dtype {
-            DType::F32 => Self::from_vec(vec![0f32; len]),
-            DType::F64 => Self::from_vec(vec![0f64; len]),
-            DType::I64 => Self::from_vec(vec![0i64; len]),
-            DType::Bool => Self::from_vec(vec![false; len]),
-        }
+        crate::with_dtype!(dtype, T => Self::from_vec(vec![T::default(); len]))
     }
 
     /// Wraps memory owned by someone else.

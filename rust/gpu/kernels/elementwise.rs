@@ -37,7 +37,7 @@ pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
         DType::F32 => class != Class::Logic,
         DType::I64 => kind.info().has_int,
         DType::Bool => class == Class::Logic,
-        DType::F64 => true, // refused by the storage check below
+        _ => true, // float64 and the storage dtypes: refused by the storage check below
     };
     if !supported {
         return Err(unsupported_dtype(name, class, dt));
@@ -176,7 +176,7 @@ pub fn word_of(value: f64, dtype: DType) -> Result<u32> {
                 Error::Value(format!("full: {v} does not fit the GPU's 32-bit integers (int64 tensors are 32-bit on the GPU)"))
             })? as u32
         }
-        DType::F64 => return Err(super::super::storage::check_dtype(DType::F64, "full").unwrap_err()),
+        other => return Err(super::super::storage::check_dtype(other, "full").unwrap_err()),
     })
 }
 

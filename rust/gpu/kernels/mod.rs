@@ -24,7 +24,7 @@ pub fn dtype_code(dtype: DType) -> Result<f64> {
         DType::F32 => Ok(0.0),
         DType::I64 => Ok(1.0),
         DType::Bool => Ok(2.0),
-        DType::F64 => Err(super::storage::check_dtype(DType::F64, "gpu").unwrap_err()),
+        other => Err(super::storage::check_dtype(other, "gpu").unwrap_err()),
     }
 }
 
