@@ -4,6 +4,7 @@
 //! graph and gives higher derivatives.
 
 mod arith;
+mod arith_variants;
 mod binary;
 mod creation;
 mod index;
@@ -18,6 +19,7 @@ mod shape;
 mod table;
 mod unary;
 
+pub use arith_variants::*;
 pub use binary::*;
 pub use creation::*;
 pub use index::*;

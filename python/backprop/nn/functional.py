@@ -24,6 +24,7 @@ del _op
 
 # Losses, layers, normalisation and the composed activations live in their own modules.
 from backprop.nn._activation_functions import glu, hardshrink, prelu, rrelu, softmin, softshrink, tanhshrink, threshold  # noqa: E402
+from backprop.nn._inplace_functions import celu_, elu_, hardtanh_, leaky_relu_, relu_, rrelu_, selu_, threshold_  # noqa: E402,F401
 from backprop.nn._layer_functions import (  # noqa: E402
     alpha_dropout,
     bilinear,
