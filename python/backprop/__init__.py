@@ -42,6 +42,7 @@ from backprop._core import (
 )
 from backprop._core import LinAlgError, addmm, addmv, baddbmm, bmm, diag, diag_embed, diagonal, mv, outer, trace, tril, triu
 from backprop._products import cdist, cross, einsum, kron, tensordot
+from backprop._shape_ops import *  # noqa: F403  (flip, roll, scatter, meshgrid, hstack, ...: see its __all__)
 from backprop._grad_mode import enable_grad, no_grad, set_grad_enabled
 from backprop.serialization import LoadError, load, save
 

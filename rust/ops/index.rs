@@ -28,6 +28,8 @@ pub enum IndexOp {
     Scatter { offsets: Tensor },
     /// `out = old` with `out.flat[offsets] = values` (inputs: old, values).
     Put { offsets: Tensor },
+    /// `scatter_reduce` by product or extremum (inputs: self, values; saves both and the output).
+    ScatterReduce { offsets: Tensor, reduce: super::scatter::ScatterReduce, include_self: bool },
 }
 
 /// Flat-offset gather, recorded.
@@ -37,7 +39,7 @@ pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-fn scatter(g: &Tensor, shape: &[usize], offsets: &Tensor) -> Result<Tensor> {
+pub(crate) fn add_at(g: &Tensor, shape: &[usize], offsets: &Tensor) -> Result<Tensor> {
     let out = backend::scatter_add(shape, offsets, g)?;
     record(super::Op::Index(IndexOp::Scatter { offsets: offsets.clone() }), &[g], &out, |_| smallvec![]);
     Ok(out)
@@ -372,8 +374,21 @@ pub fn index_put_(a: &Tensor, key: &[IndexItem], value: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// Flat offsets into `a` (row-major) of `a[key]` for a key of index tensors and masks, and the
+/// shape of the indexed region (`index_put`).
+pub(crate) fn put_offsets(a: &Tensor, key: &[IndexItem]) -> Result<(Tensor, Dims)> {
+    let (view, advanced) = apply_basic(&a.detach(), key)?;
+    if advanced.is_empty() {
+        let shape = Dims::from_slice(a.shape());
+        let n = a.numel() as i64;
+        let t = super::reorder::offsets_tensor((0..n).collect(), &shape, a.device())?;
+        return Ok((t, shape));
+    }
+    advanced_offsets(&view, &advanced)
+}
+
 /// `value` broadcast to `out_shape` (PyTorch also drops leading size-1 dims of the value).
-fn fit_value(value: &Tensor, out_shape: &[usize]) -> Result<Tensor> {
+pub(crate) fn fit_value(value: &Tensor, out_shape: &[usize]) -> Result<Tensor> {
     let mut vshape: &[usize] = value.shape();
     while vshape.len() > out_shape.len() && vshape[0] == 1 {
         vshape = &vshape[1..];
@@ -408,7 +423,7 @@ fn view_positions(view: &Tensor, base: &Tensor) -> Result<Tensor> {
     }
 }
 
-fn put(old: &Tensor, offsets: &Tensor, values: &Tensor) -> Result<Tensor> {
+pub(crate) fn put(old: &Tensor, offsets: &Tensor, values: &Tensor) -> Result<Tensor> {
     let out = backend::cast(old, old.dtype())?;
     let vals = backend::cast(values, values.dtype())?;
     backend::index_put(&out, offsets, &vals, false)?;
@@ -422,6 +437,7 @@ impl IndexOp {
             IndexOp::Take { .. } => "index",
             IndexOp::Scatter { .. } => "index_backward",
             IndexOp::Put { .. } => "index_put",
+            IndexOp::ScatterReduce { reduce, .. } => super::scatter::scatter_reduce_name(*reduce),
         }
     }
 
@@ -431,13 +447,14 @@ impl IndexOp {
             IndexOp::Take { offsets } | IndexOp::Scatter { offsets } | IndexOp::Put { offsets } => {
                 vec![("offsets", OpParam::Tensor(offsets.clone()))]
             }
+            IndexOp::ScatterReduce { offsets, include_self, .. } => super::scatter::scatter_reduce_params(offsets, *include_self),
         }
     }
 
     pub fn vjp(&self, ctx: &VjpCtx) -> Result<Grads> {
         let g = ctx.grad();
         match self {
-            IndexOp::Take { offsets } => grads(ctx, [&|| scatter(g, &ctx.inputs[0].shape, offsets)]),
+            IndexOp::Take { offsets } => grads(ctx, [&|| add_at(g, &ctx.inputs[0].shape, offsets)]),
             IndexOp::Scatter { offsets } => grads(ctx, [&|| take(g, offsets)]),
             IndexOp::Put { offsets } => grads(ctx, [
                 &|| {
@@ -448,6 +465,7 @@ impl IndexOp {
                 },
                 &|| take(g, offsets),
             ]),
+            IndexOp::ScatterReduce { offsets, reduce, include_self } => super::scatter::scatter_reduce_vjp(ctx, offsets, *reduce, *include_self),
         }
     }
 }

@@ -14,6 +14,7 @@ mod interop;
 mod linalg;
 mod norm;
 mod optim;
+mod shape_ops;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
