@@ -229,3 +229,106 @@ fn ipow(x: i32, y: i32) -> i32 {
     }
     return r;
 }
+
+// erfc to about 1.2e-7 relative (Numerical Recipes' erfcc Chebyshev fit) from |x| = 0.5 on,
+// where 1 - erf(x) would cancel; 1 - erf(x) nearer 0, where erfc is near 1.
+fn erfc(x: f32) -> f32 {
+    let z = abs(x);
+    if (z < 0.5) { return 1.0 - erf(x); }
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+        + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+    return select(r, 2.0 - r, x < 0.0);
+}
+
+// erf^-1 (Giles 2010, single precision): +-inf at +-1, NaN beyond.
+fn erfinv(x: f32) -> f32 {
+    let a = abs(x);
+    if (is_nan(x) || a > 1.0) { return bitcast<f32>(QUIET_NAN); }
+    if (a == 1.0) { return select(bitcast<f32>(POS_INF), -bitcast<f32>(POS_INF), x < 0.0); }
+    var w = -log((1.0 - x) * (1.0 + x));
+    var p: f32;
+    if (w < 5.0) {
+        w = w - 2.5;
+        p = 2.81022636e-08;
+        p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w; p = -4.39150654e-06 + p * w;
+        p = 0.00021858087 + p * w; p = -0.00125372503 + p * w; p = -0.00417768164 + p * w;
+        p = 0.246640727 + p * w; p = 1.50140941 + p * w;
+    } else {
+        w = sqrt(w) - 3.0;
+        p = -0.000200214257;
+        p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w;
+        p = 0.00573950773 + p * w; p = -0.0076224613 + p * w; p = 0.00943887047 + p * w;
+        p = 1.00167406 + p * w; p = 2.83297682 + p * w;
+    }
+    return p * x;
+}
+
+// sin(pi x) / (pi x), 1 at 0.
+fn sinc(x: f32) -> f32 {
+    if (x == 0.0) { return 1.0; }
+    let px = x * 3.14159265358979;
+    return sin(px) / px;
+}
+
+// log(z / (1 - z)) with z = x clamped to [eps, 1 - eps] when eps >= 0.
+fn logit(x: f32, eps: f32) -> f32 {
+    let z = select(x, hardtanh(x, eps, 1.0 - eps), eps >= 0.0);
+    return log(z / (1.0 - z));
+}
+
+// sqrt(x^2 + y^2) scaled by the larger magnitude (no overflow); inf beats NaN, as C's hypot.
+fn hypot_f32(x: f32, y: f32) -> f32 {
+    let ax = abs(x);
+    let ay = abs(y);
+    let inf = bitcast<f32>(POS_INF);
+    if (ax == inf || ay == inf) { return inf; }
+    if (is_nan(x) || is_nan(y)) { return bitcast<f32>(QUIET_NAN); }
+    let m = max(ax, ay);
+    if (m == 0.0) { return 0.0; }
+    let r = min(ax, ay) / m;
+    return m * sqrt(1.0 + r * r);
+}
+
+// log(exp(x) + exp(y)) from the larger operand; equal infinities return themselves.
+fn logaddexp_f32(x: f32, y: f32) -> f32 {
+    if (is_nan(x) || is_nan(y)) { return bitcast<f32>(QUIET_NAN); }
+    if (x == y && abs(x) == bitcast<f32>(POS_INF)) { return x; }
+    return max(x, y) + log1p(exp(-abs(x - y)));
+}
+
+fn logaddexp2_f32(x: f32, y: f32) -> f32 {
+    if (is_nan(x) || is_nan(y)) { return bitcast<f32>(QUIET_NAN); }
+    if (x == y && abs(x) == bitcast<f32>(POS_INF)) { return x; }
+    return max(x, y) + log1p(exp2(-abs(x - y))) * 1.4426950408889634;
+}
+
+// x * log(y), 0 where x == 0 unless y is NaN.
+fn xlogy_f32(x: f32, y: f32) -> f32 {
+    if (is_nan(y)) { return bitcast<f32>(QUIET_NAN); }
+    if (x == 0.0) { return 0.0; }
+    return x * log(y);
+}
+
+fn copysign_f32(x: f32, y: f32) -> f32 {
+    return bitcast<f32>((bitcast<u32>(x) & 0x7fffffffu) | (bitcast<u32>(y) & 0x80000000u));
+}
+
+// The next float after x toward y, stepping on the bits.
+fn nextafter_f32(x: f32, y: f32) -> f32 {
+    if (is_nan(x) || is_nan(y)) { return bitcast<f32>(QUIET_NAN); }
+    if (x == y) { return y; }
+    if (x == 0.0) { return bitcast<f32>(select(1u, 0x80000001u, y < 0.0)); }
+    let b = bitcast<u32>(x);
+    return bitcast<f32>(select(b - 1u, b + 1u, (x < y) == (x > 0.0)));
+}
+
+// Shifts as PyTorch's: a count out of [0, width) gives 0 (left) or the sign fill (right).
+fn shl_i32(x: i32, y: i32) -> i32 {
+    if (y < 0 || y >= 32) { return 0; }
+    return x << u32(y);
+}
+
+fn shr_i32(x: i32, y: i32) -> i32 {
+    return x >> u32(select(31, y, y >= 0 && y < 32));
+}

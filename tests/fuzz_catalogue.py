@@ -274,7 +274,12 @@ def _arithmetic():
         ("v.dot(bp.zeros(3))", "value"),
         ("s.dot(s)", "value"),
         ("x.matmul(bp.zeros(4, 2))", "value"),
-        ("~x", "value"),
+        ("~x", "type"),  # torch: TypeError (~ is only implemented on integer and Boolean tensors)
+        ("x & x", "type"),
+        ("x << 1", "type"),
+        ("i.exp_()", "value"),
+        ("bp.zeros(3).add_(bp.zeros(2, 3))", "value"),
+        ("i.div_(2, rounding_mode='round')", "value"),
         ("i // bp.tensor([0, 0, 0])", "value"),
         ("i % bp.tensor([0, 0, 0])", "value"),
         ("i // 0", "value"),

@@ -11,10 +11,12 @@ import backprop as bp
 
 try:
     from scipy.special import erf as _erf
-except ImportError:  # scipy is optional; math.erf vectorised is enough here
+    from scipy.special import erfinv as _erfinv
+except ImportError:  # scipy is optional; math.erf vectorised is enough here (erfinv's row skips)
     import math
 
     _erf = np.vectorize(math.erf)
+    _erfinv = None
 
 
 @dataclass
@@ -144,12 +146,43 @@ UNARY = [
         np_vjp=lambda g, x, y: [g * _SELU_SCALE * np.where(x > 0, 1, _SELU_ALPHA * np.exp(x))],
     ),
     Op("celu", lambda x: F.celu(x, 1.5), lambda x: np.where(x > 0, x, 1.5 * np.expm1(x / 1.5))),
+    Op("acosh", bp.acosh, np.arccosh, low=1.2, high=4.0, np_vjp=lambda g, x, y: [g / np.sqrt(x * x - 1)]),
+    Op("erfc", bp.erfc, lambda x: 1 - _erf(x), np_vjp=lambda g, x, y: [-g * 2 / np.sqrt(np.pi) * np.exp(-x * x)]),
+    Op("exp2", bp.exp2, np.exp2, np_vjp=lambda g, x, y: [g * y * np.log(2)]),
+    Op("deg2rad", bp.deg2rad, np.deg2rad, np_vjp=lambda g, x, y: [g * np.pi / 180]),
+    Op("rad2deg", bp.rad2deg, np.rad2deg, np_vjp=lambda g, x, y: [g * 180 / np.pi]),
+    Op("sinc", bp.sinc, np.sinc),
+    Op("logit", bp.logit, lambda x: np.log(x / (1 - x)), low=0.05, high=0.95, np_vjp=lambda g, x, y: [g / (x * (1 - x))]),
+    Op(
+        "logit_eps",
+        lambda x: bp.logit(x, eps=0.2),
+        lambda x: np.log(np.clip(x, 0.2, 0.8) / (1 - np.clip(x, 0.2, 0.8))),
+        low=0.02,
+        high=0.98,
+        gap=1e-2,
+        kinks=(0.2, 0.8),
+        np_vjp=lambda g, x, y: [np.where((x < 0.2) | (x > 0.8), 0.0, g / (x * (1 - x)))],
+    ),
+    Op("sgn", bp.sgn, np.sign, gap=1e-2, np_vjp=_zero_vjp),
     Op(
         "gelu_tanh",
         lambda x: F.gelu(x, approximate="tanh"),
         lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
     ),
-]
+] + (
+    []
+    if _erfinv is None
+    else [
+        Op(
+            "erfinv",
+            bp.erfinv,
+            _erfinv,
+            low=-0.9,
+            high=0.9,
+            np_vjp=lambda g, x, y: [g * np.sqrt(np.pi) / 2 * np.exp(_erfinv(x) ** 2)],
+        )
+    ]
+)
 
 
 BINARY = [
@@ -187,6 +220,61 @@ BINARY = [
         gap=1e-2,
         np_vjp=lambda g, a, b, y: [g, -g * np.trunc(a / b)],
     ),
+    Op("hypot", bp.hypot, np.hypot, arity=2, low=0.2, high=3.0, np_vjp=lambda g, a, b, y: [g * a / y, g * b / y]),
+    Op(
+        "logaddexp",
+        bp.logaddexp,
+        np.logaddexp,
+        arity=2,
+        np_vjp=lambda g, a, b, y: [g * _sigmoid(a - b), g * _sigmoid(b - a)],
+    ),
+    Op(
+        "logaddexp2",
+        bp.logaddexp2,
+        np.logaddexp2,
+        arity=2,
+        np_vjp=lambda g, a, b, y: [g * _sigmoid((a - b) * np.log(2)), g * _sigmoid((b - a) * np.log(2))],
+    ),
+    Op("xlogy", bp.xlogy, lambda a, b: a * np.log(b), arity=2, low=0.1, high=3.0, np_vjp=lambda g, a, b, y: [g * np.log(b), g * a / b]),
+    # b - 1.6 changes sign inside the domain; |a| stays away from 0, where d/da jumps.
+    Op(
+        "copysign",
+        lambda a, b: bp.copysign(a, b - 1.6),
+        lambda a, b: np.copysign(a, b - 1.6),
+        arity=2,
+        low=0.2,
+        high=3.0,
+        np_vjp=lambda g, a, b, y: [g * np.sign(b - 1.6), np.zeros_like(b)],
+    ),
+    Op("fmax", bp.fmax, np.fmax, arity=2, gap=1e-2, np_vjp=lambda g, a, b, y: [g * (a > b), g * (b > a)]),
+    Op("fmin", bp.fmin, np.fmin, arity=2, gap=1e-2, np_vjp=lambda g, a, b, y: [g * (a < b), g * (b < a)]),
+    Op("nextafter", bp.nextafter, np.nextafter, arity=2, gap=1e-2, rtol=1e-4, np_vjp=lambda g, a, b, y: [g, np.zeros_like(b)]),
+    Op("ldexp", bp.ldexp, lambda a, b: a * np.exp2(b), arity=2, np_vjp=lambda g, a, b, y: [g * np.exp2(b), g * y * np.log(2)]),
+    # Quotients stay in (0.58, 1.73): the one step of the rounded quotient (a == b) is kept away by `gap`.
+    Op(
+        "div_trunc",
+        lambda a, b: bp.div(a, b, rounding_mode="trunc"),
+        lambda a, b: np.trunc(a / b),
+        arity=2,
+        low=1.1,
+        high=1.9,
+        gap=1e-2,
+        np_vjp=lambda g, a, b, y: [np.zeros_like(a), np.zeros_like(b)],
+    ),
+    Op(
+        "div_floor",
+        lambda a, b: bp.div(a, b, rounding_mode="floor"),
+        np.floor_divide,
+        arity=2,
+        low=1.1,
+        high=1.9,
+        gap=1e-2,
+        np_vjp=lambda g, a, b, y: [np.zeros_like(a), np.zeros_like(b)],
+    ),
+    Op("add_alpha", lambda a, b: bp.add(a, b, alpha=2.5), lambda a, b: a + 2.5 * b, arity=2, np_vjp=lambda g, a, b, y: [g, 2.5 * g]),
+    Op("sub_alpha", lambda a, b: bp.sub(a, b, alpha=-0.5), lambda a, b: a + 0.5 * b, arity=2, np_vjp=lambda g, a, b, y: [g, 0.5 * g]),
+    Op("rsub", lambda a, b: bp.rsub(a, b, alpha=2), lambda a, b: b - 2 * a, arity=2, np_vjp=lambda g, a, b, y: [-2 * g, g]),
+    Op("lerp_scalar", lambda a, b: bp.lerp(a, b, 0.3), lambda a, b: a + 0.3 * (b - a), arity=2, np_vjp=lambda g, a, b, y: [0.7 * g, 0.3 * g]),
     Op(
         "remainder",
         bp.remainder,

@@ -35,7 +35,7 @@ def test_codes_are_distinct_and_every_row_has_numpy_text():
         assert len(set(codes)) == len(codes)
     for op in TABLE:
         assert len(op["numpy"]) >= 1 + op["arity"], op["name"]
-        assert op["wgsl"], op["name"]
+        assert op["wgsl"] or op["class"] == "integer", op["name"]  # integer rows (shifts) have only wgsl_int
     libs = _core._wgsl_library("unary_ops.wgsl") + _core._wgsl_library("binary_ops.wgsl")
     for op in TABLE:
         assert f"const {op['name'].upper()}: u32 = {op['code']}u;" in libs
@@ -137,7 +137,7 @@ def test_int_and_or_xor_are_bitwise_bool_stays_logical():
     t, f = bp.tensor([True, False]), bp.tensor([True, True])
     assert (t & f).tolist() == [True, False] and (t & f).dtype == bp.bool
     assert (~t).tolist() == [False, True] and bp.bitwise_not(t).tolist() == [False, True]
-    with pytest.raises(bp.DTypeError, match="bitwise_and"):
+    with pytest.raises(TypeError, match="bitwise_and"):  # torch: NotImplementedError; `~`: TypeError
         bp.tensor([1.0]) & bp.tensor([2.0])
 
 

@@ -186,6 +186,14 @@ def unary(device, op, x, in_t=F32, out_t=F32, u=(0, 0, 0, 0), f=(0, 0, 0, 0), tr
         ("selu", lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)), -4, 4, 0, 2e-6),
         ("celu", lambda x: np.where(x > 0, x, 1.5 * np.expm1(x / 1.5)), -4, 4, 1.5, 2e-6),
         ("gelu_tanh", lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))), -5, 5, 0, 2e-6),
+        ("acosh", np.arccosh, 1.0, 100, 0, 5e-6),
+        ("erfc", lambda x: 1 - ERF(x), -4, 4, 0, 2e-6),
+        ("exp2", np.exp2, -10, 10, 0, 3e-6),
+        ("deg2rad", np.deg2rad, -400, 400, 0, 2e-7),
+        ("rad2deg", np.rad2deg, -7, 7, 0, 2e-7),
+        ("sinc", np.sinc, -5, 5, 0, 2e-6),
+        ("logit", lambda x: np.log(x / (1 - x)), 0.01, 0.99, -1.0, 3e-6),
+        ("sgn", np.sign, -3, 3, 0, 0),
     ],
 )
 def test_unary_float_functions(device, name, ref, lo, hi, f, rtol):
@@ -217,6 +225,18 @@ def test_unary_special_values(device):
     assert list(neg_base) == [-8, -8, 0]
     frac = unary(device, UNARY["pow"], f32([[-2.0, 0.0, 4.0]]), f=(0.75, 0, 0, 0)).view(np.float32)[0]
     assert np.isnan(frac[0]) and frac[1] == 0 and frac[2] == pytest.approx(4**0.75, rel=1e-6)
+
+
+def test_erfinv_inverts_erf_and_logit_clamps(device):
+    x = f32(np.random.default_rng(11).uniform(-0.999, 0.999, (3, 41)))
+    y = unary(device, UNARY["erfinv"], x).view(np.float32).astype(np.float64)
+    np.testing.assert_allclose(ERF(y), x, rtol=2e-6, atol=1e-7)
+    edges = unary(device, UNARY["erfinv"], f32([[1.0, -1.0, 1.5, np.nan, 0.0]]), transposed=False).view(np.float32)[0]
+    assert list(edges[:2]) == [np.inf, -np.inf] and np.isnan(edges[2:4]).all() and edges[4] == 0
+    p = f32([[0.0, 0.05, 0.5, 0.95, 1.0]])
+    out = unary(device, UNARY["logit"], p, f=(0.1, 0, 0, 0), transposed=False).view(np.float32)[0]
+    clipped = np.clip(p[0].astype(np.float64), 0.1, 0.9)
+    np.testing.assert_allclose(out, np.log(clipped / (1 - clipped)), rtol=2e-6)
 
 
 def test_functions_with_two_parameters(device):
@@ -300,6 +320,55 @@ def test_binary_float_broadcasting(device, name):
     # // and % step at integer quotients: compare with NumPy's float32 (PyTorch's algorithm)
     want = ref(a, b) if name in ("floor_divide", "remainder", "fmod") else ref(a.astype(np.float64), b.astype(np.float64))
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name, ref, rtol",
+    [
+        ("hypot", np.hypot, 2e-7),
+        ("logaddexp", np.logaddexp, 2e-6),
+        ("logaddexp2", np.logaddexp2, 2e-6),
+        ("xlogy", lambda a, b: a * np.log(b), 3e-6),
+        ("copysign", lambda a, b: np.copysign(a, b - 1.5), 0),
+        ("fmax", np.fmax, 0),
+        ("fmin", np.fmin, 0),
+        ("div_trunc", lambda a, b: np.trunc(a / b), 0),
+        ("div_floor", np.floor_divide, 0),
+    ],
+)
+def test_binary_newer_rows(device, name, ref, rtol):
+    rng = np.random.default_rng(BINARY[name])
+    a = f32(rng.uniform(-3, 3, (7, 45)))
+    b = f32(rng.uniform(0.5, 3, 45))
+    if name == "copysign":  # signs of both kinds in b
+        got = binary(device, BINARY[name], a, b - np.float32(1.5)).view(np.float32)
+    else:
+        got = binary(device, BINARY[name], a, b).view(np.float32)
+    exact = name in ("copysign", "fmax", "fmin", "div_trunc", "div_floor")
+    want = ref(a, b) if exact else ref(a.astype(np.float64), b.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-6 if rtol else 0)
+
+
+def test_binary_newer_rows_at_special_values(device):
+    a = f32([[np.nan, 1.0, np.nan, np.inf, 0.0, 0.0, 1.0, -np.inf]])
+    b = f32([2.0, np.nan, np.nan, np.nan, np.nan, 0.0, 1.0, -np.inf])
+    fmax = binary(device, BINARY["fmax"], a, b).view(np.float32)[0]
+    assert list(fmax[:2]) == [2.0, 1.0] and np.isnan(fmax[2])
+    hyp = binary(device, BINARY["hypot"], a, b).view(np.float32)[0]
+    assert hyp[3] == np.inf and np.isnan(hyp[0]) and hyp[5] == 0.0  # inf beats NaN
+    xl = binary(device, BINARY["xlogy"], a, b).view(np.float32)[0]
+    assert np.isnan(xl[4]) and xl[5] == 0.0  # 0 * log(nan) is nan, 0 * log(0) is 0
+    lae = binary(device, BINARY["logaddexp"], a, b).view(np.float32)[0]
+    assert lae[7] == -np.inf and lae[6] == pytest.approx(1 + np.log(2), rel=1e-6)
+    nxt = binary(device, BINARY["nextafter"], f32([[1.0, 1.0, -2.0]]), f32([2.0, 0.0, -2.0])).view(np.float32)[0]
+    assert list(nxt) == [np.nextafter(np.float32(1), np.float32(2)), np.nextafter(np.float32(1), np.float32(0)), -2.0]
+    x = np.array([[5, -5, 3, 1]], np.int32)
+    shl = binary(device, BINARY["bitwise_left_shift"], x, np.array([2, 1, -1, 40], np.int32), I32).view(np.int32)[0]
+    assert list(shl) == [20, -10, 0, 0]
+    shr = binary(device, BINARY["bitwise_right_shift"], x, np.array([1, 1, -1, 40], np.int32), I32).view(np.int32)[0]
+    assert list(shr) == [2, -3, 0, 0]
+    trunc = binary(device, BINARY["div_trunc"], np.array([[-7, 7]], np.int32), np.array([2, -2], np.int32), I32).view(np.int32)[0]
+    assert list(trunc) == [-3, -3]
 
 
 def test_binary_nan_and_comparisons(device):

@@ -296,13 +296,23 @@ _TABLE_GRAPHS = {
     "atan2": lambda x: bp.atan2(x, x * x + 0.5),
     "fmod": lambda x: bp.fmod(x * 3, x * x + 0.7),
     "remainder": lambda x: bp.remainder(x * 3, x * x + 0.7),
+    "acosh": lambda x: bp.acosh(x * x + 1.5),
+    "erfinv": lambda x: bp.erfinv(x * 0.3),
+    "hypot": lambda x: bp.hypot(x, x * x + 0.5),
+    "logaddexp": lambda x: bp.logaddexp(x, x * x),
+    "logaddexp2": lambda x: bp.logaddexp2(x, x * x),
+    "xlogy": lambda x: bp.xlogy(x, x * x + 0.5),
+    "copysign": lambda x: bp.copysign(x, x * x - 1.0),
+    "fmax": lambda x: bp.fmax(x, x * x - 1.0),
+    "fmin": lambda x: bp.fmin(x, x * x - 1.0),
+    "nextafter": lambda x: bp.nextafter(x, x * x),
 }
 
 
 def _table_ops():
     from backprop import _core
 
-    skip = {"compare", "logic", "bits", "pred"}
+    skip = {"compare", "logic", "bits", "integer", "pred"}
     return sorted(
         op["name"] for op in _core._op_table() if op["class"] not in skip and op["api"] in ("method", "function")
     ) + ["gelu_tanh"]

@@ -181,7 +181,10 @@ Tensor.get_device = _tensor_names.get_device
 for _op in _core._op_table():
     if _op["api"] == "method":
         globals()[_op["name"]] = getattr(_core, _op["name"])
+    if _op["inplace"] and _op["arity"] == 1 and _op["api"] in ("method", "bound"):
+        globals()[_op["inplace"]] = getattr(_core, _op["inplace"])  # exp_, relu_, ... (torch.exp_)
 del _op
+from backprop._arith import *  # noqa: E402,F401,F403  (add/sub alpha, div rounding_mode, lerp, aliases)
 
 
 def pow(input, exponent):  # noqa: A001

@@ -165,7 +165,7 @@ pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Resu
         DType::F32 => kind.with_float_fn::<f32, _>(m),
         DType::F64 => kind.with_float_fn::<f64, _>(m),
         DType::I64 => {
-            if matches!(kind, FloorDiv | Remainder | Fmod) && b.to_vec::<i64>()?.contains(&0) {
+            if kind.divides_ints() && b.to_vec::<i64>()?.contains(&0) {
                 return Err(crate::error::Error::Value(format!("{}: integer division by zero", kind.name())));
             }
             kind.with_int_fn(m)
@@ -282,20 +282,30 @@ pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()
 
 fn inplace_typed<T: Element + IntoStorageVec>(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
     use BinaryKind::*;
-    if !matches!(kind, Add | Sub | Mul | Div | Maximum | Minimum) {
-        return Err(dtype_err!("{}_: no in-place form", kind.name()));
+    if kind.returns_bool() && T::DTYPE != DType::Bool {
+        return Err(dtype_err!("{}_: the in-place kernel writes the operands' own dtype; {} returns bool", kind.name(), kind.name()));
     }
     let m = Inplace(dst, src);
     let done = match T::DTYPE {
         DType::F32 => kind.with_float_fn::<f32, _>(m),
         DType::F64 => kind.with_float_fn::<f64, _>(m),
-        DType::I64 if kind == Div => {
-            return Err(dtype_err!("div_: result type float can't be cast to the int64 tensor being updated"))
+        DType::I64 if kind.class() == crate::kinds::Class::Float => {
+            return Err(dtype_err!("{}_: result type float can't be cast to the int64 tensor being updated", kind.name()))
         }
-        DType::I64 => kind.with_int_fn(m),
-        _ => None, // bool; storage dtypes are widened by the backend
+        DType::I64 => {
+            if kind.divides_ints() && src.to_vec::<i64>()?.contains(&0) {
+                return Err(crate::error::Error::Value(format!("{}_: integer division by zero", kind.name())));
+            }
+            kind.with_int_fn(m)
+        }
+        DType::Bool => match kind {
+            Add | Maximum => Some(apply_inplace(dst, src, |x: bool, y: bool| x | y)),
+            Mul | Minimum => Some(apply_inplace(dst, src, |x: bool, y: bool| x & y)),
+            _ => kind.with_bool_fn(m),
+        },
+        _ => None, // storage dtypes are widened by the backend
     };
-    done.unwrap_or_else(|| Err(dtype_err!("{}_: not defined for {} tensors", kind.name(), T::DTYPE.name())))
+    done.unwrap_or_else(|| Err(unsupported_dtype(kind.name(), kind.class(), T::DTYPE)))
 }
 
 /// Runs a table kind's function in place (`dst = f(dst, src)`).

@@ -25,6 +25,8 @@ pub enum Class {
     Compare,
     /// Binary: int64 and bool bitwise.
     Bits,
+    /// Binary: int64 only (the shifts).
+    Integer,
 }
 
 impl Class {
@@ -37,6 +39,7 @@ impl Class {
             Class::Arith => "arith",
             Class::Compare => "compare",
             Class::Bits => "bits",
+            Class::Integer => "integer",
         }
     }
 }
@@ -49,6 +52,8 @@ pub struct OpInfo {
     /// `method`, `function`, `bound` or `internal` (see the table's header).
     pub api: &'static str,
     pub params: &'static [(&'static str, f64)],
+    /// The generated in-place form's name (`exp_`), if the row has one.
+    pub inplace: Option<&'static str>,
     pub has_int: bool,
     /// The GPU op code (unary: 0 is the cast).
     pub code: u32,
@@ -148,6 +153,12 @@ macro_rules! class_of {
     (arith) => { Class::Arith };
     (compare) => { Class::Compare };
     (bits) => { Class::Bits };
+    (integer) => { Class::Integer };
+}
+
+macro_rules! inplace_name {
+    (_) => { None };
+    ($ip:ident) => { Some(stringify!($ip)) };
 }
 
 macro_rules! has {
@@ -163,7 +174,7 @@ macro_rules! first_or_empty {
 macro_rules! unary_kinds {
     ($(
         $(#[$doc:meta])*
-        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident
+        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
         cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $s:ident| $vjp:expr)
         numpy($($np:literal),+ $(,)?);
@@ -181,6 +192,7 @@ macro_rules! unary_kinds {
             class: class_of!($class),
             api: stringify!($api),
             params: &[$((stringify!($p), $d)),*],
+            inplace: inplace_name!($inplace),
             has_int: has!($($int)?),
             code: UnaryCode::$K as u32,
             wgsl: $wgsl,
@@ -274,6 +286,7 @@ macro_rules! binary_float_arm {
     (compare, $m:ident, |$x:ident, $y:ident| $e:expr) => { $m.run_compare(move |$x: T, $y: T| -> bool { $e }) };
     (logic, $m:ident, |$x:ident, $y:ident| $e:expr) => { $m.unsupported() };
     (bits, $m:ident, |$x:ident, $y:ident| $e:expr) => { $m.unsupported() };
+    (integer, $m:ident, |$x:ident, $y:ident| $e:expr) => { $m.unsupported() };
     ($class:ident, $m:ident, |$x:ident, $y:ident| $e:expr) => { $m.run(move |$x: T, $y: T| -> T { $e }) };
 }
 
@@ -295,7 +308,7 @@ macro_rules! binary_bool_arm {
 macro_rules! binary_kinds {
     ($(
         $(#[$doc:meta])*
-        $K:ident $name:literal $class:ident $api:ident saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
+        $K:ident $name:literal $class:ident $api:ident $inplace:tt saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
         cpu(|$x:ident, $y:ident| $cpu:expr) int($(|$xi:ident, $yi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $a:ident, $b:ident, $o:ident| $va:expr, $vb:expr)
         numpy($($np:literal),+ $(,)?);
@@ -311,6 +324,7 @@ macro_rules! binary_kinds {
             class: class_of!($class),
             api: stringify!($api),
             params: &[],
+            inplace: inplace_name!($inplace),
             has_int: has!($($int)?),
             code: BinaryKind::$K as u32,
             wgsl: $wgsl,
@@ -377,12 +391,24 @@ impl BinaryKind {
     pub fn returns_bool(self) -> bool {
         matches!(self.class(), Class::Compare | Class::Logic)
     }
+
+    /// Integer division and remainders, whose int64 kernels refuse a zero divisor.
+    pub fn divides_ints(self) -> bool {
+        matches!(self, BinaryKind::FloorDiv | BinaryKind::Remainder | BinaryKind::Fmod | BinaryKind::DivTrunc | BinaryKind::DivFloor)
+    }
 }
 
 /// The error for a dtype a kind has no kernel for.
 pub fn unsupported_dtype(name: &str, class: Class, dtype: DType) -> Error {
     match (class, dtype) {
         (Class::Logic, _) if name == "logical_not" => dtype_err!("{name}: expected a bool tensor, got {}", dtype.name()),
+        // PyTorch: NotImplementedError ("not implemented for 'Float'"), TypeError for `~`.
+        (Class::Logic | Class::Bits | Class::Integer, d) if d.is_float() => Error::Type(format!(
+            "{name}: not defined for {} tensors; bitwise ops take integer{} tensors",
+            dtype.name(),
+            if class == Class::Integer { "" } else { " or bool" }
+        )),
+        (Class::Integer, _) => dtype_err!("{name}: not defined for {} tensors (shifts take integer tensors)", dtype.name()),
         (Class::Logic | Class::Bits, _) => {
             dtype_err!("{name}: not defined for {} tensors (bitwise ops take int64 or bool)", dtype.name())
         }

@@ -14,7 +14,17 @@ pub trait Real: Float + Rem<Output = Self> {
     fn sinh(self) -> Self;
     fn cosh(self) -> Self;
     fn asinh(self) -> Self;
+    fn acosh(self) -> Self;
     fn atanh(self) -> Self;
+    fn exp2(self) -> Self;
+    /// 1 - erf(x), without the cancellation for large x.
+    fn erfc(self) -> Self;
+    /// The inverse of erf (computed in f64).
+    fn erfinv(self) -> Self;
+    fn hypot(self, other: Self) -> Self;
+    fn copysign(self, sign: Self) -> Self;
+    /// The next representable value after `self` toward `other` (C's nextafter).
+    fn next_after(self, other: Self) -> Self;
     /// ln(1 + x), exact near 0 where the addition would round.
     fn ln_1p(self) -> Self;
     fn log2(self) -> Self;
@@ -32,6 +42,40 @@ pub trait Real: Float + Rem<Output = Self> {
         } else {
             let e = self.exp();
             e / (Self::ONE + e)
+        }
+    }
+
+    /// log(exp(x) + exp(y)): the larger operand plus log1p of the other's share; equal
+    /// infinities return themselves (inf - inf would be NaN).
+    #[inline(always)]
+    fn logaddexp(self, y: Self) -> Self {
+        let (m, d) = self.max_and_gap(y);
+        if m.is_nan() || (self == y && (m == Self::INFINITY || m == Self::NEG_INFINITY)) {
+            return m;
+        }
+        m + (-d).exp().ln_1p()
+    }
+
+    /// log2(2^x + 2^y), as `logaddexp` in base 2.
+    #[inline(always)]
+    fn logaddexp2(self, y: Self) -> Self {
+        let (m, d) = self.max_and_gap(y);
+        if m.is_nan() || (self == y && (m == Self::INFINITY || m == Self::NEG_INFINITY)) {
+            return m;
+        }
+        m + (-d).exp2().ln_1p() / Self::from_f64c(std::f64::consts::LN_2)
+    }
+
+    /// The larger of two numbers and their distance (NaN if either is NaN).
+    #[inline(always)]
+    fn max_and_gap(self, y: Self) -> (Self, Self) {
+        if self.is_nan() || y.is_nan() {
+            return (self + y, self + y);
+        }
+        if self > y {
+            (self, self - y)
+        } else {
+            (y, y - self)
         }
     }
 
@@ -116,7 +160,7 @@ pub trait Real: Float + Rem<Output = Self> {
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $erfc:path, $nextafter:path) => {
         impl Real for $t {
             #[inline(always)]
             fn tan(self) -> Self {
@@ -155,6 +199,34 @@ macro_rules! impl_real {
                 <$t>::atanh(self)
             }
             #[inline(always)]
+            fn acosh(self) -> Self {
+                <$t>::acosh(self)
+            }
+            #[inline(always)]
+            fn exp2(self) -> Self {
+                <$t>::exp2(self)
+            }
+            #[inline(always)]
+            fn erfc(self) -> Self {
+                $erfc(self)
+            }
+            #[inline(always)]
+            fn erfinv(self) -> Self {
+                erfinv_f64(self as f64) as $t
+            }
+            #[inline(always)]
+            fn hypot(self, other: Self) -> Self {
+                <$t>::hypot(self, other)
+            }
+            #[inline(always)]
+            fn copysign(self, sign: Self) -> Self {
+                <$t>::copysign(self, sign)
+            }
+            #[inline(always)]
+            fn next_after(self, other: Self) -> Self {
+                $nextafter(self, other)
+            }
+            #[inline(always)]
             fn ln_1p(self) -> Self {
                 <$t>::ln_1p(self)
             }
@@ -185,8 +257,38 @@ macro_rules! impl_real {
         }
     };
 }
-impl_real!(f32);
-impl_real!(f64);
+impl_real!(f32, libm::erfcf, libm::nextafterf);
+impl_real!(f64, libm::erfc, libm::nextafter);
+
+/// erf^-1: Giles' approximation ("Approximating the erfinv function", 2010) refined by two
+/// Newton steps on erf, or on erfc near +-1 where 1 - |x| is exact and erf has no digits left.
+pub fn erfinv_f64(x: f64) -> f64 {
+    if x.is_nan() || x.abs() > 1.0 {
+        return f64::NAN;
+    }
+    if x.abs() == 1.0 {
+        return x * f64::INFINITY;
+    }
+    let w = -((1.0 - x) * (1.0 + x)).ln();
+    let p = if w < 5.0 {
+        let w = w - 2.5;
+        [3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]
+            .iter()
+            .fold(2.81022636e-08, |p, c| c + p * w)
+    } else {
+        let w = w.sqrt() - 3.0;
+        [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]
+            .iter()
+            .fold(-0.000200214257, |p, c| c + p * w)
+    };
+    let mut y = p * x;
+    let (a, sign) = (x.abs(), x.signum());
+    for _ in 0..2 {
+        let err = if a < 0.5 { libm::erf(y) - x } else { sign * ((1.0 - a) - libm::erfc(y.abs())) };
+        y -= err / (std::f64::consts::FRAC_2_SQRT_PI * (-y * y).exp());
+    }
+    y
+}
 
 /// Python's `//` on int64: rounds down; `i64::MIN // -1` wraps to `i64::MIN` (PyTorch's result).
 /// The divisor is never 0 here (callers report that as an error first).
@@ -231,6 +333,31 @@ mod tests {
         assert_eq!(floor_div_i64(i64::MIN, -1), i64::MIN);
         assert_eq!(python_mod_i64(i64::MIN, -1), 0);
         assert_eq!((python_mod_i64(-7, 2), python_mod_i64(7, -2)), (1, -1));
+    }
+
+    #[test]
+    fn erfinv_inverts_erf_to_the_last_digits() {
+        for &x in &[0.0, 1e-10, 0.3, -0.5, 0.9, -0.999, 0.999999, 1.0 - 1e-12] {
+            let y = erfinv_f64(x);
+            let back = if x.abs() < 0.5 { libm::erf(y) } else { x.signum() * (1.0 - libm::erfc(y.abs())) };
+            assert!((back - x).abs() <= 4.0 * f64::EPSILON * x.abs().max(1e-300), "{x}: {y} {back}");
+        }
+        assert_eq!(erfinv_f64(1.0), f64::INFINITY);
+        assert_eq!(erfinv_f64(-1.0), f64::NEG_INFINITY);
+        assert!(erfinv_f64(1.5).is_nan());
+        assert_eq!(0.5f32.erfinv(), 0.47693628f32);
+    }
+
+    #[test]
+    fn logaddexp_is_stable_and_keeps_equal_infinities() {
+        let inf = f64::INFINITY;
+        assert_eq!(1000.0f64.logaddexp(1000.0), 1000.0 + std::f64::consts::LN_2);
+        assert_eq!(inf.logaddexp(inf), inf);
+        assert_eq!((-inf).logaddexp(-inf), -inf);
+        assert_eq!(inf.logaddexp(-inf), inf);
+        assert!(f64::NAN.logaddexp(1.0).is_nan());
+        assert_eq!((-inf).logaddexp2(-inf), -inf);
+        assert!((1.0f64.logaddexp2(2.0) - 2.584962500721156).abs() < 1e-15);
     }
 
     #[test]

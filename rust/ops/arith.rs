@@ -53,6 +53,19 @@ pub(crate) fn route<V: Arith>(g: &V, x: &V, other: &V, wins: BinaryKind) -> Resu
     V::pick(&x.test(wins, other)?, g, &tie)
 }
 
+/// fmax/fmin's routing: like `route`, but a NaN loses. `first` is a's side: where both are
+/// NaN, PyTorch gives the whole gradient to a.
+pub(crate) fn nan_route<V: Arith>(g: &V, x: &V, other: &V, wins: BinaryKind, first: bool) -> Result<V> {
+    let zero = g.num(0.0)?;
+    let (x_nan, other_nan) = (x.test(BinaryKind::Ne, x)?, other.test(BinaryKind::Ne, other)?);
+    if first {
+        V::pick(&other_nan, g, &V::pick(&x_nan, &zero, &route(g, x, other, wins)?)?)
+    } else {
+        // `x` is b here, `other` is a
+        V::pick(&x_nan, &zero, &V::pick(&other_nan, g, &route(g, x, other, wins)?)?)
+    }
+}
+
 pub(crate) fn no_gradient(name: &str) -> Error {
     if name == "floor_divide" {
         return autograd_err!(

@@ -1,7 +1,7 @@
 //! Broadcasting binary ops. Gradients here are the lecture's gate patterns: add distributes,
 //! mul swaps, max routes. Un-broadcasting is left to the engine.
 
-use super::arith::{no_gradient, route, Arith};
+use super::arith::{nan_route, no_gradient, route, Arith};
 use super::Grads;
 use crate::autograd::{record, Save, VjpCtx};
 use crate::backend;
@@ -65,7 +65,7 @@ impl When {
 macro_rules! binary_vjps {
     ($(
         $(#[$doc:meta])*
-        $K:ident $name:literal $class:ident $api:ident saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
+        $K:ident $name:literal $class:ident $api:ident $inplace:tt saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
         cpu(|$x:ident, $y:ident| $cpu:expr) int($(|$xi:ident, $yi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $a:ident, $b:ident, $o:ident| $va:expr, $vb:expr)
         numpy($($np:literal),+ $(,)?);
@@ -186,7 +186,7 @@ binary_fns!(
     maximum => Maximum, minimum => Minimum, floor_divide => FloorDiv, remainder => Remainder,
     eq => Eq, ne => Ne, lt => Lt, le => Le, gt => Gt, ge => Ge,
     logical_and => And, logical_or => Or, logical_xor => Xor, bitwise_and => BitAnd, bitwise_or => BitOr,
-    bitwise_xor => BitXor, atan2 => Atan2, fmod => Fmod,
+    bitwise_xor => BitXor, atan2 => Atan2, fmod => Fmod, bitwise_left_shift => Shl, bitwise_right_shift => Shr,
 );
 
 pub fn neg(a: &Tensor) -> Result<Tensor> {

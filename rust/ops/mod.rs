@@ -4,6 +4,7 @@
 //! graph and gives higher derivatives.
 
 mod arith;
+mod arith_variants;
 mod binary;
 mod compare;
 mod creation;
@@ -26,6 +27,7 @@ mod sort;
 mod table;
 mod unary;
 
+pub use arith_variants::*;
 pub use binary::*;
 pub use compare::*;
 pub use creation::*;

@@ -13,16 +13,21 @@
 //! - `python`: the `backprop._core` function (and `Tensor` method) with its defaults.
 //!
 //! Columns of a unary row, in order:
-//!   `Kind { param = default, ... } "name" class saves api`
+//!   `Kind { param = default, ... } "name" class saves api inplace`
 //!   class: `float` (ints are promoted to float32), `num` (int64 too: an `int` kernel),
 //!          `pred` (float -> bool), `logic` (bool -> bool, int64 bitwise);
 //!   saves: `input` or `output` (what the vjp's `s` is);
 //!   api: `method` (`bp.X` and `Tensor.X`), `function` (`bp.nn.functional.X`), `bound` (the
 //!        binding is written by hand: parameters it parses), `internal` (none);
+//!   inplace: the name of the in-place form (`exp_`: `Tensor.exp_` and `_core.exp_`, or only
+//!        `_core.X_` for `function` rows, for `nn.functional`), or `_` where PyTorch has none
+//!        or its binding is written by hand (`ops::inplace` runs them all);
 //!   `numpy(forward, local derivative[, vjp])`: NumPy templates in `{a}` (the input), `{out}`,
 //!   `{g}` (the upstream gradient) and `{param}`; the vjp defaults to `{g} * (local)`.
-//! A binary row has `cpu(|x, y| ..)`, a vjp with one expression per input, reading the saved
-//! operands through `a()?`, `b()?` and `out()?`, and `saves(a: when, b: when, out: when)`
+//! A binary row (`Kind "name" class api inplace saves(..)`; class `arith`, `float`, `compare`,
+//! `logic`, `bits` or `integer`: int64 only, the shifts) has `cpu(|x, y| ..)`, a vjp with one
+//! expression per input, reading the saved operands through `a()?`, `b()?` and `out()?`, and
+//! `saves(a: when, b: when, out: when)`
 //! (`never`, `always`, or `for_a` / `for_b`: only when that input needs a gradient).
 
 #[doc(hidden)]
@@ -30,140 +35,208 @@
 macro_rules! unary_table {
     ($then:ident) => {
         $then! {
-            Neg {} "neg" num input bound
+            Neg {} "neg" num input bound neg_
                 cpu(|x| -x) int(|x| x.wrapping_neg()) wgsl("-x") wgsl_int("-x")
                 vjp(|g, _s| g.neg())
                 numpy("-{a}", "-1.0", "-{g}");
-            Abs {} "abs" num input bound
+            Abs {} "abs" num input bound abs_
                 cpu(|x| x.abs()) int(|x| x.wrapping_abs()) wgsl("abs(x)") wgsl_int("abs(x)")
                 vjp(|g, s| g.mul(&s.un(UnaryKind::Sign)?))
                 numpy("np.abs({a})", "np.sign({a})");
-            Sign {} "sign" num input bound
+            Sign {} "sign" num input bound sign_
                 // (x > 0) - (x < 0), as PyTorch: 0 for +-0 and for NaN.
                 cpu(|x| if x > T::ZERO { T::ONE } else if x < T::ZERO { -T::ONE } else { T::ZERO })
                 int(|x| x.signum()) wgsl("select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)") wgsl_int("sign(x)")
                 vjp(|g, _s| g.mul(&g.num(0.0)?))
                 numpy("np.sign({a})", "0.0", "{g} * 0.0");
-            Exp {} "exp" float output bound
+            Exp {} "exp" float output bound exp_
                 cpu(|x| x.exp()) int() wgsl("exp(x)") wgsl_int()
                 vjp(|g, y| g.mul(y))
                 numpy("np.exp({a})", "{out}");
-            Log {} "log" float input bound
+            Log {} "log" float input bound log_
                 cpu(|x| x.ln()) int() wgsl("log(x)") wgsl_int()
                 vjp(|g, x| g.div(x))
                 numpy("np.log({a})", "1 / {a}", "{g} / {a}");
-            Sqrt {} "sqrt" float output bound
+            Sqrt {} "sqrt" float output bound sqrt_
                 cpu(|x| x.sqrt()) int() wgsl("sqrt(x)") wgsl_int()
                 vjp(|g, y| g.div(&y.mul(&y.num(2.0)?)?))
                 numpy("np.sqrt({a})", "1 / (2 * {out})", "{g} / (2 * {out})");
-            Rsqrt {} "rsqrt" float output bound
+            Rsqrt {} "rsqrt" float output bound rsqrt_
                 cpu(|x| T::ONE / x.sqrt()) int() wgsl("1.0 / sqrt(x)") wgsl_int()
                 vjp(|g, y| g.mul(&y.bin(BinaryKind::Pow, &y.num(3.0)?)?.mul(&y.num(-0.5)?)?))
                 numpy("1 / np.sqrt({a})", "-0.5 * {out} ** 3", "{g} * -0.5 * {out} ** 3");
-            Reciprocal {} "reciprocal" float output bound
+            Reciprocal {} "reciprocal" float output bound reciprocal_
                 cpu(|x| T::ONE / x) int() wgsl("1.0 / x") wgsl_int()
                 vjp(|g, y| g.mul(&y.mul(y)?.neg()?))
                 numpy("1 / {a}", "-{out} ** 2", "-{g} * {out} ** 2");
-            Sin {} "sin" float input bound
+            Sin {} "sin" float input bound sin_
                 cpu(|x| x.sin()) int() wgsl("sin(x)") wgsl_int()
                 vjp(|g, x| g.mul(&x.un(UnaryKind::Cos)?))
                 numpy("np.sin({a})", "np.cos({a})");
-            Cos {} "cos" float input bound
+            Cos {} "cos" float input bound cos_
                 cpu(|x| x.cos()) int() wgsl("cos(x)") wgsl_int()
                 vjp(|g, x| g.mul(&x.un(UnaryKind::Sin)?.neg()?))
                 numpy("np.cos({a})", "-np.sin({a})", "-{g} * np.sin({a})");
-            Tan {} "tan" float output method
+            Tan {} "tan" float output method tan_
                 cpu(|x| x.tan()) int() wgsl("tan(x)") wgsl_int()
                 vjp(|g, y| g.mul(&y.mul(y)?.add(&y.num(1.0)?)?))
                 numpy("np.tan({a})", "1 + {out} ** 2");
-            Asin {} "asin" float input method
+            Asin {} "asin" float input method asin_
                 cpu(|x| x.asin()) int() wgsl("asin_precise(x)") wgsl_int()
                 vjp(|g, x| g.div(&x.num(1.0)?.sub(&x.mul(x)?)?.un(UnaryKind::Sqrt)?))
                 numpy("np.arcsin({a})", "1 / np.sqrt(1 - {a} ** 2)");
-            Acos {} "acos" float input method
+            Acos {} "acos" float input method acos_
                 cpu(|x| x.acos()) int() wgsl("acos_precise(x)") wgsl_int()
                 vjp(|g, x| g.div(&x.num(1.0)?.sub(&x.mul(x)?)?.un(UnaryKind::Sqrt)?)?.neg())
                 numpy("np.arccos({a})", "-1 / np.sqrt(1 - {a} ** 2)");
-            Atan {} "atan" float input method
+            Atan {} "atan" float input method atan_
                 cpu(|x| x.atan()) int() wgsl("atan_precise(x)") wgsl_int()
                 vjp(|g, x| g.div(&x.mul(x)?.add(&x.num(1.0)?)?))
                 numpy("np.arctan({a})", "1 / (1 + {a} ** 2)");
-            Sinh {} "sinh" float input method
+            Sinh {} "sinh" float input method sinh_
                 cpu(|x| x.sinh()) int() wgsl("sinh_precise(x)") wgsl_int()
                 vjp(|g, x| g.mul(&x.un(UnaryKind::Cosh)?))
                 numpy("np.sinh({a})", "np.cosh({a})");
-            Cosh {} "cosh" float input method
+            Cosh {} "cosh" float input method cosh_
                 cpu(|x| x.cosh()) int() wgsl("cosh(x)") wgsl_int()
                 vjp(|g, x| g.mul(&x.un(UnaryKind::Sinh)?))
                 numpy("np.cosh({a})", "np.sinh({a})");
-            Asinh {} "asinh" float input method
+            Asinh {} "asinh" float input method asinh_
                 cpu(|x| x.asinh()) int() wgsl("asinh_stable(x)") wgsl_int()
                 vjp(|g, x| g.div(&x.mul(x)?.add(&x.num(1.0)?)?.un(UnaryKind::Sqrt)?))
                 numpy("np.arcsinh({a})", "1 / np.sqrt({a} ** 2 + 1)");
-            Atanh {} "atanh" float input method
+            Atanh {} "atanh" float input method atanh_
                 cpu(|x| x.atanh()) int() wgsl("atanh_stable(x)") wgsl_int()
                 vjp(|g, x| g.div(&x.num(1.0)?.sub(&x.mul(x)?)?))
                 numpy("np.arctanh({a})", "1 / (1 - {a} ** 2)");
-            Tanh {} "tanh" float output bound
+            Tanh {} "tanh" float output bound tanh_
                 cpu(|x| x.tanh()) int() wgsl("tanh_safe(x)") wgsl_int()
                 vjp(|g, y| g.mul(&y.num(1.0)?.sub(&y.mul(y)?)?))
                 numpy("np.tanh({a})", "1 - {out} ** 2");
-            Log1p {} "log1p" float input method
+            Log1p {} "log1p" float input method log1p_
                 cpu(|x| x.ln_1p()) int() wgsl("log1p(x)") wgsl_int()
                 vjp(|g, x| g.div(&x.add(&x.num(1.0)?)?))
                 numpy("np.log1p({a})", "1 / (1 + {a})", "{g} / (1 + {a})");
-            Expm1 {} "expm1" float output method
+            Expm1 {} "expm1" float output method expm1_
                 cpu(|x| x.exp_m1()) int() wgsl("expm1(x)") wgsl_int()
                 vjp(|g, y| g.mul(&y.add(&y.num(1.0)?)?))
                 numpy("np.expm1({a})", "{out} + 1");
-            Log2 {} "log2" float input method
+            Log2 {} "log2" float input method log2_
                 cpu(|x| x.log2()) int() wgsl("log2(x)") wgsl_int()
                 vjp(|g, x| g.div(&x.mul(&x.num(std::f64::consts::LN_2)?)?))
                 numpy("np.log2({a})", "1 / ({a} * np.log(2))", "{g} / ({a} * np.log(2))");
-            Log10 {} "log10" float input method
+            Log10 {} "log10" float input method log10_
                 cpu(|x| x.log10()) int() wgsl("log(x) * 0.43429448190325182") wgsl_int()
                 vjp(|g, x| g.div(&x.mul(&x.num(std::f64::consts::LN_10)?)?))
                 numpy("np.log10({a})", "1 / ({a} * np.log(10))", "{g} / ({a} * np.log(10))");
-            Erf {} "erf" float input method
+            Erf {} "erf" float input method erf_
                 cpu(|x| x.erf()) int() wgsl("erf(x)") wgsl_int()
                 vjp(|g, x| g.mul(&x.mul(x)?.neg()?.un(UnaryKind::Exp)?.mul(&x.num(std::f64::consts::FRAC_2_SQRT_PI)?)?))
                 numpy("erf({a})", "2 / np.sqrt(np.pi) * np.exp(-{a} ** 2)");
-            Square {} "square" num input method
+            Square {} "square" num input method square_
                 cpu(|x| x * x) int(|x| x.wrapping_mul(x)) wgsl("x * x") wgsl_int("x * x")
                 vjp(|g, x| g.mul(&x.mul(&x.num(2.0)?)?))
                 numpy("np.square({a})", "2 * {a}");
-            Floor {} "floor" num input method
+            Floor {} "floor" num input method floor_
                 cpu(|x| x.floor()) int(|x| x) wgsl("floor(x)") wgsl_int("x")
                 vjp(|g, _s| g.zeros())
                 numpy("np.floor({a})", "0.0", "np.zeros_like({g})");
-            Ceil {} "ceil" num input method
+            Ceil {} "ceil" num input method ceil_
                 cpu(|x| x.ceil()) int(|x| x) wgsl("ceil(x)") wgsl_int("x")
                 vjp(|g, _s| g.zeros())
                 numpy("np.ceil({a})", "0.0", "np.zeros_like({g})");
-            Round {} "round" num input method
+            Round {} "round" num input method round_
                 cpu(|x| x.round_ties_even()) int(|x| x) wgsl("round(x)") wgsl_int("x")
                 vjp(|g, _s| g.zeros())
                 numpy("np.round({a})", "0.0", "np.zeros_like({g})");
-            Trunc {} "trunc" num input method
+            Trunc {} "trunc" num input method trunc_
                 cpu(|x| x.trunc()) int(|x| x) wgsl("trunc(x)") wgsl_int("x")
                 vjp(|g, _s| g.zeros())
                 numpy("np.trunc({a})", "0.0", "np.zeros_like({g})");
-            Frac {} "frac" float input method
+            Frac {} "frac" float input method frac_
                 cpu(|x| x - x.trunc()) int() wgsl("x - trunc(x)") wgsl_int()
                 vjp(|g, _s| Ok(g.clone()))
                 numpy("{a} - np.trunc({a})", "1.0", "{g}");
-            Sigmoid {} "sigmoid" float output bound
+            Acosh {} "acosh" float input method acosh_
+                cpu(|x| x.acosh()) int() wgsl("acosh(x)") wgsl_int()
+                vjp(|g, x| g.div(&x.mul(x)?.sub(&x.num(1.0)?)?.un(UnaryKind::Sqrt)?))
+                numpy("np.arccosh({a})", "1 / np.sqrt({a} ** 2 - 1)");
+            Erfc {} "erfc" float input method erfc_
+                cpu(|x| x.erfc()) int() wgsl("erfc(x)") wgsl_int()
+                vjp(|g, x| g.mul(&x.mul(x)?.neg()?.un(UnaryKind::Exp)?.mul(&x.num(-std::f64::consts::FRAC_2_SQRT_PI)?)?))
+                numpy("1 - erf({a})", "-2 / np.sqrt(np.pi) * np.exp(-{a} ** 2)");
+            /// The inverse of erf on (-1, 1): +-inf at +-1, NaN outside.
+            Erfinv {} "erfinv" float output method erfinv_
+                cpu(|x| x.erfinv()) int() wgsl("erfinv(x)") wgsl_int()
+                // d/dx erfinv(x) = sqrt(pi) / 2 * exp(erfinv(x)^2)
+                vjp(|g, y| g.mul(&y.mul(y)?.un(UnaryKind::Exp)?.mul(&y.num(0.886_226_925_452_758)?)?))
+                numpy("erfinv({a})", "np.sqrt(np.pi) / 2 * np.exp({out} ** 2)");
+            Exp2 {} "exp2" float output method exp2_
+                cpu(|x| x.exp2()) int() wgsl("exp2(x)") wgsl_int()
+                vjp(|g, y| g.mul(&y.mul(&y.num(std::f64::consts::LN_2)?)?))
+                numpy("np.exp2({a})", "{out} * np.log(2)");
+            Deg2rad {} "deg2rad" float input method deg2rad_
+                cpu(|x| x * T::from_f64c(std::f64::consts::PI / 180.0)) int() wgsl("x * 0.017453292519943295") wgsl_int()
+                vjp(|g, _s| g.mul(&g.num(std::f64::consts::PI / 180.0)?))
+                numpy("np.deg2rad({a})", "np.pi / 180");
+            Rad2deg {} "rad2deg" float input method rad2deg_
+                cpu(|x| x * T::from_f64c(180.0 / std::f64::consts::PI)) int() wgsl("x * 57.29577951308232") wgsl_int()
+                vjp(|g, _s| g.mul(&g.num(180.0 / std::f64::consts::PI)?))
+                numpy("np.rad2deg({a})", "180 / np.pi");
+            /// sin(pi x) / (pi x), 1 at 0 (the normalized sinc, as PyTorch and NumPy).
+            Sinc {} "sinc" float input method sinc_
+                cpu(|x| if x == T::ZERO { T::ONE } else { let px = x * T::from_f64c(std::f64::consts::PI); px.sin() / px }) int()
+                wgsl("sinc(x)") wgsl_int()
+                // (cos(pi x) - sinc(x)) / x; near 0, where that difference cancels, its series
+                // pi (-t/3 + t^3/30 - t^5/840) in t = pi x (0 at 0)
+                vjp(|g, x| {
+                    let t = x.mul(&x.num(std::f64::consts::PI)?)?;
+                    let d = t.un(UnaryKind::Cos)?.sub(&x.un(UnaryKind::Sinc)?)?.div(x)?;
+                    let t2 = t.mul(&t)?;
+                    let inner = t2.num(1.0 / 30.0)?.sub(&t2.mul(&t2.num(1.0 / 840.0)?)?)?;
+                    let series = t.mul(&t2.mul(&inner)?.sub(&t2.num(1.0 / 3.0)?)?)?.mul(&t.num(std::f64::consts::PI)?)?;
+                    let near = t.un(UnaryKind::Abs)?.test(BinaryKind::Lt, &t.num(0.3)?)?;
+                    g.mul(&V::pick(&near, &series, &d)?)
+                })
+                numpy("np.sinc({a})", "(np.cos(np.pi * {a}) - np.sinc({a})) / {a}");
+            /// log(x / (1 - x)), x first clamped to [eps, 1 - eps] when eps >= 0 (`eps=None` is -1).
+            Logit { eps = -1.0 } "logit" float input bound _
+                cpu(|x| {
+                    let z = if eps < T::ZERO { x } else { x.hardtanh(eps, T::ONE - eps) };
+                    (z / (T::ONE - z)).ln()
+                }) int()
+                wgsl("logit(x, eps)") wgsl_int()
+                // 0 outside [eps, 1 - eps] (the bounds themselves inside), as PyTorch
+                vjp(|g, x| {
+                    let d = g.div(&x.mul(&x.num(1.0)?.sub(x)?)?)?;
+                    if eps < 0.0 {
+                        return Ok(d);
+                    }
+                    let z = g.num(0.0)?;
+                    V::pick(&x.test(BinaryKind::Lt, &x.num(eps)?)?, &z, &V::pick(&x.test(BinaryKind::Gt, &x.num(1.0 - eps)?)?, &z, &d)?)
+                })
+                numpy(
+                    "(np.log(np.clip({a}, {eps}, 1 - {eps}) / (1 - np.clip({a}, {eps}, 1 - {eps}))) if {eps} >= 0 else np.log({a} / (1 - {a})))",
+                    "np.where(({eps} >= 0) & (({a} < {eps}) | ({a} > 1 - {eps})), 0.0, 1 / ({a} * (1 - {a})))"
+                );
+            /// sign for real tensors (PyTorch's complex-aware name).
+            Sgn {} "sgn" num input method sgn_
+                cpu(|x| if x > T::ZERO { T::ONE } else if x < T::ZERO { -T::ONE } else { T::ZERO })
+                int(|x| x.signum()) wgsl("select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)") wgsl_int("sign(x)")
+                vjp(|g, _s| g.mul(&g.num(0.0)?))
+                numpy("np.sign({a})", "0.0", "{g} * 0.0");
+            Sigmoid {} "sigmoid" float output bound sigmoid_
                 cpu(|x| x.sigmoid()) int() wgsl("sigmoid(x)") wgsl_int()
                 // sigma' = sigma (1 - sigma), from the output alone
                 vjp(|g, y| g.mul(&y.mul(&y.num(1.0)?.sub(y)?)?))
                 numpy("sigmoid({a})", "(1 - {out}) * {out}");
-            Logsigmoid {} "logsigmoid" float input function
+            Logsigmoid {} "logsigmoid" float input function _
                 // log sigma(x) = min(x, 0) - log1p(exp(-|x|)): no overflow either way
                 cpu(|x| x.min(T::ZERO) - (-x.abs()).exp().ln_1p()) int()
                 wgsl("min(x, 0.0) - log1p(exp(-abs(x)))") wgsl_int()
                 vjp(|g, x| g.mul(&x.neg()?.un(UnaryKind::Sigmoid)?))
                 numpy("np.minimum({a}, 0) - np.log1p(np.exp(-np.abs({a})))", "sigmoid(-{a})");
-            Softplus { beta = 1.0, threshold = 20.0 } "softplus" float input function
+            Softplus { beta = 1.0, threshold = 20.0 } "softplus" float input function _
                 cpu(|x| if x * beta > threshold { x } else { (x * beta).exp().ln_1p() / beta }) int()
                 wgsl("select(log1p(exp(x * beta)) / beta, x, x * beta > threshold)") wgsl_int()
                 vjp(|g, x| {
@@ -175,27 +248,27 @@ macro_rules! unary_table {
                     "np.where({a} * {beta} > {threshold}, {a}, np.log1p(np.exp({a} * {beta})) / {beta})",
                     "np.where({a} * {beta} > {threshold}, 1.0, sigmoid({a} * {beta}))"
                 );
-            Relu {} "relu" num output bound
+            Relu {} "relu" num output bound relu_
                 cpu(|x| if x > T::ZERO || x.is_nan() { x } else { T::ZERO }) int(|x| x.max(0))
                 wgsl("select(0.0, x, x > 0.0 || is_nan(x))") wgsl_int("max(x, 0)")
                 vjp(|g, y| V::pick(&y.test(BinaryKind::Gt, &y.num(0.0)?)?, g, &g.num(0.0)?))
                 numpy("np.maximum({a}, 0.0)", "1.0 * ({a} > 0)", "{g} * ({a} > 0)");
-            Relu6 {} "relu6" float input function
+            Relu6 {} "relu6" float input function _
                 cpu(|x| x.hardtanh(T::ZERO, T::from_f64c(6.0))) int()
                 wgsl("hardtanh(x, 0.0, 6.0)") wgsl_int()
                 vjp(|g, x| x.inside_open(0.0, 6.0, g))
                 numpy("np.clip({a}, 0.0, 6.0)", "1.0 * ((0.0 < {a}) & ({a} < 6.0))");
-            Hardtanh { min_val = -1.0, max_val = 1.0 } "hardtanh" float input function
+            Hardtanh { min_val = -1.0, max_val = 1.0 } "hardtanh" float input function hardtanh_
                 cpu(|x| x.hardtanh(min_val, max_val)) int()
                 wgsl("hardtanh(x, min_val, max_val)") wgsl_int()
                 vjp(|g, x| x.inside_open(min_val, max_val, g))
                 numpy("np.clip({a}, {min_val}, {max_val})", "1.0 * (({min_val} < {a}) & ({a} < {max_val}))");
-            Hardsigmoid {} "hardsigmoid" float input function
+            Hardsigmoid {} "hardsigmoid" float input function _
                 cpu(|x| (x + T::from_f64c(3.0)).hardtanh(T::ZERO, T::from_f64c(6.0)) / T::from_f64c(6.0)) int()
                 wgsl("hardtanh(x + 3.0, 0.0, 6.0) / 6.0") wgsl_int()
                 vjp(|g, x| x.inside_open(-3.0, 3.0, &g.mul(&g.num(1.0 / 6.0)?)?))
                 numpy("np.clip({a} + 3, 0, 6) / 6", "((-3 < {a}) & ({a} < 3)) / 6");
-            Hardswish {} "hardswish" float input function
+            Hardswish {} "hardswish" float input function _
                 cpu(|x| x * (x + T::from_f64c(3.0)).hardtanh(T::ZERO, T::from_f64c(6.0)) / T::from_f64c(6.0)) int()
                 wgsl("x * hardtanh(x + 3.0, 0.0, 6.0) / 6.0") wgsl_int()
                 vjp(|g, x| {
@@ -209,21 +282,21 @@ macro_rules! unary_table {
                     "{a} * np.clip({a} + 3, 0, 6) / 6",
                     "np.where({a} <= -3, 0.0, np.where({a} < 3, {a} / 3 + 0.5, 1.0))"
                 );
-            Softsign {} "softsign" float input function
+            Softsign {} "softsign" float input function _
                 cpu(|x| x / (T::ONE + x.abs())) int() wgsl("x / (1.0 + abs(x))") wgsl_int()
                 vjp(|g, x| {
                     let d = x.un(UnaryKind::Abs)?.add(&x.num(1.0)?)?;
                     g.div(&d.mul(&d)?)
                 })
                 numpy("{a} / (1 + np.abs({a}))", "1 / (1 + np.abs({a})) ** 2");
-            Silu {} "silu" float input function
+            Silu {} "silu" float input function _
                 cpu(|x| x * x.sigmoid()) int() wgsl("x * sigmoid(x)") wgsl_int()
                 vjp(|g, x| {
                     let s = x.un(UnaryKind::Sigmoid)?;
                     g.mul(&s.mul(&x.mul(&s.num(1.0)?.sub(&s)?)?.add(&s.num(1.0)?)?)?)
                 })
                 numpy("{a} * sigmoid({a})", "sigmoid({a}) * (1 + {a} * (1 - sigmoid({a})))");
-            Mish {} "mish" float input function
+            Mish {} "mish" float input function _
                 cpu(|x| x * (if x > T::from_f64c(20.0) { x } else { x.exp().ln_1p() }).tanh()) int()
                 wgsl("x * tanh_safe(select(log1p(exp(x)), x, x > 20.0))") wgsl_int()
                 vjp(|g, x| {
@@ -235,7 +308,7 @@ macro_rules! unary_table {
                     "{a} * np.tanh(np.log1p(np.exp({a})))",
                     "np.tanh(np.log1p(np.exp({a}))) + {a} * sigmoid({a}) * (1 - np.tanh(np.log1p(np.exp({a}))) ** 2)"
                 );
-            LeakyRelu { negative_slope = 0.01 } "leaky_relu" float input bound
+            LeakyRelu { negative_slope = 0.01 } "leaky_relu" float input bound leaky_relu_
                 cpu(|x| if x > T::ZERO { x } else { x * negative_slope }) int()
                 wgsl("select(x * negative_slope, x, x > 0.0)") wgsl_int()
                 vjp(|g, x| V::pick(&x.test(BinaryKind::Gt, &x.num(0.0)?)?, g, &g.mul(&g.num(negative_slope)?)?))
@@ -244,7 +317,7 @@ macro_rules! unary_table {
                     "np.where({a} > 0, 1.0, {negative_slope})",
                     "np.where({a} > 0, {g}, {negative_slope} * {g})"
                 );
-            Elu { alpha = 1.0 } "elu" float output bound
+            Elu { alpha = 1.0 } "elu" float output bound elu_
                 cpu(|x| if x > T::ZERO { x } else { alpha * x.exp_m1() }) int()
                 wgsl("select(alpha * expm1(x), x, x > 0.0)") wgsl_int()
                 vjp(|g, y| V::pick(&y.test(BinaryKind::Gt, &y.num(0.0)?)?, g, &g.mul(&y.add(&y.num(alpha)?)?)?))
@@ -253,7 +326,7 @@ macro_rules! unary_table {
                     "np.where({out} > 0, 1.0, {out} + {alpha})",
                     "np.where({out} > 0, {g}, {g} * ({out} + {alpha}))"
                 );
-            Celu { alpha = 1.0 } "celu" float input function
+            Celu { alpha = 1.0 } "celu" float input function celu_
                 cpu(|x| if x > T::ZERO { x } else { alpha * (x / alpha).exp_m1() }) int()
                 wgsl("select(alpha * expm1(x / alpha), x, x > 0.0)") wgsl_int()
                 vjp(|g, x| V::pick(&x.test(BinaryKind::Gt, &x.num(0.0)?)?, g, &g.mul(&x.div(&x.num(alpha)?)?.un(UnaryKind::Exp)?)?))
@@ -261,7 +334,7 @@ macro_rules! unary_table {
                     "np.where({a} > 0, {a}, {alpha} * np.expm1({a} / {alpha}))",
                     "np.where({a} > 0, 1.0, np.exp({a} / {alpha}))"
                 );
-            Selu {} "selu" float input function
+            Selu {} "selu" float input function selu_
                 cpu(|x| T::from_f64c(SELU_SCALE) * (if x > T::ZERO { x } else { T::from_f64c(SELU_ALPHA) * x.exp_m1() })) int()
                 wgsl("1.0507009873554805 * select(1.6732632423543772 * expm1(x), x, x > 0.0)") wgsl_int()
                 vjp(|g, x| {
@@ -272,13 +345,13 @@ macro_rules! unary_table {
                     "1.0507009873554805 * np.where({a} > 0, {a}, 1.6732632423543772 * np.expm1({a}))",
                     "np.where({a} > 0, 1.0507009873554805, 1.7580993408473766 * np.exp({a}))"
                 );
-            Gelu {} "gelu" float input bound
+            Gelu {} "gelu" float input bound _
                 cpu(|x| T::from_f64c(0.5) * x * (T::ONE + (x * T::from_f64c(std::f64::consts::FRAC_1_SQRT_2)).erf())) int()
                 wgsl("0.5 * x * (1.0 + erf(x * 0.70710678118654752))") wgsl_int()
                 vjp(|g, x| g.mul(&x.un(UnaryKind::GeluGrad)?))
                 numpy("gelu({a})", "gelu_grad({a})");
             /// d/dx gelu(x), used by gelu's backward.
-            GeluGrad {} "gelu_backward" float input internal
+            GeluGrad {} "gelu_backward" float input internal _
                 cpu(|x| {
                     let h = T::from_f64c(0.5);
                     h * (T::ONE + (x * T::from_f64c(std::f64::consts::FRAC_1_SQRT_2)).erf())
@@ -293,7 +366,7 @@ macro_rules! unary_table {
                 })
                 numpy("gelu_grad({a})", "np.exp(-0.5 * {a} ** 2) / np.sqrt(2 * np.pi) * (2 - {a} ** 2)");
             /// gelu(x, approximate="tanh"): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-            GeluTanh {} "gelu_tanh" float input internal
+            GeluTanh {} "gelu_tanh" float input internal _
                 cpu(|x| {
                     let inner = T::from_f64c(GELU_K) * (x + T::from_f64c(0.044715) * x * x * x);
                     T::from_f64c(0.5) * x * (T::ONE + inner.tanh())
@@ -313,7 +386,7 @@ macro_rules! unary_table {
                     "0.5 * (1 + np.tanh(0.7978845608028654 * ({a} + 0.044715 * {a} ** 3))) + 0.5 * {a} * (1 - np.tanh(0.7978845608028654 * ({a} + 0.044715 * {a} ** 3)) ** 2) * 0.7978845608028654 * (1 + 0.134145 * {a} ** 2)"
                 );
             /// x ** p for a constant p.
-            PowScalar { exponent = 2.0 } "pow" num input internal
+            PowScalar { exponent = 2.0 } "pow" num input internal _
                 cpu(|x| x.pow_scalar(exponent)) int(|x| x.wrapping_pow(exponent as u32))
                 wgsl("pow_scalar(x, exponent)") wgsl_int("ipow(x, exponent)")
                 vjp(|g, x| {
@@ -324,7 +397,7 @@ macro_rules! unary_table {
                 })
                 numpy("{a} ** {exponent}", "{exponent} * {a} ** ({exponent} - 1)");
             /// Missing bounds are infinite; a NaN bound makes every element NaN (PyTorch).
-            Clamp { min = f64::NEG_INFINITY, max = f64::INFINITY } "clamp" num input internal
+            Clamp { min = f64::NEG_INFINITY, max = f64::INFINITY } "clamp" num input internal _
                 cpu(|x| x.clamp_keep_nan(min, max)) int(|x| x.max(min.ceil() as i64).min(max.floor() as i64))
                 wgsl("clamp_keep_nan(x, min, max)") wgsl_int("clamp_int(x, min, max)")
                 // Strictly inside the bounds, as PyTorch: the gradient is 0 at a bound itself.
@@ -334,15 +407,15 @@ macro_rules! unary_table {
                 })
                 numpy("np.clip({a}, {min}, {max})", "1.0 * (({a} > {min}) & ({a} < {max}))");
             /// Logical not (bool).
-            Not {} "logical_not" logic input bound
+            Not {} "logical_not" logic input bound logical_not_
                 cpu(|x| !x) int() wgsl("1u - x") wgsl_int()
                 vjp(|_g, _s| Err(no_gradient("logical_not")))
                 numpy("np.logical_not({a})", "0.0");
-            BitwiseNot {} "bitwise_not" logic input method
+            BitwiseNot {} "bitwise_not" logic input method bitwise_not_
                 cpu(|x| !x) int(|x| !x) wgsl("1u - x") wgsl_int("~x")
                 vjp(|_g, _s| Err(no_gradient("bitwise_not")))
                 numpy("np.invert({a})", "0.0");
-            IsNan {} "isnan" pred input bound
+            IsNan {} "isnan" pred input bound _
                 cpu(|x| x.is_nan()) int(|_x| false) wgsl("is_nan(x)") wgsl_int("false")
                 vjp(|_g, _s| Err(no_gradient("isnan")))
                 numpy("np.isnan({a})", "0.0");
@@ -355,25 +428,25 @@ macro_rules! unary_table {
 macro_rules! binary_table {
     ($then:ident) => {
         $then! {
-            Add "add" arith bound saves(a: never, b: never, out: never)
+            Add "add" arith bound _ saves(a: never, b: never, out: never)
                 cpu(|x, y| x + y) int(|x, y| x.wrapping_add(y)) wgsl("x + y") wgsl_int("x + y")
                 // add distributes
                 vjp(|g, a, b, out| Ok(g.clone()), Ok(g.clone()))
                 numpy("{a} + {b}", "1.0", "1.0", "{g}", "{g}");
-            Sub "sub" arith bound saves(a: never, b: never, out: never)
+            Sub "sub" arith bound _ saves(a: never, b: never, out: never)
                 cpu(|x, y| x - y) int(|x, y| x.wrapping_sub(y)) wgsl("x - y") wgsl_int("x - y")
                 vjp(|g, a, b, out| Ok(g.clone()), g.neg())
                 numpy("{a} - {b}", "1.0", "-1.0", "{g}", "-{g}");
-            Mul "mul" arith bound saves(a: for_b, b: for_a, out: never)
+            Mul "mul" arith bound _ saves(a: for_b, b: for_a, out: never)
                 cpu(|x, y| x * y) int(|x, y| x.wrapping_mul(y)) wgsl("x * y") wgsl_int("x * y")
                 // mul swaps: each input's gradient is the upstream gradient times the other input.
                 vjp(|g, a, b, out| g.mul(b()?), g.mul(a()?))
                 numpy("{a} * {b}", "{b}", "{a}", "{g} * {b}", "{g} * {a}");
-            Div "div" float bound saves(a: for_b, b: always, out: never)
+            Div "div" float bound _ saves(a: for_b, b: always, out: never)
                 cpu(|x, y| x / y) int() wgsl("x / y") wgsl_int()
                 vjp(|g, a, b, out| g.div(b()?), g.mul(a()?)?.div(&b()?.mul(b()?)?)?.neg())
                 numpy("{a} / {b}", "1 / {b}", "-{a} / {b} ** 2", "{g} / {b}", "-{g} * {a} / {b} ** 2");
-            Pow "pow" arith bound saves(a: always, b: always, out: for_b)
+            Pow "pow" arith bound _ saves(a: always, b: always, out: for_b)
                 cpu(|x, y| x.powf(y)) int(|x, y| if y < 0 { 0 } else { x.wrapping_pow(y.min(u32::MAX as i64) as u32) })
                 wgsl("powf(x, y)") wgsl_int("ipow(x, y)")
                 vjp(|g, a, b, out| {
@@ -392,7 +465,7 @@ macro_rules! binary_table {
                 })
                 numpy("{a} ** {b}", "{b} * {a} ** ({b} - 1)", "{out} * np.log({a})",
                       "{g} * {b} * {a} ** ({b} - 1)", "{g} * {out} * np.log({a})");
-            Atan2 "atan2" float method saves(a: always, b: always, out: never)
+            Atan2 "atan2" float method atan2_ saves(a: always, b: always, out: never)
                 cpu(|x, y| x.atan2(y)) int() wgsl("atan2_precise(x, y)") wgsl_int()
                 vjp(|g, a, b, out| {
                     let (a, b) = (a()?, b()?);
@@ -404,83 +477,165 @@ macro_rules! binary_table {
                 numpy("np.arctan2({a}, {b})", "{b} / ({a} ** 2 + {b} ** 2)", "-{a} / ({a} ** 2 + {b} ** 2)",
                       "{g} * {b} / ({a} ** 2 + {b} ** 2)", "-{g} * {a} / ({a} ** 2 + {b} ** 2)");
             // max routes the gradient to the larger input; ties split it evenly.
-            Maximum "maximum" arith bound saves(a: always, b: always, out: never)
+            Maximum "maximum" arith bound _ saves(a: always, b: always, out: never)
                 cpu(|x, y| if x.is_nan() || x > y { x } else { y }) int(|x, y| x.max(y))
                 wgsl("select(y, x, is_nan(x) || x > y)") wgsl_int("max(x, y)")
                 vjp(|g, a, b, out| route(g, a()?, b()?, BinaryKind::Gt), route(g, b()?, a()?, BinaryKind::Gt))
                 numpy("np.maximum({a}, {b})", "({a} > {b}) + 0.5 * ({a} == {b})", "({b} > {a}) + 0.5 * ({a} == {b})",
                       "{g} * (({a} > {b}) + 0.5 * ({a} == {b}))", "{g} * (({b} > {a}) + 0.5 * ({a} == {b}))");
-            Minimum "minimum" arith bound saves(a: always, b: always, out: never)
+            Minimum "minimum" arith bound _ saves(a: always, b: always, out: never)
                 cpu(|x, y| if x.is_nan() || x < y { x } else { y }) int(|x, y| x.min(y))
                 wgsl("select(y, x, is_nan(x) || x < y)") wgsl_int("min(x, y)")
                 vjp(|g, a, b, out| route(g, a()?, b()?, BinaryKind::Lt), route(g, b()?, a()?, BinaryKind::Lt))
                 numpy("np.minimum({a}, {b})", "({a} < {b}) + 0.5 * ({a} == {b})", "({b} < {a}) + 0.5 * ({a} == {b})",
                       "{g} * (({a} < {b}) + 0.5 * ({a} == {b}))", "{g} * (({b} < {a}) + 0.5 * ({a} == {b}))");
             /// Python's `//`; int64 wraps (`-2**63 // -1` is `-2**63`), as PyTorch.
-            FloorDiv "floor_divide" arith bound saves(a: never, b: never, out: never)
+            FloorDiv "floor_divide" arith bound floor_divide_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x.floor_div(y)) int(|x, y| floor_div_i64(x, y)) wgsl("floor_div(x, y)") wgsl_int("floor_div_i32(x, y)")
                 vjp(|g, a, b, out| Err(no_gradient("floor_divide")), Err(no_gradient("floor_divide")))
                 numpy("np.floor_divide({a}, {b})", "0.0", "0.0", "0.0 * {g}", "0.0 * {g}");
             /// Python's `%`: the result takes the divisor's sign (`remainder(-5, inf)` is inf, as PyTorch).
-            Remainder "remainder" arith bound saves(a: always, b: always, out: never)
+            Remainder "remainder" arith bound remainder_ saves(a: always, b: always, out: never)
                 cpu(|x, y| x.python_mod(y)) int(|x, y| python_mod_i64(x, y)) wgsl("python_mod(x, y)") wgsl_int("python_mod_i32(x, y)")
                 vjp(|g, a, b, out| Ok(g.clone()), g.mul(&a()?.bin(BinaryKind::FloorDiv, b()?)?)?.neg())
                 numpy("np.remainder({a}, {b})", "1.0", "-np.floor_divide({a}, {b})", "{g}", "-{g} * np.floor_divide({a}, {b})");
             /// C's fmod: the result takes the dividend's sign.
-            Fmod "fmod" arith method saves(a: always, b: always, out: never)
+            Fmod "fmod" arith method fmod_ saves(a: always, b: always, out: never)
                 cpu(|x, y| x % y) int(|x, y| x.wrapping_rem(y)) wgsl("fmod(x, y)") wgsl_int("fmod_i32(x, y)")
                 vjp(|g, a, b, out| Ok(g.clone()), g.mul(&a()?.div(b()?)?.un(UnaryKind::Trunc)?)?.neg())
                 numpy("np.fmod({a}, {b})", "1.0", "-np.trunc({a} / {b})", "{g}", "-{g} * np.trunc({a} / {b})");
-            Eq "eq" compare bound saves(a: never, b: never, out: never)
+            /// sqrt(a^2 + b^2) without overflow; an infinite operand wins over NaN (C's hypot).
+            Hypot "hypot" float method hypot_ saves(a: always, b: always, out: always)
+                cpu(|x, y| x.hypot(y)) int() wgsl("hypot_f32(x, y)") wgsl_int()
+                vjp(|g, a, b, out| g.mul(&a()?.div(out()?)?), g.mul(&b()?.div(out()?)?))
+                numpy("np.hypot({a}, {b})", "{a} / {out}", "{b} / {out}");
+            /// log(exp(a) + exp(b)) without overflow.
+            Logaddexp "logaddexp" float method _ saves(a: always, b: always, out: never)
+                cpu(|x, y| x.logaddexp(y)) int() wgsl("logaddexp_f32(x, y)") wgsl_int()
+                vjp(|g, a, b, out| g.mul(&a()?.sub(b()?)?.un(UnaryKind::Sigmoid)?), g.mul(&b()?.sub(a()?)?.un(UnaryKind::Sigmoid)?))
+                numpy("np.logaddexp({a}, {b})", "sigmoid({a} - {b})", "sigmoid({b} - {a})");
+            /// log2(2^a + 2^b) without overflow.
+            Logaddexp2 "logaddexp2" float method _ saves(a: always, b: always, out: never)
+                cpu(|x, y| x.logaddexp2(y)) int() wgsl("logaddexp2_f32(x, y)") wgsl_int()
+                vjp(|g, a, b, out| {
+                    let d = a()?.sub(b()?)?;
+                    g.mul(&d.mul(&d.num(std::f64::consts::LN_2)?)?.un(UnaryKind::Sigmoid)?)
+                }, {
+                    let d = b()?.sub(a()?)?;
+                    g.mul(&d.mul(&d.num(std::f64::consts::LN_2)?)?.un(UnaryKind::Sigmoid)?)
+                })
+                numpy("np.logaddexp2({a}, {b})", "sigmoid(({a} - {b}) * np.log(2))", "sigmoid(({b} - {a}) * np.log(2))");
+            /// a * log(b), and 0 where a == 0 unless b is NaN (PyTorch's xlogy).
+            Xlogy "xlogy" float method xlogy_ saves(a: always, b: always, out: never)
+                cpu(|x, y| if y.is_nan() { y } else if x == T::ZERO { T::ZERO } else { x * y.ln() }) int()
+                wgsl("xlogy_f32(x, y)") wgsl_int()
+                // PyTorch: xlogy(g, b), masked to 0 where a == 0 and b <= 0
+                vjp(|g, a, b, out| {
+                    let (a, b) = (a()?, b()?);
+                    let at_zero = V::both(&a.test(BinaryKind::Eq, &a.num(0.0)?)?, &b.test(BinaryKind::Le, &b.num(0.0)?)?)?;
+                    V::pick(&at_zero, &g.num(0.0)?, &g.bin(BinaryKind::Xlogy, b)?)
+                }, g.mul(a()?)?.div(b()?))
+                numpy("{a} * np.log({b})", "np.log({b})", "{a} / {b}");
+            /// |a| with the sign (bit) of b.
+            Copysign "copysign" float method copysign_ saves(a: for_a, b: never, out: for_a)
+                cpu(|x, y| x.copysign(y)) int() wgsl("copysign_f32(x, y)") wgsl_int()
+                // out / a, and 0 where a == 0 (PyTorch)
+                vjp(|g, a, b, out| {
+                    let a = a()?;
+                    V::pick(&a.test(BinaryKind::Eq, &a.num(0.0)?)?, &g.num(0.0)?, &g.mul(&out()?.div(a)?)?)
+                }, g.zeros())
+                numpy("np.copysign({a}, {b})", "np.copysign(1.0, {a}) * np.copysign(1.0, {b})", "0.0");
+            /// max that ignores NaN: the other operand wins over a NaN (NaN only where both are).
+            Fmax "fmax" arith method _ saves(a: always, b: always, out: never)
+                cpu(|x, y| if x.is_nan() || y > x { y } else { x }) int(|x, y| x.max(y))
+                wgsl("select(x, y, is_nan(x) || y > x)") wgsl_int("max(x, y)")
+                vjp(|g, a, b, out| nan_route(g, a()?, b()?, BinaryKind::Gt, true), nan_route(g, b()?, a()?, BinaryKind::Gt, false))
+                numpy("np.fmax({a}, {b})", "({a} > {b}) + 0.5 * ({a} == {b})", "({b} > {a}) + 0.5 * ({a} == {b})",
+                      "{g} * (({a} > {b}) + 0.5 * ({a} == {b}))", "{g} * (({b} > {a}) + 0.5 * ({a} == {b}))");
+            Fmin "fmin" arith method _ saves(a: always, b: always, out: never)
+                cpu(|x, y| if x.is_nan() || y < x { y } else { x }) int(|x, y| x.min(y))
+                wgsl("select(x, y, is_nan(x) || y < x)") wgsl_int("min(x, y)")
+                vjp(|g, a, b, out| nan_route(g, a()?, b()?, BinaryKind::Lt, true), nan_route(g, b()?, a()?, BinaryKind::Lt, false))
+                numpy("np.fmin({a}, {b})", "({a} < {b}) + 0.5 * ({a} == {b})", "({b} < {a}) + 0.5 * ({a} == {b})",
+                      "{g} * (({a} < {b}) + 0.5 * ({a} == {b}))", "{g} * (({b} < {a}) + 0.5 * ({a} == {b}))");
+            /// The next representable float after a toward b; its gradient is 1 in a (PyTorch).
+            Nextafter "nextafter" float method nextafter_ saves(a: never, b: never, out: never)
+                cpu(|x, y| x.next_after(y)) int() wgsl("nextafter_f32(x, y)") wgsl_int()
+                vjp(|g, a, b, out| Ok(g.clone()), g.zeros())
+                numpy("np.nextafter({a}, {b})", "1.0", "0.0", "{g}", "0.0 * {g}");
+            /// div(rounding_mode="trunc"): the quotient rounded toward zero (int64 stays int64).
+            DivTrunc "div_trunc" arith internal _ saves(a: never, b: never, out: never)
+                cpu(|x, y| (x / y).trunc()) int(|x, y| x.wrapping_div(y)) wgsl("trunc(x / y)") wgsl_int("x / y")
+                // zero almost everywhere, as PyTorch's (unlike floor_divide, which refuses)
+                vjp(|g, a, b, out| g.zeros(), g.zeros())
+                numpy("np.trunc({a} / {b})", "0.0", "0.0", "0.0 * {g}", "0.0 * {g}");
+            /// div(rounding_mode="floor"): floor_divide's values with a zero gradient.
+            DivFloor "div_floor" arith internal _ saves(a: never, b: never, out: never)
+                cpu(|x, y| x.floor_div(y)) int(|x, y| floor_div_i64(x, y)) wgsl("floor_div(x, y)") wgsl_int("floor_div_i32(x, y)")
+                vjp(|g, a, b, out| g.zeros(), g.zeros())
+                numpy("np.floor_divide({a}, {b})", "0.0", "0.0", "0.0 * {g}", "0.0 * {g}");
+            Eq "eq" compare bound eq_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x == y) int(|x, y| x == y) wgsl("x == y") wgsl_int("x == y")
                 vjp(|g, a, b, out| Err(no_gradient("eq")), Err(no_gradient("eq")))
                 numpy("{a} == {b}", "0.0", "0.0");
-            Ne "ne" compare bound saves(a: never, b: never, out: never)
+            Ne "ne" compare bound ne_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x != y) int(|x, y| x != y) wgsl("!(x == y)") wgsl_int("x != y")
                 vjp(|g, a, b, out| Err(no_gradient("ne")), Err(no_gradient("ne")))
                 numpy("{a} != {b}", "0.0", "0.0");
-            Lt "lt" compare bound saves(a: never, b: never, out: never)
+            Lt "lt" compare bound lt_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x < y) int(|x, y| x < y) wgsl("x < y") wgsl_int("x < y")
                 vjp(|g, a, b, out| Err(no_gradient("lt")), Err(no_gradient("lt")))
                 numpy("{a} < {b}", "0.0", "0.0");
-            Le "le" compare bound saves(a: never, b: never, out: never)
+            Le "le" compare bound le_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x <= y) int(|x, y| x <= y) wgsl("x <= y") wgsl_int("x <= y")
                 vjp(|g, a, b, out| Err(no_gradient("le")), Err(no_gradient("le")))
                 numpy("{a} <= {b}", "0.0", "0.0");
-            Gt "gt" compare bound saves(a: never, b: never, out: never)
+            Gt "gt" compare bound gt_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x > y) int(|x, y| x > y) wgsl("x > y") wgsl_int("x > y")
                 vjp(|g, a, b, out| Err(no_gradient("gt")), Err(no_gradient("gt")))
                 numpy("{a} > {b}", "0.0", "0.0");
-            Ge "ge" compare bound saves(a: never, b: never, out: never)
+            Ge "ge" compare bound ge_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x >= y) int(|x, y| x >= y) wgsl("x >= y") wgsl_int("x >= y")
                 vjp(|g, a, b, out| Err(no_gradient("ge")), Err(no_gradient("ge")))
                 numpy("{a} >= {b}", "0.0", "0.0");
             /// Logical ops read any dtype as truth values and return bool.
-            And "logical_and" logic bound saves(a: never, b: never, out: never)
+            And "logical_and" logic bound logical_and_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x & y) int() wgsl("x & y") wgsl_int()
                 vjp(|g, a, b, out| Err(no_gradient("logical_and")), Err(no_gradient("logical_and")))
                 numpy("np.logical_and({a}, {b})", "0.0", "0.0");
-            Or "logical_or" logic bound saves(a: never, b: never, out: never)
+            Or "logical_or" logic bound logical_or_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x | y) int() wgsl("x | y") wgsl_int()
                 vjp(|g, a, b, out| Err(no_gradient("logical_or")), Err(no_gradient("logical_or")))
                 numpy("np.logical_or({a}, {b})", "0.0", "0.0");
-            Xor "logical_xor" logic bound saves(a: never, b: never, out: never)
+            Xor "logical_xor" logic bound logical_xor_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x ^ y) int() wgsl("x ^ y") wgsl_int()
                 vjp(|g, a, b, out| Err(no_gradient("logical_xor")), Err(no_gradient("logical_xor")))
                 numpy("np.logical_xor({a}, {b})", "0.0", "0.0");
             /// Bitwise ops: int64 bits (bool stays logical); `&`, `|`, `^` on tensors.
-            BitAnd "bitwise_and" bits method saves(a: never, b: never, out: never)
+            BitAnd "bitwise_and" bits method bitwise_and_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x & y) int(|x, y| x & y) wgsl("x & y") wgsl_int("x & y")
                 vjp(|g, a, b, out| Err(no_gradient("bitwise_and")), Err(no_gradient("bitwise_and")))
                 numpy("np.bitwise_and({a}, {b})", "0.0", "0.0");
-            BitOr "bitwise_or" bits method saves(a: never, b: never, out: never)
+            BitOr "bitwise_or" bits method bitwise_or_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x | y) int(|x, y| x | y) wgsl("x | y") wgsl_int("x | y")
                 vjp(|g, a, b, out| Err(no_gradient("bitwise_or")), Err(no_gradient("bitwise_or")))
                 numpy("np.bitwise_or({a}, {b})", "0.0", "0.0");
-            BitXor "bitwise_xor" bits method saves(a: never, b: never, out: never)
+            BitXor "bitwise_xor" bits method bitwise_xor_ saves(a: never, b: never, out: never)
                 cpu(|x, y| x ^ y) int(|x, y| x ^ y) wgsl("x ^ y") wgsl_int("x ^ y")
                 vjp(|g, a, b, out| Err(no_gradient("bitwise_xor")), Err(no_gradient("bitwise_xor")))
                 numpy("np.bitwise_xor({a}, {b})", "0.0", "0.0");
+            /// Shifts of int64 (`<<`, `>>`): by a negative count or >= 64, left gives 0 and right
+            /// the sign fill (PyTorch). Integer rows have no float or bool form.
+            Shl "bitwise_left_shift" integer method bitwise_left_shift_ saves(a: never, b: never, out: never)
+                cpu(|x, y| x) int(|x, y| if (0..64).contains(&y) { x.wrapping_shl(y as u32) } else { 0 })
+                wgsl("") wgsl_int("shl_i32(x, y)")
+                vjp(|g, a, b, out| Err(no_gradient("bitwise_left_shift")), Err(no_gradient("bitwise_left_shift")))
+                numpy("np.left_shift({a}, {b})", "0.0", "0.0");
+            Shr "bitwise_right_shift" integer method bitwise_right_shift_ saves(a: never, b: never, out: never)
+                cpu(|x, y| x) int(|x, y| x >> if (0..64).contains(&y) { y as u32 } else { 63 })
+                wgsl("") wgsl_int("shr_i32(x, y)")
+                vjp(|g, a, b, out| Err(no_gradient("bitwise_right_shift")), Err(no_gradient("bitwise_right_shift")))
+                numpy("np.right_shift({a}, {b})", "0.0", "0.0");
         }
     };
 }

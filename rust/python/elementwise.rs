@@ -42,6 +42,57 @@ macro_rules! unary_binding {
     ($api:ident, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {};
 }
 
+/// The in-place form of a row: `Tensor.X_` (not for `function` rows, which are
+/// `nn.functional`'s) and `_core.X_(input, params...)`, both returning the tensor itself.
+macro_rules! unary_inplace_binding {
+    ($api:ident, _, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {};
+    (function, $ip:ident, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {
+        unary_inplace_binding!(@function $ip, $K, $name, [$($p = $d),*]);
+    };
+    ($api:ident, $ip:ident, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {
+        unary_inplace_binding!(@function $ip, $K, $name, [$($p = $d),*]);
+        #[pymethods]
+        impl PyTensor {
+            #[doc = concat!("In-place `", $name, "`: overwrites this tensor with ", $name, " of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor.")]
+            #[pyo3(signature = ($($p = $d),*))]
+            fn $ip<'py>(slf: &Bound<'py, Self>, $($p: f64),*) -> PyResult<Bound<'py, Self>> {
+                ops::unary_(UnaryKind::$K { $($p),* }, &slf.get().t)?;
+                Ok(slf.clone())
+            }
+        }
+    };
+    (@function $ip:ident, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {
+        #[doc = concat!("In-place `", $name, "(input)`: overwrites `input` with the result and returns it.")]
+        #[pyfunction]
+        #[pyo3(signature = (input, $($p = $d),*))]
+        fn $ip<'py>(input: &Bound<'py, PyTensor>, $($p: f64),*) -> PyResult<Bound<'py, PyTensor>> {
+            ops::unary_(UnaryKind::$K { $($p),* }, &input.get().t)?;
+            Ok(input.clone())
+        }
+    };
+}
+
+macro_rules! unary_inplace_register {
+    ($m:ident, _) => {};
+    ($m:ident, $ip:ident) => { $m.add_function(wrap_pyfunction!($ip, $m)?)?; };
+}
+
+/// `Tensor.X_(other)` for binary rows with an in-place form.
+macro_rules! binary_inplace_binding {
+    (_, $K:ident, $name:literal) => {};
+    ($ip:ident, $K:ident, $name:literal) => {
+        #[pymethods]
+        impl PyTensor {
+            #[doc = concat!("In-place `", $name, "(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor.")]
+            fn $ip<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+                let t = &slf.get().t;
+                ops::binary_(BinaryKind::$K, t, &other_operand(other, t, concat!($name, "_"))?)?;
+                Ok(slf.clone())
+            }
+        }
+    };
+}
+
 macro_rules! unary_register {
     ($m:ident, method, $K:ident) => { $m.add_function(wrap_pyfunction!($K, $m)?)?; };
     ($m:ident, function, $K:ident) => { $m.add_function(wrap_pyfunction!($K, $m)?)?; };
@@ -51,15 +102,17 @@ macro_rules! unary_register {
 macro_rules! unary_bindings {
     ($(
         $(#[$doc:meta])*
-        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident
+        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
         cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $s:ident| $vjp:expr)
         numpy($($np:literal),+ $(,)?);
     )*) => {
         $(unary_binding!($api, $K, $name, [$($p = $d),*]);)*
+        $(unary_inplace_binding!($api, $inplace, $K, $name, [$($p = $d),*]);)*
 
         fn register_unary(m: &Bound<'_, PyModule>) -> PyResult<()> {
             $(unary_register!(m, $api, $K);)*
+            $(unary_inplace_register!(m, $inplace);)*
             Ok(())
         }
     };
@@ -93,12 +146,13 @@ macro_rules! binary_binding {
 macro_rules! binary_bindings {
     ($(
         $(#[$doc:meta])*
-        $K:ident $name:literal $class:ident $api:ident saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
+        $K:ident $name:literal $class:ident $api:ident $inplace:tt saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
         cpu(|$x:ident, $y:ident| $cpu:expr) int($(|$xi:ident, $yi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $a:ident, $b:ident, $o:ident| $va:expr, $vb:expr)
         numpy($($np:literal),+ $(,)?);
     )*) => {
         $(binary_binding!($api, $K, $name);)*
+        $(binary_inplace_binding!($inplace, $K, $name);)*
 
         fn register_binary(m: &Bound<'_, PyModule>) -> PyResult<()> {
             $(unary_register!(m, $api, $K);)*
@@ -133,6 +187,7 @@ fn _op_table(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         d.set_item("class", op.class.name())?;
         d.set_item("api", op.api)?;
         d.set_item("params", op.params.to_vec())?;
+        d.set_item("inplace", op.inplace)?;
         d.set_item("has_int", op.has_int)?;
         d.set_item("code", op.code)?;
         d.set_item("wgsl", op.wgsl)?;

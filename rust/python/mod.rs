@@ -1,6 +1,7 @@
 //! The Python binding: the only module that imports pyo3. Argument parsing, conversions and
 //! errors live here; everything else is the engine.
 
+mod arith;
 mod autograd;
 mod autograd_tools;
 mod convert;
@@ -37,6 +38,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     elementwise::register(m)?;
     random::register(m)?;
     defaults::register(m)?;
+    arith::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;

@@ -81,12 +81,12 @@ unary_methods!(
 );
 
 binary_methods!(
-    add => ops::add, sub => ops::sub, mul => ops::mul, div => ops::div, pow => ops::pow,
+    mul => ops::mul, pow => ops::pow,
     maximum => ops::maximum, minimum => ops::minimum, eq => ops::eq, ne => ops::ne, lt => ops::lt,
     le => ops::le, gt => ops::gt, ge => ops::ge, logical_and => ops::logical_and,
     logical_or => ops::logical_or, logical_xor => ops::logical_xor, matmul => ops::matmul,
     mm => ops::mm, dot => ops::dot, floor_divide => ops::floor_divide, remainder => ops::remainder,
-    multiply => ops::mul, subtract => ops::sub, divide => ops::div, true_divide => ops::div,
+    multiply => ops::mul,
 );
 
 static MAX_MIN_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -239,10 +239,6 @@ impl PyTensor {
     /// In place: `self *= other`; returns self.
     fn mul_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         inplace(slf, other, BinaryKind::Mul)
-    }
-    /// In place: `self /= other`; returns self.
-    fn div_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
-        inplace(slf, other, BinaryKind::Div)
     }
     /// In place: fills with zeros; returns self.
     fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {

@@ -33,6 +33,7 @@ from backprop.nn._activation_functions import (  # noqa: E402
     tanhshrink,
     threshold,
 )
+from backprop.nn._inplace_functions import celu_, elu_, hardtanh_, leaky_relu_, relu_, rrelu_, selu_, threshold_  # noqa: E402,F401
 from backprop.nn._layer_functions import (  # noqa: E402
     alpha_dropout,
     bilinear,

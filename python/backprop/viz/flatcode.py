@@ -9,8 +9,8 @@ from backprop.viz import graph as graphs
 from backprop.viz import values as fmt
 from backprop.viz.rules import HELPERS, Ctx, rule_for, supported_ops
 
-_NEEDS_MATH = {"gelu", "erf", "scatter_add"}
-_RESERVED = {"np", "math", "inputs", "grads", "_erf", "gelu_grad"} | set(HELPERS)
+_NEEDS_MATH = {"gelu", "erf", "erfinv", "scatter_add"}
+_RESERVED = {"np", "math", "inputs", "grads", "_erf", "_erf_of", "gelu_grad"} | set(HELPERS)
 _COMMENT_COLUMN = 40
 
 

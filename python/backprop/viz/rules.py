@@ -179,7 +179,7 @@ def _permute_vjp(ctx):
 def _helpers_of(*templates):
     """The helper functions (below) a template calls."""
     text = " ".join(t for t in templates if isinstance(t, str))
-    return [h for h in ("sigmoid", "gelu", "erf") if re.search(rf"\b{h}(_grad)?\(", text)]
+    return [h for h in ("sigmoid", "gelu", "erf", "erfinv") if re.search(rf"\b{h}(_grad)?\(", text)]
 
 
 def _times_upstream(local):
@@ -209,7 +209,7 @@ def _table_rule(op):
 def _from_table():
     unary, binary = {}, {}
     for op in _core._op_table():
-        if op["class"] in ("compare", "logic", "bits", "pred") or op["name"] in ("floor_divide", "logical_not"):
+        if op["class"] in ("compare", "logic", "bits", "integer", "pred") or op["name"] in ("floor_divide", "logical_not"):
             continue  # no gradient flows through these
         if op["arity"] == 1:
             unary["pow_scalar" if op["name"] == "pow" else op["name"]] = _table_rule(op)
@@ -357,6 +357,19 @@ def gelu_grad(x):
     return 0.5 * (1 + _erf(x / math.sqrt(2))) + x * np.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
 ''',
     "erf": '''erf = np.vectorize(math.erf, otypes=[float])
+''',
+    "erfinv": '''_erf_of = np.vectorize(math.erf, otypes=[float])
+
+
+def erfinv(y):
+    """erf^-1: Winitzki's approximation refined by Newton steps on erf."""
+    y = np.asarray(y, dtype=float)
+    ln = np.log((1 - y) * (1 + y))
+    t = 2 / (math.pi * 0.147) + ln / 2
+    x = np.sign(y) * np.sqrt(np.sqrt(t * t - ln / 0.147) - t)
+    for _ in range(4):
+        x = x - (_erf_of(x) - y) / (2 / math.sqrt(math.pi) * np.exp(-x * x))
+    return x
 ''',
     "softmax": '''def softmax(x, axis):
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))

@@ -85,6 +85,7 @@ fn check_binary_dtypes(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<()> {
         (Class::Compare, _) => true,
         (Class::Logic, d) => d == DType::Bool,
         (Class::Bits, d) => d != DType::F32,
+        (Class::Integer, d) => d == DType::I64,
         (_, DType::Bool) => matches!(kind, Add | Maximum | Mul | Minimum),
         (_, DType::I64) => info.has_int,
         _ => true,
@@ -92,7 +93,7 @@ fn check_binary_dtypes(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<()> {
     if !supported {
         return Err(unsupported_dtype(name, info.class, dt));
     }
-    if dt == DType::I64 && matches!(kind, FloorDiv | Remainder | Fmod) && crate::gpu::to_cpu(b)?.to_vec::<i64>()?.contains(&0) {
+    if dt == DType::I64 && kind.divides_ints() && crate::gpu::to_cpu(b)?.to_vec::<i64>()?.contains(&0) {
         return Err(Error::Value(format!("{name}: integer division by zero")));
     }
     Ok(())
@@ -146,16 +147,16 @@ fn inplace(dst: &Tensor, src: &Tensor, op: u32, name: &str) -> Result<()> {
     elementwise(g, name, &INPLACE, &constants, shape, &[dview, view_of(src, shape, name)?], Scalars::default())
 }
 
-/// `dst op= src`, `src` broadcast to `dst` and of its dtype.
+/// `dst op= src`, `src` broadcast to `dst` and of its dtype (ops whose result has that dtype).
 pub fn binary_inplace(kind: BinaryKind, dst: &Tensor, src: &Tensor) -> Result<()> {
-    use BinaryKind::*;
     let name = kind.name();
-    match (dst.dtype(), kind) {
-        (DType::Bool, _) => return Err(dtype_err!("{name}_: not defined for bool tensors")),
-        (DType::I64, Div) => return Err(dtype_err!("div_: result type float can't be cast to the int64 tensor being updated")),
-        (_, Add | Sub | Mul | Div | Maximum | Minimum) => {}
-        _ => return Err(dtype_err!("{name}_: no in-place form")),
+    if kind.returns_bool() && dst.dtype() != DType::Bool {
+        return Err(dtype_err!("{name}_: the in-place kernel writes the operands' own dtype; {name} returns bool"));
     }
+    if dst.dtype() == DType::I64 && kind.class() == Class::Float {
+        return Err(dtype_err!("{name}_: result type float can't be cast to the int64 tensor being updated"));
+    }
+    check_binary_dtypes(kind, dst, src)?;
     inplace(dst, src, kind.code(), name)
 }
 
