@@ -46,6 +46,7 @@ _MACRO_GENERATED = [
     "backprop.Tensor.subtract", "backprop.Tensor.divide", "backprop.Tensor.true_divide",
     "backprop.bmm", "backprop.clone", "backprop.dot", "backprop.empty_like", "backprop.ger", "backprop.isfinite",
     "backprop.matmul", "backprop.mm", "backprop.mv", "backprop.ones_like", "backprop.zeros_like",
+    "backprop.multiply", "backprop.negative",  # bound to the Tensor methods above
 ]
 
 

@@ -185,6 +185,7 @@ for _op in _core._op_table():
         globals()[_op["inplace"]] = getattr(_core, _op["inplace"])  # exp_, relu_, ... (torch.exp_)
 del _op
 from backprop._arith import *  # noqa: E402,F401,F403  (add/sub alpha, div rounding_mode, lerp, aliases)
+from backprop import _arith  # noqa: E402  (its __all__ joins ours below)
 
 
 def pow(input, exponent):  # noqa: A001
@@ -381,5 +382,93 @@ __all__ = [
 ]
 __all__ += [_op["name"] for _op in _core._op_table() if _op["api"] == "method"]
 __all__ += _shape_ops.__all__
+# random
+__all__ += [
+    'Generator',
+    'bernoulli',
+    'default_generator',
+    'get_rng_state',
+    'initial_seed',
+    'multinomial',
+    'normal',
+    'poisson',
+    'randint_like',
+    'seed',
+    'set_rng_state',
+]
+# dtypes
+__all__ += [
+    'bfloat16',
+    'can_cast',
+    'finfo',
+    'float16',
+    'half',
+    'iinfo',
+    'int',
+    'int16',
+    'int32',
+    'int8',
+    'promote_types',
+    'result_type',
+    'short',
+    'uint8',
+]
+# defaults and printing
+__all__ += [
+    'Size',
+    'get_default_device',
+    'get_default_dtype',
+    'get_printoptions',
+    'printoptions',
+    'set_default_device',
+    'set_default_dtype',
+    'set_printoptions',
+]
+# CPU kernels and threads
+__all__ += [
+    'get_cpu_capability',
+    'get_cpu_kernels',
+    'get_num_threads',
+    'set_cpu_kernels',
+    'set_num_threads',
+]
+# reductions, scans, sorts and comparisons
+__all__ += [
+    'allclose',
+    'aminmax',
+    'argsort',
+    'bincount',
+    'clamp_max',
+    'clamp_min',
+    'count_nonzero',
+    'cummax',
+    'cummin',
+    'cumprod',
+    'cumsum',
+    'equal',
+    'histc',
+    'histogram',
+    'isclose',
+    'isinf',
+    'isneginf',
+    'isposinf',
+    'kthvalue',
+    'logcumsumexp',
+    'median',
+    'mode',
+    'nan_to_num',
+    'nanmean',
+    'nanmedian',
+    'nansum',
+    'prod',
+    'sort',
+    'std_mean',
+    'topk',
+    'unique',
+    'unique_consecutive',
+    'var_mean',
+]
+__all__ += [_op["inplace"] for _op in _core._op_table() if _op["inplace"] and _op["arity"] == 1 and _op["api"] in ("method", "bound")]
+__all__ += _arith.__all__
 
 __version__ = "0.1.0"

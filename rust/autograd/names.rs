@@ -4,7 +4,8 @@
 //! inputs and parameters pick the one PyTorch would record.
 
 use super::node::TensorMeta;
-use crate::ops::{IndexOp, MatmulOp, Op, ReduceOp, ShapeOp};
+use crate::kinds::ScanKind;
+use crate::ops::{IndexOp, MatmulOp, Op, ReduceOp, ScanOp, ShapeOp, SortOp};
 
 fn camel(op: &str) -> String {
     op.split('_')
@@ -37,7 +38,19 @@ pub fn torch_name(op: &Op, inputs: &[TensorMeta]) -> String {
             ReduceOp::Extremum { kind } => named(&camel(kind.name()), 1),
             ReduceOp::Norm { .. } | ReduceOp::CountNonzero => named("LinalgVectorNorm", 0),
             ReduceOp::Std { .. } => named("Std", 0),
+            ReduceOp::Prod { dim, .. } => named("Prod", if dim.is_none() { 0 } else { 1 }),
         },
+        Op::Scan(ScanOp::Cum { kind, .. }) => named(
+            match kind {
+                ScanKind::Sum => "Cumsum",
+                ScanKind::Prod => "Cumprod",
+                ScanKind::Max => "Cummax",
+                ScanKind::Min => "Cummin",
+                ScanKind::LogSumExp => "Logcumsumexp",
+            },
+            0,
+        ),
+        Op::Sort(SortOp::Sort { .. }) => named("Sort", 0),
         Op::Shape(s) => match s {
             ShapeOp::Reshape => named("View", 0),
             ShapeOp::Permute { perm } => {

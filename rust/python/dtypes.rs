@@ -17,20 +17,28 @@ use pyo3::types::{PyBool, PyFloat, PyInt};
 /// value), `resolution` (10 ** -precision, the decimal precision) and `dtype` (its name).
 #[pyclass(name = "finfo", module = "backprop", frozen)]
 pub struct PyFinfo {
+    /// The width of the type in bits.
     #[pyo3(get)]
     bits: usize,
+    /// The gap between 1.0 and the next representable value.
     #[pyo3(get)]
     eps: f64,
+    /// The largest finite value.
     #[pyo3(get)]
     max: f64,
+    /// The most negative finite value (`-max`).
     #[pyo3(get)]
     min: f64,
+    /// The smallest positive normal value (same as `smallest_normal`).
     #[pyo3(get)]
     tiny: f64,
+    /// The smallest positive normal value.
     #[pyo3(get)]
     smallest_normal: f64,
+    /// The decimal resolution, `10 ** -precision`.
     #[pyo3(get)]
     resolution: f64,
+    /// The dtype's name, for example `'float32'`.
     #[pyo3(get)]
     dtype: String,
 }
@@ -83,12 +91,16 @@ impl PyFinfo {
 /// (its name).
 #[pyclass(name = "iinfo", module = "backprop", frozen)]
 pub struct PyIinfo {
+    /// The width of the type in bits.
     #[pyo3(get)]
     bits: usize,
+    /// The smallest value.
     #[pyo3(get)]
     min: i64,
+    /// The largest value.
     #[pyo3(get)]
     max: i64,
+    /// The dtype's name, for example `'int64'`.
     #[pyo3(get)]
     dtype: String,
 }

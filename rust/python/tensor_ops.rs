@@ -411,7 +411,7 @@ impl PyTensor {
     ///
     /// Example:
     ///     >>> bp.arange(6).view(2, 3).shape
-    ///     (2, 3)
+    ///     backprop.Size([2, 3])
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> TResult {
         if shape.len() == 1 {
