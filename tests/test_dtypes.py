@@ -358,3 +358,30 @@ def test_bfloat16_prints_and_pickles():
     assert repr(t) == "tensor([ 1.5, -2. ], dtype=backprop.bfloat16)"
     back = pickle.loads(pickle.dumps(t))
     assert back.dtype == bp.bfloat16 and back.tolist() == [1.5, -2.0]
+
+
+@pytest.mark.parametrize("name", ["int8", "uint8", "int16", "int32", "float16"])
+def test_sorts_and_scans_run_in_every_storage_dtype(name):
+    # The scan and sort dispatch widens storage dtypes like every other kernel: values come
+    # back in the input's dtype (cumsum of an integer promotes to int64, as PyTorch), indices
+    # stay int64.
+    a = np.array([5, 1, 4, 1, 3], dtype=name)
+    t = bp.tensor(a)
+    values, indices = t.sort()
+    assert values.dtype == t.dtype and indices.dtype == bp.int64
+    np.testing.assert_array_equal(values.numpy(), np.sort(a, kind="stable"))
+    np.testing.assert_array_equal(indices.numpy(), np.argsort(a, kind="stable"))
+    running = t.cummax(0)
+    assert running.values.dtype == t.dtype
+    np.testing.assert_array_equal(running.values.numpy(), np.maximum.accumulate(a))
+    total = t.cumsum(0)
+    expected = np.cumsum(a.astype(np.float32 if a.dtype.kind == "f" else np.int64)).astype(a.dtype if a.dtype.kind == "f" else np.int64)
+    assert total.dtype == (t.dtype if a.dtype.kind == "f" else bp.int64)
+    np.testing.assert_array_equal(total.numpy(), expected)
+
+
+def test_bfloat16_sorts_and_scans():
+    t = bp.tensor([2.5, -1.0, 0.5], dtype=bp.bfloat16)
+    assert t.sort().values.float().tolist() == [-1.0, 0.5, 2.5]
+    assert t.cumsum(0).dtype == bp.bfloat16
+    assert t.cumsum(0).float().tolist() == [2.5, 1.5, 2.0]
