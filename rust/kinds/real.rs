@@ -283,9 +283,16 @@ pub fn erfinv_f64(x: f64) -> f64 {
     };
     let mut y = p * x;
     let (a, sign) = (x.abs(), x.signum());
-    for _ in 0..2 {
+    // Newton on erf (or on erfc in the tails, where 1 - |x| is exact). The float32-grade start
+    // is far off beyond |x| ~ 1 - 1e-8 (its polynomial extrapolates there), so iterate to
+    // convergence rather than a fixed two steps; near the root each step doubles the digits.
+    for _ in 0..12 {
         let err = if a < 0.5 { libm::erf(y) - x } else { sign * ((1.0 - a) - libm::erfc(y.abs())) };
-        y -= err / (std::f64::consts::FRAC_2_SQRT_PI * (-y * y).exp());
+        let step = err / (std::f64::consts::FRAC_2_SQRT_PI * (-y * y).exp());
+        y -= step;
+        if step.abs() <= f64::EPSILON * y.abs() {
+            break;
+        }
     }
     y
 }

@@ -634,8 +634,8 @@ mod tests {
         assert!(can_cast(I64, U8) && can_cast(F64, F16) && !can_cast(F32, I32) && !can_cast(I8, Bool));
         assert_eq!(<u8 as Element>::from_i64(300), 44);
         assert_eq!(<i8 as Element>::from_f64(300.0), 44);
-        assert_eq!(F16::from_f64(70000.0).to_f64(), f64::INFINITY);
-        assert_eq!(BF16::from_f64(3.14159).to_f64(), 3.140625);
+        assert_eq!(<super::F16 as Element>::from_f64(70000.0).to_f64(), f64::INFINITY);
+        assert_eq!(<super::BF16 as Element>::from_f64(3.14159).to_f64(), 3.140625);
         assert!(DType::ALL.iter().all(|d| d.compute().compute() == d.compute() && !d.compute().is_storage_only()));
     }
 }
