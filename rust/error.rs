@@ -6,10 +6,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Shapes that do not fit together (ValueError subclass `ShapeError` in Python).
+    /// Shapes that do not fit together (`ShapeError` in Python: a ValueError and, as PyTorch
+    /// raises, a RuntimeError).
     #[error("{0}")]
     Shape(String),
-    /// A dtype an op cannot take (ValueError subclass `DTypeError`).
+    /// A dtype an op cannot take (`DTypeError`: a ValueError and a RuntimeError).
     #[error("{0}")]
     DType(String),
     /// Tensors on different devices, or a device that cannot be used (RuntimeError subclass `DeviceError`).
@@ -24,6 +25,10 @@ pub enum Error {
     /// A bad argument value (ValueError).
     #[error("{0}")]
     Value(String),
+    /// Integer division or remainder by zero (a ZeroDivisionError that is also the
+    /// RuntimeError PyTorch raises).
+    #[error("{0}")]
+    ZeroDivision(String),
     /// A matrix a factorization cannot take: singular, not positive-definite, no convergence
     /// (`LinAlgError`, a RuntimeError subclass, as `torch.linalg.LinAlgError`).
     #[error("{0}")]

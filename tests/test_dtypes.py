@@ -218,7 +218,7 @@ def test_in_place_arithmetic_keeps_the_dtype():
 
 def test_integer_division_by_zero_is_an_error():
     for name in ["int8", "uint8", "int32"]:
-        with pytest.raises((ValueError, RuntimeError), match="division by zero"):
+        with pytest.raises(ZeroDivisionError, match="division by zero"):
             bp.tensor([1, 2], dtype=dt(name)) // bp.tensor([0, 1], dtype=dt(name))
 
 

@@ -408,3 +408,22 @@ def test_bool_masks_of_the_right_shape_still_work():
     assert x[bp.tensor([[True, False, False], [False, False, True]])].tolist() == [0.0, 5.0]
     assert x[..., bp.tensor([True, False, True])].tolist() == [[0.0, 2.0], [3.0, 5.0]]
     assert x.masked_fill(bp.tensor([True, False, True]), -1.0).tolist() == [[-1.0, 1.0, -1.0], [-1.0, 4.0, -1.0]]
+
+
+# ---- exception classes a ported `except RuntimeError` catches -----------------------------
+
+
+def test_shape_and_dtype_errors_are_runtime_errors_as_in_pytorch_and_value_errors_as_designed():
+    # PyTorch 2.15: torch.ones(2) + torch.ones(3) and torch.arange(3).std() raise RuntimeError
+    # (NotImplementedError for std, a RuntimeError subclass); torch.tensor([1]) // 0 raises
+    # RuntimeError('ZeroDivisionError').
+    for cls in (bp.ShapeError, bp.DTypeError):
+        assert issubclass(cls, ValueError) and issubclass(cls, RuntimeError) and cls.__module__ == "backprop"
+    with pytest.raises(RuntimeError, match="size"):
+        bp.ones(2) + bp.ones(3)
+    with pytest.raises(RuntimeError):
+        bp.arange(3).std()
+    for op in (lambda: bp.tensor([1]) // 0, lambda: bp.tensor([1]) % 0, lambda: bp.fmod(bp.tensor([5]), bp.tensor([0]))):
+        with pytest.raises(RuntimeError, match="division by zero") as info:
+            op()
+        assert isinstance(info.value, ZeroDivisionError)

@@ -306,8 +306,8 @@ def main():
     for name in sorted(vars(C)):
         obj = getattr(C, name)
         if isinstance(obj, type) and issubclass(obj, BaseException):
-            base = next(b for b in obj.__mro__[1:] if b.__module__ == "builtins").__name__
-            out.append(f"class {name}(builtins.{base}): ...")
+            bases = ", ".join(f"builtins.{b.__name__}" for b in obj.__bases__)
+            out.append(f"class {name}({bases}): ...")
     out.append("")
     if hasattr(C, "__all__"):
         out.append("__all__ = [")

@@ -304,6 +304,7 @@ fn jvp(op: &Op, inputs: &[&Tensor], outputs: &[&Tensor], saved: &[Option<Tensor>
             }))
         }
         Op::Reduce(ReduceOp::Sum { axes, keepdim }) => Ok(one(ops::sum(&first()?, Some(isize_axes(axes).as_slice()), *keepdim)?)),
+        Op::Reduce(ReduceOp::Mean { axes, keepdim }) => Ok(one(ops::mean(&first()?, Some(isize_axes(axes).as_slice()), *keepdim)?)),
         Op::Reduce(r @ (ReduceOp::Extremum { .. } | ReduceOp::Norm { .. } | ReduceOp::Std { .. })) => {
             let (axes, keepdim) = match r {
                 ReduceOp::Norm { axes, keepdim, .. } | ReduceOp::Std { axes, keepdim, .. } => (isize_axes(axes), *keepdim),

@@ -31,9 +31,9 @@ pub fn torch_name(op: &Op, inputs: &[TensorMeta]) -> String {
             other => named(&camel(other), 0),
         },
         Op::Reduce(r) => match r {
-            ReduceOp::Sum { axes, keepdim } => {
+            ReduceOp::Sum { axes, keepdim } | ReduceOp::Mean { axes, keepdim } => {
                 let all = inputs.first().is_some_and(|m| axes.len() == m.shape.len()) && !keepdim;
-                named("Sum", if all { 0 } else { 1 })
+                named(if matches!(r, ReduceOp::Sum { .. }) { "Sum" } else { "Mean" }, if all { 0 } else { 1 })
             }
             ReduceOp::Extremum { kind } => named(&camel(kind.name()), 1),
             ReduceOp::Norm { .. } | ReduceOp::CountNonzero => named("LinalgVectorNorm", 0),
@@ -107,6 +107,8 @@ mod tests {
         assert_eq!(name(&ops::pow(&x, &x).unwrap()), "PowBackward1");
         assert_eq!(name(&ops::sum(&x, None, false).unwrap()), "SumBackward0");
         assert_eq!(name(&ops::sum(&x, Some(&[0]), false).unwrap()), "SumBackward1");
+        assert_eq!(name(&ops::mean(&x, None, false).unwrap()), "MeanBackward0");
+        assert_eq!(name(&ops::mean(&x, Some(&[0]), true).unwrap()), "MeanBackward1");
         assert_eq!(name(&ops::matmul(&x, &ops::transpose(&w, 0, 1).unwrap()).unwrap()), "MmBackward0");
         assert_eq!(name(&ops::transpose(&w, 0, 1).unwrap()), "TransposeBackward0");
         let b = leaf(&[4]);

@@ -166,7 +166,7 @@ pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Resu
         DType::F64 => kind.with_float_fn::<f64, _>(m),
         DType::I64 => {
             if kind.divides_ints() && b.to_vec::<i64>()?.contains(&0) {
-                return Err(crate::error::Error::Value(format!("{}: integer division by zero", kind.name())));
+                return Err(crate::error::Error::ZeroDivision(format!("{}: integer division by zero", kind.name())));
             }
             kind.with_int_fn(m)
         }
@@ -294,7 +294,7 @@ fn inplace_typed<T: Element + IntoStorageVec>(kind: BinaryKind, dst: &Tensor, sr
         }
         DType::I64 => {
             if kind.divides_ints() && src.to_vec::<i64>()?.contains(&0) {
-                return Err(crate::error::Error::Value(format!("{}_: integer division by zero", kind.name())));
+                return Err(crate::error::Error::ZeroDivision(format!("{}_: integer division by zero", kind.name())));
             }
             kind.with_int_fn(m)
         }

@@ -350,6 +350,7 @@ macro_rules! binary_kinds {
                 self as u32
             }
 
+            #[cfg(test)]
             pub fn from_name(name: &str) -> Option<BinaryKind> {
                 match name { $($name => Some(BinaryKind::$K),)* _ => None }
             }

@@ -8,7 +8,7 @@ mod scan;
 mod wgsl;
 
 pub use elementwise::*;
-pub use real::{floor_div_i64, python_mod_i64, Real};
+pub use real::Real;
 pub use scan::ScanKind;
 pub use wgsl::generated_wgsl;
 

@@ -186,7 +186,7 @@ binary_fns!(
     maximum => Maximum, minimum => Minimum, floor_divide => FloorDiv, remainder => Remainder,
     eq => Eq, ne => Ne, lt => Lt, le => Le, gt => Gt, ge => Ge,
     logical_and => And, logical_or => Or, logical_xor => Xor, bitwise_and => BitAnd, bitwise_or => BitOr,
-    bitwise_xor => BitXor, atan2 => Atan2, fmod => Fmod, bitwise_left_shift => Shl, bitwise_right_shift => Shr,
+    bitwise_xor => BitXor,
 );
 
 pub fn neg(a: &Tensor) -> Result<Tensor> {

@@ -17,11 +17,6 @@ pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
     backend::full(shape, 0.0, dtype, device)
 }
 
-pub fn ones(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
-    checked_numel(shape, "ones")?;
-    backend::full(shape, 1.0, dtype, device)
-}
-
 /// A copy of `t` on `device` (`t` itself when already there), differentiable: the gradient
 /// is moved back to `t`'s device.
 pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {

@@ -16,6 +16,8 @@ use smallvec::{smallvec, SmallVec};
 
 pub enum ReduceOp {
     Sum { axes: Dims, keepdim: bool },
+    /// The mean: one node (PyTorch's `MeanBackward`), the gradient `g / count` broadcast back.
+    Mean { axes: Dims, keepdim: bool },
     /// max/min over all elements: ties share the gradient evenly.
     Extremum { kind: ReduceKind },
     /// The p-norm for finite p other than 0 and 1 (those are composites); the gradient is 0
@@ -74,9 +76,16 @@ pub fn mean(a: &Tensor, dims: Option<&[isize]>, keepdim: bool) -> Result<Tensor>
         ));
     }
     let axes = reduce_axes(a, dims, "mean")?;
-    let count: usize = axes.iter().map(|&d| a.shape()[d]).product();
-    let s = sum(a, dims, keepdim)?;
-    div(&s, &scalar_like(&s, count as f64)?)
+    let s = sum(&a.detach(), dims, keepdim)?;
+    let out = div(&s, &scalar_like(&s, reduced_count(a.shape(), &axes) as f64)?)?;
+    record(super::Op::Reduce(ReduceOp::Mean { axes, keepdim }), &[a], &out, |_| smallvec![]);
+    Ok(out)
+}
+
+/// How many elements of a `shape` tensor each output element of a reduction over `axes` takes
+/// (0 for an empty input: its mean is NaN, as in PyTorch).
+fn reduced_count(shape: &[usize], axes: &[usize]) -> usize {
+    axes.iter().map(|&d| shape[d]).product()
 }
 
 /// `sum_to(g, shape)`: sums a broadcast gradient back down to `shape` (the engine's
@@ -168,16 +177,11 @@ fn check_float(a: &Tensor, op: &str) -> Result<()> {
     Ok(())
 }
 
-/// The number of elements each output element of a reduction over `axes` combines.
-fn reduced_count(a: &Tensor, axes: &[usize]) -> usize {
-    axes.iter().map(|&d| a.shape()[d]).product()
-}
-
 /// Variance with Bessel's `correction` (1 by default, as in PyTorch).
 pub fn var(a: &Tensor, dims: Option<&[isize]>, correction: f64, keepdim: bool) -> Result<Tensor> {
     check_float(a, "var")?;
     let axes = reduce_axes(a, dims, "var")?;
-    let n = reduced_count(a, &axes);
+    let n = reduced_count(a.shape(), &axes);
     let mu = mean(a, dims, true)?;
     let d = sub(a, &mu)?;
     let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
@@ -284,6 +288,7 @@ impl ReduceOp {
     pub fn name(&self) -> &'static str {
         match self {
             ReduceOp::Sum { .. } => "sum",
+            ReduceOp::Mean { .. } => "mean",
             ReduceOp::Extremum { kind } => kind.name(),
             ReduceOp::Norm { .. } | ReduceOp::CountNonzero => "norm",
             ReduceOp::Std { .. } => "std",
@@ -293,7 +298,9 @@ impl ReduceOp {
 
     pub fn params(&self) -> OpParams {
         match self {
-            ReduceOp::Sum { axes, keepdim } => vec![("dim", ints(axes)), ("keepdim", OpParam::Bool(*keepdim))],
+            ReduceOp::Sum { axes, keepdim } | ReduceOp::Mean { axes, keepdim } => {
+                vec![("dim", ints(axes)), ("keepdim", OpParam::Bool(*keepdim))]
+            }
             ReduceOp::Norm { p, axes, keepdim } => {
                 vec![("p", OpParam::Float(*p)), ("dim", ints(axes)), ("keepdim", OpParam::Bool(*keepdim))]
             }
@@ -318,6 +325,10 @@ impl ReduceOp {
         match self {
             // The sum's local gradient is 1 everywhere: broadcast the upstream gradient back.
             ReduceOp::Sum { axes, keepdim } => grads(ctx, [&|| expand(&unreduce(g, axes, *keepdim)?, in_shape)]),
+            ReduceOp::Mean { axes, keepdim } => grads(ctx, [&|| {
+                let share = div(g, &scalar_like(g, reduced_count(in_shape, axes) as f64)?)?;
+                expand(&unreduce(&share, axes, *keepdim)?, in_shape)
+            }]),
             ReduceOp::Extremum { .. } => {
                 let (a, out) = (ctx.saved(0)?, ctx.saved(1)?);
                 grads(ctx, [&|| {

@@ -96,8 +96,7 @@ macro_rules! unary_fns {
 unary_fns!(
     abs => Abs, sign => Sign, exp => Exp, log => Log, sqrt => Sqrt, rsqrt => Rsqrt,
     reciprocal => Reciprocal, sin => Sin, cos => Cos, tanh => Tanh, sigmoid => Sigmoid,
-    relu => Relu, gelu => Gelu, logical_not => Not, isnan => IsNan, log1p => Log1p, expm1 => Expm1,
-    square => Square, bitwise_not => BitwiseNot,
+    relu => Relu, gelu => Gelu, logical_not => Not, isnan => IsNan, bitwise_not => BitwiseNot,
 );
 
 pub fn leaky_relu(a: &Tensor, negative_slope: f64) -> Result<Tensor> {

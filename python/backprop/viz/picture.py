@@ -152,7 +152,7 @@ def op_detail(op):
         return f"alpha {_short(p['alpha'])}"
     if name == "clamp":
         return f"[{_short(p['min']) if 'min' in p else '-inf'}, {_short(p['max']) if 'max' in p else 'inf'}]"
-    if name == "sum" and len(p["dim"]) < len(op.inputs[0].shape):
+    if name in ("sum", "mean") and len(p["dim"]) < len(op.inputs[0].shape):
         dims = p["dim"][0] if len(p["dim"]) == 1 else p["dim"]
         return f"dim {dims}" + (", keepdim" if p["keepdim"] else "")
     if name in ("softmax", "log_softmax", "cat"):

@@ -113,6 +113,16 @@ def _sum_vjp(ctx):
     return f"np.expand_dims({ctx.g}, {_axis(axes)}) * np.ones_like({ctx.xs[0]})"
 
 
+def _mean_forward(ctx):
+    return _sum_forward(ctx).replace("np.sum(", "np.mean(", 1)
+
+
+def _mean_vjp(ctx):
+    # Each input element's share of the mean is 1/count of it.
+    count = math.prod(ctx.in_shapes[0][d] for d in ctx.params["dim"])
+    return f"{_sum_vjp(ctx)} / {count}"
+
+
 def _pow_scalar_local(ctx):
     p, a = ctx.params["exponent"], ctx.xs[0]
     if p == 2:
@@ -249,6 +259,7 @@ ELEMENTWISE_UNARY = {
 
 STRUCTURAL = {
     "sum": Rule(_sum_forward, [_sum_vjp], broadcasts=False),
+    "mean": Rule(_mean_forward, [_mean_vjp], broadcasts=False),
     "max": Rule("np.max({a})", ["{g} * ({a} == {out}) / np.sum({a} == {out})"], broadcasts=False),
     "min": Rule("np.min({a})", ["{g} * ({a} == {out}) / np.sum({a} == {out})"], broadcasts=False),
     "matmul": _Matmul(

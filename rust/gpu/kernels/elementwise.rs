@@ -94,7 +94,7 @@ fn check_binary_dtypes(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<()> {
         return Err(unsupported_dtype(name, info.class, dt));
     }
     if dt == DType::I64 && kind.divides_ints() && crate::gpu::to_cpu(b)?.to_vec::<i64>()?.contains(&0) {
-        return Err(Error::Value(format!("{name}: integer division by zero")));
+        return Err(Error::ZeroDivision(format!("{name}: integer division by zero")));
     }
     Ok(())
 }
