@@ -242,8 +242,36 @@ def test_unique_and_unique_consecutive(device):
     u, inv, counts = bp.unique_consecutive(bp.tensor([1, 1, 2, 2, 3, 1, 1, 2], device=device), return_inverse=True, return_counts=True)
     assert u.tolist() == [1, 2, 3, 1, 2] and inv.tolist() == [0, 0, 1, 1, 2, 3, 3, 4] and counts.tolist() == [2, 2, 1, 2, 1]
     assert bp.tensor([], device=device).unique().tolist() == []
-    with pytest.raises(ValueError, match="dim"):
-        t.unique(dim=0)
+
+
+def test_unique_along_a_dim(device):
+    # Every expected value below is PyTorch 2.15's.
+    a = bp.tensor([[1, 2, 1], [0, 5, 0], [1, 2, 1], [0, 5, 0], [3, 3, 3]], device=device)
+    v, inv, c = bp.unique(a, dim=0, return_inverse=True, return_counts=True)
+    assert v.tolist() == [[0, 5, 0], [1, 2, 1], [3, 3, 3]] and inv.tolist() == [1, 0, 1, 0, 2] and c.tolist() == [2, 2, 1]
+    for dim in (1, -1):
+        v, inv, c = a.unique(dim=dim, return_inverse=True, return_counts=True)
+        assert v.tolist() == [[1, 2], [0, 5], [1, 2], [0, 5], [3, 3]] and inv.tolist() == [0, 1, 0] and c.tolist() == [2, 1]
+    v, inv, c = bp.unique_consecutive(bp.tensor([[1, 2], [1, 2], [0, 1], [1, 2]], device=device), dim=0, return_inverse=True, return_counts=True)
+    assert v.tolist() == [[1, 2], [0, 1], [1, 2]] and inv.tolist() == [0, 0, 1, 2] and c.tolist() == [2, 1, 1]
+    nan = float("nan")
+    v, inv, c = bp.unique(on(device, [[1.0, nan], [1.0, nan], [0.5, 2.0], [-0.0, 0.0], [0.0, 0.0]]), dim=0, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(v.cpu().numpy(), [[0.0, 0.0], [0.5, 2.0], [1.0, nan], [1.0, nan]])  # rows with NaN stay apart
+    assert inv.tolist() == [2, 3, 1, 0, 0] and c.tolist() == [2, 1, 1, 1]
+    x3 = bp.tensor([[[1, 2], [1, 2]], [[0, 1], [1, 2]]], device=device)
+    v, inv = bp.unique(x3, dim=1, return_inverse=True)
+    assert v.tolist() == x3.tolist() and inv.tolist() == [0, 1]
+    assert bp.unique(bp.tensor([[True, False], [True, False]], device=device), dim=0).tolist() == [[True, False]]
+    big = bp.tensor([[2**62 + 1], [2**62]], device="cpu")  # int64 compared exactly, not through float64
+    assert bp.unique(big, dim=0).tolist() == [[2**62], [2**62 + 1]]
+    v, inv, c = bp.unique(bp.zeros(0, 3, device=device), dim=0, return_inverse=True, return_counts=True)
+    assert tuple(v.shape) == (0, 3) and inv.tolist() == [] and c.tolist() == []
+    with pytest.raises(RuntimeError, match="0-sized"):
+        bp.unique(bp.zeros(0, 3, device=device), dim=1)
+    with pytest.raises(IndexError, match="0-dim"):
+        bp.unique(bp.tensor(3, device=device), dim=0)
+    with pytest.raises(IndexError):
+        a.unique(dim=2)
 
 
 # ---- counting reductions ----------------------------------------------------------------

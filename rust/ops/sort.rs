@@ -217,6 +217,86 @@ pub fn unique(a: &Tensor, consecutive: bool) -> Result<Uniques> {
     Ok(Uniques { values, inverse: reshape(&inverse, a.shape())?, counts })
 }
 
+/// `unique(dim=d)` / `unique_consecutive(dim=d)`: the distinct slices of `a` along `d`
+/// (sorted lexicographically unless `consecutive`), with each slice's position among them
+/// and how often each occurs, as PyTorch. Slices are compared on the host, element by
+/// element in row-major order, as int64 for integer dtypes (exact) and float64 for floats;
+/// NaN sorts last and never equals anything, so rows holding NaN stay apart (as the
+/// flattened `unique`).
+pub fn unique_dim(a: &Tensor, dim: isize, consecutive: bool) -> Result<Uniques> {
+    let op = if consecutive { "unique_consecutive" } else { "unique" };
+    if a.ndim() == 0 {
+        return Err(index_err!("{op}: dim={dim} is out of range for a 0-dim tensor (use dim=None)"));
+    }
+    let d = normalize_dim(dim, a.ndim(), op)?;
+    let a = a.detach();
+    let n = a.shape()[d];
+    if n > 0 && a.numel() == 0 {
+        return Err(crate::error::shape_err!(
+            "{op}: dimension {d} of shape {:?} is kept but another is 0-sized, so there are no slices to compare (as PyTorch, which refuses it)",
+            a.shape()
+        ));
+    }
+    let rows = super::movedim(&a, &[d as isize], &[0])?;
+    let width = if n == 0 { 0 } else { rows.numel() / n };
+    let long = |v: Vec<i64>| -> Result<Tensor> {
+        let len = v.len();
+        Tensor::from_vec(v, &[len]).and_then(|t| super::to_device(&t, a.device()))
+    };
+    let flat = super::to_device(&reshape(&super::contiguous(&rows)?, &[n, width])?, crate::tensor::Device::Cpu)?;
+    let (order, same): (Vec<usize>, Vec<bool>) = if a.dtype().is_float() {
+        slice_runs(&backend::to_vec::<f64>(&cast(&flat, DType::F64)?)?, n, width, consecutive, |x, y| x.total_cmp(y), |x, y| x == y)
+    } else {
+        slice_runs(&backend::to_vec::<i64>(&cast(&flat, DType::I64)?)?, n, width, consecutive, |x, y| x.cmp(y), |x, y| x == y)
+    };
+    // order[i]: the slice at sorted position i; same[i]: it equals the one before it.
+    let mut inverse = vec![0i64; n];
+    let mut firsts = Vec::new();
+    let mut counts: Vec<i64> = Vec::new();
+    for (i, &row) in order.iter().enumerate() {
+        if i == 0 || !same[i] {
+            firsts.push(row as i64);
+            counts.push(0);
+        }
+        *counts.last_mut().expect("a run was opened") += 1;
+        inverse[row] = firsts.len() as i64 - 1;
+    }
+    let picked = super::index_select(&rows, 0, &long(firsts)?)?;
+    let values = super::movedim(&picked, &[0], &[d as isize])?;
+    Ok(Uniques { values: super::contiguous(&values)?, inverse: long(inverse)?, counts: long(counts)? })
+}
+
+/// The order of the `n` slices of `width` values in `v` (stable lexicographic sort, or as
+/// they are when `consecutive`) and, per position in that order, whether the slice equals
+/// the one before it (every element `eq`; NaN never does).
+fn slice_runs<T>(
+    v: &[T],
+    n: usize,
+    width: usize,
+    consecutive: bool,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    eq: impl Fn(&T, &T) -> bool,
+) -> (Vec<usize>, Vec<bool>) {
+    let row = |i: usize| &v[i * width..(i + 1) * width];
+    let mut order: Vec<usize> = (0..n).collect();
+    if !consecutive {
+        // NaN is the largest value (total_cmp puts -NaN first; PyTorch has no sign for it).
+        order.sort_by(|&i, &j| {
+            row(i)
+                .iter()
+                .zip(row(j))
+                .map(|(x, y)| match (eq(x, x), eq(y, y)) {
+                    (true, true) => cmp(x, y),
+                    (a, b) => b.cmp(&a),
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
+    let same = (0..n).map(|i| i > 0 && row(order[i]).iter().zip(row(order[i - 1])).all(|(x, y)| eq(x, y))).collect();
+    (order, same)
+}
+
 /// `values` summed into `size` bins at `bins` (int64 positions known to lie in range).
 pub fn bincount_into(bins: &Tensor, values: &Tensor, size: usize) -> Result<Tensor> {
     if bins.numel() == 0 {

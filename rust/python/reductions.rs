@@ -193,17 +193,19 @@ impl PyTensor {
 
     /// The distinct elements, sorted (also for `sorted=False`, as PyTorch on the CPU); with
     /// `return_inverse` each element's position among them, with `return_counts` how often
-    /// each occurs. Returns a tensor, or a tuple when either flag is set. Only `dim=None`.
+    /// each occurs. Returns a tensor, or a tuple when either flag is set. With `dim`, the
+    /// distinct slices along `dim` (sorted lexicographically), and the inverse indexes them.
     #[pyo3(signature = (sorted = true, return_inverse = false, return_counts = false, dim = None))]
     fn unique<'py>(&self, py: Python<'py>, sorted: bool, return_inverse: bool, return_counts: bool, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         let _ = sorted;
-        unique_result(py, &self.t, false, return_inverse, return_counts, dim, "unique")
+        unique_result(py, &self.t, false, return_inverse, return_counts, dim)
     }
 
-    /// Collapses runs of equal neighbours (of the flattened tensor); flags as `unique`.
+    /// Collapses runs of equal neighbours (of the flattened tensor, or of the slices along
+    /// `dim`); flags as `unique`.
     #[pyo3(signature = (return_inverse = false, return_counts = false, dim = None))]
     fn unique_consecutive<'py>(&self, py: Python<'py>, return_inverse: bool, return_counts: bool, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
-        unique_result(py, &self.t, true, return_inverse, return_counts, dim, "unique_consecutive")
+        unique_result(py, &self.t, true, return_inverse, return_counts, dim)
     }
 
     /// Counts of each non-negative int of a 1-D tensor (sums of `weights` when given), over
@@ -339,12 +341,11 @@ fn unique_result<'py>(
     return_inverse: bool,
     return_counts: bool,
     dim: Option<isize>,
-    op: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if dim.is_some() {
-        return Err(PyValueError::new_err(format!("{op}: dim= is not supported yet (only dim=None, the flattened tensor)")));
-    }
-    let u = ops::unique(t, consecutive)?;
+    let u = match dim {
+        Some(d) => ops::unique_dim(t, d, consecutive)?,
+        None => ops::unique(t, consecutive)?,
+    };
     let values = Bound::new(py, PyTensor::wrap(u.values))?.into_any();
     if !return_inverse && !return_counts {
         return Ok(values);
