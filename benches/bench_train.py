@@ -295,6 +295,11 @@ def _worker(conn, impl, batch):
     worker threads spin for a while after each parallel region, and on a small machine the
     spinning threads of one library would steal the cores of the next one being timed.
     """
+    if os.environ.get("BENCH_ONE_CPU") and hasattr(os, "sched_setaffinity"):
+        # Thread settings are requests some libraries ignore (JAX 0.10's XLA runs two threads
+        # under intra_op_parallelism_threads=1: its CPU time per step was twice its wall time),
+        # so the 1-thread rows also pin every worker to one core before it imports anything.
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     step = make_step(impl, batch) if impl != "peak" else None
     while True:
         steps = conn.recv()
@@ -351,6 +356,7 @@ def thread_env(threads):
         env[var] = str(threads) if threads else None
     xla = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" if threads == 1 else None
     env["XLA_FLAGS"] = xla
+    env["BENCH_ONE_CPU"] = "1" if threads == 1 else None
     return env
 
 

@@ -14,6 +14,10 @@ use crate::with_numeric_dtype;
 /// A value's place in the sort order as an unsigned integer.
 trait SortKey: Element + IntoStorageVec {
     fn key(self) -> u64;
+    /// The value whose key this is, where only one value has it (not for zero or NaN).
+    fn from_sort_key(_key: u64) -> Option<Self> {
+        None
+    }
 }
 
 impl SortKey for f32 {
@@ -24,6 +28,15 @@ impl SortKey for f32 {
         }
         let b = (self + 0.0).to_bits(); // -0.0 + 0.0 is +0.0
         (if b >> 31 == 1 { !b } else { b | 0x8000_0000 }) as u64
+    }
+
+    #[inline(always)]
+    fn from_sort_key(key: u64) -> Option<f32> {
+        let k = key as u32;
+        if k == u32::MAX || k == 0x8000_0000 {
+            return None;
+        }
+        Some(f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k }))
     }
 }
 
@@ -91,6 +104,39 @@ fn radix_sort(keys: &mut Vec<u64>, order: &mut Vec<u32>, bytes: usize) {
     }
 }
 
+/// Stable LSD radix sort of `(key << 32 | index)` words on their key half, one byte per
+/// pass; one read counts every byte's digits, and a pass whose byte is the same everywhere is
+/// skipped. The words hold their indices, so nothing else moves.
+fn radix_sort_words(words: &mut Vec<u64>) {
+    let n = words.len();
+    let mut counts = [[0usize; 256]; 4];
+    for &w in words.iter() {
+        for (b, count) in counts.iter_mut().enumerate() {
+            count[((w >> (32 + 8 * b)) & 0xff) as usize] += 1;
+        }
+    }
+    let mut other = vec![0u64; n];
+    for (b, count) in counts.iter_mut().enumerate() {
+        if count.contains(&n) {
+            continue;
+        }
+        let mut start = 0;
+        for c in count.iter_mut() {
+            let len = *c;
+            *c = start;
+            start += len;
+        }
+        let shift = 32 + 8 * b;
+        for &w in words.iter() {
+            let d = ((w >> shift) & 0xff) as usize;
+            // SAFETY: the prefix sums place each of the n words at a distinct slot below n.
+            unsafe { *other.get_unchecked_mut(count[d]) = w };
+            count[d] += 1;
+        }
+        std::mem::swap(words, &mut other);
+    }
+}
+
 fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)> {
     let a = if a.is_contiguous() { a.clone() } else { super::copy::cast(a, a.dtype())? };
     let shape = a.shape().to_vec();
@@ -110,6 +156,30 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
     let row = |r: usize| {
         let (o, i) = (r / inner, r % inner);
         let at = |j: usize| (o * n + j) * inner + i;
+        let put = |pos: usize, j: usize, value: T| {
+            // SAFETY: row r alone writes the positions at(0..n) of its (outer, inner) pair.
+            unsafe {
+                *yp.get().add(at(pos)) = value;
+                *ip.get().add(at(pos)) = j as i64;
+            }
+        };
+        if key_bytes == 4 {
+            // (key << 32 | index) in one word: sorting the words sorts by key, then index.
+            let mut words: Vec<u64> = (0..n).map(|j| ((xs[at(j)].key() ^ flip) << 32) | j as u64).collect();
+            if n >= RADIX_MIN {
+                radix_sort_words(&mut words);
+            } else {
+                words.sort_unstable();
+            }
+            for (pos, &w) in words.iter().enumerate() {
+                let j = (w & 0xffff_ffff) as usize;
+                // The key gives the value back, except for 0 (-0.0 and 0.0 share a key) and
+                // NaN (payloads), which are read from the input: no random gather otherwise.
+                let value = T::from_sort_key((w >> 32) ^ flip).unwrap_or_else(|| xs[at(j)]);
+                put(pos, j, value);
+            }
+            return;
+        }
         let mut keys: Vec<u64> = (0..n).map(|j| xs[at(j)].key() ^ flip).collect();
         let mut order: Vec<u32> = (0..n as u32).collect();
         if n >= RADIX_MIN {
@@ -120,11 +190,7 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
             order = pairs.into_iter().map(|(_, j)| j).collect();
         }
         for (pos, &j) in order.iter().enumerate() {
-            // SAFETY: row r alone writes the positions at(0..n) of its (outer, inner) pair.
-            unsafe {
-                *yp.get().add(at(pos)) = xs[at(j as usize)];
-                *ip.get().add(at(pos)) = j as i64;
-            }
+            put(pos, j as usize, xs[at(j as usize)]);
         }
     };
     if total >= PARALLEL_THRESHOLD && rows > 1 {
@@ -149,6 +215,27 @@ mod tests {
         assert_eq!(i.to_vec::<i64>().unwrap(), vec![2, 3, 4, 0, 1]);
         let (_, i) = sort(&a, 0, true).unwrap();
         assert_eq!(i.to_vec::<i64>().unwrap(), vec![1, 0, 4, 2, 3]);
+    }
+
+    #[test]
+    fn long_float32_rows_match_a_stable_comparison_sort_both_ways() {
+        // Long enough for the radix path; zeros of both signs, NaN, infinities and ties.
+        let special = [0.0f32, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.5, -1.5, f32::MIN_POSITIVE, -f32::MAX];
+        let v: Vec<f32> = (0..1000u32).map(|i| special[(i * 7 % 11) as usize % special.len()] * if i % 3 == 0 { 1.0 } else { (i % 17) as f32 }).collect();
+        let a = Tensor::from_vec(v.clone(), &[v.len()]).unwrap();
+        for descending in [false, true] {
+            let (s, idx) = sort(&a, 0, descending).unwrap();
+            let mut want: Vec<usize> = (0..v.len()).collect();
+            want.sort_by(|&i, &j| {
+                let o = v[i].key().cmp(&v[j].key());
+                if descending { o.reverse() } else { o }
+            });
+            let idx: Vec<usize> = idx.to_vec::<i64>().unwrap().into_iter().map(|j| j as usize).collect();
+            assert_eq!(idx, want);
+            for (got, &j) in s.to_vec::<f32>().unwrap().iter().zip(&idx) {
+                assert_eq!(got.to_bits(), v[j].to_bits(), "the sorted value is the input's, sign of zero included");
+            }
+        }
     }
 
     #[test]

@@ -245,7 +245,7 @@ pub fn unique_dim(a: &Tensor, dim: isize, consecutive: bool) -> Result<Uniques> 
     };
     let flat = super::to_device(&reshape(&super::contiguous(&rows)?, &[n, width])?, crate::tensor::Device::Cpu)?;
     let (order, same): (Vec<usize>, Vec<bool>) = if a.dtype().is_float() {
-        slice_runs(&backend::to_vec::<f64>(&cast(&flat, DType::F64)?)?, n, width, consecutive, |x, y| x.total_cmp(y), |x, y| x == y)
+        slice_runs(&backend::to_vec::<f64>(&cast(&flat, DType::F64)?)?, n, width, consecutive, |x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal), |x, y| x == y)
     } else {
         slice_runs(&backend::to_vec::<i64>(&cast(&flat, DType::I64)?)?, n, width, consecutive, |x, y| x.cmp(y), |x, y| x == y)
     };
@@ -280,7 +280,7 @@ fn slice_runs<T>(
     let row = |i: usize| &v[i * width..(i + 1) * width];
     let mut order: Vec<usize> = (0..n).collect();
     if !consecutive {
-        // NaN is the largest value (total_cmp puts -NaN first; PyTorch has no sign for it).
+        // NaN is the largest value; -0.0 equals 0.0 (the first of them in order is kept).
         order.sort_by(|&i, &j| {
             row(i)
                 .iter()
