@@ -8,6 +8,8 @@ instead of hanging or corrupting memory (`set_metadata_checks(False)` skips it).
 """
 
 import enum
+import functools
+import math
 import time
 import warnings
 import zlib
@@ -40,16 +42,21 @@ def _mpi_reduction(op, dtype, what):
     """(MPI op, whether to divide by the group size afterwards)."""
     if not isinstance(op, ReduceOp):
         raise TypeError(f"{what}: op must be a ReduceOp (for example ReduceOp.SUM), got {op!r}")
-    MPI = _mpi()
-    if dtype == bp.bool:
-        table = {"sum": MPI.LOR, "max": MPI.LOR, "bor": MPI.LOR, "product": MPI.LAND, "min": MPI.LAND, "band": MPI.LAND, "bxor": MPI.LXOR}
-    elif dtype.is_floating_point:
-        table = {"sum": MPI.SUM, "avg": MPI.SUM, "product": MPI.PROD, "min": MPI.MIN, "max": MPI.MAX}
-    else:
-        table = {"sum": MPI.SUM, "product": MPI.PROD, "min": MPI.MIN, "max": MPI.MAX, "band": MPI.BAND, "bor": MPI.BOR, "bxor": MPI.BXOR}
+    kind = "bool" if dtype == bp.bool else "float" if dtype.is_floating_point else "int"
+    table = _reduction_table(kind)
     if op.value not in table:
         raise TypeError(f"{what}: ReduceOp.{op.name} does not apply to {dtype} tensors")
     return table[op.value], op is ReduceOp.AVG
+
+
+@functools.cache
+def _reduction_table(kind):
+    MPI = _mpi()
+    if kind == "bool":
+        return {"sum": MPI.LOR, "max": MPI.LOR, "bor": MPI.LOR, "product": MPI.LAND, "min": MPI.LAND, "band": MPI.LAND, "bxor": MPI.LXOR}
+    if kind == "float":
+        return {"sum": MPI.SUM, "avg": MPI.SUM, "product": MPI.PROD, "min": MPI.MIN, "max": MPI.MAX}
+    return {"sum": MPI.SUM, "product": MPI.PROD, "min": MPI.MIN, "max": MPI.MAX, "band": MPI.BAND, "bor": MPI.BOR, "bxor": MPI.BXOR}
 
 
 # ---- waiting -------------------------------------------------------------------------------
@@ -150,11 +157,23 @@ _OPS = [
     "all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor", "reduce_scatter_tensor",
     "gather", "scatter", "all_to_all_single",
 ]
-_DTYPES = {}
 
 
-def _dtype_code(dtype):
-    return _DTYPES.setdefault(str(dtype), zlib.crc32(str(dtype).encode()))
+@functools.lru_cache(maxsize=1024)
+def _agreement(what, dtype, shape, extra, ok):
+    """The integers `_agree` reduces for one call signature, as an array to send and the
+    list every rank gets back when all agree (cached: the same few signatures repeat)."""
+    fields = [
+        _OPS.index(what),
+        zlib.crc32(dtype.encode()),
+        len(shape),
+        math.prod(shape),
+        zlib.crc32(repr(shape).encode()),
+        zlib.crc32(extra.encode()),
+        int(ok),
+    ]
+    expected = fields + [-f for f in fields]
+    return np.array(expected, dtype=np.int64), expected
 
 
 def _describe(tensor):
@@ -169,22 +188,15 @@ def _agree(pg, what, tensor, extra=(), local_error=None):
             raise local_error
         return
     MPI = _mpi()
-    fields = [
-        _OPS.index(what),
-        _dtype_code(tensor.dtype),
-        tensor.dim(),
-        tensor.numel(),
-        zlib.crc32(repr(tuple(tensor.shape)).encode()),
-        zlib.crc32(repr(extra).encode()),
-        int(local_error is None),
-    ]
-    v = np.array(fields + [-f for f in fields], dtype=np.int64)
-    n = len(fields)
+    template, expected = _agreement(what, str(tensor.dtype), tuple(tensor.shape), repr(extra), local_error is None)
+    v = template.copy()
     if pg.timeout is None:
         pg.comm.Allreduce(MPI.IN_PLACE, v, op=MPI.MAX)
     else:
         _wait_all(pg, [pg.comm.Iallreduce(MPI.IN_PLACE, v, op=MPI.MAX)], what, pg.timeout)
-    agreed = bool((v[:n] == -v[n:]).all())
+    # Each field f is sent as f and -f: after MAX every rank holds (max f, -min f), equal to
+    # its own (f, -f) on every rank exactly when all ranks agree, and on none otherwise.
+    agreed = v.tolist() == expected
     if agreed and local_error is None:
         return
     if agreed:  # every rank found the same problem with its arguments
