@@ -339,16 +339,44 @@ def test_safetensors_library_reads_our_bfloat16(tmp_path):
     assert st.load_file(path)["h"].dtype == np.float16
 
 
-# ---- the GPU holds float32, int64 and bool; the others are refused clearly
+# ---- the GPU holds float32, int32, int64 and bool; the others are refused clearly
 
 
-@pytest.mark.parametrize("name", ["float16", "bfloat16", "int32", "int16", "int8", "uint8"])
+@pytest.mark.parametrize("name", ["float16", "bfloat16", "int16", "int8", "uint8"])
 def test_gpu_refuses_the_new_dtypes_clearly(name):
     if not bp.gpu.is_available():
         pytest.skip("no GPU adapter")
     with pytest.raises(bp.DTypeError, match=name) as e:
         bp.zeros(2, dtype=dt(name)).to("gpu")
     assert 'to("cpu")' in str(e.value)
+
+
+def test_int32_on_the_gpu_matches_the_cpu():
+    if not bp.gpu.is_available():
+        pytest.skip("no GPU adapter")
+    values = [1, -2, 7, 2**31 - 1, -(2**31)]
+    c = bp.tensor(values, dtype=bp.int32)
+    g = c.to("gpu")
+    assert g.dtype == bp.int32 and g.device.type == "gpu" and g.cpu().tolist() == values
+    for op in (lambda t: t + 1, lambda t: t * t, lambda t: t // 3, lambda t: -t, lambda t: t.abs()):
+        r, want = op(g), op(c)
+        assert r.dtype == bp.int32 and r.cpu().tolist() == want.tolist()  # wraps at 32 bits, as the CPU
+    assert (g == 7).cpu().tolist() == [False, False, True, False, False]
+    assert g[:3].sum().item() == 6 and g[:3].sum().dtype == bp.int64
+    assert bp.sort(g)[0].cpu().tolist() == sorted(values)
+    assert g.float().cpu().tolist() == c.float().tolist() and g.long().dtype == bp.int64
+    assert bp.arange(4, dtype=bp.int32, device="gpu").cpu().tolist() == [0, 1, 2, 3]
+
+
+def test_int32_tensors_index_as_pytorch_accepts_them(device):
+    x = bp.arange(15, dtype=bp.float32, device=device).reshape(5, 3)
+    i = bp.tensor([0, 4, -1], dtype=bp.int32, device=device)
+    assert x[i].cpu().tolist() == x[i.long()].cpu().tolist()
+    assert bp.index_select(x, 0, i[:2]).cpu().tolist() == [[0.0, 1.0, 2.0], [12.0, 13.0, 14.0]]
+    with pytest.raises(IndexError, match="int64, int32 or bool"):
+        x[bp.tensor([0.0], device=device)]
+    with pytest.raises(IndexError, match="int64, int32 or bool"):
+        bp.arange(3)[bp.tensor([0], dtype=bp.int16)]
 
 
 def test_bfloat16_prints_and_pickles():

@@ -39,6 +39,10 @@ pub fn to_gpu(t: &Tensor) -> Result<Tensor> {
                 .collect::<Result<_>>()?;
             bytemuck::cast_slice(&words)
         }
+        DType::I32 => {
+            words = t.to_vec::<i32>()?.into_iter().map(|v| v as u32).collect();
+            bytemuck::cast_slice(&words)
+        }
         DType::Bool => {
             words = t.to_vec::<bool>()?.into_iter().map(u32::from).collect();
             bytemuck::cast_slice(&words)
@@ -71,6 +75,7 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
     match t.dtype() {
         DType::F32 => Tensor::from_vec(words.into_iter().map(f32::from_bits).collect::<Vec<_>>(), t.shape()),
         DType::I64 => Tensor::from_vec(words.into_iter().map(|w| w as i32 as i64).collect::<Vec<_>>(), t.shape()),
+        DType::I32 => Tensor::from_vec(words.into_iter().map(|w| w as i32).collect::<Vec<_>>(), t.shape()),
         DType::Bool => Tensor::from_vec(words.into_iter().map(|w| w != 0).collect::<Vec<_>>(), t.shape()),
         other => Err(crate::error::dtype_err!("cpu(): a GPU tensor cannot hold {}", other.name())),
     }

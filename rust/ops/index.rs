@@ -48,9 +48,10 @@ pub(crate) fn add_at(g: &Tensor, shape: &[usize], offsets: &Tensor) -> Result<Te
 fn int64_values(t: &Tensor) -> Result<Vec<i64>> {
     match t.dtype() {
         DType::I64 => backend::to_vec::<i64>(t),
+        DType::I32 => backend::to_vec::<i64>(&backend::cast(t, DType::I64)?),
         DType::Bool => Err(shape_err!("internal: masks are converted before offsets are computed")),
         other => Err(index_err!(
-            "tensors used as indices must be int64 or bool tensors, got {}; convert with .long()",
+            "tensors used as indices must be int64, int32 or bool tensors, got {}; convert with .long()",
             other.name()
         )),
     }
@@ -135,9 +136,11 @@ fn apply_basic(a: &Tensor, key: &[IndexItem]) -> Result<(Tensor, Vec<(usize, Ten
                 }
                 items.extend(nonzero_columns(t)?.into_iter().map(IndexItem::Tensor));
             }
+            // int32 indices are accepted as PyTorch accepts them, read as int64.
+            IndexItem::Tensor(t) if t.dtype() == DType::I32 => items.push(IndexItem::Tensor(backend::cast(t, DType::I64)?)),
             IndexItem::Tensor(t) if t.dtype() != DType::I64 => {
                 return Err(index_err!(
-                    "tensors used as indices must be int64 or bool tensors, got {}; convert with .long()",
+                    "tensors used as indices must be int64, int32 or bool tensors, got {}; convert with .long()",
                     t.dtype().name()
                 ))
             }

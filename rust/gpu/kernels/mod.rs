@@ -19,10 +19,12 @@ use crate::error::{Error, Result};
 use crate::tensor::{contiguous_strides, DType, Storage, Tensor};
 
 /// The dtype code the shaders' override constants use (`strided.wgsl`: F32, I32, BOOL).
+/// int32 and int64 tensors hold the same 32-bit words on the GPU, so converting between them
+/// there moves nothing.
 pub fn dtype_code(dtype: DType) -> Result<f64> {
     match dtype {
         DType::F32 => Ok(0.0),
-        DType::I64 => Ok(1.0),
+        DType::I32 | DType::I64 => Ok(1.0),
         DType::Bool => Ok(2.0),
         other => Err(super::storage::check_dtype(other, "gpu").unwrap_err()),
     }
