@@ -135,7 +135,7 @@ def test_index_errors():
         x[:, bp.tensor([0, 4])]
     with pytest.raises(IndexError, match="too many indices"):
         x[0, 0, 0]
-    with pytest.raises(IndexError, match="int64 or bool"):
+    with pytest.raises(IndexError, match="int64, int32 or bool"):
         x[bp.tensor([0.0, 1.0])]
     with pytest.raises(IndexError, match="valid indices"):
         x["a"]
