@@ -27,6 +27,10 @@ struct Walk {
 const F32: u32 = 0u;
 const I32: u32 = 1u;
 const BOOL: u32 = 2u;
+// Only the cast kernel sees these: float16 and bfloat16 tensors hold float32 words whose
+// values are rounded to the type, and every other kernel reads them as F32.
+const F16: u32 = 3u;
+const BF16: u32 = 4u;
 
 const WG: u32 = 256u;
 

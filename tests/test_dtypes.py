@@ -339,10 +339,10 @@ def test_safetensors_library_reads_our_bfloat16(tmp_path):
     assert st.load_file(path)["h"].dtype == np.float16
 
 
-# ---- the GPU holds float32, int32, int64 and bool; the others are refused clearly
+# ---- the GPU holds float32, float16, bfloat16, int32, int64 and bool; the others are refused clearly
 
 
-@pytest.mark.parametrize("name", ["float16", "bfloat16", "int16", "int8", "uint8"])
+@pytest.mark.parametrize("name", ["int16", "int8", "uint8"])
 def test_gpu_refuses_the_new_dtypes_clearly(name):
     if not bp.gpu.is_available():
         pytest.skip("no GPU adapter")
@@ -366,6 +366,40 @@ def test_int32_on_the_gpu_matches_the_cpu():
     assert bp.sort(g)[0].cpu().tolist() == sorted(values)
     assert g.float().cpu().tolist() == c.float().tolist() and g.long().dtype == bp.int64
     assert bp.arange(4, dtype=bp.int32, device="gpu").cpu().tolist() == [0, 1, 2, 3]
+
+
+def test_float_to_half_rounds_once_as_numpy():
+    # Values just above a tie, ties, overflow, signed zero and float16 subnormals: one
+    # correct rounding from the float32/float64 value, as NumPy's astype (half 2.7's own
+    # float64 conversion dropped the bits past a tie and gave -1750 for the first).
+    v = np.array([-1750.500244140625, 1750.5, 1751.5, 65504.0, 65519.99, 65520.0, -0.0, 2.0**-24, 2.0**-25, 3 * 2.0**-25, 1e-9], dtype=np.float32)
+    np.testing.assert_array_equal(bp.from_numpy(v).half().float().numpy(), v.astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(bp.from_numpy(v.astype(np.float64)).half().float().numpy(), v.astype(np.float16).astype(np.float32))
+    assert bp.tensor([-1348.0009765625]).bfloat16().tolist() == [-1352.0]  # bfloat16's neighbours: -1344, -1352
+    assert np.signbit(bp.tensor([-0.0]).half().float().numpy()[0])
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+def test_half_types_on_the_gpu_match_the_cpu(name):
+    if not bp.gpu.is_available():
+        pytest.skip("no GPU adapter")
+    d = dt(name)
+    rng = np.random.default_rng(0)
+    v = np.concatenate([rng.standard_normal(5000) * 1000, rng.standard_normal(1000) * 1e-6, [65504.0, 65520.0, -0.0, np.nan, np.inf]]).astype(np.float32)
+    x = bp.from_numpy(v)
+    g = x.to("gpu").to(d)  # rounded by the GPU's cast
+    assert g.dtype == d and g.device.type == "gpu"
+    np.testing.assert_array_equal(g.cpu().float().numpy(), x.to(d).float().numpy())
+    c = x.to(d)
+    assert c.to("gpu").cpu().tolist() == c.tolist() or np.array_equal(c.to("gpu").cpu().float().numpy(), c.float().numpy(), equal_nan=True)
+    for op in (lambda t: t + t, lambda t: t * 3.3, lambda t: (t / 1000).exp(), lambda t: t[:5000].sum(), lambda t: (t > 1)):
+        r, want = op(c.to("gpu")), op(c)
+        assert r.dtype == want.dtype
+        np.testing.assert_array_equal(r.cpu().float().numpy(), want.float().numpy())
+    w = bp.randn(4, 3, device="gpu").to(d).requires_grad_()
+    (w * w).sum().backward()
+    assert w.grad.dtype == d and w.grad.device.type == "gpu"
+    np.testing.assert_array_equal(w.grad.cpu().float().numpy(), (2 * w.detach().cpu()).float().numpy())
 
 
 def test_int32_tensors_index_as_pytorch_accepts_them(device):

@@ -61,17 +61,18 @@ impl GpuStorage {
     }
 }
 
-/// The dtypes a GPU tensor can have (float32, int32, int64 carried as int32, bool); the
-/// others are refused with the fix, never converted silently.
+/// The dtypes a GPU tensor can have (float32, float16 and bfloat16 held as float32 words of
+/// rounded values, int32, int64 carried as int32, bool); the others are refused with the fix,
+/// never converted silently.
 pub fn check_dtype(dtype: DType, op: &str) -> Result<()> {
     match dtype {
-        DType::F32 | DType::I32 | DType::I64 | DType::Bool => Ok(()),
+        DType::F32 | DType::F16 | DType::BF16 | DType::I32 | DType::I64 | DType::Bool => Ok(()),
         DType::F64 => Err(dtype_err!(
             "{op}: float64 tensors cannot live on the GPU (WGSL has no portable float64); \
              convert with .float() first, or create the tensor with dtype=backprop.float32"
         )),
         other => Err(dtype_err!(
-            "{op}: {} tensors are not supported on the GPU yet (it holds float32, int32, int64 and bool); \
+            "{op}: {} tensors are not supported on the GPU yet (it holds float32, float16, bfloat16, int32, int64 and bool); \
              keep the tensor on the CPU with .to(\"cpu\"), or convert it with .float() or .long() first",
             other.name()
         )),

@@ -5,7 +5,7 @@ use super::context::gpu;
 use super::kernels::{elementwise, gpu_storage};
 use super::storage::{check_dtype, GpuStorage, WORD};
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Storage, Tensor};
+use crate::tensor::{DType, Storage, Tensor, BF16, F16};
 
 /// A GPU copy of the CPU tensor `t` (row-major, contiguous).
 pub fn to_gpu(t: &Tensor) -> Result<Tensor> {
@@ -43,6 +43,15 @@ pub fn to_gpu(t: &Tensor) -> Result<Tensor> {
             words = t.to_vec::<i32>()?.into_iter().map(|v| v as u32).collect();
             bytemuck::cast_slice(&words)
         }
+        // Half types travel as float32 words (exact: every half value is a float32).
+        DType::F16 => {
+            words = t.to_vec::<F16>()?.into_iter().map(|v| v.to_f32().to_bits()).collect();
+            bytemuck::cast_slice(&words)
+        }
+        DType::BF16 => {
+            words = t.to_vec::<BF16>()?.into_iter().map(|v| v.to_f32().to_bits()).collect();
+            bytemuck::cast_slice(&words)
+        }
         DType::Bool => {
             words = t.to_vec::<bool>()?.into_iter().map(u32::from).collect();
             bytemuck::cast_slice(&words)
@@ -76,6 +85,8 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
         DType::F32 => Tensor::from_vec(words.into_iter().map(f32::from_bits).collect::<Vec<_>>(), t.shape()),
         DType::I64 => Tensor::from_vec(words.into_iter().map(|w| w as i32 as i64).collect::<Vec<_>>(), t.shape()),
         DType::I32 => Tensor::from_vec(words.into_iter().map(|w| w as i32).collect::<Vec<_>>(), t.shape()),
+        DType::F16 => Tensor::from_vec(words.into_iter().map(|w| F16::from_f32(f32::from_bits(w))).collect::<Vec<_>>(), t.shape()),
+        DType::BF16 => Tensor::from_vec(words.into_iter().map(|w| BF16::from_f32(f32::from_bits(w))).collect::<Vec<_>>(), t.shape()),
         DType::Bool => Tensor::from_vec(words.into_iter().map(|w| w != 0).collect::<Vec<_>>(), t.shape()),
         other => Err(crate::error::dtype_err!("cpu(): a GPU tensor cannot hold {}", other.name())),
     }

@@ -312,6 +312,22 @@ pub struct BF16(pub half::bf16);
 unsafe impl bytemuck::Zeroable for F16 {}
 unsafe impl bytemuck::Zeroable for BF16 {}
 
+/// `v` as float32 rounded to odd: truncated toward zero, with the last bit set when that was
+/// inexact. Rounding that to any format with at least two fewer significand bits (float16,
+/// bfloat16) rounds `v` correctly to nearest even, which rounding through float32 to nearest
+/// would not always do (double rounding).
+pub fn f32_rounded_to_odd(v: f64) -> f32 {
+    let r = v as f32;
+    if !r.is_finite() || r as f64 == v {
+        return r;
+    }
+    let mut bits = r.to_bits();
+    if (r as f64).abs() > v.abs() {
+        bits -= 1; // one step toward zero: same sign, smaller magnitude
+    }
+    f32::from_bits(bits | 1)
+}
+
 /// The half types: conversions round to nearest even; arithmetic on them happens in float32
 /// after the backend widens them, so `elem_add` is only a fallback.
 macro_rules! impl_element_half {
@@ -338,7 +354,9 @@ macro_rules! impl_element_half {
             }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
-                $t(<$inner>::from_f64(v))
+                // Not `<$inner>::from_f64`: half 2.7 drops the low 32 bits of the float64
+                // before rounding, so 1750.500244 (just above a tie) became 1750, not 1751.
+                Self::from_f32(f32_rounded_to_odd(v))
             }
             #[inline(always)]
             fn to_i64(self) -> i64 {
@@ -595,6 +613,20 @@ macro_rules! with_float_dtype {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn float64_to_half_rounds_once_to_nearest_even() {
+        // Just above a tie: NumPy gives -1751 and -1352; a tie goes to even.
+        assert_eq!(F16::from_f64(-1750.500244140625).to_f32(), -1751.0);
+        assert_eq!(F16::from_f64(1750.5).to_f32(), 1750.0);
+        assert_eq!(F16::from_f64(1751.5).to_f32(), 1752.0);
+        assert_eq!(BF16::from_f64(-1348.0009765625).to_f32(), -1352.0);
+        assert_eq!(BF16::from_f64(1348.0).to_f32(), 1344.0);
+        assert_eq!(F16::from_f64(65520.0).to_f32(), f32::INFINITY);
+        assert_eq!(F16::from_f64(1e-300).to_f32().to_bits(), 0);
+        assert!(F16::from_f64(f64::NAN).to_f32().is_nan());
+    }
+
     use super::*;
 
     fn t(dtype: DType, priority: u8) -> PromotionInput {

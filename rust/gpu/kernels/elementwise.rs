@@ -6,7 +6,7 @@ use super::super::context::gpu;
 use super::super::launch::{elementwise, Scalars, View};
 use super::super::pipelines::{Access, Entry};
 use super::super::storage::GpuStorage;
-use super::{dtype_code, gpu_storage, view_of, written_view};
+use super::{cast_code, dtype_code, gpu_storage, view_of, written_view};
 use crate::kinds::{unsupported_dtype, BinaryKind, Class, UnaryKind, ASSIGN_CODE};
 use crate::error::{dtype_err, Error, Result};
 use crate::tensor::{numel, DType, Layout, SharedStorage, Storage, StorageRef, Tensor};
@@ -24,7 +24,8 @@ fn map(a: &Tensor, op: u32, out_dtype: DType, scalars: Scalars, name: &str) -> R
     let g = gpu()?;
     let out = GpuStorage::alloc(g, out_dtype, a.numel())?;
     let shape = a.shape();
-    let constants = [("OP", op as f64), ("IN_T", dtype_code(a.dtype())?), ("OUT_T", dtype_code(out_dtype)?)];
+    let code = if op == CAST { cast_code } else { dtype_code };
+    let constants = [("OP", op as f64), ("IN_T", code(a.dtype())?), ("OUT_T", code(out_dtype)?)];
     elementwise(g, name, &UNARY, &constants, shape, &[written_view(&out, shape), view_of(a, shape, name)?], scalars)?;
     Ok(Tensor::from_storage(Storage::Gpu(out), shape))
 }
@@ -170,6 +171,8 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 pub fn word_of(value: f64, dtype: DType) -> Result<u32> {
     Ok(match dtype {
         DType::F32 => (value as f32).to_bits(),
+        DType::F16 => crate::tensor::F16::from_f32(value as f32).to_f32().to_bits(),
+        DType::BF16 => crate::tensor::BF16::from_f32(value as f32).to_f32().to_bits(),
         DType::Bool => (value != 0.0) as u32,
         DType::I64 => {
             let v = value as i64;

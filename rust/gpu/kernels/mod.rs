@@ -20,13 +20,24 @@ use crate::tensor::{contiguous_strides, DType, Storage, Tensor};
 
 /// The dtype code the shaders' override constants use (`strided.wgsl`: F32, I32, BOOL).
 /// int32 and int64 tensors hold the same 32-bit words on the GPU, so converting between them
-/// there moves nothing.
+/// there moves nothing; float16 and bfloat16 tensors hold float32 words (of values rounded to
+/// the type), which kernels read as float32: the upcast point has widened them before any
+/// kernel computes, and only the cast kernel tells them apart (`cast_code`).
 pub fn dtype_code(dtype: DType) -> Result<f64> {
     match dtype {
-        DType::F32 => Ok(0.0),
+        DType::F32 | DType::F16 | DType::BF16 => Ok(0.0),
         DType::I32 | DType::I64 => Ok(1.0),
         DType::Bool => Ok(2.0),
         other => Err(super::storage::check_dtype(other, "gpu").unwrap_err()),
+    }
+}
+
+/// The dtype code of `unary.wgsl`'s cast, which rounds into float16 and bfloat16 (F16, BF16).
+pub fn cast_code(dtype: DType) -> Result<f64> {
+    match dtype {
+        DType::F16 => Ok(3.0),
+        DType::BF16 => Ok(4.0),
+        other => dtype_code(other),
     }
 }
 
