@@ -389,17 +389,29 @@ class Tensor:
         """How many times the tensor's storage was written in place (PyTorch's `_version`): the
         number autograd compares to catch saved tensors modified after they were saved.
         """
-    def abs(self, /) -> Tensor: ...
+    def abs(self, /) -> Tensor:
+        """abs(input) -> Tensor: the absolute value of each element.
+
+        Integer input keeps its dtype. d/dx = sign(x) (0 at 0).
+        """
     def abs_(self, /) -> Tensor:
         """In-place `abs`: overwrites this tensor with abs of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def absolute(self, /) -> Tensor:
         """Alias of `abs`."""
     def absolute_(self, /) -> Tensor:
         """Alias of `abs_`."""
-    def acos(self, /) -> Tensor: ...
+    def acos(self, /) -> Tensor:
+        """acos(input) -> Tensor: the arccosine, in [0, pi] (NaN outside [-1, 1]).
+
+        Integer and bool input gives float32. d/dx = -1 / sqrt(1 - x^2).
+        """
     def acos_(self, /) -> Tensor:
         """In-place `acos`: overwrites this tensor with acos of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def acosh(self, /) -> Tensor: ...
+    def acosh(self, /) -> Tensor:
+        """acosh(input) -> Tensor: the inverse hyperbolic cosine (NaN below 1).
+
+        Integer and bool input gives float32. d/dx = 1 / sqrt(x^2 - 1).
+        """
     def acosh_(self, /) -> Tensor:
         """In-place `acosh`: overwrites this tensor with acosh of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def add(self, /, other: Any, *, alpha: Any | None = ...) -> Tensor:
@@ -467,19 +479,41 @@ class Tensor:
         """The indices that sort the tensor along `dim` (stable; NaN last, or first when descending)."""
     def argwhere(self, /) -> Tensor:
         """The coordinates of the non-zero elements, shape (count, ndim) (`nonzero()`)."""
-    def asin(self, /) -> Tensor: ...
+    def asin(self, /) -> Tensor:
+        """asin(input) -> Tensor: the arcsine, in [-pi/2, pi/2] (NaN outside [-1, 1]).
+
+        Integer and bool input gives float32. d/dx = 1 / sqrt(1 - x^2).
+        """
     def asin_(self, /) -> Tensor:
         """In-place `asin`: overwrites this tensor with asin of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def asinh(self, /) -> Tensor: ...
+    def asinh(self, /) -> Tensor:
+        """asinh(input) -> Tensor: the inverse hyperbolic sine.
+
+        Integer and bool input gives float32. d/dx = 1 / sqrt(x^2 + 1).
+        """
     def asinh_(self, /) -> Tensor:
         """In-place `asinh`: overwrites this tensor with asinh of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def atan(self, /) -> Tensor: ...
-    def atan2(self, /, other: Any) -> Tensor: ...
+    def atan(self, /) -> Tensor:
+        """atan(input) -> Tensor: the arctangent, in (-pi/2, pi/2).
+
+        Integer and bool input gives float32. d/dx = 1 / (1 + x^2).
+        """
+    def atan2(self, /, other: Any) -> Tensor:
+        """atan2(input, other) -> Tensor: the angle of the point (other, input), atan(input / other) in
+        the right quadrant, in [-pi, pi].
+
+        Integer and bool operands give float32; other may be a number. d/dinput = other /
+        (input^2 + other^2), d/dother = -input / (input^2 + other^2).
+        """
     def atan2_(self, /, other: Any) -> Tensor:
         """In-place `atan2(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def atan_(self, /) -> Tensor:
         """In-place `atan`: overwrites this tensor with atan of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def atanh(self, /) -> Tensor: ...
+    def atanh(self, /) -> Tensor:
+        """atanh(input) -> Tensor: the inverse hyperbolic tangent (+-inf at +-1, NaN outside [-1, 1]).
+
+        Integer and bool input gives float32. d/dx = 1 / (1 - x^2).
+        """
     def atanh_(self, /) -> Tensor:
         """In-place `atanh`: overwrites this tensor with atanh of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def backward(self, /, gradient: Any | None = ..., retain_graph: builtins.bool | None = ..., create_graph: builtins.bool = ..., inputs: Any | None = ...) -> None:
@@ -498,22 +532,53 @@ class Tensor:
         """Counts of each non-negative int of a 1-D tensor (sums of `weights` when given), over
         at least `minlength` bins.
         """
-    def bitwise_and(self, /, other: Any) -> Tensor: ...
+    def bitwise_and(self, /, other: Any) -> Tensor:
+        """bitwise_and(input, other) -> Tensor: input & other: bitwise AND of integer tensors, logical
+        AND of bool ones.
+
+        Float tensors raise a TypeError. The result has no gradient.
+        """
     def bitwise_and_(self, /, other: Any) -> Tensor:
         """In-place `bitwise_and(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def bitwise_left_shift(self, /, other: Any) -> Tensor: ...
+    def bitwise_left_shift(self, /, other: Any) -> Tensor:
+        """bitwise_left_shift(input, other) -> Tensor: input << other, for integer tensors.
+
+        A negative count, or one of 64 or more, gives 0 (as PyTorch). Float tensors raise a TypeError.
+        The result has no gradient.
+        """
     def bitwise_left_shift_(self, /, other: Any) -> Tensor:
         """In-place `bitwise_left_shift(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def bitwise_not(self, /) -> Tensor: ...
+    def bitwise_not(self, /) -> Tensor:
+        """bitwise_not(input) -> Tensor: ~input: the bits inverted for integer tensors, logical NOT for
+        bool ones.
+
+        Float tensors raise a TypeError. The result has no gradient.
+        """
     def bitwise_not_(self, /) -> Tensor:
         """In-place `bitwise_not`: overwrites this tensor with bitwise_not of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def bitwise_or(self, /, other: Any) -> Tensor: ...
+    def bitwise_or(self, /, other: Any) -> Tensor:
+        """bitwise_or(input, other) -> Tensor: input | other: bitwise OR of integer tensors, logical OR
+        of bool ones.
+
+        Float tensors raise a TypeError. The result has no gradient.
+        """
     def bitwise_or_(self, /, other: Any) -> Tensor:
         """In-place `bitwise_or(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def bitwise_right_shift(self, /, other: Any) -> Tensor: ...
+    def bitwise_right_shift(self, /, other: Any) -> Tensor:
+        """bitwise_right_shift(input, other) -> Tensor: input >> other, for integer tensors (arithmetic:
+        the sign bit fills in).
+
+        A negative count, or one of 64 or more, gives the sign fill: 0 or -1 (as PyTorch). Float
+        tensors raise a TypeError. The result has no gradient.
+        """
     def bitwise_right_shift_(self, /, other: Any) -> Tensor:
         """In-place `bitwise_right_shift(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def bitwise_xor(self, /, other: Any) -> Tensor: ...
+    def bitwise_xor(self, /, other: Any) -> Tensor:
+        """bitwise_xor(input, other) -> Tensor: input ^ other: bitwise XOR of integer tensors, logical
+        XOR of bool ones.
+
+        Float tensors raise a TypeError. The result has no gradient.
+        """
     def bitwise_xor_(self, /, other: Any) -> Tensor:
         """In-place `bitwise_xor(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def bmm(self, /, other: Any) -> Tensor:
@@ -526,7 +591,11 @@ class Tensor:
         """A copy in uint8 (`self` when it already is uint8); values wrap modulo 256."""
     def cauchy_(self, /, median: Any = ..., sigma: Any = ..., *, generator: Any | None = ...) -> Tensor:
         """Fills with Cauchy samples (location `median`, scale `sigma`), in place."""
-    def ceil(self, /) -> Tensor: ...
+    def ceil(self, /) -> Tensor:
+        """ceil(input) -> Tensor: the smallest integer >= each element.
+
+        Integer input is returned unchanged. The gradient is 0.
+        """
     def ceil_(self, /) -> Tensor:
         """In-place `ceil`: overwrites this tensor with ceil of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def char(self, /) -> Tensor:
@@ -551,17 +620,38 @@ class Tensor:
         """Same as `clamp`."""
     def clip_(self, /, min: Any | None = ..., max: Any | None = ...) -> Tensor:
         """Alias of `clamp_`."""
-    def clone(self, /) -> Tensor: ...
-    def contiguous(self, /) -> Tensor: ...
+    def clone(self, /) -> Tensor:
+        """clone(input) -> Tensor: a copy of input with its own memory.
+
+        Differentiable: the gradient flows back to input unchanged.
+        """
+    def contiguous(self, /) -> Tensor:
+        """contiguous() -> Tensor: the tensor with its elements in row-major order: this tensor's
+        data when it already is, else a copy (differentiable, like `clone`).
+        """
     def copy_(self, /, src: Any, non_blocking: Any = ...) -> Tensor:
         """In place: copies `src`'s values (broadcast, cast and moved across devices as needed); returns self."""
-    def copysign(self, /, other: Any) -> Tensor: ...
+    def copysign(self, /, other: Any) -> Tensor:
+        """copysign(input, other) -> Tensor: |input| with the sign (bit) of other, so -0.0 counts as
+        negative.
+
+        Integer and bool operands give float32; d/dinput = 1 where the signs agree, -1 where they
+        differ, 0 where input == 0; d/dother = 0.
+        """
     def copysign_(self, /, other: Any) -> Tensor:
         """In-place `copysign(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def cos(self, /) -> Tensor: ...
+    def cos(self, /) -> Tensor:
+        """cos(input) -> Tensor: the cosine of each element (in radians).
+
+        Integer and bool input gives float32. d/dx = -sin(x).
+        """
     def cos_(self, /) -> Tensor:
         """In-place `cos`: overwrites this tensor with cos of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def cosh(self, /) -> Tensor: ...
+    def cosh(self, /) -> Tensor:
+        """cosh(input) -> Tensor: the hyperbolic cosine.
+
+        Integer and bool input gives float32. d/dx = sinh(x).
+        """
     def cosh_(self, /) -> Tensor:
         """In-place `cosh`: overwrites this tensor with cosh of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def count_nonzero(self, /, dim: Any | None = ...) -> Tensor:
@@ -587,7 +677,11 @@ class Tensor:
     def data(self, value: Tensor) -> None: ...
     def data_ptr(self, /) -> builtins.int:
         """Address of this tensor's first element (CPU tensors; GPU memory has no host address)."""
-    def deg2rad(self, /) -> Tensor: ...
+    def deg2rad(self, /) -> Tensor:
+        """deg2rad(input) -> Tensor: angles in degrees converted to radians, input * pi / 180.
+
+        Integer and bool input gives float32. d/dx = pi / 180.
+        """
     def deg2rad_(self, /) -> Tensor:
         """In-place `deg2rad`: overwrites this tensor with deg2rad of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def det(self, /) -> Tensor:
@@ -615,7 +709,10 @@ class Tensor:
         """Alias of `div`."""
     def divide_(self, /, other: Any, *, rounding_mode: Any | None = ...) -> Tensor:
         """Alias of `div_`."""
-    def dot(self, /, other: Any) -> Tensor: ...
+    def dot(self, /, other: Any) -> Tensor:
+        """dot(input, other) -> Tensor: the dot product of two 1-D tensors of one length, as a
+        0-D tensor.
+        """
     def double(self, /) -> Tensor:
         """A float64 copy (the tensor itself when it is float64 already)."""
     @property
@@ -627,22 +724,48 @@ class Tensor:
         """`x` where positive, `alpha * (exp(x) - 1)` elsewhere."""
     def elu_(self, /, alpha: Any = ...) -> Tensor:
         """In-place `elu`: overwrites this tensor with elu of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def eq(self, /, other: Any) -> Tensor: ...
+    def eq(self, /, other: Any) -> Tensor:
+        """eq(input, other) -> Tensor: a bool tensor, True where input == other (broadcast).
+
+        Compares in the operands' promoted dtype; other may be a number. The result has no gradient.
+        """
     def eq_(self, /, other: Any) -> Tensor:
         """In-place `eq(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def equal(self, /, other: Any) -> builtins.bool:
         """Whether `other` has the same shape and elements: a Python bool."""
-    def erf(self, /) -> Tensor: ...
+    def erf(self, /) -> Tensor:
+        """erf(input) -> Tensor: the error function, 2 / sqrt(pi) * integral of exp(-t^2) from 0 to
+        input.
+
+        Integer and bool input gives float32. d/dx = 2 / sqrt(pi) exp(-x^2).
+        """
     def erf_(self, /) -> Tensor:
         """In-place `erf`: overwrites this tensor with erf of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def erfc(self, /) -> Tensor: ...
+    def erfc(self, /) -> Tensor:
+        """erfc(input) -> Tensor: the complementary error function, 1 - erf(input), accurate where erf is
+        near 1.
+
+        Integer and bool input gives float32. d/dx = -2 / sqrt(pi) exp(-x^2).
+        """
     def erfc_(self, /) -> Tensor:
         """In-place `erfc`: overwrites this tensor with erfc of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def erfinv(self, /) -> Tensor: ...
+    def erfinv(self, /) -> Tensor:
+        """erfinv(input) -> Tensor: the inverse of erf on (-1, 1): +-inf at +-1, NaN outside.
+
+        Integer and bool input gives float32. d/dx = sqrt(pi) / 2 exp(erfinv(x)^2).
+        """
     def erfinv_(self, /) -> Tensor:
         """In-place `erfinv`: overwrites this tensor with erfinv of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def exp(self, /) -> Tensor: ...
-    def exp2(self, /) -> Tensor: ...
+    def exp(self, /) -> Tensor:
+        """exp(input) -> Tensor: e to the power of each element.
+
+        Integer and bool input gives float32. d/dx = exp(x).
+        """
+    def exp2(self, /) -> Tensor:
+        """exp2(input) -> Tensor: 2 to the power of each element.
+
+        Integer and bool input gives float32. d/dx = 2^x ln 2.
+        """
     def exp2_(self, /) -> Tensor:
         """In-place `exp2`: overwrites this tensor with exp2 of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def exp_(self, /) -> Tensor:
@@ -651,7 +774,11 @@ class Tensor:
         """A view with length-1 dimensions repeated to `sizes` (-1 keeps a dimension), without copying."""
     def expand_as(self, /, other: Any) -> Tensor:
         """`expand(other.shape)`."""
-    def expm1(self, /) -> Tensor: ...
+    def expm1(self, /) -> Tensor:
+        """expm1(input) -> Tensor: exp(input) - 1, accurate for small input.
+
+        Integer and bool input gives float32. d/dx = exp(x).
+        """
     def expm1_(self, /) -> Tensor:
         """In-place `expm1`: overwrites this tensor with expm1 of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def exponential_(self, /, lambd: Any = ..., *, generator: Any | None = ...) -> Tensor:
@@ -680,26 +807,75 @@ class Tensor:
         """`self ** exponent` in float64 (the result is float64)."""
     def float_power_(self, /, exponent: Any) -> Tensor:
         """In-place `float_power` (the tensor must be float64)."""
-    def floor(self, /) -> Tensor: ...
+    def floor(self, /) -> Tensor:
+        """floor(input) -> Tensor: the largest integer <= each element.
+
+        Integer input is returned unchanged. The gradient is 0.
+        """
     def floor_(self, /) -> Tensor:
         """In-place `floor`: overwrites this tensor with floor of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def floor_divide(self, /, other: Any) -> Tensor: ...
+    def floor_divide(self, /, other: Any) -> Tensor:
+        """floor_divide(input, other) -> Tensor: input // other, the quotient rounded toward -inf
+        (Python's `//`).
+
+        Computes in the promoted dtype of the operands (integers stay integer); int64 wraps
+        (`-2**63 // -1` is `-2**63`, as PyTorch) and an integer division by zero raises
+        ZeroDivisionError. Not differentiable: backward through it raises.
+
+        Example:
+            >>> bp.floor_divide(bp.tensor([-7, 7]), 2).tolist()
+            [-4, 3]
+        """
     def floor_divide_(self, /, other: Any) -> Tensor:
         """In-place `floor_divide(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def fmax(self, /, other: Any) -> Tensor: ...
-    def fmin(self, /, other: Any) -> Tensor: ...
-    def fmod(self, /, other: Any) -> Tensor: ...
+    def fmax(self, /, other: Any) -> Tensor:
+        """fmax(input, other) -> Tensor: the larger of input and other, ignoring NaN: NaN only where both
+        are.
+
+        Computes in the promoted dtype of the operands (integers stay integer); the gradient goes to
+        the larger (non-NaN) operand; ties split it evenly.
+        """
+    def fmin(self, /, other: Any) -> Tensor:
+        """fmin(input, other) -> Tensor: the smaller of input and other, ignoring NaN: NaN only where
+        both are.
+
+        Computes in the promoted dtype of the operands (integers stay integer); the gradient goes to
+        the smaller (non-NaN) operand; ties split it evenly.
+        """
+    def fmod(self, /, other: Any) -> Tensor:
+        """fmod(input, other) -> Tensor: C's fmod, the remainder of input / other with the sign of input.
+
+        Computes in the promoted dtype of the operands (integers stay integer); an integer division by
+        zero raises ZeroDivisionError. d/dinput = 1, d/dother = -trunc(input / other).
+
+        Example:
+            >>> bp.fmod(bp.tensor([-7, 7]), 3).tolist()
+            [-1, 1]
+        """
     def fmod_(self, /, other: Any) -> Tensor:
         """In-place `fmod(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def frac(self, /) -> Tensor: ...
+    def frac(self, /) -> Tensor:
+        """frac(input) -> Tensor: the fractional part, input - trunc(input) (it keeps input's sign).
+
+        Integer and bool input gives float32. d/dx = 1.
+        """
     def frac_(self, /) -> Tensor:
         """In-place `frac`: overwrites this tensor with frac of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def gather(self, /, dim: Any, index: Any) -> Tensor:
         """`out[i][j] = self[index[i][j]][j]` for `dim=0` (and likewise for other dims): values picked along `dim` by an int64 tensor of the output's shape."""
-    def ge(self, /, other: Any) -> Tensor: ...
+    def ge(self, /, other: Any) -> Tensor:
+        """ge(input, other) -> Tensor: a bool tensor, True where input >= other (broadcast).
+
+        Compares in the operands' promoted dtype; other may be a number. The result has no gradient.
+        """
     def ge_(self, /, other: Any) -> Tensor:
         """In-place `ge(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def gelu(self, /) -> Tensor: ...
+    def gelu(self, /) -> Tensor:
+        """gelu(input) -> Tensor: input * Phi(input), Phi the standard normal CDF (the exact, erf form).
+
+        Integer and bool input gives float32. d/dx = Phi(x) + x phi(x).
+        `nn.functional.gelu(input, approximate="tanh")` is the tanh approximation.
+        """
     def geometric_(self, /, p: Any, *, generator: Any | None = ...) -> Tensor:
         """Fills with geometric samples (trials up to and including the first success, each
         succeeding with probability `p`), in place.
@@ -720,7 +896,11 @@ class Tensor:
     @property
     def grad_fn(self) -> Node | None:
         """The node that produced this tensor (None for a leaf), an instance of its PyTorch-named class."""
-    def gt(self, /, other: Any) -> Tensor: ...
+    def gt(self, /, other: Any) -> Tensor:
+        """gt(input, other) -> Tensor: a bool tensor, True where input > other (broadcast).
+
+        Compares in the operands' promoted dtype; other may be a number. The result has no gradient.
+        """
     def gt_(self, /, other: Any) -> Tensor:
         """In-place `gt(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def half(self, /) -> Tensor:
@@ -733,7 +913,12 @@ class Tensor:
         """`(hist, bin_edges)`: `bins` equal bins (over `range`, else the data's range) or the
         given edges; `weight` weighs each element, `density` normalises to a density.
         """
-    def hypot(self, /, other: Any) -> Tensor: ...
+    def hypot(self, /, other: Any) -> Tensor:
+        """hypot(input, other) -> Tensor: sqrt(input^2 + other^2) without overflow; an infinite operand
+        wins over NaN (C's hypot).
+
+        Integer and bool operands give float32; d/dinput = input / out, d/dother = other / out.
+        """
     def hypot_(self, /, other: Any) -> Tensor:
         """In-place `hypot(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def index_add(self, /, dim: Any, index: Any, source: Any, *, alpha: Any = ...) -> Tensor:
@@ -789,10 +974,18 @@ class Tensor:
         """Elementwise `|self - other| <= atol + rtol * |other|` (or equal; NaNs equal when
         `equal_nan`), as a bool tensor.
         """
-    def isfinite(self, /) -> Tensor: ...
+    def isfinite(self, /) -> Tensor:
+        """isfinite(input) -> Tensor: a bool tensor, True where input is neither infinite nor NaN.
+
+        Integer and bool tensors are finite everywhere. The result has no gradient.
+        """
     def isinf(self, /) -> Tensor:
         """True where the element is +inf or -inf."""
-    def isnan(self, /) -> Tensor: ...
+    def isnan(self, /) -> Tensor:
+        """isnan(input) -> Tensor: a bool tensor, True where input is NaN.
+
+        Integer and bool input is never NaN. The result has no gradient.
+        """
     def isneginf(self, /) -> Tensor:
         """True where the element is -inf."""
     def isposinf(self, /) -> Tensor:
@@ -808,7 +1001,11 @@ class Tensor:
         """`self * 2 ** other`."""
     def ldexp_(self, /, other: Any) -> Tensor:
         """In-place `ldexp`."""
-    def le(self, /, other: Any) -> Tensor: ...
+    def le(self, /, other: Any) -> Tensor:
+        """le(input, other) -> Tensor: a bool tensor, True where input <= other (broadcast).
+
+        Compares in the operands' promoted dtype; other may be a number. The result has no gradient.
+        """
     def le_(self, /, other: Any) -> Tensor:
         """In-place `le(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def leaky_relu(self, /, negative_slope: Any = ...) -> Tensor:
@@ -819,14 +1016,30 @@ class Tensor:
         """`self + weight * (end - self)`; `weight` is a number or a tensor of self's dtype."""
     def lerp_(self, /, end: Any, weight: Any) -> Tensor:
         """In-place `lerp`."""
-    def log(self, /) -> Tensor: ...
-    def log10(self, /) -> Tensor: ...
+    def log(self, /) -> Tensor:
+        """log(input) -> Tensor: the natural logarithm (-inf at 0, NaN below).
+
+        Integer and bool input gives float32. d/dx = 1 / x.
+        """
+    def log10(self, /) -> Tensor:
+        """log10(input) -> Tensor: the base-10 logarithm.
+
+        Integer and bool input gives float32. d/dx = 1 / (x ln 10).
+        """
     def log10_(self, /) -> Tensor:
         """In-place `log10`: overwrites this tensor with log10 of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def log1p(self, /) -> Tensor: ...
+    def log1p(self, /) -> Tensor:
+        """log1p(input) -> Tensor: the natural logarithm of 1 + input, accurate for small input.
+
+        Integer and bool input gives float32. d/dx = 1 / (1 + x).
+        """
     def log1p_(self, /) -> Tensor:
         """In-place `log1p`: overwrites this tensor with log1p of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def log2(self, /) -> Tensor: ...
+    def log2(self, /) -> Tensor:
+        """log2(input) -> Tensor: the base-2 logarithm.
+
+        Integer and bool input gives float32. d/dx = 1 / (x ln 2).
+        """
     def log2_(self, /) -> Tensor:
         """In-place `log2`: overwrites this tensor with log2 of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def log_(self, /) -> Tensor:
@@ -835,22 +1048,55 @@ class Tensor:
         """Fills with log-normal samples: exp of N(mean, std^2) samples (std > 0), in place."""
     def log_softmax(self, /, dim: Any = ...) -> Tensor:
         """`log(softmax(x))` along `dim` (default the last), computed stably."""
-    def logaddexp(self, /, other: Any) -> Tensor: ...
-    def logaddexp2(self, /, other: Any) -> Tensor: ...
+    def logaddexp(self, /, other: Any) -> Tensor:
+        """logaddexp(input, other) -> Tensor: log(exp(input) + exp(other)), without overflow.
+
+        Integer and bool operands give float32; d/dinput = sigmoid(input - other), d/dother =
+        sigmoid(other - input).
+        """
+    def logaddexp2(self, /, other: Any) -> Tensor:
+        """logaddexp2(input, other) -> Tensor: log2(2^input + 2^other), without overflow.
+
+        Integer and bool operands give float32; d/dinput = sigmoid((input - other) ln 2), d/dother =
+        sigmoid((other - input) ln 2).
+        """
     def logcumsumexp(self, /, dim: Any) -> Tensor:
         """`log(cumsum(exp(x)))` along `dim`, computed without overflow."""
     def logdet(self, /) -> Tensor:
         """The log of the determinant."""
-    def logical_and(self, /, other: Any) -> Tensor: ...
+    def logical_and(self, /, other: Any) -> Tensor:
+        """logical_and(input, other) -> Tensor: a bool tensor, True where both input and other are true
+        (non-zero).
+
+        Reads any dtype as truth values (non-zero is True); other may be a number. The result has no
+        gradient.
+        """
     def logical_and_(self, /, other: Any) -> Tensor:
         """In-place `logical_and(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def logical_not(self, /) -> Tensor: ...
+    def logical_not(self, /) -> Tensor:
+        """logical_not(input) -> Tensor: True where input is False, for bool tensors.
+
+        Other dtypes raise a DTypeError (`input == 0` is the same test for them). The result has no
+        gradient.
+        """
     def logical_not_(self, /) -> Tensor:
         """In-place `logical_not`: overwrites this tensor with logical_not of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def logical_or(self, /, other: Any) -> Tensor: ...
+    def logical_or(self, /, other: Any) -> Tensor:
+        """logical_or(input, other) -> Tensor: a bool tensor, True where input or other is true
+        (non-zero).
+
+        Reads any dtype as truth values (non-zero is True); other may be a number. The result has no
+        gradient.
+        """
     def logical_or_(self, /, other: Any) -> Tensor:
         """In-place `logical_or(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def logical_xor(self, /, other: Any) -> Tensor: ...
+    def logical_xor(self, /, other: Any) -> Tensor:
+        """logical_xor(input, other) -> Tensor: a bool tensor, True where exactly one of input and other
+        is true (non-zero).
+
+        Reads any dtype as truth values (non-zero is True); other may be a number. The result has no
+        gradient.
+        """
     def logical_xor_(self, /, other: Any) -> Tensor:
         """In-place `logical_xor(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def logit(self, /, eps: Any | None = ...) -> Tensor:
@@ -861,7 +1107,11 @@ class Tensor:
         """`log(sum(exp(x)))` over `dim`, computed without overflow; `keepdim` keeps length-1 dimensions."""
     def long(self, /) -> Tensor:
         """An int64 copy (the tensor itself when it is int64 already)."""
-    def lt(self, /, other: Any) -> Tensor: ...
+    def lt(self, /, other: Any) -> Tensor:
+        """lt(input, other) -> Tensor: a bool tensor, True where input < other (broadcast).
+
+        Compares in the operands' promoted dtype; other may be a number. The result has no gradient.
+        """
     def lt_(self, /, other: Any) -> Tensor:
         """In-place `lt(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     @property
@@ -884,10 +1134,26 @@ class Tensor:
         """In place `masked_scatter`; returns self."""
     def masked_select(self, /, mask: Any) -> Tensor:
         """The elements where the bool `mask` (broadcast with self) holds, as a 1-D tensor."""
-    def matmul(self, /, other: Any) -> Tensor: ...
+    def matmul(self, /, other: Any) -> Tensor:
+        """matmul(input, other) -> Tensor: the matrix product `input @ other`, with NumPy's rules.
+
+        1-D operands are vectors (a dot product, or a matrix-vector product); beyond 2
+        dimensions the leading ones are batch dimensions and broadcast. Both must have at
+        least one dimension.
+
+        Example:
+            >>> bp.matmul(bp.ones(2, 1, 2, 3), bp.ones(4, 3, 5)).shape
+            backprop.Size([2, 4, 2, 5])
+        """
     def max(self, /, dim: Any | None = ..., keepdim: builtins.bool = ..., *, keepdims: Any | None = ...) -> Tensor:
         """`max()` is the largest element; `max(dim)` is `(values, indices)`; `max(other)` is elementwise."""
-    def maximum(self, /, other: Any) -> Tensor: ...
+    def maximum(self, /, other: Any) -> Tensor:
+        """maximum(input, other) -> Tensor: the larger of input and other, elementwise
+        (a NaN in either wins).
+
+        Computes in the promoted dtype of the operands (integers stay integer); the gradient goes to
+        the larger operand; ties split it evenly.
+        """
     def mean(self, /, dim: Any | None = ..., keepdim: builtins.bool = ..., *, axis: Any | None = ..., keepdims: Any | None = ...) -> Tensor:
         """The mean of the elements, over all of them or over `dim` (an int or a tuple); `keepdim` keeps length-1 dimensions."""
     def median(self, /, dim: Any | None = ..., keepdim: builtins.bool = ..., *, keepdims: Any | None = ...) -> Tensor:
@@ -896,8 +1162,17 @@ class Tensor:
         """
     def min(self, /, dim: Any | None = ..., keepdim: builtins.bool = ..., *, keepdims: Any | None = ...) -> Tensor:
         """`min()` is the smallest element; `min(dim)` is `(values, indices)`; `min(other)` is elementwise."""
-    def minimum(self, /, other: Any) -> Tensor: ...
-    def mm(self, /, other: Any) -> Tensor: ...
+    def minimum(self, /, other: Any) -> Tensor:
+        """minimum(input, other) -> Tensor: the smaller of input and other, elementwise
+        (a NaN in either wins).
+
+        Computes in the promoted dtype of the operands (integers stay integer); the gradient goes to
+        the smaller operand; ties split it evenly.
+        """
+    def mm(self, /, other: Any) -> Tensor:
+        """mm(input, other) -> Tensor: the product of the matrices input `[n, m]` and other
+        `[m, p]`, `[n, p]` (no broadcasting: `matmul` takes batches).
+        """
     def mode(self, /, dim: Any = ..., keepdim: builtins.bool = ..., *, keepdims: Any | None = ...) -> Tensor:
         """The most frequent value along `dim` (the smallest among equally frequent ones) and the
         index of its last occurrence: `(values, indices)`.
@@ -910,12 +1185,18 @@ class Tensor:
         Args: source, destination: ints or tuples of ints of the same length.
         Returns: a view of the tensor.
         """
-    def mul(self, /, other: Any) -> Tensor: ...
+    def mul(self, /, other: Any) -> Tensor:
+        """mul(input, other) -> Tensor: input * other, broadcast; other may be a number.
+
+        Computes in the promoted dtype of the operands (integers stay integer); int64 wraps. d/dinput
+        = other, d/dother = input.
+        """
     def mul_(self, /, other: Any) -> Tensor:
         """In place: `self *= other`; returns self."""
     def multinomial(self, /, num_samples: Any, replacement: Any = ..., *, generator: Any | None = ...) -> Tensor:
         """`multinomial(num_samples, replacement=False, *, generator=None)`: see `backprop.multinomial`."""
-    def multiply(self, /, other: Any) -> Tensor: ...
+    def multiply(self, /, other: Any) -> Tensor:
+        """Alias of `mul`."""
     def multiply_(self, /, other: Any) -> Tensor:
         """Alias of `mul_`."""
     def mv(self, /, other: Any) -> Tensor:
@@ -940,13 +1221,22 @@ class Tensor:
         """The number of dimensions (0 for a scalar tensor)."""
     def ndimension(self, /) -> builtins.int:
         """The number of dimensions (the same as `dim()`)."""
-    def ne(self, /, other: Any) -> Tensor: ...
+    def ne(self, /, other: Any) -> Tensor:
+        """ne(input, other) -> Tensor: a bool tensor, True where input != other (broadcast).
+
+        Compares in the operands' promoted dtype; other may be a number. The result has no gradient.
+        """
     def ne_(self, /, other: Any) -> Tensor:
         """In-place `ne(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
-    def neg(self, /) -> Tensor: ...
+    def neg(self, /) -> Tensor:
+        """neg(input) -> Tensor: -input, elementwise.
+
+        Integer input keeps its dtype (int64 wraps); bool is refused. d/dx = -1.
+        """
     def neg_(self, /) -> Tensor:
         """In-place `neg`: overwrites this tensor with neg of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def negative(self, /) -> Tensor: ...
+    def negative(self, /) -> Tensor:
+        """Alias of `neg`."""
     def negative_(self, /) -> Tensor:
         """Alias of `neg_`."""
     def nelement(self, /) -> builtins.int:
@@ -971,7 +1261,12 @@ class Tensor:
         """`new_zeros(*size, dtype=None, device=None, requires_grad=False)`: zeros with this
         tensor's dtype and device unless given.
         """
-    def nextafter(self, /, other: Any) -> Tensor: ...
+    def nextafter(self, /, other: Any) -> Tensor:
+        """nextafter(input, other) -> Tensor: the next representable float after input in the direction
+        of other.
+
+        Integer and bool operands give float32; d/dinput = 1, d/dother = 0 (as PyTorch).
+        """
     def nextafter_(self, /, other: Any) -> Tensor:
         """In-place `nextafter(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def nonzero(self, /, *, as_tuple: Any = ...) -> Tensor:
@@ -992,7 +1287,14 @@ class Tensor:
         """A view with the dimensions reordered as `dims`."""
     def positive(self, /) -> Tensor:
         """The tensor itself (`+x`); bool tensors are refused, as PyTorch."""
-    def pow(self, /, other: Any) -> Tensor: ...
+    def pow(self, /, other: Any) -> Tensor:
+        """pow(input, other) -> Tensor: input ** other, broadcast; other (PyTorch's `exponent`) may be a
+        number.
+
+        Computes in the promoted dtype of the operands (integers stay integer); an integer to a
+        negative integer power is 0 here. d/dinput = other * input^(other - 1) (0 where other == 0),
+        d/dother = out * ln(input) (0 where input == 0 and other >= 0).
+        """
     def pow_(self, /, exponent: Any) -> Tensor:
         """In-place `self ** exponent` (a number or a tensor)."""
     def prod(self, /, dim: Any | None = ..., keepdim: builtins.bool = ..., *, dtype: Any | None = ..., keepdims: Any | None = ...) -> Tensor:
@@ -1000,14 +1302,22 @@ class Tensor:
         (or keepdims), dtype (cast first). Returns a tensor; the gradient is the product of the
         other elements, exact with zeros.
         """
-    def rad2deg(self, /) -> Tensor: ...
+    def rad2deg(self, /) -> Tensor:
+        """rad2deg(input) -> Tensor: angles in radians converted to degrees, input * 180 / pi.
+
+        Integer and bool input gives float32. d/dx = 180 / pi.
+        """
     def rad2deg_(self, /) -> Tensor:
         """In-place `rad2deg`: overwrites this tensor with rad2deg of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def random_(self, /, from_: Any | None = ..., to: Any | None = ..., *, generator: Any | None = ...) -> Tensor:
         """Fills with integers uniform in [from, to), in place: `random_()` (every integer the
         dtype holds exactly, from 0), `random_(to)` or `random_(from, to)`.
         """
-    def reciprocal(self, /) -> Tensor: ...
+    def reciprocal(self, /) -> Tensor:
+        """reciprocal(input) -> Tensor: 1 / input.
+
+        Integer and bool input gives float32. d/dx = -1 / x^2.
+        """
     def reciprocal_(self, /) -> Tensor:
         """In-place `reciprocal`: overwrites this tensor with reciprocal of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def register_hook(self, /, hook: Any) -> RemovableHandle:
@@ -1018,10 +1328,24 @@ class Tensor:
         """Registers `hook(tensor)`, called with this leaf once its `.grad` holds the whole
         gradient of a `backward()`; it must return None. Returns a handle with `.remove()`.
         """
-    def relu(self, /) -> Tensor: ...
+    def relu(self, /) -> Tensor:
+        """relu(input) -> Tensor: max(input, 0), elementwise (NaN stays NaN).
+
+        Integer input keeps its dtype. d/dx = 1 where x > 0, else 0 (0 at 0).
+        """
     def relu_(self, /) -> Tensor:
         """In-place `relu`: overwrites this tensor with relu of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def remainder(self, /, other: Any) -> Tensor: ...
+    def remainder(self, /, other: Any) -> Tensor:
+        """remainder(input, other) -> Tensor: Python's input % other: the result takes the sign of other.
+
+        Computes in the promoted dtype of the operands (integers stay integer); `remainder(-5.0, inf)`
+        is inf (as PyTorch); an integer division by zero raises ZeroDivisionError. d/dinput = 1,
+        d/dother = -floor(input / other).
+
+        Example:
+            >>> bp.remainder(bp.tensor([-7, 7]), 3).tolist()
+            [2, 1]
+        """
     def remainder_(self, /, other: Any) -> Tensor:
         """In-place `remainder(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def repeat(self, /, *sizes: Any) -> Tensor:
@@ -1068,10 +1392,23 @@ class Tensor:
         Args: k: number of rotations (negative turns the other way); dims: two distinct dims.
         Returns: a new tensor.
         """
-    def round(self, /) -> Tensor: ...
+    def round(self, /) -> Tensor:
+        """round(input) -> Tensor: each element rounded to the nearest integer, halves to even
+        (as PyTorch).
+
+        No `decimals` argument. Integer input is returned unchanged. The gradient is 0.
+
+        Example:
+            >>> bp.round(bp.tensor([0.5, 1.5, 2.5])).tolist()
+            [0.0, 2.0, 2.0]
+        """
     def round_(self, /) -> Tensor:
         """In-place `round`: overwrites this tensor with round of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def rsqrt(self, /) -> Tensor: ...
+    def rsqrt(self, /) -> Tensor:
+        """rsqrt(input) -> Tensor: the reciprocal of the square root, 1 / sqrt(input).
+
+        Integer and bool input gives float32. d/dx = -rsqrt(x)^3 / 2.
+        """
     def rsqrt_(self, /) -> Tensor:
         """In-place `rsqrt`: overwrites this tensor with rsqrt of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def scatter(self, /, dim: Any, index: Any, src: Any | None = ..., *, value: Any | None = ..., reduce: Any | None = ...) -> Tensor:
@@ -1101,7 +1438,11 @@ class Tensor:
         """In place `scatter_reduce`; returns self."""
     def select(self, /, dim: Any, index: Any) -> Tensor:
         """A view of index `index` along `dim`, with that dimension removed."""
-    def sgn(self, /) -> Tensor: ...
+    def sgn(self, /) -> Tensor:
+        """sgn(input) -> Tensor: sign(input) for real tensors (PyTorch's complex-aware name for it).
+
+        Integer input keeps its dtype. The gradient is 0.
+        """
     def sgn_(self, /) -> Tensor:
         """In-place `sgn`: overwrites this tensor with sgn of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     @property
@@ -1109,19 +1450,40 @@ class Tensor:
         """The size of each dimension, as a tuple of ints."""
     def short(self, /) -> Tensor:
         """A copy in int16 (`self` when it already is int16)."""
-    def sigmoid(self, /) -> Tensor: ...
+    def sigmoid(self, /) -> Tensor:
+        """sigmoid(input) -> Tensor: the logistic function, 1 / (1 + exp(-input)).
+
+        Integer and bool input gives float32. d/dx = sigmoid(x) (1 - sigmoid(x)).
+        """
     def sigmoid_(self, /) -> Tensor:
         """In-place `sigmoid`: overwrites this tensor with sigmoid of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def sign(self, /) -> Tensor: ...
+    def sign(self, /) -> Tensor:
+        """sign(input) -> Tensor: -1, 0 or 1 by the sign of each element (0 for +-0 and for NaN).
+
+        Integer input keeps its dtype. The gradient is 0.
+        """
     def sign_(self, /) -> Tensor:
         """In-place `sign`: overwrites this tensor with sign of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def sin(self, /) -> Tensor: ...
+    def sin(self, /) -> Tensor:
+        """sin(input) -> Tensor: the sine of each element (in radians).
+
+        Integer and bool input gives float32. d/dx = cos(x).
+        """
     def sin_(self, /) -> Tensor:
         """In-place `sin`: overwrites this tensor with sin of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def sinc(self, /) -> Tensor: ...
+    def sinc(self, /) -> Tensor:
+        """sinc(input) -> Tensor: the normalized sinc, sin(pi x) / (pi x), and 1 at 0
+        (as PyTorch and NumPy).
+
+        Integer and bool input gives float32. d/dx = (cos(pi x) - sinc(x)) / x, 0 at 0.
+        """
     def sinc_(self, /) -> Tensor:
         """In-place `sinc`: overwrites this tensor with sinc of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def sinh(self, /) -> Tensor: ...
+    def sinh(self, /) -> Tensor:
+        """sinh(input) -> Tensor: the hyperbolic sine.
+
+        Integer and bool input gives float32. d/dx = cosh(x).
+        """
     def sinh_(self, /) -> Tensor:
         """In-place `sinh`: overwrites this tensor with sinh of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     @overload
@@ -1141,10 +1503,18 @@ class Tensor:
         """
     def split(self, /, split_size_or_sections: Any, dim: Any = ...) -> builtins.tuple[Tensor, ...]:
         """Splits into pieces of `split_size` (or of the listed sizes) along `dim`."""
-    def sqrt(self, /) -> Tensor: ...
+    def sqrt(self, /) -> Tensor:
+        """sqrt(input) -> Tensor: the square root (NaN below 0).
+
+        Integer and bool input gives float32. d/dx = 1 / (2 sqrt(x)).
+        """
     def sqrt_(self, /) -> Tensor:
         """In-place `sqrt`: overwrites this tensor with sqrt of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def square(self, /) -> Tensor: ...
+    def square(self, /) -> Tensor:
+        """square(input) -> Tensor: input * input.
+
+        Integer input keeps its dtype (int64 wraps). d/dx = 2 x.
+        """
     def square_(self, /) -> Tensor:
         """In-place `square`: overwrites this tensor with square of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def squeeze(self, /, dim: Any | None = ...) -> Tensor:
@@ -1192,10 +1562,18 @@ class Tensor:
         """`gather` along `dim` after broadcasting self and `indices` (except along dim); with
         dim None, over the flattened tensors.
         """
-    def tan(self, /) -> Tensor: ...
+    def tan(self, /) -> Tensor:
+        """tan(input) -> Tensor: the tangent of each element (in radians).
+
+        Integer and bool input gives float32. d/dx = 1 + tan(x)^2.
+        """
     def tan_(self, /) -> Tensor:
         """In-place `tan`: overwrites this tensor with tan of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
-    def tanh(self, /) -> Tensor: ...
+    def tanh(self, /) -> Tensor:
+        """tanh(input) -> Tensor: the hyperbolic tangent.
+
+        Integer and bool input gives float32. d/dx = 1 - tanh(x)^2.
+        """
     def tanh_(self, /) -> Tensor:
         """In-place `tanh`: overwrites this tensor with tanh of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def tile(self, /, *dims: Any) -> Tensor:
@@ -1224,7 +1602,11 @@ class Tensor:
         """`div` with `rounding_mode=None`: always a float result."""
     def true_divide_(self, /, other: Any) -> Tensor:
         """In-place true division."""
-    def trunc(self, /) -> Tensor: ...
+    def trunc(self, /) -> Tensor:
+        """trunc(input) -> Tensor: each element rounded toward zero.
+
+        Integer input is returned unchanged. The gradient is 0.
+        """
     def trunc_(self, /) -> Tensor:
         """In-place `trunc`: overwrites this tensor with trunc of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def type(self, /, dtype: Any | None = ..., non_blocking: Any = ...) -> Tensor | builtins.str:
@@ -1244,10 +1626,13 @@ class Tensor:
     def unique(self, /, sorted: Any = ..., return_inverse: Any = ..., return_counts: Any = ..., dim: Any | None = ...) -> Tensor:
         """The distinct elements, sorted (also for `sorted=False`, as PyTorch on the CPU); with
         `return_inverse` each element's position among them, with `return_counts` how often
-        each occurs. Returns a tensor, or a tuple when either flag is set. Only `dim=None`.
+        each occurs. Returns a tensor, or a tuple when either flag is set. With `dim`, the
+        distinct slices along `dim` (sorted lexicographically), and the inverse indexes them.
         """
     def unique_consecutive(self, /, return_inverse: Any = ..., return_counts: Any = ..., dim: Any | None = ...) -> Tensor:
-        """Collapses runs of equal neighbours (of the flattened tensor); flags as `unique`."""
+        """Collapses runs of equal neighbours (of the flattened tensor, or of the slices along
+        `dim`); flags as `unique`.
+        """
     def unsqueeze(self, /, dim: Any) -> Tensor:
         """A view with a length-1 dimension inserted at `dim`."""
     def var(self, /, dim: Any | None = ..., unbiased: Any | None = ..., keepdim: builtins.bool = ..., *, correction: Any | None = ..., keepdims: Any | None = ...) -> Tensor:
@@ -1270,7 +1655,12 @@ class Tensor:
         """`view(other.shape)`."""
     def where(self, /, condition: Any, other: Any) -> Tensor:
         """`self.where(condition, other)`: self where condition holds, else other."""
-    def xlogy(self, /, other: Any) -> Tensor: ...
+    def xlogy(self, /, other: Any) -> Tensor:
+        """xlogy(input, other) -> Tensor: input * log(other), and 0 where input == 0 unless other is NaN.
+
+        Integer and bool operands give float32; d/dinput = log(other) (0 where input == 0 and other <=
+        0), d/dother = input / other.
+        """
     def xlogy_(self, /, other: Any) -> Tensor:
         """In-place `xlogy(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def zero_(self, /) -> Tensor:
@@ -1517,7 +1907,7 @@ def _make_dual(primal: Any, tangent: Any) -> Tensor:
     """A view of `primal` that carries `tangent` (same shape, dtype and device) in forward AD."""
 def _op_table() -> builtins.list[builtins.dict[builtins.str, Any]]:
     """The op table as data: one dict per row (name, arity, class, api, params with defaults,
-    has_int, GPU code, WGSL expressions, NumPy templates).
+    has_int, GPU code, WGSL expressions, NumPy templates, and the doc: its bindings' docstring).
     """
 def _pop_saved_tensors_hooks() -> Tensor:
     """Removes the innermost saved-tensor hooks; False when none were installed."""
@@ -1540,10 +1930,18 @@ def _wgsl_library(name: Any) -> builtins.str:
     """The text of a WGSL library generated from the op table (`unary_ops.wgsl`, `binary_ops.wgsl`)."""
 def abs_(input: Any) -> Tensor:
     """In-place `abs(input)`: overwrites `input` with the result and returns it."""
-def acos(input: Any) -> Tensor: ...
+def acos(input: Any) -> Tensor:
+    """acos(input) -> Tensor: the arccosine, in [0, pi] (NaN outside [-1, 1]).
+
+    Integer and bool input gives float32. d/dx = -1 / sqrt(1 - x^2).
+    """
 def acos_(input: Any) -> Tensor:
     """In-place `acos(input)`: overwrites `input` with the result and returns it."""
-def acosh(input: Any) -> Tensor: ...
+def acosh(input: Any) -> Tensor:
+    """acosh(input) -> Tensor: the inverse hyperbolic cosine (NaN below 1).
+
+    Integer and bool input gives float32. d/dx = 1 / sqrt(x^2 - 1).
+    """
 def acosh_(input: Any) -> Tensor:
     """In-place `acosh(input)`: overwrites `input` with the result and returns it."""
 def adam_step(params: Any, exp_avgs: Any, exp_avg_sqs: Any, max_exp_avg_sqs: Any, state_steps: Any, *, lr: Any, beta1: Any, beta2: Any, eps: Any, weight_decay: Any = ..., amsgrad: Any = ..., maximize: Any = ..., decoupled_weight_decay: Any = ...) -> Tensor:
@@ -1560,17 +1958,39 @@ def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = ..., alpha: Any = ...) 
     """`beta * input + alpha * (mat @ vec)`."""
 def arange(start: Any, end: Any | None = ..., step: Any | None = ..., *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
     """`arange(end)`, `arange(start, end)`, `arange(start, end, step)`."""
-def asin(input: Any) -> Tensor: ...
+def asin(input: Any) -> Tensor:
+    """asin(input) -> Tensor: the arcsine, in [-pi/2, pi/2] (NaN outside [-1, 1]).
+
+    Integer and bool input gives float32. d/dx = 1 / sqrt(1 - x^2).
+    """
 def asin_(input: Any) -> Tensor:
     """In-place `asin(input)`: overwrites `input` with the result and returns it."""
-def asinh(input: Any) -> Tensor: ...
+def asinh(input: Any) -> Tensor:
+    """asinh(input) -> Tensor: the inverse hyperbolic sine.
+
+    Integer and bool input gives float32. d/dx = 1 / sqrt(x^2 + 1).
+    """
 def asinh_(input: Any) -> Tensor:
     """In-place `asinh(input)`: overwrites `input` with the result and returns it."""
-def atan(input: Any) -> Tensor: ...
-def atan2(input: Any, other: Any) -> Tensor: ...
+def atan(input: Any) -> Tensor:
+    """atan(input) -> Tensor: the arctangent, in (-pi/2, pi/2).
+
+    Integer and bool input gives float32. d/dx = 1 / (1 + x^2).
+    """
+def atan2(input: Any, other: Any) -> Tensor:
+    """atan2(input, other) -> Tensor: the angle of the point (other, input), atan(input / other) in
+    the right quadrant, in [-pi, pi].
+
+    Integer and bool operands give float32; other may be a number. d/dinput = other /
+    (input^2 + other^2), d/dother = -input / (input^2 + other^2).
+    """
 def atan_(input: Any) -> Tensor:
     """In-place `atan(input)`: overwrites `input` with the result and returns it."""
-def atanh(input: Any) -> Tensor: ...
+def atanh(input: Any) -> Tensor:
+    """atanh(input) -> Tensor: the inverse hyperbolic tangent (+-inf at +-1, NaN outside [-1, 1]).
+
+    Integer and bool input gives float32. d/dx = 1 / (1 - x^2).
+    """
 def atanh_(input: Any) -> Tensor:
     """In-place `atanh(input)`: overwrites `input` with the result and returns it."""
 def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = ..., alpha: Any = ...) -> Tensor:
@@ -1580,15 +2000,49 @@ def bernoulli(input: Any, p: Any | None = ..., *, generator: Any | None = ...) -
     each 1 with the probability in `input` (or with `p` for every element when given).
     """
 bfloat16: dtype
-def bitwise_and(input: Any, other: Any) -> Tensor: ...
-def bitwise_left_shift(input: Any, other: Any) -> Tensor: ...
-def bitwise_not(input: Any) -> Tensor: ...
+def bitwise_and(input: Any, other: Any) -> Tensor:
+    """bitwise_and(input, other) -> Tensor: input & other: bitwise AND of integer tensors, logical
+    AND of bool ones.
+
+    Float tensors raise a TypeError. The result has no gradient.
+    """
+def bitwise_left_shift(input: Any, other: Any) -> Tensor:
+    """bitwise_left_shift(input, other) -> Tensor: input << other, for integer tensors.
+
+    A negative count, or one of 64 or more, gives 0 (as PyTorch). Float tensors raise a TypeError.
+    The result has no gradient.
+    """
+def bitwise_not(input: Any) -> Tensor:
+    """bitwise_not(input) -> Tensor: ~input: the bits inverted for integer tensors, logical NOT for
+    bool ones.
+
+    Float tensors raise a TypeError. The result has no gradient.
+    """
 def bitwise_not_(input: Any) -> Tensor:
     """In-place `bitwise_not(input)`: overwrites `input` with the result and returns it."""
-def bitwise_or(input: Any, other: Any) -> Tensor: ...
-def bitwise_right_shift(input: Any, other: Any) -> Tensor: ...
-def bitwise_xor(input: Any, other: Any) -> Tensor: ...
-def bmm(input: Any, other: Any) -> Tensor: ...
+def bitwise_or(input: Any, other: Any) -> Tensor:
+    """bitwise_or(input, other) -> Tensor: input | other: bitwise OR of integer tensors, logical OR
+    of bool ones.
+
+    Float tensors raise a TypeError. The result has no gradient.
+    """
+def bitwise_right_shift(input: Any, other: Any) -> Tensor:
+    """bitwise_right_shift(input, other) -> Tensor: input >> other, for integer tensors (arithmetic:
+    the sign bit fills in).
+
+    A negative count, or one of 64 or more, gives the sign fill: 0 or -1 (as PyTorch). Float
+    tensors raise a TypeError. The result has no gradient.
+    """
+def bitwise_xor(input: Any, other: Any) -> Tensor:
+    """bitwise_xor(input, other) -> Tensor: input ^ other: bitwise XOR of integer tensors, logical
+    XOR of bool ones.
+
+    Float tensors raise a TypeError. The result has no gradient.
+    """
+def bmm(input: Any, other: Any) -> Tensor:
+    """bmm(input, other) -> Tensor: the batched matrix product of input `[b, n, m]` and other
+    `[b, m, p]`, `[b, n, p]` (no broadcasting: `matmul` broadcasts).
+    """
 bool: dtype
 def can_cast(from_: Any, to: Any) -> Tensor:
     """`backprop.can_cast(from_, to)`: whether PyTorch's casting rules allow `from_` to become `to`
@@ -1596,18 +2050,38 @@ def can_cast(from_: Any, to: Any) -> Tensor:
     """
 def cat(tensors: Any, dim: Any = ...) -> Tensor:
     """The tensors joined along the existing dimension `dim` (all other dimensions must match)."""
-def ceil(input: Any) -> Tensor: ...
+def ceil(input: Any) -> Tensor:
+    """ceil(input) -> Tensor: the smallest integer >= each element.
+
+    Integer input is returned unchanged. The gradient is 0.
+    """
 def ceil_(input: Any) -> Tensor:
     """In-place `ceil(input)`: overwrites `input` with the result and returns it."""
-def celu(input: Any, alpha: Any = ...) -> Tensor: ...
+def celu(input: Any, alpha: Any = ...) -> Tensor:
+    """celu(input, alpha=1.0) -> Tensor: input where positive, alpha * (exp(input / alpha) - 1)
+    elsewhere.
+
+    Integer and bool input gives float32. d/dx = 1 where x > 0, else exp(x / alpha). In place:
+    `celu_`.
+    """
 def celu_(input: Any, alpha: Any = ...) -> Tensor:
     """In-place `celu(input)`: overwrites `input` with the result and returns it."""
 def clamp_(input: Any, min: Any | None = ..., max: Any | None = ...) -> Tensor:
     """`clamp_(input, min=None, max=None)`: in-place `clamp`; returns `input`."""
-def copysign(input: Any, other: Any) -> Tensor: ...
+def copysign(input: Any, other: Any) -> Tensor:
+    """copysign(input, other) -> Tensor: |input| with the sign (bit) of other, so -0.0 counts as
+    negative.
+
+    Integer and bool operands give float32; d/dinput = 1 where the signs agree, -1 where they
+    differ, 0 where input == 0; d/dother = 0.
+    """
 def cos_(input: Any) -> Tensor:
     """In-place `cos(input)`: overwrites `input` with the result and returns it."""
-def cosh(input: Any) -> Tensor: ...
+def cosh(input: Any) -> Tensor:
+    """cosh(input) -> Tensor: the hyperbolic cosine.
+
+    Integer and bool input gives float32. d/dx = sinh(x).
+    """
 def cosh_(input: Any) -> Tensor:
     """In-place `cosh(input)`: overwrites `input` with the result and returns it."""
 def cross_entropy(input: Any, target: Any, weight: Any | None = ..., ignore_index: Any = ..., reduction: Any = ..., label_smoothing: Any = ...) -> Tensor:
@@ -1622,7 +2096,11 @@ def cross_entropy(input: Any, target: Any, weight: Any | None = ..., ignore_inde
         label_smoothing: the share of probability spread evenly over the classes.
     """
 default_generator: Generator
-def deg2rad(input: Any) -> Tensor: ...
+def deg2rad(input: Any) -> Tensor:
+    """deg2rad(input) -> Tensor: angles in degrees converted to radians, input * pi / 180.
+
+    Integer and bool input gives float32. d/dx = pi / 180.
+    """
 def deg2rad_(input: Any) -> Tensor:
     """In-place `deg2rad(input)`: overwrites `input` with the result and returns it."""
 def diag(input: Any, diagonal: Any = ...) -> Tensor:
@@ -1639,22 +2117,45 @@ def elu_(input: Any, alpha: Any = ...) -> Tensor:
     """In-place `elu(input)`: overwrites `input` with the result and returns it."""
 def empty(*size: Any, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
     """An uninitialised tensor (zero-filled here)."""
-def empty_like(input: Any, *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor: ...
-def erf(input: Any) -> Tensor: ...
+def empty_like(input: Any, *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
+    """An uninitialised tensor of `input`'s shape (and dtype and device, unless given); zero-filled here."""
+def erf(input: Any) -> Tensor:
+    """erf(input) -> Tensor: the error function, 2 / sqrt(pi) * integral of exp(-t^2) from 0 to
+    input.
+
+    Integer and bool input gives float32. d/dx = 2 / sqrt(pi) exp(-x^2).
+    """
 def erf_(input: Any) -> Tensor:
     """In-place `erf(input)`: overwrites `input` with the result and returns it."""
-def erfc(input: Any) -> Tensor: ...
+def erfc(input: Any) -> Tensor:
+    """erfc(input) -> Tensor: the complementary error function, 1 - erf(input), accurate where erf is
+    near 1.
+
+    Integer and bool input gives float32. d/dx = -2 / sqrt(pi) exp(-x^2).
+    """
 def erfc_(input: Any) -> Tensor:
     """In-place `erfc(input)`: overwrites `input` with the result and returns it."""
-def erfinv(input: Any) -> Tensor: ...
+def erfinv(input: Any) -> Tensor:
+    """erfinv(input) -> Tensor: the inverse of erf on (-1, 1): +-inf at +-1, NaN outside.
+
+    Integer and bool input gives float32. d/dx = sqrt(pi) / 2 exp(erfinv(x)^2).
+    """
 def erfinv_(input: Any) -> Tensor:
     """In-place `erfinv(input)`: overwrites `input` with the result and returns it."""
-def exp2(input: Any) -> Tensor: ...
+def exp2(input: Any) -> Tensor:
+    """exp2(input) -> Tensor: 2 to the power of each element.
+
+    Integer and bool input gives float32. d/dx = 2^x ln 2.
+    """
 def exp2_(input: Any) -> Tensor:
     """In-place `exp2(input)`: overwrites `input` with the result and returns it."""
 def exp_(input: Any) -> Tensor:
     """In-place `exp(input)`: overwrites `input` with the result and returns it."""
-def expm1(input: Any) -> Tensor: ...
+def expm1(input: Any) -> Tensor:
+    """expm1(input) -> Tensor: exp(input) - 1, accurate for small input.
+
+    Integer and bool input gives float32. d/dx = exp(x).
+    """
 def expm1_(input: Any) -> Tensor:
     """In-place `expm1(input)`: overwrites `input` with the result and returns it."""
 def eye(n: Any, m: Any | None = ..., *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
@@ -1662,13 +2163,42 @@ def eye(n: Any, m: Any | None = ..., *, dtype: Any | None = ..., device: Any | N
 float16: dtype
 float32: dtype
 float64: dtype
-def floor(input: Any) -> Tensor: ...
+def floor(input: Any) -> Tensor:
+    """floor(input) -> Tensor: the largest integer <= each element.
+
+    Integer input is returned unchanged. The gradient is 0.
+    """
 def floor_(input: Any) -> Tensor:
     """In-place `floor(input)`: overwrites `input` with the result and returns it."""
-def fmax(input: Any, other: Any) -> Tensor: ...
-def fmin(input: Any, other: Any) -> Tensor: ...
-def fmod(input: Any, other: Any) -> Tensor: ...
-def frac(input: Any) -> Tensor: ...
+def fmax(input: Any, other: Any) -> Tensor:
+    """fmax(input, other) -> Tensor: the larger of input and other, ignoring NaN: NaN only where both
+    are.
+
+    Computes in the promoted dtype of the operands (integers stay integer); the gradient goes to
+    the larger (non-NaN) operand; ties split it evenly.
+    """
+def fmin(input: Any, other: Any) -> Tensor:
+    """fmin(input, other) -> Tensor: the smaller of input and other, ignoring NaN: NaN only where
+    both are.
+
+    Computes in the promoted dtype of the operands (integers stay integer); the gradient goes to
+    the smaller (non-NaN) operand; ties split it evenly.
+    """
+def fmod(input: Any, other: Any) -> Tensor:
+    """fmod(input, other) -> Tensor: C's fmod, the remainder of input / other with the sign of input.
+
+    Computes in the promoted dtype of the operands (integers stay integer); an integer division by
+    zero raises ZeroDivisionError. d/dinput = 1, d/dother = -trunc(input / other).
+
+    Example:
+        >>> bp.fmod(bp.tensor([-7, 7]), 3).tolist()
+        [-1, 1]
+    """
+def frac(input: Any) -> Tensor:
+    """frac(input) -> Tensor: the fractional part, input - trunc(input) (it keeps input's sign).
+
+    Integer and bool input gives float32. d/dx = 1.
+    """
 def frac_(input: Any) -> Tensor:
     """In-place `frac(input)`: overwrites `input` with the result and returns it."""
 def from_numpy(arr: Any) -> Tensor:
@@ -1715,12 +2245,31 @@ def get_rng_state() -> Tensor:
     """`get_rng_state()`: the global generator's state (an int64 tensor; see `Generator.get_state`)."""
 def grad(outputs: Any, inputs: Any, grad_outputs: Any | None = ..., retain_graph: builtins.bool | None = ..., create_graph: builtins.bool = ..., allow_unused: Any = ...) -> builtins.tuple[Tensor | None, ...]:
     """`autograd.grad`: gradients of `outputs` with respect to `inputs`, without touching `.grad`."""
-def hardsigmoid(input: Any) -> Tensor: ...
-def hardswish(input: Any) -> Tensor: ...
-def hardtanh(input: Any, min_val: Any = ..., max_val: Any = ...) -> Tensor: ...
+def hardsigmoid(input: Any) -> Tensor:
+    """hardsigmoid(input) -> Tensor: relu6(input + 3) / 6, a piecewise-linear sigmoid.
+
+    Integer and bool input gives float32. d/dx = 1/6 on (-3, 3), else 0.
+    """
+def hardswish(input: Any) -> Tensor:
+    """hardswish(input) -> Tensor: input * relu6(input + 3) / 6.
+
+    Integer and bool input gives float32. d/dx = 0 up to -3, x / 3 + 1/2 on (-3, 3), 1 from 3 on
+    (PyTorch's values at the kinks).
+    """
+def hardtanh(input: Any, min_val: Any = ..., max_val: Any = ...) -> Tensor:
+    """hardtanh(input, min_val=-1.0, max_val=1.0) -> Tensor: input clamped to [min_val, max_val].
+
+    Integer and bool input gives float32. d/dx = 1 strictly between the bounds, else 0. In place:
+    `hardtanh_`.
+    """
 def hardtanh_(input: Any, min_val: Any = ..., max_val: Any = ...) -> Tensor:
     """In-place `hardtanh(input)`: overwrites `input` with the result and returns it."""
-def hypot(input: Any, other: Any) -> Tensor: ...
+def hypot(input: Any, other: Any) -> Tensor:
+    """hypot(input, other) -> Tensor: sqrt(input^2 + other^2) without overflow; an infinite operand
+    wins over NaN (C's hypot).
+
+    Integer and bool operands give float32; d/dinput = input / out, d/dother = other / out.
+    """
 def initial_seed() -> builtins.int:
     """`initial_seed()`: the seed the global generator started from."""
 int16: dtype
@@ -1765,33 +2314,64 @@ def linear(input: Any, weight: Any, bias: Any | None = ...) -> Tensor:
     """
 def linspace(start: Any, end: Any, steps: Any, *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
     """`steps` evenly spaced values from `start` to `end`, both included."""
-def log10(input: Any) -> Tensor: ...
+def log10(input: Any) -> Tensor:
+    """log10(input) -> Tensor: the base-10 logarithm.
+
+    Integer and bool input gives float32. d/dx = 1 / (x ln 10).
+    """
 def log10_(input: Any) -> Tensor:
     """In-place `log10(input)`: overwrites `input` with the result and returns it."""
-def log1p(input: Any) -> Tensor: ...
+def log1p(input: Any) -> Tensor:
+    """log1p(input) -> Tensor: the natural logarithm of 1 + input, accurate for small input.
+
+    Integer and bool input gives float32. d/dx = 1 / (1 + x).
+    """
 def log1p_(input: Any) -> Tensor:
     """In-place `log1p(input)`: overwrites `input` with the result and returns it."""
-def log2(input: Any) -> Tensor: ...
+def log2(input: Any) -> Tensor:
+    """log2(input) -> Tensor: the base-2 logarithm.
+
+    Integer and bool input gives float32. d/dx = 1 / (x ln 2).
+    """
 def log2_(input: Any) -> Tensor:
     """In-place `log2(input)`: overwrites `input` with the result and returns it."""
 def log_(input: Any) -> Tensor:
     """In-place `log(input)`: overwrites `input` with the result and returns it."""
 def log_softmax(input: Any, dim: Any | None = ...) -> Tensor:
     """Log-softmax along `dim` (required here; `backprop.nn.functional.log_softmax` infers it as PyTorch does)."""
-def logaddexp(input: Any, other: Any) -> Tensor: ...
-def logaddexp2(input: Any, other: Any) -> Tensor: ...
+def logaddexp(input: Any, other: Any) -> Tensor:
+    """logaddexp(input, other) -> Tensor: log(exp(input) + exp(other)), without overflow.
+
+    Integer and bool operands give float32; d/dinput = sigmoid(input - other), d/dother =
+    sigmoid(other - input).
+    """
+def logaddexp2(input: Any, other: Any) -> Tensor:
+    """logaddexp2(input, other) -> Tensor: log2(2^input + 2^other), without overflow.
+
+    Integer and bool operands give float32; d/dinput = sigmoid((input - other) ln 2), d/dother =
+    sigmoid((other - input) ln 2).
+    """
 def logical_not_(input: Any) -> Tensor:
     """In-place `logical_not(input)`: overwrites `input` with the result and returns it."""
 def logit(input: Any, eps: Any | None = ...) -> Tensor:
     """`logit(input, eps=None)`: `log(p / (1 - p))`, p clamped to [eps, 1 - eps] when eps is given."""
 def logit_(input: Any, eps: Any | None = ...) -> Tensor:
     """`logit_(input, eps=None)`: in-place `logit`; returns `input`."""
-def logsigmoid(input: Any) -> Tensor: ...
+def logsigmoid(input: Any) -> Tensor:
+    """logsigmoid(input) -> Tensor: log(sigmoid(input)), without overflow for large |input|.
+
+    Integer and bool input gives float32. d/dx = sigmoid(-x).
+    """
 def manual_seed(seed: Any) -> Generator:
     """`manual_seed(seed)`: restarts the global generator (CPU and GPU sampling) from `seed`
     and returns it (`backprop.default_generator`).
     """
-def mish(input: Any) -> Tensor: ...
+def mish(input: Any) -> Tensor:
+    """mish(input) -> Tensor: input * tanh(softplus(input)).
+
+    Integer and bool input gives float32. d/dx = t + x sigmoid(x) (1 - t^2) with t =
+    tanh(softplus(x)).
+    """
 def mse_loss(input: Any, target: Any, reduction: Any = ...) -> Tensor:
     """The mean (or sum, or per-element with "none") squared difference of `input` and `target`."""
 def multi_margin_loss(input: Any, target: Any, p: Any = ..., margin: Any = ..., weight: Any | None = ..., reduction: Any = ...) -> Tensor:
@@ -1808,10 +2388,18 @@ def multinomial(input: Any, num_samples: Any, replacement: Any = ..., *, generat
     indices (int64) drawn with probabilities proportional to the weights in each row of
     `input` (1-D or 2-D, non-negative, finite, positive sum).
     """
-def mv(input: Any, other: Any) -> Tensor: ...
+def mv(input: Any, other: Any) -> Tensor:
+    """mv(input, other) -> Tensor: the product of the matrix input `[n, m]` and the vector
+    other `[m]`, `[n]`.
+    """
 def neg_(input: Any) -> Tensor:
     """In-place `neg(input)`: overwrites `input` with the result and returns it."""
-def nextafter(input: Any, other: Any) -> Tensor: ...
+def nextafter(input: Any, other: Any) -> Tensor:
+    """nextafter(input, other) -> Tensor: the next representable float after input in the direction
+    of other.
+
+    Integer and bool operands give float32; d/dinput = 1, d/dother = 0 (as PyTorch).
+    """
 def nll_loss(input: Any, target: Any, weight: Any | None = ..., ignore_index: Any = ..., reduction: Any = ...) -> Tensor:
     """The negative log-likelihood of log-probabilities `input` `[N, C]` at class indices `target` `[N]`; arguments as `cross_entropy`."""
 def norm_rows(input: Any, eps: Any = ...) -> Tensor:
@@ -1826,15 +2414,23 @@ def normal(mean: Any | None = ..., std: Any | None = ..., size: Any | None = ...
     """
 def ones(*size: Any, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
     """A tensor of ones."""
-def ones_like(input: Any, *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor: ...
-def outer(input: Any, other: Any) -> Tensor: ...
+def ones_like(input: Any, *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
+    """A tensor of ones of `input`'s shape (and dtype and device, unless given)."""
+def outer(input: Any, other: Any) -> Tensor:
+    """outer(input, other) -> Tensor: the outer product of the 1-D tensors input `[n]` and
+    other `[m]`, `[n, m]` (`ger` is another name for it).
+    """
 def poisson(input: Any, generator: Any | None = ...) -> Tensor:
     """`poisson(input, generator=None)`: one Poisson sample per rate in `input` (float, >= 0)."""
 def promote_types(type1: Any, type2: Any) -> Tensor:
     """`backprop.promote_types(type1, type2)`: the dtype both promote to (`torch.promote_types`:
     uint8 with int8 is int16, float16 with bfloat16 is float32, an int with a float is the float).
     """
-def rad2deg(input: Any) -> Tensor: ...
+def rad2deg(input: Any) -> Tensor:
+    """rad2deg(input) -> Tensor: angles in radians converted to degrees, input * 180 / pi.
+
+    Integer and bool input gives float32. d/dx = 180 / pi.
+    """
 def rad2deg_(input: Any) -> Tensor:
     """In-place `rad2deg(input)`: overwrites `input` with the result and returns it."""
 def rand(*size: Any, generator: Any | None = ..., dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
@@ -1867,7 +2463,11 @@ def randperm(n: Any, *, generator: Any | None = ..., dtype: Any | None = ..., de
     """
 def reciprocal_(input: Any) -> Tensor:
     """In-place `reciprocal(input)`: overwrites `input` with the result and returns it."""
-def relu6(input: Any) -> Tensor: ...
+def relu6(input: Any) -> Tensor:
+    """relu6(input) -> Tensor: min(max(input, 0), 6).
+
+    Integer and bool input gives float32. d/dx = 1 on (0, 6), else 0.
+    """
 def relu_(input: Any) -> Tensor:
     """In-place `relu(input)`: overwrites `input` with the result and returns it."""
 def result_type(tensor1: Any, tensor2: Any) -> Tensor:
@@ -1875,7 +2475,16 @@ def result_type(tensor1: Any, tensor2: Any) -> Tensor:
     (tensors or Python numbers) returns, by PyTorch's rules: tensors with dimensions decide,
     0-dim tensors and Python numbers only when they bring a higher category.
     """
-def round(input: Any) -> Tensor: ...
+def round(input: Any) -> Tensor:
+    """round(input) -> Tensor: each element rounded to the nearest integer, halves to even
+    (as PyTorch).
+
+    No `decimals` argument. Integer input is returned unchanged. The gradient is 0.
+
+    Example:
+        >>> bp.round(bp.tensor([0.5, 1.5, 2.5])).tolist()
+        [0.0, 2.0, 2.0]
+    """
 def round_(input: Any) -> Tensor:
     """In-place `round(input)`: overwrites `input` with the result and returns it."""
 def rsqrt_(input: Any) -> Tensor:
@@ -1891,7 +2500,13 @@ def rule_step(kind: Any, params: Any, states: Any, scalars: Any, hyper: Any) -> 
     """
 def seed() -> builtins.int:
     """`seed()`: reseeds the global generator nondeterministically and returns the seed."""
-def selu(input: Any) -> Tensor: ...
+def selu(input: Any) -> Tensor:
+    """selu(input) -> Tensor: scale * elu(input, alpha), scale = 1.0507009873554805 and alpha =
+    1.6732632423543772.
+
+    Integer and bool input gives float32. d/dx = scale where x > 0, else scale alpha exp(x). In
+    place: `selu_`.
+    """
 def selu_(input: Any) -> Tensor:
     """In-place `selu(input)`: overwrites `input` with the result and returns it."""
 def set_cpu_kernels(level: Any) -> Tensor:
@@ -1937,29 +2552,59 @@ def sgd_step(params: Any, momentum_buffers: Any, *, lr: Any, momentum: Any = ...
     """`sgd_step(params, momentum_buffers, *, lr, ...)`: returns the momentum buffers, with new
     ones in place of the `None`s of parameters taking their first step with momentum.
     """
-def sgn(input: Any) -> Tensor: ...
+def sgn(input: Any) -> Tensor:
+    """sgn(input) -> Tensor: sign(input) for real tensors (PyTorch's complex-aware name for it).
+
+    Integer input keeps its dtype. The gradient is 0.
+    """
 def sgn_(input: Any) -> Tensor:
     """In-place `sgn(input)`: overwrites `input` with the result and returns it."""
 def sigmoid_(input: Any) -> Tensor:
     """In-place `sigmoid(input)`: overwrites `input` with the result and returns it."""
 def sign_(input: Any) -> Tensor:
     """In-place `sign(input)`: overwrites `input` with the result and returns it."""
-def silu(input: Any) -> Tensor: ...
+def silu(input: Any) -> Tensor:
+    """silu(input) -> Tensor: input * sigmoid(input) (also called swish).
+
+    Integer and bool input gives float32. d/dx = s (1 + x (1 - s)) with s = sigmoid(x).
+    """
 def sin_(input: Any) -> Tensor:
     """In-place `sin(input)`: overwrites `input` with the result and returns it."""
-def sinc(input: Any) -> Tensor: ...
+def sinc(input: Any) -> Tensor:
+    """sinc(input) -> Tensor: the normalized sinc, sin(pi x) / (pi x), and 1 at 0
+    (as PyTorch and NumPy).
+
+    Integer and bool input gives float32. d/dx = (cos(pi x) - sinc(x)) / x, 0 at 0.
+    """
 def sinc_(input: Any) -> Tensor:
     """In-place `sinc(input)`: overwrites `input` with the result and returns it."""
-def sinh(input: Any) -> Tensor: ...
+def sinh(input: Any) -> Tensor:
+    """sinh(input) -> Tensor: the hyperbolic sine.
+
+    Integer and bool input gives float32. d/dx = cosh(x).
+    """
 def sinh_(input: Any) -> Tensor:
     """In-place `sinh(input)`: overwrites `input` with the result and returns it."""
 def softmax(input: Any, dim: Any | None = ...) -> Tensor:
     """Softmax along `dim` (required here; `backprop.nn.functional.softmax` infers it as PyTorch does)."""
-def softplus(input: Any, beta: Any = ..., threshold: Any = ...) -> Tensor: ...
-def softsign(input: Any) -> Tensor: ...
+def softplus(input: Any, beta: Any = ..., threshold: Any = ...) -> Tensor:
+    """softplus(input, beta=1.0, threshold=20.0) -> Tensor: log(1 + exp(beta * input)) / beta, and
+    input itself where beta * input > threshold.
+
+    Integer and bool input gives float32. d/dx = sigmoid(beta x), and 1 in the linear part.
+    """
+def softsign(input: Any) -> Tensor:
+    """softsign(input) -> Tensor: input / (1 + |input|).
+
+    Integer and bool input gives float32. d/dx = 1 / (1 + |x|)^2.
+    """
 def sqrt_(input: Any) -> Tensor:
     """In-place `sqrt(input)`: overwrites `input` with the result and returns it."""
-def square(input: Any) -> Tensor: ...
+def square(input: Any) -> Tensor:
+    """square(input) -> Tensor: input * input.
+
+    Integer input keeps its dtype (int64 wraps). d/dx = 2 x.
+    """
 def square_(input: Any) -> Tensor:
     """In-place `square(input)`: overwrites `input` with the result and returns it."""
 def stack(tensors: Any, dim: Any = ...) -> Tensor:
@@ -1968,7 +2613,11 @@ def std_mean(input: Any, dim: Any | None = ..., unbiased: Any | None = ..., keep
     """`std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None)`: the
     standard deviation and the mean in one call, as a tuple.
     """
-def tan(input: Any) -> Tensor: ...
+def tan(input: Any) -> Tensor:
+    """tan(input) -> Tensor: the tangent of each element (in radians).
+
+    Integer and bool input gives float32. d/dx = 1 + tan(x)^2.
+    """
 def tan_(input: Any) -> Tensor:
     """In-place `tan(input)`: overwrites `input` with the result and returns it."""
 def tanh_(input: Any) -> Tensor:
@@ -1981,7 +2630,11 @@ def tril(input: Any, diagonal: Any = ...) -> Tensor:
     """A copy with the elements above the `diagonal`-th diagonal zeroed (the lower triangle)."""
 def triu(input: Any, diagonal: Any = ...) -> Tensor:
     """A copy with the elements below the `diagonal`-th diagonal zeroed (the upper triangle)."""
-def trunc(input: Any) -> Tensor: ...
+def trunc(input: Any) -> Tensor:
+    """trunc(input) -> Tensor: each element rounded toward zero.
+
+    Integer input is returned unchanged. The gradient is 0.
+    """
 def trunc_(input: Any) -> Tensor:
     """In-place `trunc(input)`: overwrites `input` with the result and returns it."""
 uint8: dtype
@@ -1991,7 +2644,13 @@ def var_mean(input: Any, dim: Any | None = ..., unbiased: Any | None = ..., keep
     """
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """`where(condition, x, y)`: x where condition holds, else y (either may be a number)."""
-def xlogy(input: Any, other: Any) -> Tensor: ...
+def xlogy(input: Any, other: Any) -> Tensor:
+    """xlogy(input, other) -> Tensor: input * log(other), and 0 where input == 0 unless other is NaN.
+
+    Integer and bool operands give float32; d/dinput = log(other) (0 where input == 0 and other <=
+    0), d/dother = input / other.
+    """
 def zeros(*size: Any, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
     """A tensor of zeros."""
-def zeros_like(input: Any, *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor: ...
+def zeros_like(input: Any, *, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
+    """A tensor of zeros of `input`'s shape (and dtype and device, unless given)."""

@@ -62,6 +62,16 @@ pub struct OpInfo {
     /// NumPy templates: forward, then per input the local derivative, then optionally per
     /// input the vjp.
     pub numpy: &'static [&'static str],
+    /// The row's doc comment, one entry per line (each with the space after `///`): the
+    /// docstring of its Python bindings.
+    pub doc: &'static [&'static str],
+}
+
+impl OpInfo {
+    /// The doc comment as text (what pyo3 makes of it: one leading space off each line).
+    pub fn doc_text(&self) -> String {
+        self.doc.iter().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect::<Vec<_>>().join("\n")
+    }
 }
 
 /// Receives a unary kind's CPU function; each `run` is monomorphised per kind.
@@ -173,13 +183,13 @@ macro_rules! first_or_empty {
 
 macro_rules! unary_kinds {
     ($(
-        $(#[$doc:meta])*
+        $(#[doc = $doc:tt])+
         $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
         cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $s:ident| $vjp:expr)
         numpy($($np:literal),+ $(,)?);
     )*) => {
-        unary_enum!(@acc [] $([$(#[$doc])*] $K { $($p),* })*);
+        unary_enum!(@acc [] $([$(#[doc = $doc])+] $K { $($p),* })*);
 
         #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
         #[derive(Clone, Copy)]
@@ -198,6 +208,7 @@ macro_rules! unary_kinds {
             wgsl: $wgsl,
             wgsl_int: first_or_empty!($($wgsl_int)?),
             numpy: &[$($np),+],
+            doc: &[$($doc),+],
         }),*];
 
         impl UnaryKind {
@@ -307,7 +318,7 @@ macro_rules! binary_bool_arm {
 
 macro_rules! binary_kinds {
     ($(
-        $(#[$doc:meta])*
+        $(#[doc = $doc:tt])+
         $K:ident $name:literal $class:ident $api:ident $inplace:tt saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
         cpu(|$x:ident, $y:ident| $cpu:expr) int($(|$xi:ident, $yi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $a:ident, $b:ident, $o:ident| $va:expr, $vb:expr)
@@ -315,7 +326,7 @@ macro_rules! binary_kinds {
     )*) => {
         /// A broadcasting elementwise function of two tensors (a row of the op table).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum BinaryKind { $($(#[$doc])* $K),* }
+        pub enum BinaryKind { $($(#[doc = $doc])+ $K),* }
 
         /// Every binary row, in table order (`code` is the position; the copy is one past the last).
         pub static BINARY_OPS: &[OpInfo] = &[$(OpInfo {
@@ -330,6 +341,7 @@ macro_rules! binary_kinds {
             wgsl: $wgsl,
             wgsl_int: first_or_empty!($($wgsl_int)?),
             numpy: &[$($np),+],
+            doc: &[$($doc),+],
         }),*];
 
         impl BinaryKind {

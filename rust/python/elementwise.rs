@@ -19,11 +19,13 @@ fn other_operand(other: &Bound<'_, PyAny>, like: &Tensor, name: &str) -> PyResul
 }
 
 /// `bp.X(input, params...)` for `method` and `function` rows; `Tensor.X` for `method` rows.
+/// Each one's docstring is the row's doc comment.
 macro_rules! unary_binding {
-    (method, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {
-        unary_binding!(function, $K, $name, [$($p = $d),*]);
+    (method, $K:ident, $name:literal, [$($p:ident = $d:expr),*], [$(#[doc = $doc:tt])+]) => {
+        unary_binding!(function, $K, $name, [$($p = $d),*], [$(#[doc = $doc])+]);
         #[pymethods]
         impl PyTensor {
+            $(#[doc = $doc])+
             #[allow(non_snake_case)]
             #[pyo3(name = $name, signature = ($($p = $d),*))]
             fn $K(&self, $($p: f64),*) -> TResult {
@@ -31,7 +33,8 @@ macro_rules! unary_binding {
             }
         }
     };
-    (function, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {
+    (function, $K:ident, $name:literal, [$($p:ident = $d:expr),*], [$(#[doc = $doc:tt])+]) => {
+        $(#[doc = $doc])+
         #[allow(non_snake_case)]
         #[pyfunction]
         #[pyo3(name = $name, signature = (input, $($p = $d),*))]
@@ -39,7 +42,7 @@ macro_rules! unary_binding {
             ok(ops::unary_op(UnaryKind::$K { $($p),* }, &input.t))
         }
     };
-    ($api:ident, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {};
+    ($api:ident, $K:ident, $name:literal, [$($p:ident = $d:expr),*], $docs:tt) => {};
 }
 
 /// The in-place form of a row: `Tensor.X_` (not for `function` rows, which are
@@ -101,13 +104,13 @@ macro_rules! unary_register {
 
 macro_rules! unary_bindings {
     ($(
-        $(#[$doc:meta])*
+        $(#[doc = $doc:tt])+
         $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
         cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $s:ident| $vjp:expr)
         numpy($($np:literal),+ $(,)?);
     )*) => {
-        $(unary_binding!($api, $K, $name, [$($p = $d),*]);)*
+        $(unary_binding!($api, $K, $name, [$($p = $d),*], [$(#[doc = $doc])+]);)*
         $(unary_inplace_binding!($api, $inplace, $K, $name, [$($p = $d),*]);)*
 
         fn register_unary(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -120,11 +123,14 @@ macro_rules! unary_bindings {
 
 crate::unary_table!(unary_bindings);
 
+/// `bp.X(input, other)` for `method` and `function` rows and `Tensor.X(other)` for `method`
+/// rows, with the row's doc comment as docstring.
 macro_rules! binary_binding {
-    (method, $K:ident, $name:literal) => {
-        binary_binding!(function, $K, $name);
+    (method, $K:ident, $name:literal, [$(#[doc = $doc:tt])+]) => {
+        binary_binding!(function, $K, $name, [$(#[doc = $doc])+]);
         #[pymethods]
         impl PyTensor {
+            $(#[doc = $doc])+
             #[allow(non_snake_case)]
             #[pyo3(name = $name)]
             fn $K(&self, other: &Bound<'_, PyAny>) -> TResult {
@@ -132,7 +138,8 @@ macro_rules! binary_binding {
             }
         }
     };
-    (function, $K:ident, $name:literal) => {
+    (function, $K:ident, $name:literal, [$(#[doc = $doc:tt])+]) => {
+        $(#[doc = $doc])+
         #[allow(non_snake_case)]
         #[pyfunction]
         #[pyo3(name = $name)]
@@ -140,18 +147,18 @@ macro_rules! binary_binding {
             ok(ops::binary_op(BinaryKind::$K, &input.t, &other_operand(other, &input.t, $name)?))
         }
     };
-    ($api:ident, $K:ident, $name:literal) => {};
+    ($api:ident, $K:ident, $name:literal, $docs:tt) => {};
 }
 
 macro_rules! binary_bindings {
     ($(
-        $(#[$doc:meta])*
+        $(#[doc = $doc:tt])+
         $K:ident $name:literal $class:ident $api:ident $inplace:tt saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
         cpu(|$x:ident, $y:ident| $cpu:expr) int($(|$xi:ident, $yi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $a:ident, $b:ident, $o:ident| $va:expr, $vb:expr)
         numpy($($np:literal),+ $(,)?);
     )*) => {
-        $(binary_binding!($api, $K, $name);)*
+        $(binary_binding!($api, $K, $name, [$(#[doc = $doc])+]);)*
         $(binary_inplace_binding!($inplace, $K, $name);)*
 
         fn register_binary(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -176,7 +183,7 @@ fn gelu(input: &PyTensor, approximate: &str) -> TResult {
 }
 
 /// The op table as data: one dict per row (name, arity, class, api, params with defaults,
-/// has_int, GPU code, WGSL expressions, NumPy templates).
+/// has_int, GPU code, WGSL expressions, NumPy templates, and the doc: its bindings' docstring).
 #[pyfunction]
 fn _op_table(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let rows = PyList::empty(py);
@@ -193,6 +200,7 @@ fn _op_table(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         d.set_item("wgsl", op.wgsl)?;
         d.set_item("wgsl_int", op.wgsl_int)?;
         d.set_item("numpy", op.numpy.to_vec())?;
+        d.set_item("doc", op.doc_text())?;
         rows.append(d)?;
     }
     Ok(rows)

@@ -84,7 +84,8 @@ fn like_args(t: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bou
 }
 
 macro_rules! filled_like {
-    ($name:ident, $value:expr) => {
+    ($name:ident, $value:expr, $doc:literal) => {
+        #[doc = $doc]
         #[pyfunction]
         #[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
         pub fn $name(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
@@ -93,9 +94,9 @@ macro_rules! filled_like {
         }
     };
 }
-filled_like!(zeros_like, 0.0);
-filled_like!(ones_like, 1.0);
-filled_like!(empty_like, 0.0);
+filled_like!(zeros_like, 0.0, "A tensor of zeros of `input`'s shape (and dtype and device, unless given).");
+filled_like!(ones_like, 1.0, "A tensor of ones of `input`'s shape (and dtype and device, unless given).");
+filled_like!(empty_like, 0.0, "An uninitialised tensor of `input`'s shape (and dtype and device, unless given); zero-filled here.");
 
 /// A tensor of `input`'s shape (and dtype and device, unless given) filled with `fill_value`.
 #[pyfunction]

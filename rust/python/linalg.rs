@@ -95,8 +95,9 @@ pub fn triu(input: &PyTensor, diagonal: isize) -> TResult {
 }
 
 macro_rules! binary_fns {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[doc = $doc:tt])+ $name:ident),* $(,)?) => {
         $(
+            $(#[doc = $doc])+
             #[pyfunction]
             pub fn $name(input: &PyTensor, other: &PyTensor) -> TResult {
                 ok(ops::$name(&input.t, &other.t))
@@ -104,7 +105,17 @@ macro_rules! binary_fns {
         )*
     };
 }
-binary_fns!(bmm, mv, outer);
+binary_fns!(
+    /// bmm(input, other) -> Tensor: the batched matrix product of input `[b, n, m]` and other
+    /// `[b, m, p]`, `[b, n, p]` (no broadcasting: `matmul` broadcasts).
+    bmm,
+    /// mv(input, other) -> Tensor: the product of the matrix input `[n, m]` and the vector
+    /// other `[m]`, `[n]`.
+    mv,
+    /// outer(input, other) -> Tensor: the outer product of the 1-D tensors input `[n]` and
+    /// other `[m]`, `[n, m]` (`ger` is another name for it).
+    outer,
+);
 
 /// The sum of the diagonal of a matrix.
 #[pyfunction]

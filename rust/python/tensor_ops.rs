@@ -45,11 +45,85 @@ fn inplace<'py>(slf: &Bound<'py, PyTensor>, other: &Bound<'py, PyAny>, kind: Bin
     Ok(slf.clone())
 }
 
+// `Tensor` methods for the op table's `bound` rows that take no parameters. Each method's
+// docstring is its row's doc comment (`ops/table.rs`): `table_unary_method!(Kind, name, f)`
+// and `table_binary_method!(Kind, name, f)`, generated from the table, define `Tensor.name`
+// (running `f`, the row's op) with it.
+macro_rules! table_unary_methods {
+    ($(
+        $(#[doc = $doc:tt])+
+        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
+        cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
+        vjp(|$g:ident, $s:ident| $vjp:expr)
+        numpy($($np:literal),+ $(,)?);
+    )*) => {
+        macro_rules! table_unary_method {
+            $(($K, $method:ident, $f:path) => {
+                #[pymethods]
+                impl PyTensor {
+                    $(#[doc = $doc])+
+                    fn $method(&self) -> TResult {
+                        ok($f(&self.t))
+                    }
+                }
+            };)*
+        }
+    };
+}
+crate::unary_table!(table_unary_methods);
+
+macro_rules! table_binary_methods {
+    ($(
+        $(#[doc = $doc:tt])+
+        $K:ident $name:literal $class:ident $api:ident $inplace:tt saves(a: $sa:ident, b: $sb:ident, out: $so:ident)
+        cpu(|$x:ident, $y:ident| $cpu:expr) int($(|$xi:ident, $yi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
+        vjp(|$g:ident, $a:ident, $b:ident, $o:ident| $va:expr, $vb:expr)
+        numpy($($np:literal),+ $(,)?);
+    )*) => {
+        macro_rules! table_binary_method {
+            $(($K, $method:ident, $f:path) => {
+                #[pymethods]
+                impl PyTensor {
+                    $(#[doc = $doc])+
+                    fn $method(&self, other: &Bound<'_, PyAny>) -> TResult {
+                        let o = tensor_arg(other, &self.t, stringify!($method))?;
+                        ok($f(&self.t, &o))
+                    }
+                }
+            };)*
+        }
+    };
+}
+crate::binary_table!(table_binary_methods);
+
+/// `Kind: name => f`: `Tensor.name` runs `f` with the doc comment of the table row `Kind`.
+macro_rules! table_methods {
+    (unary: $($UK:ident: $uname:ident => $uf:path),* ; binary: $($BK:ident: $bname:ident => $bf:path),* $(,)?) => {
+        $(table_unary_method!($UK, $uname, $uf);)*
+        $(table_binary_method!($BK, $bname, $bf);)*
+    };
+}
+
+table_methods!(
+    unary: Exp: exp => ops::exp, Log: log => ops::log, Sqrt: sqrt => ops::sqrt, Rsqrt: rsqrt => ops::rsqrt,
+    Abs: abs => ops::abs, Neg: neg => ops::neg, Sign: sign => ops::sign, Sin: sin => ops::sin,
+    Cos: cos => ops::cos, Tanh: tanh => ops::tanh, Sigmoid: sigmoid => ops::sigmoid, Relu: relu => ops::relu,
+    Gelu: gelu => ops::gelu, Reciprocal: reciprocal => ops::reciprocal, Not: logical_not => ops::logical_not,
+    IsNan: isnan => ops::isnan;
+    binary: Mul: mul => ops::mul, Pow: pow => ops::pow, Maximum: maximum => ops::maximum,
+    Minimum: minimum => ops::minimum, Eq: eq => ops::eq, Ne: ne => ops::ne, Lt: lt => ops::lt, Le: le => ops::le,
+    Gt: gt => ops::gt, Ge: ge => ops::ge, And: logical_and => ops::logical_and, Or: logical_or => ops::logical_or,
+    Xor: logical_xor => ops::logical_xor, FloorDiv: floor_divide => ops::floor_divide,
+    Remainder: remainder => ops::remainder,
+);
+
+/// Methods that are not table rows (or are aliases of one), each with its doc comment.
 macro_rules! unary_methods {
-    ($($name:ident => $f:path),* $(,)?) => {
+    ($($(#[doc = $doc:tt])+ $name:ident => $f:path),* $(,)?) => {
         #[pymethods]
         impl PyTensor {
             $(
+                $(#[doc = $doc])+
                 fn $name(&self) -> TResult {
                     ok($f(&self.t))
                 }
@@ -59,10 +133,11 @@ macro_rules! unary_methods {
 }
 
 macro_rules! binary_methods {
-    ($($name:ident => $f:path),* $(,)?) => {
+    ($($(#[doc = $doc:tt])+ $name:ident => $f:path),* $(,)?) => {
         #[pymethods]
         impl PyTensor {
             $(
+                $(#[doc = $doc])+
                 fn $name(&self, other: &Bound<'_, PyAny>) -> TResult {
                     let o = tensor_arg(other, &self.t, stringify!($name))?;
                     ok($f(&self.t, &o))
@@ -73,19 +148,39 @@ macro_rules! binary_methods {
 }
 
 unary_methods!(
-    exp => ops::exp, log => ops::log, sqrt => ops::sqrt, rsqrt => ops::rsqrt, abs => ops::abs,
-    neg => ops::neg, negative => ops::neg, sign => ops::sign, sin => ops::sin, cos => ops::cos,
-    tanh => ops::tanh, sigmoid => ops::sigmoid, relu => ops::relu, gelu => ops::gelu,
-    reciprocal => ops::reciprocal, logical_not => ops::logical_not, isnan => ops::isnan,
-    isfinite => ops::isfinite, clone => ops::clone, contiguous => ops::contiguous,
+    /// Alias of `neg`.
+    negative => ops::neg,
+    /// isfinite(input) -> Tensor: a bool tensor, True where input is neither infinite nor NaN.
+    ///
+    /// Integer and bool tensors are finite everywhere. The result has no gradient.
+    isfinite => ops::isfinite,
+    /// clone(input) -> Tensor: a copy of input with its own memory.
+    ///
+    /// Differentiable: the gradient flows back to input unchanged.
+    clone => ops::clone,
+    /// contiguous() -> Tensor: the tensor with its elements in row-major order: this tensor's
+    /// data when it already is, else a copy (differentiable, like `clone`).
+    contiguous => ops::contiguous,
 );
 
 binary_methods!(
-    mul => ops::mul, pow => ops::pow,
-    maximum => ops::maximum, minimum => ops::minimum, eq => ops::eq, ne => ops::ne, lt => ops::lt,
-    le => ops::le, gt => ops::gt, ge => ops::ge, logical_and => ops::logical_and,
-    logical_or => ops::logical_or, logical_xor => ops::logical_xor, matmul => ops::matmul,
-    mm => ops::mm, dot => ops::dot, floor_divide => ops::floor_divide, remainder => ops::remainder,
+    /// matmul(input, other) -> Tensor: the matrix product `input @ other`, with NumPy's rules.
+    ///
+    /// 1-D operands are vectors (a dot product, or a matrix-vector product); beyond 2
+    /// dimensions the leading ones are batch dimensions and broadcast. Both must have at
+    /// least one dimension.
+    ///
+    /// Example:
+    ///     >>> bp.matmul(bp.ones(2, 1, 2, 3), bp.ones(4, 3, 5)).shape
+    ///     backprop.Size([2, 4, 2, 5])
+    matmul => ops::matmul,
+    /// mm(input, other) -> Tensor: the product of the matrices input `[n, m]` and other
+    /// `[m, p]`, `[n, p]` (no broadcasting: `matmul` takes batches).
+    mm => ops::mm,
+    /// dot(input, other) -> Tensor: the dot product of two 1-D tensors of one length, as a
+    /// 0-D tensor.
+    dot => ops::dot,
+    /// Alias of `mul`.
     multiply => ops::mul,
 );
 
