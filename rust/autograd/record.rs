@@ -54,6 +54,10 @@ where
 }
 
 /// The edges of a node reading `inputs`, and which of them need a gradient.
+// The helpers of `record_multi` are inlined into it: as calls, their SmallVec arguments and
+// results were moved through memory on every recorded op (the scalar circuit's forward went
+// from 0.53 to 0.64 us when they were split out).
+#[inline(always)]
 fn edges_of(inputs: &[&Tensor]) -> (SmallVec<[Edge; 2]>, SmallVec<[bool; 2]>) {
     let mut needs: SmallVec<[bool; 2]> = SmallVec::with_capacity(inputs.len());
     let mut edges: SmallVec<[Edge; 2]> = SmallVec::with_capacity(inputs.len());
@@ -71,6 +75,7 @@ fn edges_of(inputs: &[&Tensor]) -> (SmallVec<[Edge; 2]>, SmallVec<[bool; 2]>) {
     (edges, needs)
 }
 
+#[inline(always)]
 fn saved_tensor(s: Save<'_>, outputs: &[&Tensor], mode: grad_mode::Mode) -> Option<SavedTensor> {
     let hooked = mode.saved_hooks;
     match s {
@@ -82,6 +87,7 @@ fn saved_tensor(s: Save<'_>, outputs: &[&Tensor], mode: grad_mode::Mode) -> Opti
 }
 
 /// Makes the node and hands it to the outputs as their grad_fn.
+#[inline(always)]
 fn attach(op: Op, inputs: &[&Tensor], outputs: &[&Tensor], edges: SmallVec<[Edge; 2]>, saved: SmallVec<[Option<SavedTensor>; 2]>, mode: grad_mode::Mode) {
     let mut input_meta = SmallVec::with_capacity(inputs.len());
     for t in inputs {
