@@ -196,6 +196,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "100k elements through rayon's pool take Miri over 10 minutes")]
     fn parallel_split_covers_everything_once() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let n = 3 * PARALLEL_THRESHOLD + 7;
