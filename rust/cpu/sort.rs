@@ -72,6 +72,21 @@ pub fn sort(a: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)
 /// Rows at least this long are radix sorted; shorter ones compare-sorted.
 const RADIX_MIN: usize = 64;
 
+/// Turns a radix pass's digit counts into each digit's first slot; false (counts untouched)
+/// when one digit holds all `n` keys, so the pass would move nothing and is skipped.
+fn bucket_starts(count: &mut [usize; 256], n: usize) -> bool {
+    if count.contains(&n) {
+        return false;
+    }
+    let mut start = 0;
+    for c in count.iter_mut() {
+        let len = *c;
+        *c = start;
+        start += len;
+    }
+    true
+}
+
 /// Stable LSD radix sort of `keys` on their low `bytes` bytes, `order` carried along. The
 /// order starts as 0..n, so equal keys stay in index order: the (key, index) sort. A pass
 /// whose byte is the same everywhere is skipped.
@@ -84,14 +99,8 @@ fn radix_sort(keys: &mut Vec<u64>, order: &mut Vec<u32>, bytes: usize) {
         for &k in keys.iter() {
             count[((k >> shift) & 0xff) as usize] += 1;
         }
-        if count.contains(&n) {
+        if !bucket_starts(&mut count, n) {
             continue;
-        }
-        let mut start = 0;
-        for c in count.iter_mut() {
-            let len = *c;
-            *c = start;
-            start += len;
         }
         for (&k, &j) in keys.iter().zip(order.iter()) {
             let d = ((k >> shift) & 0xff) as usize;
@@ -117,14 +126,8 @@ fn radix_sort_words(words: &mut Vec<u64>) {
     }
     let mut other = vec![0u64; n];
     for (b, count) in counts.iter_mut().enumerate() {
-        if count.contains(&n) {
+        if !bucket_starts(count, n) {
             continue;
-        }
-        let mut start = 0;
-        for c in count.iter_mut() {
-            let len = *c;
-            *c = start;
-            start += len;
         }
         let shift = 32 + 8 * b;
         for &w in words.iter() {

@@ -316,7 +316,7 @@ unsafe impl bytemuck::Zeroable for BF16 {}
 /// inexact. Rounding that to any format with at least two fewer significand bits (float16,
 /// bfloat16) rounds `v` correctly to nearest even, which rounding through float32 to nearest
 /// would not always do (double rounding).
-pub fn f32_rounded_to_odd(v: f64) -> f32 {
+fn f32_rounded_to_odd(v: f64) -> f32 {
     let r = v as f32;
     if !r.is_finite() || r as f64 == v {
         return r;
