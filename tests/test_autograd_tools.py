@@ -10,6 +10,7 @@ import pytest
 
 import backprop as bp
 import backprop.nn.functional as F
+from backprop import nn
 from backprop.autograd.graph import Node, disable_saved_tensors_hooks, save_on_cpu, saved_tensors_hooks
 from conftest import assert_close, on, to_np
 
@@ -66,7 +67,28 @@ def test_next_functions_and_accumulate_grad():
     assert type(mul).__name__ == "MulBackward0" and nr == 0
     (acc, _), (const, _) = mul.next_functions
     assert acc.name() == "AccumulateGrad" and const is None
-    assert acc.variable._handle_id == x._handle_id
+    assert acc.variable is x  # the leaf itself, as in PyTorch, not another wrapper of it
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: bp.randn(3, requires_grad=True),
+        lambda: bp.tensor([1.0, 2.0, 3.0], requires_grad=True),
+        lambda: bp.zeros(3).requires_grad_(),
+        lambda: nn.Parameter(bp.ones(3)),
+        lambda: nn.Linear(3, 3).weight,
+    ],
+    ids=["factory", "tensor", "requires_grad_", "Parameter", "module parameter"],
+)
+def test_accumulate_grad_variable_is_the_users_object_however_the_leaf_was_made(make):
+    leaf = make()
+    (acc, _), _ = (leaf * 2).grad_fn.next_functions
+    assert acc.variable is leaf
+    plain = bp.ones(3)
+    plain.requires_grad = True
+    (acc, _), _ = (plain * 2).grad_fn.next_functions
+    assert acc.variable is plain
 
 
 def test_metadata_is_one_dict_per_node():

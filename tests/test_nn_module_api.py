@@ -281,3 +281,24 @@ def test_loss_reprs_are_pytorchs():
     assert repr(nn.MultiMarginLoss(p=2)) == "MultiMarginLoss()"
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
     assert repr(nn.Unflatten(1, (2, 2))) == "Unflatten(dim=1, unflattened_size=(2, 2))"
+
+
+def test_to_keeps_every_parameter_object_and_moves_its_data_and_grad(device):
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(shared, nn.ReLU(), shared, nn.Linear(3, 2))
+    params = list(model.parameters())
+    model(bp.ones(2, 3)).sum().backward()
+    grads = [to_np(p.grad).copy() for p in params]
+    assert model.to(device) is model
+    assert all(a is b for a, b in zip(params, model.parameters()))
+    assert model[0].weight is model[2].weight is shared.weight
+    for p, g in zip(params, grads):
+        assert p.device.type == bp.device(device).type and p.grad.device == p.device
+        assert isinstance(p, nn.Parameter) and p.requires_grad and p.is_leaf
+        np.testing.assert_allclose(to_np(p.grad), g)
+    # a list taken before the move is what clip_grad_norm_ and the user keep working with
+    norm = nn.utils.clip_grad_norm_(params, 1e9)
+    assert np.isclose(float(norm), np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads)), rtol=1e-5)
+    model.cpu().double()
+    assert all(a is b for a, b in zip(params, model.parameters()))
+    assert all(p.dtype == bp.float64 and p.grad.dtype == bp.float64 for p in params)

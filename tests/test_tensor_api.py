@@ -199,6 +199,43 @@ def test_data_attribute_and_hash():
     assert d[w] == "weight"
 
 
+def test_data_assignment_of_another_shape_or_dtype_keeps_the_object_and_its_autograd_state():
+    # PyTorch's `param.data = other`: the tensor takes other's data over (sharing it) and
+    # keeps requires_grad, grad and hooks; this is how Module.to() moves parameters.
+    w = bp.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    w.register_hook(lambda g: seen.append(g.tolist()))
+    (w * 3).sum().backward()
+    other = bp.tensor([[1.0, 2.0, 3.0]], dtype=bp.float64)
+    w.data = other
+    assert w.shape == (1, 3) and w.dtype == bp.float64 and w.requires_grad and w.is_leaf
+    assert w.grad.tolist() == [3.0, 3.0]  # the gradient stays until replaced, as in PyTorch
+    other[0, 0] = 7.0
+    assert w.tolist() == [[7.0, 2.0, 3.0]]  # shared, not copied
+    w.grad = None
+    (w * 2).sum().backward()
+    assert w.grad.tolist() == [[2.0, 2.0, 2.0]] and seen == [[3.0, 3.0], [[2.0, 2.0, 2.0]]]
+    with pytest.raises(RuntimeError, match="requires grad.*int64"):
+        w.data = bp.tensor([1, 2])
+    assert w.dtype == bp.float64
+
+
+def test_data_rebound_by_a_hook_during_backward_leaves_the_running_backward_intact():
+    # y.backward() borrowed y's tensor before y's hook replaced y's data: that borrow must
+    # stay valid (the slot keeps replaced tensors alive), and later reads see the new data.
+    w = bp.tensor([1.0, 2.0], requires_grad=True)
+    y = w * w
+
+    def rebind(g):
+        y.data = bp.zeros(4)
+        return g
+
+    y.register_hook(rebind)
+    y.backward(bp.ones(2))
+    assert w.grad.tolist() == [2.0, 4.0]
+    assert y.shape == (4,) and y.tolist() == [0.0] * 4 and y.grad_fn is not None
+
+
 def test_module_functions_mirror_methods():
     x = bp.tensor([[1.0, -2.0], [3.0, 0.5]])
     assert_close(bp.exp(x), np.exp(x.numpy()))

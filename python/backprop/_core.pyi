@@ -26,6 +26,7 @@ __all__ = [
     'Tensor',
     'ZeroDivisionError',
     '_bitcast',
+    '_data_moves',
     '_enter_dual_level',
     '_exit_dual_level',
     '_gpu_adapter_info',
@@ -1871,6 +1872,10 @@ class iinfo:
 def _bitcast(t: Any, dtype: Any) -> Tensor:
     """`t`'s elements reinterpreted bit for bit as `dtype`, which must have the same width (a
     contiguous CPU copy): how safetensors and `.pt` files carry bfloat16, which NumPy lacks.
+    """
+def _data_moves() -> Tensor:
+    """How many times a tensor took other data over (another device, dtype or shape assigned to
+    `.data`, as `Module.to()` does): optimizers compare it between steps.
     """
 def _enter_dual_level() -> Tensor:
     """Opens the dual level of forward-mode AD; returns its index (0: one level at a time)."""

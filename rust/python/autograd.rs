@@ -169,7 +169,7 @@ impl PyTensor {
     /// Sets `requires_grad` in place (leaves only); returns self.
     #[pyo3(signature = (requires_grad = true))]
     fn requires_grad_<'py>(slf: &Bound<'py, Self>, requires_grad: bool) -> PyResult<Bound<'py, Self>> {
-        slf.get().t.set_requires_grad(requires_grad)?;
+        super::leaf_owner::set_requires_grad(slf, requires_grad)?;
         Ok(slf.clone())
     }
 }

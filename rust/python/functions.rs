@@ -10,26 +10,31 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyTuple};
 
-fn finish(t: Tensor, requires_grad: bool) -> TResult {
+/// A factory's result: a new Python tensor, remembered as its leaf's owner when it requires
+/// grad (see `leaf_owner`).
+type Made = PyResult<Py<PyTensor>>;
+
+fn finish(py: Python<'_>, t: Tensor, requires_grad: bool) -> Made {
+    let obj = Bound::new(py, PyTensor::wrap(t))?;
     if requires_grad {
-        t.set_requires_grad(true)?;
+        super::leaf_owner::set_requires_grad(&obj, true)?;
     }
-    Ok(PyTensor::wrap(t))
+    Ok(obj.unbind())
 }
 
 /// `backprop.tensor(data, dtype=None, device=None, requires_grad=False)`: a new tensor (a copy).
 #[pyfunction]
 #[pyo3(signature = (data, *, dtype = None, device = None, requires_grad = false))]
-pub fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn tensor(py: Python<'_>, data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     // The scalar fast path (lecture circuits create many of these).
     // Exactly a float: NumPy's float64 scalar is a subclass and keeps its dtype.
     if let Ok(f) = data.cast_exact::<PyFloat>() {
         if dtype.is_none() && device.is_none() && super::defaults::device() == Device::Cpu {
-            return finish(Tensor::scalar(f.value(), super::defaults::float_dtype()), requires_grad);
+            return finish(py, Tensor::scalar(f.value(), super::defaults::float_dtype()), requires_grad);
         }
     }
     let t = tensor_from_py(data, opt_dtype(dtype)?, opt_device(device)?)?;
-    finish(t, requires_grad)
+    finish(py, t, requires_grad)
 }
 
 macro_rules! filled {
@@ -37,10 +42,10 @@ macro_rules! filled {
         #[doc = $doc]
         #[pyfunction]
         #[pyo3(signature = (*size, dtype = None, device = None, requires_grad = false))]
-        pub fn $name(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+        pub fn $name(py: Python<'_>, size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
             let shape = parse_shape(size)?;
             let t = ops::full(&shape, $value, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), opt_device(device)?)?;
-            finish(t, requires_grad)
+            finish(py, t, requires_grad)
         }
     };
 }
@@ -68,10 +73,10 @@ fn scalar_dtype(v: &Bound<'_, PyAny>) -> DType {
 ///     requires_grad: record operations for autograd.
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, *, dtype = None, device = None, requires_grad = false))]
-pub fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn full(py: Python<'_>, size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     let shape = super::convert::shape_from_seq(size)?;
     let d = opt_dtype(dtype)?.unwrap_or_else(|| scalar_dtype(fill_value));
-    finish(ops::full(&shape, fill_value.extract()?, d, opt_device(device)?)?, requires_grad)
+    finish(py, ops::full(&shape, fill_value.extract()?, d, opt_device(device)?)?, requires_grad)
 }
 
 fn like_args(t: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<(DType, Device)> {
@@ -88,9 +93,9 @@ macro_rules! filled_like {
         #[doc = $doc]
         #[pyfunction]
         #[pyo3(signature = (input, *, dtype = None, device = None, requires_grad = false))]
-        pub fn $name(input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+        pub fn $name(py: Python<'_>, input: &PyTensor, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
             let (d, dev) = like_args(input, dtype, device)?;
-            finish(ops::full(input.t.shape(), $value, d, dev)?, requires_grad)
+            finish(py, ops::full(input.t.shape(), $value, d, dev)?, requires_grad)
         }
     };
 }
@@ -101,61 +106,61 @@ filled_like!(empty_like, 0.0, "An uninitialised tensor of `input`'s shape (and d
 /// A tensor of `input`'s shape (and dtype and device, unless given) filled with `fill_value`.
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, *, dtype = None, device = None, requires_grad = false))]
-pub fn full_like(input: &PyTensor, fill_value: f64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn full_like(py: Python<'_>, input: &PyTensor, fill_value: f64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     let (d, dev) = like_args(input, dtype, device)?;
-    finish(ops::full(input.t.shape(), fill_value, d, dev)?, requires_grad)
+    finish(py, ops::full(input.t.shape(), fill_value, d, dev)?, requires_grad)
 }
 
 /// `rand(*size, generator=None, dtype=None, device=None, requires_grad=False)`: samples
 /// uniform in [0, 1), drawn from `generator` (the global generator by default).
 #[pyfunction]
 #[pyo3(signature = (*size, generator = None, dtype = None, device = None, requires_grad = false))]
-pub fn rand(size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn rand(py: Python<'_>, size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     let dev = opt_device(device)?;
     let t = ops::rand_uniform(&parse_shape(size)?, 0.0, 1.0, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), dev, &gen_arg(generator, dev, "rand")?)?;
-    finish(t, requires_grad)
+    finish(py, t, requires_grad)
 }
 
 /// `randn(*size, generator=None, dtype=None, device=None, requires_grad=False)`: standard
 /// normal samples, drawn from `generator` (the global generator by default).
 #[pyfunction]
 #[pyo3(signature = (*size, generator = None, dtype = None, device = None, requires_grad = false))]
-pub fn randn(size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn randn(py: Python<'_>, size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     let dev = opt_device(device)?;
     let t = ops::rand_normal(&parse_shape(size)?, 0.0, 1.0, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), dev, &gen_arg(generator, dev, "randn")?)?;
-    finish(t, requires_grad)
+    finish(py, t, requires_grad)
 }
 
 /// `rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False)`:
 /// uniform samples in [0, 1) of `input`'s shape (and dtype and device unless given).
 #[pyfunction]
 #[pyo3(signature = (input, *, generator = None, dtype = None, device = None, requires_grad = false))]
-pub fn rand_like(input: &PyTensor, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn rand_like(py: Python<'_>, input: &PyTensor, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     let (d, dev) = like_args(input, dtype, device)?;
-    finish(ops::rand_uniform(input.t.shape(), 0.0, 1.0, d, dev, &gen_arg(generator, dev, "rand_like")?)?, requires_grad)
+    finish(py, ops::rand_uniform(input.t.shape(), 0.0, 1.0, d, dev, &gen_arg(generator, dev, "rand_like")?)?, requires_grad)
 }
 
 /// `randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False)`:
 /// standard normal samples of `input`'s shape (and dtype and device unless given).
 #[pyfunction]
 #[pyo3(signature = (input, *, generator = None, dtype = None, device = None, requires_grad = false))]
-pub fn randn_like(input: &PyTensor, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn randn_like(py: Python<'_>, input: &PyTensor, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     let (d, dev) = like_args(input, dtype, device)?;
-    finish(ops::rand_normal(input.t.shape(), 0.0, 1.0, d, dev, &gen_arg(generator, dev, "randn_like")?)?, requires_grad)
+    finish(py, ops::rand_normal(input.t.shape(), 0.0, 1.0, d, dev, &gen_arg(generator, dev, "randn_like")?)?, requires_grad)
 }
 
 /// `randint(high, size)` or `randint(low, high, size)`, with `generator=`, `dtype=` (int64
 /// by default), `device=`: integers uniform in [low, high).
 #[pyfunction]
 #[pyo3(signature = (*args, size = None, generator = None, dtype = None, device = None, requires_grad = false))]
-pub fn randint(
+pub fn randint(py: Python<'_>, 
     args: &Bound<'_, PyTuple>,
     size: Option<&Bound<'_, PyAny>>,
     generator: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
-) -> TResult {
+) -> Made {
     let mut nums: Vec<i64> = Vec::new();
     let mut shape: Option<Vec<usize>> = size.map(super::convert::shape_from_seq).transpose()?;
     for a in args.iter() {
@@ -176,7 +181,7 @@ pub fn randint(
         Some(d) if d != DType::I64 => ops::randint_as(low, high, &shape, d, dev, &g)?,
         _ => ops::randint(low, high, &shape, dev, &g)?,
     };
-    finish(t, requires_grad)
+    finish(py, t, requires_grad)
 }
 
 /// `randint_like(input, high)` or `randint_like(input, low, high)`: integers uniform in
@@ -184,7 +189,7 @@ pub fn randint(
 #[pyfunction]
 #[pyo3(signature = (input, low_or_high, high = None, *, generator = None, dtype = None, device = None, requires_grad = false))]
 #[allow(clippy::too_many_arguments)]
-pub fn randint_like(
+pub fn randint_like(py: Python<'_>, 
     input: &PyTensor,
     low_or_high: i64,
     high: Option<i64>,
@@ -192,7 +197,7 @@ pub fn randint_like(
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
-) -> TResult {
+) -> Made {
     let (low, high) = match high {
         Some(h) => (low_or_high, h),
         None => (0, low_or_high),
@@ -201,34 +206,34 @@ pub fn randint_like(
     if high <= low {
         return Err(PyValueError::new_err(format!("randint_like: low ({low}) must be smaller than high ({high})")));
     }
-    finish(ops::randint_as(low, high, input.t.shape(), d, dev, &gen_arg(generator, dev, "randint_like")?)?, requires_grad)
+    finish(py, ops::randint_as(low, high, input.t.shape(), d, dev, &gen_arg(generator, dev, "randint_like")?)?, requires_grad)
 }
 
 /// `randperm(n, *, generator=None, dtype=int64, device=None, requires_grad=False)`: a random
 /// permutation of 0..n.
 #[pyfunction]
 #[pyo3(signature = (n, *, generator = None, dtype = None, device = None, requires_grad = false))]
-pub fn randperm(n: i64, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn randperm(py: Python<'_>, n: i64, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     let dev = opt_device(device)?;
     let t = ops::randperm(count_arg(n, "n", "randperm")?, dev, &gen_arg(generator, dev, "randperm")?)?;
     let t = match opt_dtype(dtype)? {
         Some(d) if d != DType::I64 => ops::cast(&t, d)?,
         _ => t,
     };
-    finish(t, requires_grad)
+    finish(py, t, requires_grad)
 }
 
 /// `arange(end)`, `arange(start, end)`, `arange(start, end, step)`.
 #[pyfunction]
 #[pyo3(signature = (start, end = None, step = None, *, dtype = None, device = None, requires_grad = false))]
-pub fn arange(
+pub fn arange(py: Python<'_>, 
     start: &Bound<'_, PyAny>,
     end: Option<&Bound<'_, PyAny>>,
     step: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
-) -> TResult {
+) -> Made {
     let all_int = [Some(start), end, step].iter().flatten().all(|v| scalar_dtype(v) == DType::I64);
     let (s, e) = match end {
         Some(e) => (start.extract::<f64>()?, e.extract::<f64>()?),
@@ -236,23 +241,23 @@ pub fn arange(
     };
     let st = step.map(|v| v.extract::<f64>()).transpose()?.unwrap_or(1.0);
     let d = opt_dtype(dtype)?.unwrap_or(if all_int { DType::I64 } else { super::defaults::float_dtype() });
-    finish(ops::arange(s, e, st, d, opt_device(device)?)?, requires_grad)
+    finish(py, ops::arange(s, e, st, d, opt_device(device)?)?, requires_grad)
 }
 
 /// `steps` evenly spaced values from `start` to `end`, both included.
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype = None, device = None, requires_grad = false))]
-pub fn linspace(start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
-    finish(ops::linspace(start, end, count_arg(steps, "number of steps", "linspace")?, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), opt_device(device)?)?, requires_grad)
+pub fn linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
+    finish(py, ops::linspace(start, end, count_arg(steps, "number of steps", "linspace")?, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), opt_device(device)?)?, requires_grad)
 }
 
 /// An `n x m` matrix (`m` defaults to `n`) with ones on the diagonal and zeros elsewhere.
 #[pyfunction]
 #[pyo3(signature = (n, m = None, *, dtype = None, device = None, requires_grad = false))]
-pub fn eye(n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> TResult {
+pub fn eye(py: Python<'_>, n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> Made {
     let n = count_arg(n, "n", "eye")?;
     let m = m.map(|m| count_arg(m, "m", "eye")).transpose()?.unwrap_or(n);
-    finish(ops::eye(n, m, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), opt_device(device)?)?, requires_grad)
+    finish(py, ops::eye(n, m, opt_dtype(dtype)?.unwrap_or_else(super::defaults::float_dtype), opt_device(device)?)?, requires_grad)
 }
 
 /// `manual_seed(seed)`: restarts the global generator (CPU and GPU sampling) from `seed`
@@ -299,7 +304,7 @@ pub fn where_(condition: &PyTensor, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) 
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias = None))]
 pub fn linear(input: &PyTensor, weight: &PyTensor, bias: Option<&PyTensor>) -> TResult {
-    ok(ops::linear(&input.t, &weight.t, bias.map(|b| &b.t)))
+    ok(ops::linear(&input.t, &weight.t, bias.map(|b| &*b.t)))
 }
 
 /// The cross-entropy of logits `input` against class indices (int64) or class probabilities `target`.
@@ -314,14 +319,14 @@ pub fn linear(input: &PyTensor, weight: &PyTensor, bias: Option<&PyTensor>) -> T
 #[pyfunction]
 #[pyo3(signature = (input, target, weight = None, ignore_index = -100, reduction = "mean", label_smoothing = 0.0))]
 pub fn cross_entropy(input: &PyTensor, target: &PyTensor, weight: Option<&PyTensor>, ignore_index: i64, reduction: &str, label_smoothing: f64) -> TResult {
-    ok(ops::cross_entropy(&input.t, &target.t, weight.map(|w| &w.t), ignore_index, super::tensor_ops::reduction(reduction)?, label_smoothing))
+    ok(ops::cross_entropy(&input.t, &target.t, weight.map(|w| &*w.t), ignore_index, super::tensor_ops::reduction(reduction)?, label_smoothing))
 }
 
 /// The negative log-likelihood of log-probabilities `input` `[N, C]` at class indices `target` `[N]`; arguments as `cross_entropy`.
 #[pyfunction]
 #[pyo3(signature = (input, target, weight = None, ignore_index = -100, reduction = "mean"))]
 pub fn nll_loss(input: &PyTensor, target: &PyTensor, weight: Option<&PyTensor>, ignore_index: i64, reduction: &str) -> TResult {
-    ok(ops::nll_loss(&input.t, &target.t, weight.map(|w| &w.t), ignore_index, super::tensor_ops::reduction(reduction)?))
+    ok(ops::nll_loss(&input.t, &target.t, weight.map(|w| &*w.t), ignore_index, super::tensor_ops::reduction(reduction)?))
 }
 
 /// The mean (or sum, or per-element with "none") squared difference of `input` and `target`.
@@ -349,7 +354,7 @@ pub fn mse_loss(input: &PyTensor, target: &PyTensor, reduction: &str) -> TResult
 #[pyfunction]
 #[pyo3(signature = (input, target, p = 1, margin = 1.0, weight = None, reduction = "mean"))]
 pub fn multi_margin_loss(input: &PyTensor, target: &PyTensor, p: u32, margin: f64, weight: Option<&PyTensor>, reduction: &str) -> TResult {
-    ok(ops::multi_margin_loss(&input.t, &target.t, p, margin, weight.map(|w| &w.t), super::tensor_ops::reduction(reduction)?))
+    ok(ops::multi_margin_loss(&input.t, &target.t, p, margin, weight.map(|w| &*w.t), super::tensor_ops::reduction(reduction)?))
 }
 
 /// Zeroes each element with probability `p` and scales the rest by `1 / (1 - p)` when `training`; the identity otherwise.

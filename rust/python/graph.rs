@@ -180,8 +180,8 @@ impl PyAccumulateGrad {
     }
     /// The leaf tensor whose gradient this node accumulates.
     #[getter]
-    fn variable(&self) -> PyTensor {
-        PyTensor::wrap(self.leaf.clone())
+    fn variable<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::leaf_owner::object_of(py, &self.leaf)
     }
     /// `((node, output_nr), ...)`: where this node's input gradients flow next (None for inputs that need none).
     #[getter]

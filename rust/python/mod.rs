@@ -14,6 +14,7 @@ mod functions;
 mod gpu;
 mod graph;
 mod interop;
+mod leaf_owner;
 mod linalg;
 mod norm;
 mod optim;
@@ -24,6 +25,7 @@ mod tensor_names;
 mod tensor;
 mod tensor_index;
 mod tensor_ops;
+mod tensor_slot;
 mod threads;
 
 use pyo3::prelude::*;
@@ -40,6 +42,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     defaults::register(m)?;
     arith::register(m)?;
     m.add_class::<tensor::PyTensor>()?;
+    m.add_function(wrap_pyfunction!(tensor::_data_moves, m)?)?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;
     dtypes::register(m)?;

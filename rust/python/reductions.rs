@@ -212,7 +212,7 @@ impl PyTensor {
     /// at least `minlength` bins.
     #[pyo3(signature = (weights = None, minlength = 0))]
     fn bincount(&self, weights: Option<PyRef<'_, PyTensor>>, minlength: i64) -> TResult {
-        ok(ops::bincount(&self.t, weights.as_ref().map(|w| &w.t), minlength))
+        ok(ops::bincount(&self.t, weights.as_ref().map(|w| &*w.t), minlength))
     }
 
     /// A histogram of `bins` equal bins over `[min, max]` (the data's range when both are 0);
@@ -242,7 +242,7 @@ impl PyTensor {
             Some(b) if !b.is_none() => ops::Bins::Count(b.extract()?, range),
             _ => ops::Bins::Count(100, range),
         };
-        let (h, e) = ops::histogram(&self.t, b, weight.as_ref().map(|w| &w.t), density)?;
+        let (h, e) = ops::histogram(&self.t, b, weight.as_ref().map(|w| &*w.t), density)?;
         histogram_result(py, h, e)
     }
 

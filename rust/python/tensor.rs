@@ -1,6 +1,7 @@
 //! `backprop.Tensor`: the Python face of an engine tensor. Core protocol methods live here;
 //! arithmetic, indexing, autograd and interop methods live in sibling files.
 
+use super::tensor_slot::TensorSlot;
 use super::convert::{describe, opt_device, opt_dtype, parse_device, parse_dtype, tensor_from_py, to_pylist, PyDType, PyDevice};
 use crate::error::Error;
 use crate::ops;
@@ -16,26 +17,43 @@ use pyo3::types::{PyDict, PyTuple};
 /// (`+ - * / // % ** @`, comparisons, `& | ^ ~`) broadcast as in NumPy and PyTorch.
 #[pyclass(name = "Tensor", module = "backprop", subclass, weakref, frozen)]
 pub struct PyTensor {
-    pub t: Tensor,
+    pub t: TensorSlot,
 }
 
 impl PyTensor {
     #[inline]
     pub fn wrap(t: Tensor) -> PyTensor {
-        PyTensor { t }
+        PyTensor { t: TensorSlot::new(t) }
+    }
+}
+
+impl Drop for PyTensor {
+    fn drop(&mut self) {
+        super::leaf_owner::forget(self);
     }
 }
 
 impl From<Tensor> for PyTensor {
     fn from(t: Tensor) -> PyTensor {
-        PyTensor { t }
+        PyTensor::wrap(t)
     }
 }
 
 pub type TResult = PyResult<PyTensor>;
 
+/// How many times a tensor took other data over (`set_data` with another device, dtype or
+/// shape): optimizers compare it between steps to know when to move their state.
+static DATA_MOVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times a tensor took other data over (another device, dtype or shape assigned to
+/// `.data`, as `Module.to()` does): optimizers compare it between steps.
+#[pyfunction]
+pub fn _data_moves() -> u64 {
+    DATA_MOVES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn ok(t: crate::Result<Tensor>) -> TResult {
-    Ok(PyTensor { t: t? })
+    Ok(PyTensor::wrap(t?))
 }
 
 /// A copy of `t`'s whole storage (once per storage and memo), viewed with `t`'s layout.
@@ -96,7 +114,7 @@ impl PyTensor {
         if requires_grad {
             t.set_requires_grad(true)?;
         }
-        Ok(PyTensor { t })
+        Ok(PyTensor::wrap(t))
     }
 
     /// The size of each dimension, as a tuple of ints.
@@ -136,8 +154,8 @@ impl PyTensor {
     }
 
     #[setter]
-    fn set_requires_grad(&self, value: bool) -> PyResult<()> {
-        Ok(self.t.set_requires_grad(value)?)
+    fn set_requires_grad(slf: &Bound<'_, Self>, value: bool) -> PyResult<()> {
+        super::leaf_owner::set_requires_grad(slf, value)
     }
 
     /// The gradient accumulated by `backward()` (leaves, and non-leaves after `retain_grad()`), or None.
@@ -189,23 +207,23 @@ impl PyTensor {
         PyTensor::wrap(self.t.detach())
     }
 
-    /// `t.data = other`: writes other's values into this tensor, bypassing autograd.
+    /// `t.data = other`: this tensor now holds `other`'s values, bypassing autograd. With the
+    /// same shape, dtype and device they are copied in; otherwise this tensor takes `other`'s
+    /// data over (shares it, as in PyTorch) and stays the same object with the same
+    /// requires_grad, grad and hooks: how `Module.to()` moves a parameter.
     #[setter]
     fn set_data(&self, value: &Bound<'_, PyTensor>) -> PyResult<()> {
         let src = &value.get().t;
-        if src.shares_storage(&self.t) && src.layout() == self.t.layout() {
+        if src.shares_storage(&self.t) && src.layout() == self.t.layout() && src.dtype() == self.t.dtype() {
             return Ok(());
         }
-        if src.shape() != self.t.shape() {
-            return Err(Error::Shape(format!(
-                "data: cannot assign a tensor of shape {:?} to one of shape {:?}",
-                src.shape(),
-                self.t.shape()
-            ))
-            .into());
+        if src.shape() == self.t.shape() && src.dtype() == self.t.dtype() && src.device() == self.t.device() {
+            let _guard = crate::autograd::GradModeGuard::new(false);
+            return Ok(ops::copy_(&self.t.detach(), src)?);
         }
-        let _guard = crate::autograd::GradModeGuard::new(false);
-        Ok(ops::copy_(&self.t.detach(), src)?)
+        self.t.replace(self.t.rebound_to(src)?);
+        DATA_MOVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// `size()` is the shape as a tuple; `size(dim)` is the length of one dimension (negative dims count from the end).

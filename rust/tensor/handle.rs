@@ -7,6 +7,7 @@ use crate::autograd::{GradFn, Hook};
 use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::engine_cell::EngineCell;
 use std::cell::RefMut;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -19,6 +20,7 @@ pub struct TensorImpl {
     /// A Python number turned into a 0-dim tensor: it votes last in type promotion.
     wrapped_number: bool,
     autograd: EngineCell<AutogradMeta>,
+    owner: OwnerSlot,
 }
 
 /// Where a non-leaf that called `retain_grad()` keeps its gradient. The node hook that fills
@@ -44,10 +46,23 @@ pub struct AutogradMeta {
     pub is_view_of_differentiable: bool,
 }
 
+/// Which object of the binding wraps this tensor, so that walking the graph hands that same
+/// object back (`AccumulateGrad.variable is leaf`): an address the binding sets and clears
+/// (python/leaf_owner.rs), zero when none. Outside `AutogradMeta`'s cell on purpose: the
+/// binding clears it while that cell may be borrowed (an object dying inside a borrow).
+pub type OwnerSlot = AtomicUsize;
+
 impl Tensor {
     #[inline]
     fn from_parts(storage: StorageRef, layout: Layout, dtype: DType, meta: AutogradMeta) -> Tensor {
-        Tensor(triomphe::Arc::new(TensorImpl { storage, layout, dtype, wrapped_number: false, autograd: EngineCell::new(meta) }))
+        Tensor(triomphe::Arc::new(TensorImpl {
+            storage,
+            layout,
+            dtype,
+            wrapped_number: false,
+            autograd: EngineCell::new(meta),
+            owner: AtomicUsize::new(0),
+        }))
     }
 
     /// A Python number turned into a 0-dim tensor over `storage` (one element of `dtype`,
@@ -61,6 +76,7 @@ impl Tensor {
             dtype,
             wrapped_number: true,
             autograd: EngineCell::new(AutogradMeta::default()),
+            owner: AtomicUsize::new(0),
         }))
     }
 
@@ -114,6 +130,28 @@ impl Tensor {
             }
         }
         Ok(Self::from_parts(self.0.storage.clone(), layout, self.0.dtype, AutogradMeta::default()))
+    }
+
+    /// A tensor over `data`'s storage, layout and dtype that takes over this one's autograd
+    /// state (requires_grad, grad, grad_fn, hooks), which this one loses: how `param.data =
+    /// other` changes a parameter's device, dtype or shape while it stays the same parameter.
+    pub fn rebound_to(&self, data: &Tensor) -> Result<Tensor> {
+        if self.requires_grad() && !data.dtype().is_float() {
+            return Err(Error::Autograd(format!(
+                "data: this tensor requires grad, so it cannot hold {} values (only floating point tensors can require gradients); assign a floating point tensor, or call requires_grad_(False) first",
+                data.dtype().name()
+            )));
+        }
+        let meta = std::mem::take(&mut *self.meta());
+        let rebound = Self::from_parts(data.0.storage.clone(), data.0.layout.clone(), data.0.dtype, meta);
+        rebound.0.owner.store(self.0.owner.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        Ok(rebound)
+    }
+
+    /// See `OwnerSlot`.
+    #[inline]
+    pub fn owner(&self) -> &OwnerSlot {
+        &self.0.owner
     }
 
     /// The same data, no autograd history (shares storage and version counter).

@@ -533,25 +533,22 @@ class Module:
     # ---- devices and dtypes -------------------------------------------------------------
 
     def _apply(self, fn):
-        """Replaces every parameter and buffer `t` by `fn(t)` where that changes device or
-        dtype. A parameter shared by several modules stays shared."""
-        converted = {}
+        """Applies `fn` to every parameter and buffer where that changes device or dtype. A
+        parameter stays the same object (its `data` and its grad move, as in PyTorch's
+        `_apply`), so references to it (an optimizer's, shared modules') stay valid."""
         for module in self.modules():
-            for name, p in module._parameters.items():
+            for p in module._parameters.values():
                 if p is None:
                     continue
-                new = converted.get(id(p), (None, None))[1]
-                if new is None:
-                    data = fn(p.detach())
-                    if data.device == p.device and data.dtype == p.dtype:
-                        continue
-                    new = Parameter(data, p.requires_grad)
-                    if p.grad is not None:
-                        new.grad = fn(p.grad.detach())
-                    converted[id(p)] = (p, new)  # holding p keeps its id from being reused
-                    p._moved_to = new  # lets an optimizer still holding p say what happened
-                module._parameters[name] = new
-                object.__setattr__(module, name, new)
+                data = fn(p.detach())
+                if data.device == p.device and data.dtype == p.dtype:
+                    continue
+                grad = p.grad
+                if grad is not None:
+                    p.grad = None
+                p.data = data
+                if grad is not None:
+                    p.grad = fn(grad.detach())
             for name, b in module._buffers.items():
                 if b is None:
                     continue
@@ -568,11 +565,9 @@ class Module:
         dtype), and the keywords `device=`, `dtype=`, `non_blocking=` (accepted, ignored). A
         dtype applies to floating-point tensors only, as in PyTorch.
 
-        A parameter whose device or dtype changes gets a new Parameter holding the moved data
-        (engine tensors cannot change device in place; PyTorch swaps `param.data` instead).
-        An optimizer created before the move keeps working: at its next `step()` or
-        `zero_grad()` it swaps in the new parameters and moves its state next to them.
-        Parameters shared between modules stay shared.
+        Each parameter stays the same object: its data (and grad) move, as in PyTorch, so
+        references to it stay valid. An optimizer created before the move keeps working: its
+        next `step()` moves its state next to the parameters.
 
         Example:
             >>> model = nn.Linear(2, 3).double()

@@ -19,8 +19,10 @@ class Parameter(Tensor):
         return super().__new__(cls, data, requires_grad=requires_grad)
 
     def __init__(self, data=None, requires_grad=True) -> None:
-        # Tensor.__new__ did the work; this only absorbs the constructor's arguments.
-        pass
+        # Tensor.__new__ made the tensor; requires_grad_ here (which __new__ cannot do: the
+        # object does not exist yet there) makes graph walks hand back this very object.
+        if requires_grad:
+            self.requires_grad_()
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

@@ -13,6 +13,7 @@ import functools
 from collections import OrderedDict, defaultdict
 from itertools import chain
 
+from backprop import _core
 from backprop._core import Tensor
 from backprop.nn.module import RemovableHandle
 
@@ -74,14 +75,16 @@ def _check_implementation_flags(name, foreach=None, fused=None, differentiable=F
 
 
 def _moved_state(value, param):
-    """An optimizer state entry moved next to `param` after `Module.to()` replaced it: tensors
+    """An optimizer state entry moved next to `param` after `Module.to()` moved it: tensors
     (alone or in a list, as LBFGS keeps its history) go to its device, floating ones to its
     dtype; the scalar step counters stay on the CPU, as PyTorch keeps them."""
     if isinstance(value, (list, tuple)):
         return type(value)(_moved_state(v, param) for v in value)
     if not isinstance(value, Tensor) or (value.dim() == 0 and value.device.type == "cpu"):
         return value
-    dtype = param.dtype if value.is_floating_point() else None
+    dtype = param.dtype if value.is_floating_point() else value.dtype
+    if value.device == param.device and value.dtype == dtype:
+        return value
     return value.detach().to(device=param.device, dtype=dtype)
 
 
@@ -98,6 +101,7 @@ class Optimizer:
         self.defaults = defaults
         self.state = defaultdict(dict)
         self.param_groups = []
+        self._seen_data_moves = _core._data_moves()
         self._optimizer_step_pre_hooks = OrderedDict()
         self._optimizer_step_post_hooks = OrderedDict()
         self._optimizer_state_dict_pre_hooks = OrderedDict()
@@ -178,7 +182,6 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drops every parameter's gradient (or zeroes it in place with `set_to_none=False`)."""
-        self._follow_moves()
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -202,22 +205,19 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     def _follow_moves(self):
-        """Swaps in the replacements `Module.to()` made for parameters whose device or dtype
-        changed (engine tensors cannot change device in place), carrying their state over onto
-        the new device and dtype, so an optimizer created before `model.to(device)` keeps
-        updating the tensors the model uses."""
+        """Moves each parameter's state next to it after `Module.to()` (or `p.data = ...`)
+        changed its device or dtype, so an optimizer created before `model.to(device)` keeps
+        working. Free when nothing moved since the last step: the engine counts such moves."""
+        moves = _core._data_moves()
+        if moves == self._seen_data_moves:
+            return
+        self._seen_data_moves = moves
         for group in self.param_groups:
-            params = group["params"]
-            for i, p in enumerate(params):
-                new = p
-                while getattr(new, "_moved_to", None) is not None:
-                    new = new._moved_to
-                if new is p:
-                    continue
-                params[i] = new
-                if p in self.state:
-                    old_state = self.state.pop(p)
-                    self.state[new] = {name: _moved_state(v, new) for name, v in old_state.items()}
+            for p in group["params"]:
+                state = self.state.get(p)
+                if state:
+                    for name, value in state.items():
+                        state[name] = _moved_state(value, p)
 
     def _closure_loss(self, closure):
         if closure is None:
