@@ -40,13 +40,20 @@ ReduceOp.RedOpType = ReduceOp
 
 def _mpi_reduction(op, dtype, what):
     """(MPI op, whether to divide by the group size afterwards)."""
+    found = _REDUCTIONS.get((op, dtype)) if isinstance(op, ReduceOp) else None
+    if found is not None:
+        return found
     if not isinstance(op, ReduceOp):
         raise TypeError(f"{what}: op must be a ReduceOp (for example ReduceOp.SUM), got {op!r}")
     kind = "bool" if dtype == bp.bool else "float" if dtype.is_floating_point else "int"
     table = _reduction_table(kind)
     if op.value not in table:
         raise TypeError(f"{what}: ReduceOp.{op.name} does not apply to {dtype} tensors")
-    return table[op.value], op is ReduceOp.AVG
+    found = _REDUCTIONS[(op, dtype)] = (table[op.value], op is ReduceOp.AVG)
+    return found
+
+
+_REDUCTIONS = {}  # (ReduceOp, dtype) -> what _mpi_reduction found: every collective asks
 
 
 @functools.cache
@@ -162,14 +169,16 @@ _OPS = [
 @functools.lru_cache(maxsize=1024)
 def _agreement(what, dtype, shape, extra, ok):
     """The integers `_agree` reduces for one call signature, as an array to send and the
-    list every rank gets back when all agree (cached: the same few signatures repeat)."""
+    list every rank gets back when all agree (cached by the objects themselves: the same few
+    signatures repeat, and turning them into text on every call cost a microsecond)."""
+    shape = tuple(shape)
     fields = [
         _OPS.index(what),
-        zlib.crc32(dtype.encode()),
+        zlib.crc32(str(dtype).encode()),
         len(shape),
         math.prod(shape),
         zlib.crc32(repr(shape).encode()),
-        zlib.crc32(extra.encode()),
+        zlib.crc32(repr(extra).encode()),
         int(ok),
     ]
     expected = fields + [-f for f in fields]
@@ -180,25 +189,29 @@ def _describe(tensor):
     return f"{str(tensor.dtype).removeprefix('backprop.')} {list(tensor.shape)}"
 
 
-def _agree(pg, what, tensor, extra=(), local_error=None):
+def _agree(pg, what, tensor, extra=(), local_error=None, meanwhile=None):
     """Raises on every rank unless all ranks call `what` with the same dtype, shape and
-    `extra` (roots, reduce ops, sizes) and none of them found its own arguments bad."""
+    `extra` (roots, reduce ops, sizes) and none of them found its own arguments bad.
+
+    `meanwhile()`, the call's own preparation (its buffers), runs while the check is in
+    flight, so the check's latency hides the preparation's; its result is returned."""
     if pg.size() == 1 or not _State.check_metadata:
         if local_error is not None:
             raise local_error
-        return
+        return None if meanwhile is None else meanwhile()
     MPI = _mpi()
-    template, expected = _agreement(what, str(tensor.dtype), tuple(tensor.shape), repr(extra), local_error is None)
+    template, expected = _agreement(what, tensor.dtype, tensor.shape, extra, local_error is None)
     v = template.copy()
-    if pg.timeout is None:
-        pg.comm.Allreduce(MPI.IN_PLACE, v, op=MPI.MAX)
-    else:
-        _wait_all(pg, [pg.comm.Iallreduce(MPI.IN_PLACE, v, op=MPI.MAX)], what, pg.timeout)
+    request = pg.comm.Iallreduce(MPI.IN_PLACE, v, op=MPI.MAX)
+    try:
+        prepared = None if meanwhile is None or local_error is not None else meanwhile()
+    finally:
+        _wait_all(pg, [request], what, pg.timeout)
     # Each field f is sent as f and -f: after MAX every rank holds (max f, -min f), equal to
     # its own (f, -f) on every rank exactly when all ranks agree, and on none otherwise.
     agreed = v.tolist() == expected
     if agreed and local_error is None:
-        return
+        return prepared
     if agreed:  # every rank found the same problem with its arguments
         raise local_error
     mine = (what, _describe(tensor), extra, None if local_error is None else str(local_error))
@@ -264,13 +277,14 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
         return None
     _check_tensor(tensor, "all_reduce")
     mop, average = _mpi_reduction(op, tensor.dtype, "all_reduce")
-    _agree(pg, "all_reduce", tensor, (op.name,))
-    return _all_reduce(pg, tensor, mop, average, async_op)
+    buf = _agree(pg, "all_reduce", tensor, (op.name,), meanwhile=lambda: HostBuffer(tensor))
+    return _all_reduce(pg, tensor, mop, average, async_op, buf)
 
 
-def _all_reduce(pg, tensor, mop, average, async_op):
+def _all_reduce(pg, tensor, mop, average, async_op, buf=None):
     MPI = _mpi()
-    buf = HostBuffer(tensor)
+    if buf is None:
+        buf = HostBuffer(tensor)
     comm = pg.comm
 
     def start(blocking):
