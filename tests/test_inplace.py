@@ -320,3 +320,23 @@ def test_inplace_on_gpu_follows_autograd(device):
     y.sum().backward()
     v = np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(to_np(x.grad), np.tanh(2 * v) + v * 2 * (1 - np.tanh(2 * v) ** 2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [bp.float32, bp.float64])
+def test_inplace_kernels_on_large_tensors_and_windows_match_numpy(dtype):
+    # Large enough for the parallel in-place kernels; a window of a larger storage must
+    # change exactly its own elements.
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(300_001).astype(np.float32 if dtype == bp.float32 else np.float64)
+    t = bp.tensor(a, dtype=dtype)
+    t.mul_(0.5).add_(1.0).div_(3).relu_().sqrt_()
+    np.testing.assert_allclose(t.numpy(), np.sqrt(np.maximum((a * 0.5 + 1.0) / 3, 0)), rtol=1e-6)
+    base = bp.tensor(a, dtype=dtype)
+    window = base[1000:250_000]
+    window.mul_(2).tanh_()
+    want = a.copy()
+    want[1000:250_000] = np.tanh(want[1000:250_000] * 2)
+    np.testing.assert_allclose(base.numpy(), want, rtol=1e-6, atol=1e-7)
+    strided = bp.tensor(a[:300_000], dtype=dtype).view(1000, 300).t()  # not contiguous: the copying path
+    strided.neg_().mul_(-1.0)
+    np.testing.assert_array_equal(strided.t().reshape(-1).numpy(), a[:300_000])

@@ -56,6 +56,15 @@ pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
     }?)
 }
 
+/// `dst = kind(dst)` in place where a kernel does that directly (CPU, contiguous, float32 or
+/// float64); `None` elsewhere, where the caller computes a fresh result and copies it in.
+pub fn unary_inplace(kind: UnaryKind, dst: &Tensor) -> Option<Result<()>> {
+    match dst.device() {
+        Device::Cpu => cpu::elementwise::unary_inplace(kind, dst),
+        Device::Gpu => None,
+    }
+}
+
 /// `a` and `b` have the same dtype; the result is broadcast to `shape`.
 pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let device = same_device(kind.name(), &[a, b])?;

@@ -133,6 +133,11 @@ pub fn unary_(kind: UnaryKind, dst: &Tensor) -> Result<()> {
         let new = super::unary_op(kind, &old)?;
         return rebase(dst, &new);
     }
+    if let Some(done) = backend::unary_inplace(kind, dst) {
+        done?;
+        dst.storage().bump_version();
+        return Ok(());
+    }
     let new = backend::unary(kind, dst)?;
     write(dst, &new)
 }
