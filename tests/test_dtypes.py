@@ -129,6 +129,47 @@ def test_dlpack_round_trip(name):
     np.testing.assert_array_equal(back, a)
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_from_dlpack_reads_every_dtype_from_the_capsule_and_shares_memory(name):
+    # bfloat16 included, which NumPy cannot carry: backprop's own capsule is the producer.
+    src = bp.tensor([[1, 0, 3], [4, 5, 0]]).to(dt(name))
+    t = bp.from_dlpack(src)
+    assert t.dtype == dt(name) and t.tolist() == src.tolist()
+    if name != "bool":  # bool bytes are copied (a foreign bool may hold any byte)
+        src[0, 0] = 7
+        assert t[0, 0].item() == 7
+    cols = src[:, 1:]  # a strided view arrives strided, still shared
+    v = bp.from_dlpack(cols)
+    assert v.shape == (2, 2) and v.stride() == (3, 1) and v.tolist() == cols.tolist()
+
+
+def test_from_dlpack_edges():
+    a = np.arange(12.0).reshape(3, 4)[:, 1:3]
+    t = bp.from_dlpack(a)
+    t.add_(100)
+    assert a[0].tolist() == [101.0, 102.0]
+    assert bp.from_dlpack(np.zeros((0, 3))).shape == (0, 3)
+    assert bp.from_dlpack(np.array(2.5)).tolist() == 2.5  # 0-d
+    capsule = np.arange(3.0).__dlpack__()
+    assert bp.from_dlpack(capsule).tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(BufferError, match="read once"):
+        bp.from_dlpack(capsule)
+    with pytest.raises(BufferError, match="negative strides"):
+        bp.from_dlpack(np.arange(4.0)[::-1])
+    with pytest.raises(TypeError, match="__dlpack__"):
+        bp.from_dlpack([1.0, 2.0])
+    frozen = np.arange(3.0)
+    frozen.flags.writeable = False
+    try:
+        capsule = frozen.__dlpack__(max_version=(1, 0))
+    except (BufferError, TypeError):
+        pass  # this NumPy exports no read-only arrays
+    else:
+        copy = bp.from_dlpack(capsule)
+        copy.add_(1)  # a read-only producer's memory is copied, never written
+        assert frozen.tolist() == [0.0, 1.0, 2.0] and copy.tolist() == [1.0, 2.0, 3.0]
+
+
 def test_bfloat16_has_no_numpy_dtype():
     t = bp.ones(2, dtype=bp.bfloat16)
     with pytest.raises(TypeError, match="BFloat16"):

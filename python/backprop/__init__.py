@@ -18,6 +18,7 @@ from backprop._core import (
     empty_like,
     eye,
     float32,
+    from_dlpack,
     float64,
     from_numpy,
     full,
@@ -208,13 +209,6 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (dtype or device) else data
     return tensor(data, dtype=dtype, device=device)
-
-
-def from_dlpack(obj):
-    """A tensor sharing memory with any DLPack producer (PyTorch, JAX, NumPy) on the CPU."""
-    import numpy as np
-
-    return from_numpy(np.from_dlpack(obj))
 
 
 _SUBMODULES = {"random", "autograd", "nn", "optim", "data", "utils", "viz", "gpu", "cuda", "demo", "distributed", "func", "linalg", "testing"}

@@ -131,6 +131,7 @@ __all__ = [
     'fmod',
     'frac',
     'frac_',
+    'from_dlpack',
     'from_numpy',
     'full',
     'full_like',
@@ -2206,6 +2207,22 @@ def frac(input: Any) -> Tensor:
     """
 def frac_(input: Any) -> Tensor:
     """In-place `frac(input)`: overwrites `input` with the result and returns it."""
+def from_dlpack(obj: Any) -> Tensor:
+    """from_dlpack(obj) -> Tensor: a tensor sharing memory with any DLPack producer on the CPU
+    (PyTorch, JAX, NumPy), or with a DLPack capsule.
+
+    Every backprop dtype arrives as itself, bfloat16 included. Memory is shared (writes show
+    on both sides) unless the producer marks it read-only, it is misaligned, or it is bool;
+    then it is copied. Negative strides and non-CPU memory are refused.
+
+    Example:
+        >>> import numpy as np
+        >>> a = np.arange(3.0)
+        >>> t = bp.from_dlpack(a)
+        >>> t[0] = 7.0
+        >>> float(a[0])
+        7.0
+    """
 def from_numpy(arr: Any) -> Tensor:
     """`backprop.from_numpy(a)`: a tensor sharing `a`'s memory (a copy only when `a`'s dtype,
     alignment, strides or writability do not allow sharing).

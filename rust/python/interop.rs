@@ -247,52 +247,52 @@ impl PyTensor {
 
 // ---- DLPack: the versioned (1.x) capsule when the consumer asks for it, else the legacy one
 
-const K_DL_CPU: i32 = 1;
+pub(super) const K_DL_CPU: i32 = 1;
 
 #[repr(C)]
-struct DLDevice {
-    device_type: i32,
-    device_id: i32,
+pub(super) struct DLDevice {
+    pub(super) device_type: i32,
+    pub(super) device_id: i32,
 }
 
 #[repr(C)]
-struct DLDataType {
-    code: u8,
-    bits: u8,
-    lanes: u16,
+pub(super) struct DLDataType {
+    pub(super) code: u8,
+    pub(super) bits: u8,
+    pub(super) lanes: u16,
 }
 
 #[repr(C)]
-struct DLTensor {
-    data: *mut c_void,
-    device: DLDevice,
-    ndim: i32,
-    dtype: DLDataType,
-    shape: *mut i64,
-    strides: *mut i64,
-    byte_offset: u64,
+pub(super) struct DLTensor {
+    pub(super) data: *mut c_void,
+    pub(super) device: DLDevice,
+    pub(super) ndim: i32,
+    pub(super) dtype: DLDataType,
+    pub(super) shape: *mut i64,
+    pub(super) strides: *mut i64,
+    pub(super) byte_offset: u64,
 }
 
 #[repr(C)]
-struct DLManagedTensor {
-    dl_tensor: DLTensor,
-    manager_ctx: *mut c_void,
-    deleter: Option<unsafe extern "C" fn(*mut DLManagedTensor)>,
+pub(super) struct DLManagedTensor {
+    pub(super) dl_tensor: DLTensor,
+    pub(super) manager_ctx: *mut c_void,
+    pub(super) deleter: Option<unsafe extern "C" fn(*mut DLManagedTensor)>,
 }
 
 #[repr(C)]
-struct DLPackVersion {
-    major: u32,
-    minor: u32,
+pub(super) struct DLPackVersion {
+    pub(super) major: u32,
+    pub(super) minor: u32,
 }
 
 #[repr(C)]
-struct DLManagedTensorVersioned {
-    version: DLPackVersion,
-    manager_ctx: *mut c_void,
-    deleter: Option<unsafe extern "C" fn(*mut DLManagedTensorVersioned)>,
-    flags: u64,
-    dl_tensor: DLTensor,
+pub(super) struct DLManagedTensorVersioned {
+    pub(super) version: DLPackVersion,
+    pub(super) manager_ctx: *mut c_void,
+    pub(super) deleter: Option<unsafe extern "C" fn(*mut DLManagedTensorVersioned)>,
+    pub(super) flags: u64,
+    pub(super) dl_tensor: DLTensor,
 }
 
 /// What the capsule owns: the tensor (keeping its storage alive) and the shape/stride arrays.
@@ -338,8 +338,8 @@ unsafe extern "C" fn dl_deleter_versioned(m: *mut DLManagedTensorVersioned) {
     }
 }
 
-const DLTENSOR_NAME: &CStr = c"dltensor";
-const DLTENSOR_VERSIONED_NAME: &CStr = c"dltensor_versioned";
+pub(super) const DLTENSOR_NAME: &CStr = c"dltensor";
+pub(super) const DLTENSOR_VERSIONED_NAME: &CStr = c"dltensor_versioned";
 
 /// Frees the payload of a capsule nobody consumed (consumers rename it to "used_...").
 ///

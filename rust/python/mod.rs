@@ -6,6 +6,7 @@ mod autograd;
 mod autograd_tools;
 mod convert;
 mod defaults;
+mod dlpack_import;
 mod dtypes;
 mod elementwise;
 mod errors;
@@ -59,6 +60,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(autograd::_set_trace_all, m)?)?;
     m.add_function(wrap_pyfunction!(function::_record_function, m)?)?;
     m.add_function(wrap_pyfunction!(interop::from_numpy, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack_import::from_dlpack, m)?)?;
     m.add_function(wrap_pyfunction!(optim::sgd_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::adam_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::rule_step, m)?)?;
