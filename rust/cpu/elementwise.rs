@@ -18,26 +18,33 @@ pub fn map1<T: Element, U: IntoStorageVec>(a: &Tensor, f: impl Fn(T) -> U + Sync
     if n == 1 {
         return Ok(one_element(f(xs[l.offset()]), l.shape()));
     }
-    let mut out = crate::alloc::buffer::zeroed::<U>(n, l.shape(), "elementwise")?;
-    if l.is_contiguous() {
-        let xs = &xs[l.offset()..l.offset() + n];
-        if n >= super::PARALLEL_THRESHOLD {
-            out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(o, x)| {
-                o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
-            });
-        } else {
-            out.iter_mut().zip(xs).for_each(|(o, &x)| *o = f(x));
-        }
-    } else {
-        let w = Walk::new(l.shape(), [&contiguous_strides(l.shape()), l.strides()], [0, l.offset()]);
-        let p = SendPtr(out.as_mut_ptr());
-        w.par_for_each_run(|[o, i], len, [so, si]| {
-            for k in 0..len {
-                // SAFETY: runs of a fresh contiguous output are disjoint and in bounds.
-                unsafe { *p.get().add(o + k * so) = f(xs[i + k * si]) };
+    let fill = |out: &mut [std::mem::MaybeUninit<U>]| {
+        if l.is_contiguous() {
+            let xs = &xs[l.offset()..l.offset() + n];
+            if n >= super::PARALLEL_THRESHOLD {
+                out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(o, x)| {
+                    o.iter_mut().zip(x).for_each(|(o, &x)| {
+                        o.write(f(x));
+                    });
+                });
+            } else {
+                out.iter_mut().zip(xs).for_each(|(o, &x)| {
+                    o.write(f(x));
+                });
             }
-        });
-    }
+        } else {
+            let w = Walk::new(l.shape(), [&contiguous_strides(l.shape()), l.strides()], [0, l.offset()]);
+            let p = SendPtr(out.as_mut_ptr() as *mut U);
+            w.par_for_each_run(|[o, i], len, [so, si]| {
+                for k in 0..len {
+                    // SAFETY: runs of a fresh contiguous output are disjoint and in bounds.
+                    unsafe { p.get().add(o + k * so).write(f(xs[i + k * si])) };
+                }
+            });
+        }
+    };
+    // SAFETY: `fill` writes every element of the fresh output once, on either branch.
+    let out = unsafe { crate::alloc::buffer::written::<U>(n, l.shape(), "elementwise", fill)? };
     Tensor::from_vec(out, l.shape())
 }
 
@@ -57,41 +64,50 @@ pub fn map2<T: Element, U: IntoStorageVec>(
     let la = a.layout().expand(shape, "broadcast")?;
     let lb = b.layout().expand(shape, "broadcast")?;
     let n = numel(shape);
-    let mut out = crate::alloc::buffer::zeroed::<U>(n, shape, "elementwise")?;
-    if la.is_contiguous() && lb.is_contiguous() && !has_zero_stride(&la) && !has_zero_stride(&lb) {
-        let xa = &xa[la.offset()..la.offset() + n];
-        let xb = &xb[lb.offset()..lb.offset() + n];
-        if n >= super::PARALLEL_THRESHOLD {
-            out.par_chunks_mut(CHUNK).zip(xa.par_chunks(CHUNK).zip(xb.par_chunks(CHUNK))).for_each(|(o, (a, b))| {
-                zip2(o, a, b, &f);
-            });
-        } else {
-            zip2(&mut out, xa, xb, &f);
+    let contiguous = la.is_contiguous() && lb.is_contiguous() && !has_zero_stride(&la) && !has_zero_stride(&lb);
+    let fill = |out: &mut [std::mem::MaybeUninit<U>]| {
+        if contiguous {
+            let xa = &xa[la.offset()..la.offset() + n];
+            let xb = &xb[lb.offset()..lb.offset() + n];
+            if n >= super::PARALLEL_THRESHOLD {
+                out.par_chunks_mut(CHUNK).zip(xa.par_chunks(CHUNK).zip(xb.par_chunks(CHUNK))).for_each(|(o, (a, b))| {
+                    zip2(o, a, b, &f);
+                });
+            } else {
+                zip2(out, xa, xb, &f);
+            }
+            return;
         }
-        return Tensor::from_vec(out, shape);
-    }
-    let w = Walk::new(shape, [&contiguous_strides(shape), la.strides(), lb.strides()], [0, la.offset(), lb.offset()]);
-    let p = SendPtr(out.as_mut_ptr());
-    w.par_for_each_run(|[o, ia, ib], len, [_, sa, sb]| {
-        // SAFETY: runs of a fresh contiguous output are disjoint; the innermost output stride is 1.
-        let o = unsafe { std::slice::from_raw_parts_mut(p.get().add(o), len) };
-        match (sa, sb) {
-            (1, 1) => zip2(o, &xa[ia..ia + len], &xb[ib..ib + len], &f),
-            (0, 1) => {
-                let x = xa[ia];
-                o.iter_mut().zip(&xb[ib..ib + len]).for_each(|(o, &y)| *o = f(x, y));
-            }
-            (1, 0) => {
-                let y = xb[ib];
-                o.iter_mut().zip(&xa[ia..ia + len]).for_each(|(o, &x)| *o = f(x, y));
-            }
-            _ => {
-                for (k, o) in o.iter_mut().enumerate() {
-                    *o = f(xa[ia + k * sa], xb[ib + k * sb]);
+        let w = Walk::new(shape, [&contiguous_strides(shape), la.strides(), lb.strides()], [0, la.offset(), lb.offset()]);
+        let p = SendPtr(out.as_mut_ptr());
+        w.par_for_each_run(|[o, ia, ib], len, [_, sa, sb]| {
+            // SAFETY: runs of a fresh contiguous output are disjoint; the innermost output stride is 1.
+            let o = unsafe { std::slice::from_raw_parts_mut(p.get().add(o), len) };
+            match (sa, sb) {
+                (1, 1) => zip2(o, &xa[ia..ia + len], &xb[ib..ib + len], &f),
+                (0, 1) => {
+                    let x = xa[ia];
+                    o.iter_mut().zip(&xb[ib..ib + len]).for_each(|(o, &y)| {
+                        o.write(f(x, y));
+                    });
+                }
+                (1, 0) => {
+                    let y = xb[ib];
+                    o.iter_mut().zip(&xa[ia..ia + len]).for_each(|(o, &x)| {
+                        o.write(f(x, y));
+                    });
+                }
+                _ => {
+                    for (k, o) in o.iter_mut().enumerate() {
+                        o.write(f(xa[ia + k * sa], xb[ib + k * sb]));
+                    }
                 }
             }
-        }
-    });
+        });
+    };
+    // SAFETY: `fill` writes every element of the fresh output once: the contiguous branch
+    // all `n`, the walk's runs the whole contiguous output layout.
+    let out = unsafe { crate::alloc::buffer::written::<U>(n, shape, "elementwise", fill)? };
     Tensor::from_vec(out, shape)
 }
 
@@ -102,8 +118,10 @@ fn one_element<U: Element>(v: U, shape: &[usize]) -> Tensor {
 }
 
 #[inline(always)]
-fn zip2<T: Copy, U>(o: &mut [U], a: &[T], b: &[T], f: &impl Fn(T, T) -> U) {
-    o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y));
+fn zip2<T: Copy, U>(o: &mut [std::mem::MaybeUninit<U>], a: &[T], b: &[T], f: &impl Fn(T, T) -> U) {
+    o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| {
+        o.write(f(x, y));
+    });
 }
 
 fn has_zero_stride(l: &Layout) -> bool {
