@@ -288,3 +288,22 @@ def test_set_detect_anomaly_as_call_and_context():
     with bp.autograd.set_detect_anomaly(True):
         assert bp.autograd.is_anomaly_enabled()
     assert not bp.autograd.is_anomaly_enabled()
+
+
+def test_a_second_wrapper_rebinding_its_data_does_not_carry_the_owner_away():
+    # `variable` of a leaf made through the class constructor is another wrapper of the same
+    # engine tensor; rebinding that wrapper must not make the graph name the first object,
+    # and once that object is gone nothing may hand it out.
+    import gc
+
+    a = bp.Tensor([1.0, 2.0], requires_grad=True)
+    (acc, _), _ = (a * 2).grad_fn.next_functions
+    b = acc.variable
+    a.requires_grad_()  # a is now its tensor's named object
+    b.data = bp.zeros(4)  # b takes other data over; a keeps its own tensor and name
+    (acc_b, _), _ = (b * 2).grad_fn.next_functions
+    assert acc_b.variable is not a
+    del a, acc
+    gc.collect()
+    (acc_b, _), _ = (b * 2).grad_fn.next_functions
+    assert acc_b.variable.shape == (4,)

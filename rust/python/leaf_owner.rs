@@ -55,3 +55,12 @@ pub fn forget(dying: &PyTensor) {
         dying.t.owner().store(0, Ordering::Relaxed);
     }
 }
+
+/// `slot`'s object is about to hold `next` instead of its current tensor: if that object is
+/// the one its tensor names, `next` names it from now on. Another wrapper of the same tensor
+/// must not carry the name away (the named object would then clear the wrong slot).
+pub fn hand_over(slot: &super::tensor_slot::TensorSlot, next: &Tensor) {
+    if slot.flag() {
+        next.owner().store(slot.owner().swap(0, Ordering::Relaxed), Ordering::Relaxed);
+    }
+}

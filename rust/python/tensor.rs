@@ -221,7 +221,9 @@ impl PyTensor {
             let _guard = crate::autograd::GradModeGuard::new(false);
             return Ok(ops::copy_(&self.t.detach(), src)?);
         }
-        self.t.replace(self.t.rebound_to(src)?);
+        let rebound = self.t.rebound_to(src)?;
+        super::leaf_owner::hand_over(&self.t, &rebound);
+        self.t.replace(rebound);
         DATA_MOVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }

@@ -7,7 +7,7 @@ use crate::autograd::{GradFn, Hook};
 use crate::error::{autograd_err, Error, Result, ShapeDisplay};
 use crate::engine_cell::EngineCell;
 use std::cell::RefMut;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -143,9 +143,7 @@ impl Tensor {
             )));
         }
         let meta = std::mem::take(&mut *self.meta());
-        let rebound = Self::from_parts(data.0.storage.clone(), data.0.layout.clone(), data.0.dtype, meta);
-        rebound.0.owner.store(self.0.owner.swap(0, Ordering::Relaxed), Ordering::Relaxed);
-        Ok(rebound)
+        Ok(Self::from_parts(data.0.storage.clone(), data.0.layout.clone(), data.0.dtype, meta))
     }
 
     /// See `OwnerSlot`.
