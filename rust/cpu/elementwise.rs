@@ -182,11 +182,7 @@ impl<T: Element> UnaryMap<T> for InplaceMap1<'_> {
         };
         // SAFETY: in-place ops hold the only access to dst's elements (storage contract).
         let d = unsafe { &mut storage.as_mut_slice::<T>()[dst.layout().offset()..dst.layout().offset() + n] };
-        if n >= super::PARALLEL_THRESHOLD {
-            d.par_chunks_mut(CHUNK).for_each(|d| d.iter_mut().for_each(|x| *x = f(*x)));
-        } else {
-            d.iter_mut().for_each(|x| *x = f(*x));
-        }
+        update_each(d, |x| f(x));
         Some(Ok(()))
     }
     fn run_pred<F: Fn(T) -> bool + Send + Sync + Copy>(self, _f: F) -> Self::Out {
@@ -194,6 +190,16 @@ impl<T: Element> UnaryMap<T> for InplaceMap1<'_> {
     }
     fn unsupported(self) -> Self::Out {
         None
+    }
+}
+
+/// `x = f(x)` for every element of a contiguous run, in parallel chunks when it is large.
+#[inline(always)]
+fn update_each<T: Element>(d: &mut [T], f: impl Fn(T) -> T + Sync + Send) {
+    if d.len() >= super::PARALLEL_THRESHOLD {
+        d.par_chunks_mut(CHUNK).for_each(|d| d.iter_mut().for_each(|x| *x = f(*x)));
+    } else {
+        d.iter_mut().for_each(|x| *x = f(*x));
     }
 }
 
@@ -411,12 +417,7 @@ pub fn apply_inplace<T: Element>(dst: &Tensor, src: &Tensor, f: impl Fn(T, T) ->
             return Ok(());
         }
         let v = xs[ls.offset()];
-        let d = &mut xd[ld.offset()..ld.offset() + n];
-        if n >= super::PARALLEL_THRESHOLD {
-            d.par_chunks_mut(CHUNK).for_each(|d| d.iter_mut().for_each(|d| *d = f(*d, v)));
-        } else {
-            d.iter_mut().for_each(|d| *d = f(*d, v));
-        }
+        update_each(&mut xd[ld.offset()..ld.offset() + n], |x| f(x, v));
         return Ok(());
     }
     let w = Walk::new(ld.shape(), [ld.strides(), ls.strides()], [ld.offset(), ls.offset()]);

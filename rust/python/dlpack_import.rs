@@ -174,13 +174,24 @@ unsafe fn tensor_of(dl: &DLTensor, managed: Managed, read_only: bool) -> PyResul
         return Ok(Tensor::from_storage(Storage::Cpu(storage), &[len]).with_layout(layout)?);
     }
     // Copied: read-only or misaligned memory, or bool bytes (any byte may sit there).
-    let storage = CpuStorage::zeros(dtype, len);
-    // SAFETY: the producer's `len` elements and the fresh storage's do not overlap.
-    std::ptr::copy_nonoverlapping(ptr as *const u8, storage.as_ptr(), len * item);
-    if dtype == DType::Bool {
-        let b = std::slice::from_raw_parts_mut(storage.as_ptr(), len);
-        b.iter_mut().for_each(|x| *x = (*x != 0) as u8);
-    }
+    let bytes = len.checked_mul(item).ok_or_else(|| PyBufferError::new_err("from_dlpack: the tensor's size in bytes overflows"))?;
+    let src = ptr as *const u8;
+    let storage = crate::with_dtype!(dtype, T => {
+        let fill = |out: &mut [std::mem::MaybeUninit<T>]| {
+            let dst = out.as_mut_ptr() as *mut u8;
+            // SAFETY: the producer's `bytes` bytes from `src` are readable; `dst` is the fresh
+            // buffer of `len` elements, `bytes` bytes, not overlapping them.
+            unsafe {
+                if dtype == DType::Bool {
+                    (0..len).for_each(|i| *dst.add(i) = (*src.add(i) != 0) as u8);
+                } else {
+                    std::ptr::copy_nonoverlapping(src, dst, bytes);
+                }
+            }
+        };
+        // SAFETY: `fill` writes all `bytes` bytes of the `len` elements, bool ones as 0 or 1.
+        CpuStorage::from_vec(crate::alloc::buffer::written::<T>(len, layout.shape(), "from_dlpack", fill)?)
+    });
     drop(managed);
     Ok(Tensor::from_storage(Storage::Cpu(storage), &[len]).with_layout(layout)?)
 }

@@ -41,8 +41,7 @@ impl From<Tensor> for PyTensor {
 
 pub type TResult = PyResult<PyTensor>;
 
-/// How many times a tensor took other data over (`set_data` with another device, dtype or
-/// shape): optimizers compare it between steps to know when to move their state.
+/// See `_data_moves`.
 static DATA_MOVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// How many times a tensor took other data over (another device, dtype or shape assigned to

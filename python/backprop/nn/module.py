@@ -544,8 +544,6 @@ class Module:
                 if data.device == p.device and data.dtype == p.dtype:
                     continue
                 grad = p.grad
-                if grad is not None:
-                    p.grad = None
                 p.data = data
                 if grad is not None:
                     p.grad = fn(grad.detach())
