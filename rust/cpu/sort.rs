@@ -27,7 +27,9 @@ impl SortKey for f32 {
             return u32::MAX as u64;
         }
         let b = (self + 0.0).to_bits(); // -0.0 + 0.0 is +0.0
-        (if b >> 31 == 1 { !b } else { b | 0x8000_0000 }) as u64
+        // Negative values flip every bit, the others only the sign; without a branch, which
+        // random signs would mispredict half the time.
+        (b ^ (((b as i32) >> 31) as u32 | 0x8000_0000)) as u64
     }
 
     #[inline(always)]
@@ -36,7 +38,7 @@ impl SortKey for f32 {
         if k == u32::MAX || k == 0x8000_0000 {
             return None;
         }
-        Some(f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k }))
+        Some(f32::from_bits(k ^ (!((k as i32) >> 31) as u32 | 0x8000_0000)))
     }
 }
 
@@ -47,11 +49,7 @@ impl SortKey for f64 {
             return u64::MAX;
         }
         let b = (self + 0.0).to_bits();
-        if b >> 63 == 1 {
-            !b
-        } else {
-            b | (1 << 63)
-        }
+        b ^ (((b as i64) >> 63) as u64 | (1 << 63))
     }
 }
 
@@ -156,34 +154,47 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
     // float32 keys use 4 bytes (4 radix passes), the others 8.
     let key_bytes = if T::DTYPE == crate::tensor::DType::F32 { 4 } else { 8 };
     let flip = if descending { u64::MAX >> (64 - 8 * key_bytes) } else { 0 };
+    // Row r's element j is at base(r) + j * inner, in the input and in both outputs.
+    let base = move |r: usize| (r / inner) * n * inner + r % inner;
+    let put = move |at: usize, j: usize, value: T| {
+        // SAFETY: the row of position `at` alone writes it, once.
+        unsafe {
+            *yp.get().add(at) = value;
+            *ip.get().add(at) = j as i64;
+        }
+    };
+    // A sorted (key << 32 | index) word written out at sorted position `pos` of the row at
+    // `b` as its value and index. The key gives the value back, except for 0 (-0.0 and 0.0
+    // share a key) and NaN (payloads), which are read from the input: no random gather
+    // otherwise.
+    let put_word = move |b: usize, pos: usize, w: u64| {
+        let j = (w & 0xffff_ffff) as usize;
+        put(b + pos * inner, j, T::from_sort_key((w >> 32) ^ flip).unwrap_or_else(|| xs[b + j * inner]));
+    };
+    let word = move |b: usize, j: usize| ((xs[b + j * inner].key() ^ flip) << 32) | j as u64;
+    if key_bytes == 4 && n >= LONG_ROW {
+        for r in 0..rows {
+            let b = base(r);
+            sort_long_row(n, &shape, |j| word(b, j), |pos, w| put_word(b, pos, w))?;
+        }
+        return Ok((Tensor::from_vec(ys, &shape)?, Tensor::from_vec(idx, &shape)?));
+    }
     let row = |r: usize| {
-        let (o, i) = (r / inner, r % inner);
-        let at = |j: usize| (o * n + j) * inner + i;
-        let put = |pos: usize, j: usize, value: T| {
-            // SAFETY: row r alone writes the positions at(0..n) of its (outer, inner) pair.
-            unsafe {
-                *yp.get().add(at(pos)) = value;
-                *ip.get().add(at(pos)) = j as i64;
-            }
-        };
+        let b = base(r);
         if key_bytes == 4 {
             // (key << 32 | index) in one word: sorting the words sorts by key, then index.
-            let mut words: Vec<u64> = (0..n).map(|j| ((xs[at(j)].key() ^ flip) << 32) | j as u64).collect();
+            let mut words: Vec<u64> = (0..n).map(|j| word(b, j)).collect();
             if n >= RADIX_MIN {
                 radix_sort_words(&mut words);
             } else {
                 words.sort_unstable();
             }
             for (pos, &w) in words.iter().enumerate() {
-                let j = (w & 0xffff_ffff) as usize;
-                // The key gives the value back, except for 0 (-0.0 and 0.0 share a key) and
-                // NaN (payloads), which are read from the input: no random gather otherwise.
-                let value = T::from_sort_key((w >> 32) ^ flip).unwrap_or_else(|| xs[at(j)]);
-                put(pos, j, value);
+                put_word(b, pos, w);
             }
             return;
         }
-        let mut keys: Vec<u64> = (0..n).map(|j| xs[at(j)].key() ^ flip).collect();
+        let mut keys: Vec<u64> = (0..n).map(|j| xs[b + j * inner].key() ^ flip).collect();
         let mut order: Vec<u32> = (0..n as u32).collect();
         if n >= RADIX_MIN {
             radix_sort(&mut keys, &mut order, key_bytes);
@@ -193,7 +204,7 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
             order = pairs.into_iter().map(|(_, j)| j).collect();
         }
         for (pos, &j) in order.iter().enumerate() {
-            put(pos, j as usize, xs[at(j as usize)]);
+            put(b + pos * inner, j as usize, xs[b + j as usize * inner]);
         }
     };
     if total >= PARALLEL_THRESHOLD && rows > 1 {
@@ -202,6 +213,132 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
         (0..rows).for_each(row);
     }
     Ok((Tensor::from_vec(ys, &shape)?, Tensor::from_vec(idx, &shape)?))
+}
+
+/// Rows of float32 at least this long are sorted by `sort_long_row`, one row over all threads.
+const LONG_ROW: usize = 1 << 16;
+/// The key bits of the spreading pass: 2048 buckets, whose write heads stay in cache.
+const TOP_BITS: u32 = 11;
+
+/// Sorts the `n` words `word(0..n)` of one row, `(key << 32 | index)` with 32-bit keys, and
+/// hands each to `put(position, word)`. An LSD radix sort would stream the whole row through
+/// memory once per byte; here one stable pass spreads the words into buckets by the key's top
+/// 11 bits (the row's chunks counted and spread in parallel, each chunk into its own run of
+/// every bucket, so equal keys keep index order), and then each bucket, now small enough to
+/// stay in cache, is radix sorted on the remaining 21 bits and written out, buckets in
+/// parallel, largest first.
+fn sort_long_row(n: usize, shape: &[usize], word: impl Fn(usize) -> u64 + Sync, put: impl Fn(usize, u64) + Sync) -> Result<()> {
+    const BUCKETS: usize = 1 << TOP_BITS;
+    let shift = 64 - TOP_BITS;
+    let chunks = super::threads::num_threads().clamp(1, n);
+    let chunk = n.div_ceil(chunks);
+    let range = |c: usize| c * chunk..((c + 1) * chunk).min(n);
+    let mut counts: Vec<u32> = buffer::zeroed(chunks * BUCKETS, shape, "sort")?;
+    let counts_at = SendPtr(counts.as_mut_ptr());
+    run_parts(chunks, |c| {
+        // SAFETY: chunk c alone writes its BUCKETS counts.
+        let mine = unsafe { std::slice::from_raw_parts_mut(counts_at.get().add(c * BUCKETS), BUCKETS) };
+        // Two tables, for even and odd j: neighbours often share a bucket, and one table would
+        // make each increment wait for the previous one's store.
+        let mut odd = [0u32; BUCKETS];
+        let r = range(c);
+        let mut j = r.start;
+        while j + 1 < r.end {
+            mine[(word(j) >> shift) as usize] += 1;
+            odd[(word(j + 1) >> shift) as usize] += 1;
+            j += 2;
+        }
+        if j < r.end {
+            mine[(word(j) >> shift) as usize] += 1;
+        }
+        for (m, o) in mine.iter_mut().zip(odd) {
+            *m += o;
+        }
+    });
+    // Chunk c's first slot in bucket d: every word of a lower bucket, then the words of bucket
+    // d in the chunks before c.
+    let mut starts: Vec<usize> = buffer::zeroed(chunks * BUCKETS, shape, "sort")?;
+    let mut bounds: Vec<usize> = Vec::with_capacity(BUCKETS + 1);
+    let mut next = 0usize;
+    for d in 0..BUCKETS {
+        bounds.push(next);
+        for c in 0..chunks {
+            starts[c * BUCKETS + d] = next;
+            next += counts[c * BUCKETS + d] as usize;
+        }
+    }
+    bounds.push(n);
+    let spread = |out: &mut [std::mem::MaybeUninit<u64>]| {
+        let (out_at, starts) = (SendPtr(out.as_mut_ptr()), &starts);
+        run_parts(chunks, |c| {
+            let mut heads: Vec<usize> = starts[c * BUCKETS..][..BUCKETS].to_vec();
+            for j in range(c) {
+                let w = word(j);
+                let head = &mut heads[(w >> shift) as usize];
+                // SAFETY: the heads of all chunks and buckets cover 0..n, each slot once.
+                unsafe { (*out_at.get().add(*head)).write(w) };
+                *head += 1;
+            }
+        });
+    };
+    // SAFETY: the spread writes every one of the n slots (the counts add up to n).
+    let mut words: Vec<u64> = unsafe { buffer::written(n, shape, "sort", spread)? };
+    let mut scratch: Vec<u64> = buffer::with_capacity(n, shape, "sort")?;
+    let mut buckets: Vec<(usize, usize)> = (0..BUCKETS).map(|d| (bounds[d], bounds[d + 1])).filter(|(a, b)| b > a).collect();
+    buckets.sort_unstable_by_key(|&(a, b)| std::cmp::Reverse(b - a));
+    let (words_at, scratch_at) = (SendPtr(words.as_mut_ptr()), SendPtr(scratch.as_mut_ptr()));
+    run_parts(buckets.len(), |k| {
+        let (a, b) = buckets[k];
+        // SAFETY: buckets are disjoint ranges of both buffers; the scratch range is written
+        // before it is read.
+        let bucket = unsafe { std::slice::from_raw_parts_mut(words_at.get().add(a), b - a) };
+        if bucket.len() < RADIX_MIN {
+            bucket.sort_unstable();
+        } else {
+            radix_sort_low_bits(bucket, unsafe { scratch_at.get().add(a) });
+        }
+        for (i, &w) in bucket.iter().enumerate() {
+            put(a + i, w);
+        }
+    });
+    Ok(())
+}
+
+/// Stable LSD radix sort of a bucket's words whose keys share their top `TOP_BITS` bits, on
+/// the key's other bits, with `scratch` (room for as many words, possibly uninitialised) as
+/// the second buffer.
+fn radix_sort_low_bits(words: &mut [u64], scratch: *mut u64) {
+    let n = words.len();
+    const PASSES: usize = (32 - TOP_BITS as usize).div_ceil(8);
+    let mut counts = [[0usize; 256]; PASSES];
+    for &w in words.iter() {
+        for (b, count) in counts.iter_mut().enumerate() {
+            count[((w >> (32 + 8 * b)) & 0xff) as usize] += 1;
+        }
+    }
+    let mut in_scratch = false;
+    for (b, count) in counts.iter_mut().enumerate() {
+        if !bucket_starts(count, n) {
+            continue;
+        }
+        let shift = 32 + 8 * b;
+        let (from, to) = if in_scratch { (scratch as *const u64, words.as_mut_ptr()) } else { (words.as_ptr(), scratch) };
+        for i in 0..n {
+            // SAFETY: `from` holds n written words; the prefix sums place each at a distinct
+            // slot of `to` below n.
+            unsafe {
+                let w = *from.add(i);
+                let d = ((w >> shift) & 0xff) as usize;
+                *to.add(count[d]) = w;
+                count[d] += 1;
+            }
+        }
+        in_scratch = !in_scratch;
+    }
+    if in_scratch {
+        // SAFETY: the last pass wrote all n words of the scratch range.
+        words.copy_from_slice(unsafe { std::slice::from_raw_parts(scratch, n) });
+    }
 }
 
 #[cfg(test)]
@@ -239,6 +376,51 @@ mod tests {
                 assert_eq!(got.to_bits(), v[j].to_bits(), "the sorted value is the input's, sign of zero included");
             }
         }
+    }
+
+    /// Checks `sort(a, dim, descending)` against a stable comparison sort of each row.
+    fn check_against_stable_sort(v: &[f32], shape: &[usize], dim: usize) {
+        let a = Tensor::from_vec(v.to_vec(), shape).unwrap();
+        let (n, inner) = (shape[dim], shape[dim + 1..].iter().product::<usize>());
+        for descending in [false, true] {
+            let (s, idx) = sort(&a, dim, descending).unwrap();
+            let (s, idx) = (s.to_vec::<f32>().unwrap(), idx.to_vec::<i64>().unwrap());
+            for r in 0..v.len() / n {
+                let b = (r / inner) * n * inner + r % inner;
+                let mut want: Vec<usize> = (0..n).collect();
+                want.sort_by(|&i, &j| {
+                    let o = v[b + i * inner].key().cmp(&v[b + j * inner].key());
+                    if descending { o.reverse() } else { o }
+                });
+                for (pos, &j) in want.iter().enumerate() {
+                    assert_eq!(idx[b + pos * inner], j as i64, "row {r} position {pos}");
+                    assert_eq!(s[b + pos * inner].to_bits(), v[b + j * inner].to_bits(), "the sorted value is the input's, sign of zero included");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // the direct test below runs the same code on a short row
+    fn rows_long_enough_to_be_split_into_buckets_sort_like_short_ones() {
+        // Two rows of LONG_ROW + 3 along the middle dimension, interleaved (inner = 2): runs of
+        // equal keys far longer than a bucket's sort, zeros of both signs, NaN, infinities.
+        let n = LONG_ROW + 3;
+        let special = [0.0f32, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.0e-30, -7.0];
+        let v: Vec<f32> = (0..2 * n * 2).map(|i| if i % 5 == 0 { special[i % special.len()] } else { ((i * 7919) % 1013) as f32 - 500.0 }).collect();
+        check_against_stable_sort(&v, &[2, n, 2], 1);
+    }
+
+    #[test]
+    fn bucket_split_sort_of_one_row_is_stable() {
+        let n = 3000;
+        let keys: Vec<u64> = (0..n as u64).map(|j| ((j * 2654435761) % 97) << (64 - TOP_BITS) | (j % 3) << 40).collect();
+        let out: Vec<std::sync::atomic::AtomicU64> = (0..n).map(|_| Default::default()).collect();
+        sort_long_row(n, &[n], |j| keys[j] | j as u64, |pos, w| out[pos].store(w, std::sync::atomic::Ordering::Relaxed)).unwrap();
+        let got: Vec<u64> = out.into_iter().map(|w| w.into_inner()).collect();
+        let mut want: Vec<u64> = (0..n).map(|j| keys[j] | j as u64).collect();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]
