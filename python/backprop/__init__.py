@@ -466,3 +466,7 @@ __all__ += [_op["inplace"] for _op in _core._op_table() if _op["inplace"] and _o
 __all__ += _arith.__all__
 
 __version__ = "0.1.0"
+
+# Last, once every Tensor attribute above is set: the names PyTorch's Tensor has and this one
+# lacks raise an AttributeError that says so.
+_tensor_names.install_lacking_names(Tensor)

@@ -23,10 +23,30 @@ pub type PreHook = Arc<dyn Fn(&[Option<Tensor>]) -> Result<Option<Vec<Option<Ten
 /// gradients it got; may return replacement input gradients, one per input.
 pub type PostHook = Arc<dyn Fn(&[Option<Tensor>], &[Option<Tensor>]) -> Result<Option<Vec<Option<Tensor>>>> + Send + Sync>;
 
+/// The hooks on a node: on its non-leaf outputs' gradients ((hook id, output number, hook)),
+/// and on the node itself (`grad_fn.register_prehook` / `register_hook`).
 #[derive(Default)]
-pub(crate) struct NodeHooks {
-    pub pre: Vec<(u64, PreHook)>,
-    pub post: Vec<(u64, PostHook)>,
+struct NodeHooks {
+    outputs: Vec<(u64, u32, Hook)>,
+    pre: Vec<(u64, PreHook)>,
+    post: Vec<(u64, PostHook)>,
+}
+
+impl NodeHooks {
+    fn is_empty(&self) -> bool {
+        self.outputs.is_empty() && self.pre.is_empty() && self.post.is_empty()
+    }
+}
+
+/// What few nodes use, allocated on first use: every recorded op makes a node and moves it
+/// into its allocation, so the fields all nodes carry are kept to what all nodes need.
+#[derive(Default)]
+struct Rare {
+    hooks: EngineCell<NodeHooks>,
+    /// The forward traceback, captured while anomaly mode was on.
+    forward_trace: Option<Box<str>>,
+    /// What the Python layer attaches to this node once (its `metadata` dict).
+    extra: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// A backward node implemented outside the engine (a Python `autograd.Function`).
@@ -86,16 +106,9 @@ pub struct Node {
     inputs: SmallVec<[TensorMeta; 2]>,
     outputs: SmallVec<[TensorMeta; 1]>,
     saved: EngineCell<SavedState>,
-    /// Hooks registered on non-leaf outputs: (hook id, output number, hook).
-    hooks: EngineCell<Vec<(u64, u32, Hook)>>,
     /// What graph pictures and gradient tables read.
     kept: Kept,
-    /// Hooks on the node itself (`grad_fn.register_prehook` / `register_hook`).
-    node_hooks: EngineCell<Option<Box<NodeHooks>>>,
-    /// The forward traceback, captured while anomaly mode was on.
-    forward_trace: Option<Box<str>>,
-    /// What the Python layer attaches to this node once (its `metadata` dict).
-    extra: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+    rare: std::sync::OnceLock<Box<Rare>>,
 }
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -142,42 +155,59 @@ impl Node {
             inputs,
             outputs,
             saved: EngineCell::new(SavedState::Live(saved)),
-            hooks: EngineCell::new(Vec::new()),
             kept,
-            node_hooks: EngineCell::new(None),
-            forward_trace: None,
-            extra: std::sync::OnceLock::new(),
+            rare: std::sync::OnceLock::new(),
         }
     }
 
+    /// Keeps `trace` as the forward traceback (called once, on a fresh node).
     pub(crate) fn set_forward_trace(&mut self, trace: Option<String>) {
-        self.forward_trace = trace.map(String::into_boxed_str);
+        if let Some(trace) = trace {
+            self.rare_mut().forward_trace = Some(trace.into_boxed_str());
+        }
+    }
+
+    fn rare(&self) -> &Rare {
+        self.rare.get_or_init(Default::default)
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_init(Default::default);
+        self.rare.get_mut().expect("initialised on the line above")
     }
 
     /// The forward traceback of the op that made this node (anomaly mode only).
     pub fn forward_trace(&self) -> Option<&str> {
-        self.forward_trace.as_deref()
+        self.rare.get()?.forward_trace.as_deref()
     }
 
     /// What the Python layer keeps on this node, made by `init` on first use.
     pub fn extra<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
-        self.extra.get_or_init(|| Box::new(init())).downcast_ref::<T>()
+        self.rare().extra.get_or_init(|| Box::new(init())).downcast_ref::<T>()
     }
 
     pub fn add_pre_hook(&self, id: u64, hook: PreHook) {
-        self.node_hooks.borrow_mut().get_or_insert_with(Default::default).pre.push((id, hook));
+        self.rare().hooks.borrow_mut().pre.push((id, hook));
     }
 
     pub fn add_post_hook(&self, id: u64, hook: PostHook) {
-        self.node_hooks.borrow_mut().get_or_insert_with(Default::default).post.push((id, hook));
+        self.rare().hooks.borrow_mut().post.push((id, hook));
+    }
+
+    /// What `f` reads from the hooks (`f` of no hooks when none was ever added).
+    fn read_hooks<R>(&self, f: impl FnOnce(&NodeHooks) -> R) -> R {
+        match self.rare.get() {
+            Some(rare) => f(&rare.hooks.borrow_mut()),
+            None => f(&NodeHooks::default()),
+        }
     }
 
     pub(crate) fn pre_hooks(&self) -> Vec<PreHook> {
-        self.node_hooks.borrow_mut().as_ref().map(|h| h.pre.iter().map(|(_, f)| f.clone()).collect()).unwrap_or_default()
+        self.read_hooks(|h| h.pre.iter().map(|(_, f)| f.clone()).collect())
     }
 
     pub(crate) fn post_hooks(&self) -> Vec<PostHook> {
-        self.node_hooks.borrow_mut().as_ref().map(|h| h.post.iter().map(|(_, f)| f.clone()).collect()).unwrap_or_default()
+        self.read_hooks(|h| h.post.iter().map(|(_, f)| f.clone()).collect())
     }
 
     /// The kept forward values of the outputs, if any.
@@ -273,33 +303,26 @@ impl Node {
     }
 
     pub fn add_hook(&self, id: u64, output_nr: u32, hook: Hook) {
-        self.hooks.borrow_mut().push((id, output_nr, hook));
+        self.rare().hooks.borrow_mut().outputs.push((id, output_nr, hook));
     }
     pub fn remove_hook(&self, id: u64) -> bool {
-        let removed_node_hook = {
-            let mut nh = self.node_hooks.borrow_mut();
-            nh.as_mut().and_then(|h| {
-                let pre = h.pre.iter().position(|(i, _)| *i == id).map(|p| h.pre.remove(p).1);
-                let post = h.post.iter().position(|(i, _)| *i == id).map(|p| h.post.remove(p).1);
-                (pre.is_some() || post.is_some()).then_some((pre, post))
-            })
+        let Some(rare) = self.rare.get() else { return false };
+        let removed = {
+            let mut h = rare.hooks.borrow_mut();
+            let pre = h.pre.iter().position(|(i, _)| *i == id).map(|p| h.pre.remove(p).1);
+            let post = h.post.iter().position(|(i, _)| *i == id).map(|p| h.post.remove(p).1);
+            let output = h.outputs.iter().position(|(i, _, _)| *i == id).map(|p| h.outputs.remove(p).2);
+            (pre, post, output)
         };
-        if removed_node_hook.is_some() {
-            drop(removed_node_hook); // outside the borrow: see `EngineCell`
-            return true;
-        }
-        let mut hooks = self.hooks.borrow_mut();
-        let Some(pos) = hooks.iter().position(|(i, _, _)| *i == id) else { return false };
-        let removed = hooks.remove(pos);
-        drop(hooks);
+        let found = removed.0.is_some() || removed.1.is_some() || removed.2.is_some();
         drop(removed); // outside the borrow: see `EngineCell` on drops that reach Python
-        true
+        found
     }
     pub(crate) fn hooks_for(&self, output_nr: u32) -> Vec<Hook> {
-        self.hooks.borrow_mut().iter().filter(|(_, nr, _)| *nr == output_nr).map(|(_, _, h)| h.clone()).collect()
+        self.read_hooks(|h| h.outputs.iter().filter(|(_, nr, _)| *nr == output_nr).map(|(_, _, h)| h.clone()).collect())
     }
     pub(crate) fn has_hooks(&self) -> bool {
-        !self.hooks.borrow_mut().is_empty() || self.node_hooks.borrow_mut().as_ref().is_some_and(|h| !h.pre.is_empty() || !h.post.is_empty())
+        self.rare.get().is_some_and(|rare| !rare.hooks.borrow_mut().is_empty())
     }
 
     /// Runs the vjp of this node. Saved tensors are version-checked, and freed afterwards
@@ -352,6 +375,7 @@ impl Node {
     /// The saved values of a node whose saved tensors are all one-element CPU tensors of `T`,
     /// version-checked; `None` when they are not, when one is stale or when they were freed
     /// (the tensor engine reports those cases).
+    #[inline]
     pub(crate) fn saved_scalars<T: Float>(&self) -> Option<SmallVec<[Option<T>; 3]>> {
         let mut values = SmallVec::new();
         match &*self.saved.borrow_mut() {

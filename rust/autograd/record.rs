@@ -37,20 +37,71 @@ where
     F: FnOnce(&[bool]) -> SmallVec<[Save<'a>; 2]>,
 {
     let mode = grad_mode::mode();
-    if mode.forward_ad {
-        if let Some(tangents) = forward::input_tangents(inputs) {
-            return record_with_tangents(op, inputs, outputs, save, mode, tangents);
-        }
-    }
-    if !mode.grad_enabled || !outputs.iter().any(|o| o.dtype().is_float()) {
+    let tangents = if mode.forward_ad { forward::input_tangents(inputs) } else { None };
+    let records = mode.grad_enabled && outputs.iter().any(|o| o.dtype().is_float());
+    if !records && tangents.is_none() {
         return;
     }
     let (edges, needs) = edges_of(inputs);
-    if !needs.iter().any(|&n| n) {
-        return;
+    let records = records && needs.iter().any(|&n| n);
+    // `save` is called in this one place: a closure called from two (this path and the
+    // forward-AD one) was no longer inlined, and each recorded op paid for the call.
+    let wanted = match &tangents {
+        None if !records => return,
+        None => needs,
+        Some(t) => wanted_with_tangents(&needs, t, records),
+    };
+    let saves = save(&wanted);
+    if let Some(tangents) = tangents {
+        return record_with_tangents(op, inputs, outputs, edges, saves, records, mode, tangents);
     }
-    let saved = save(&needs).into_iter().map(|s| saved_tensor(s, outputs, mode)).collect();
+    // A loop, not an iterator chain: `collect` into a SmallVec was not inlined and cost as
+    // much again as the rest of the conversion.
+    let mut saved = SmallVec::new();
+    for s in saves {
+        saved.push(saved_tensor(s, outputs, mode));
+    }
     attach(op, inputs, outputs, edges, saved, mode);
+}
+
+/// What the forward-AD path saves: what the node needs (when one is recorded) and what the
+/// jvp of each input with a tangent reads.
+#[cold]
+fn wanted_with_tangents(needs: &[bool], tangents: &std::result::Result<SmallVec<[Option<Tensor>; 2]>, String>, records: bool) -> SmallVec<[bool; 2]> {
+    match tangents {
+        Ok(t) => needs.iter().zip(t).map(|(&n, t)| (n && records) || t.is_some()).collect(),
+        Err(_) => needs.into(),
+    }
+}
+
+/// `record_multi` while an input carries a forward-AD tangent: the save list serves both the
+/// node (when one is recorded) and the jvp.
+#[cold]
+#[allow(clippy::too_many_arguments)]
+fn record_with_tangents(
+    op: Op,
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+    edges: SmallVec<[Edge; 2]>,
+    saves: SmallVec<[Save<'_>; 2]>,
+    records: bool,
+    mode: grad_mode::Mode,
+    tangents: std::result::Result<SmallVec<[Option<Tensor>; 2]>, String>,
+) {
+    let values: SmallVec<[Option<Tensor>; 2]> = saves
+        .iter()
+        .map(|s| match s {
+            Save::Input(t) => Some((*t).clone()),
+            Save::Output(n) => Some(outputs[*n].detach()),
+            Save::Other(t) => Some(t.clone()),
+            Save::Skip => None,
+        })
+        .collect();
+    forward::propagate(&op, inputs, outputs, &values, tangents);
+    if records {
+        let saved = saves.into_iter().map(|s| saved_tensor(s, outputs, mode)).collect();
+        attach(op, inputs, outputs, edges, saved, mode);
+    }
 }
 
 /// The edges of a node reading `inputs`, and which of them need a gradient.
@@ -113,43 +164,6 @@ fn attach(op: Op, inputs: &[&Tensor], outputs: &[&Tensor], edges: SmallVec<[Edge
                 }
             }
         }
-    }
-}
-
-/// `record_multi` while an input carries a forward-AD tangent: the save list serves both the
-/// node (when one is recorded) and the jvp, so it holds what either needs.
-#[cold]
-fn record_with_tangents<'a, F>(
-    op: Op,
-    inputs: &[&'a Tensor],
-    outputs: &[&Tensor],
-    save: F,
-    mode: grad_mode::Mode,
-    tangents: std::result::Result<SmallVec<[Option<Tensor>; 2]>, String>,
-) where
-    F: FnOnce(&[bool]) -> SmallVec<[Save<'a>; 2]>,
-{
-    let records = mode.grad_enabled && outputs.iter().any(|o| o.dtype().is_float());
-    let (edges, needs) = edges_of(inputs);
-    let records = records && needs.iter().any(|&n| n);
-    let wanted: SmallVec<[bool; 2]> = match &tangents {
-        Ok(t) => needs.iter().zip(t).map(|(&n, t)| (n && records) || t.is_some()).collect(),
-        Err(_) => needs.clone(),
-    };
-    let saves = save(&wanted);
-    let values: SmallVec<[Option<Tensor>; 2]> = saves
-        .iter()
-        .map(|s| match s {
-            Save::Input(t) => Some((*t).clone()),
-            Save::Output(n) => Some(outputs[*n].detach()),
-            Save::Other(t) => Some(t.clone()),
-            Save::Skip => None,
-        })
-        .collect();
-    forward::propagate(&op, inputs, outputs, &values, tangents);
-    if records {
-        let saved = saves.into_iter().map(|s| saved_tensor(s, outputs, mode)).collect();
-        attach(op, inputs, outputs, edges, saved, mode);
     }
 }
 

@@ -50,9 +50,9 @@ fn current_hooks() -> Option<Arc<dyn SavedTensorHooks>> {
 
 enum Held {
     Tensor(Tensor),
-    Packed(Box<dyn PackedTensor>),
-    /// The pack hook raised: backward reports it.
-    PackFailed(String),
+    /// What the pack hook made of the tensor, or its error (backward reports it). Boxed: hooks
+    /// are rare, and every node stores its saves inline, so the common one stays two words.
+    Hooked(Box<std::result::Result<Box<dyn PackedTensor>, String>>),
 }
 
 pub struct SavedTensor {
@@ -73,17 +73,24 @@ impl SavedTensor {
         SavedTensor { version: t.version(), data: Self::hold(t.detach(), hooked), output_nr: Some(output_nr) }
     }
 
+    #[inline]
     fn hold(t: Tensor, hooked: bool) -> Held {
-        let hooks = if hooked { current_hooks() } else { None };
-        let Some(hooks) = hooks else { return Held::Tensor(t) };
+        if hooked {
+            Self::hold_hooked(t)
+        } else {
+            Held::Tensor(t)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn hold_hooked(t: Tensor) -> Held {
+        let Some(hooks) = current_hooks() else { return Held::Tensor(t) };
         // The hooks do not apply to what the pack hook itself computes.
         let previous = grad_mode::update(|m| m.saved_hooks = false);
         let packed = hooks.pack(&t);
         grad_mode::update(|m| m.saved_hooks = previous.saved_hooks);
-        match packed {
-            Ok(p) => Held::Packed(p),
-            Err(e) => Held::PackFailed(format!("the pack hook of saved_tensors_hooks raised: {e}")),
-        }
+        Held::Hooked(Box::new(packed.map_err(|e| format!("the pack hook of saved_tensors_hooks raised: {e}"))))
     }
 
     /// Whether no in-place op changed the tensor since it was saved (a packed tensor is the
@@ -114,8 +121,10 @@ impl SavedTensor {
     pub(crate) fn inspect(&self) -> Result<Tensor> {
         match &self.data {
             Held::Tensor(t) => Ok(t.clone()),
-            Held::Packed(p) => p.unpack(),
-            Held::PackFailed(msg) => Err(autograd_err!("{msg}")),
+            Held::Hooked(packed) => match &**packed {
+                Ok(p) => p.unpack(),
+                Err(msg) => Err(autograd_err!("{msg}")),
+            },
         }
     }
 
@@ -136,8 +145,10 @@ impl SavedTensor {
                 }
                 t.clone()
             }
-            Held::Packed(p) => p.unpack()?,
-            Held::PackFailed(msg) => return Err(autograd_err!("{msg}")),
+            Held::Hooked(packed) => match &**packed {
+                Ok(p) => p.unpack()?,
+                Err(msg) => return Err(autograd_err!("{msg}")),
+            },
         };
         match self.output_nr {
             Some(nr) if is_grad_enabled() => {

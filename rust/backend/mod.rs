@@ -14,7 +14,7 @@ pub use host::{item, number_tensor, scalar_tensor, scalar_value, small_values, t
 pub use matmul_shape::MatmulShape;
 pub use optim_rule::{Rule, RuleStep};
 pub use scan::{scan, sort};
-pub use upcast::{in_place, widen, Narrow};
+pub use upcast::{computed, in_place, widen, Narrow};
 
 use crate::cpu;
 use crate::gpu::kernels as gpu;
@@ -47,13 +47,10 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
 // `widen` its operands, run the kernel, `Narrow` the result (see `upcast` for why).
 
 pub fn unary(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
-    let narrow = Narrow::of(a.dtype());
-    let a = widen(a)?;
-    let a: &Tensor = &a;
-    narrow.apply(match a.device() {
+    computed([a], |[a]| match a.device() {
         Device::Cpu => cpu::elementwise::unary(kind, a),
         Device::Gpu => gpu::elementwise::unary(kind, a),
-    }?)
+    })
 }
 
 /// `dst = kind(dst)` in place where a kernel does that directly (CPU, contiguous, float32 or
@@ -68,25 +65,19 @@ pub fn unary_inplace(kind: UnaryKind, dst: &Tensor) -> Option<Result<()>> {
 /// `a` and `b` have the same dtype; the result is broadcast to `shape`.
 pub fn binary(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let device = same_device(kind.name(), &[a, b])?;
-    let narrow = Narrow::of(a.dtype());
-    let (a, b) = (widen(a)?, widen(b)?);
-    let (a, b): (&Tensor, &Tensor) = (&a, &b);
-    narrow.apply(match device {
+    computed([a, b], |[a, b]| match device {
         Device::Cpu => cpu::elementwise::binary(kind, a, b, shape),
         Device::Gpu => gpu::elementwise::binary(kind, a, b, shape),
-    }?)
+    })
 }
 
 /// `cond ? a : b`, broadcast to `shape`; `a` and `b` share a dtype, `cond` is bool.
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let device = same_device("where", &[cond, a, b])?;
-    let narrow = Narrow::of(a.dtype());
-    let (a, b) = (widen(a)?, widen(b)?);
-    let (a, b): (&Tensor, &Tensor) = (&a, &b);
-    narrow.apply(match device {
+    computed([a, b], |[a, b]| match device {
         Device::Cpu => cpu::elementwise::where_(cond, a, b, shape),
         Device::Gpu => gpu::elementwise::where_(cond, a, b, shape),
-    }?)
+    })
 }
 
 /// Sums and products of integers come out in int64 (PyTorch's rule: an int8 sum does not

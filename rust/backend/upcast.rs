@@ -12,12 +12,46 @@ use crate::tensor::{DType, Tensor};
 use std::borrow::Cow;
 
 /// `t` in the dtype kernels compute it in (`t` itself when it already is one).
+// Inlined with the cast out of line: every op's dispatch passes through here, and for the
+// compute dtypes it must cost a compare.
+#[inline]
 pub fn widen(t: &Tensor) -> Result<Cow<'_, Tensor>> {
     if t.dtype().is_storage_only() {
-        Ok(Cow::Owned(super::cast(t, t.dtype().compute())?))
+        widened(t).map(Cow::Owned)
     } else {
         Ok(Cow::Borrowed(t))
     }
+}
+
+#[cold]
+#[inline(never)]
+fn widened(t: &Tensor) -> Result<Tensor> {
+    super::cast(t, t.dtype().compute())
+}
+
+/// `f` of `operands` in their compute dtype, its result narrowed back to the first operand's
+/// dtype (the operands share one). Operands already in a compute dtype go to `f` as they are,
+/// with no `Cow` or narrowing in between: this is the dispatch of every elementwise op, and
+/// the scalar circuits pay for each instruction of it.
+#[inline]
+pub fn computed<const N: usize>(operands: [&Tensor; N], f: impl FnOnce([&Tensor; N]) -> Result<Tensor>) -> Result<Tensor> {
+    if operands.iter().any(|t| t.dtype().is_storage_only()) {
+        computed_widened(operands, f)
+    } else {
+        f(operands)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn computed_widened<const N: usize>(operands: [&Tensor; N], f: impl FnOnce([&Tensor; N]) -> Result<Tensor>) -> Result<Tensor> {
+    let narrow = Narrow::of(operands.first().map_or(DType::F32, |t| t.dtype()));
+    let mut wide = Vec::with_capacity(N);
+    for t in operands {
+        wide.push(widen(t)?);
+    }
+    let refs: [&Tensor; N] = std::array::from_fn(|i| wide[i].as_ref());
+    narrow.apply(f(refs)?)
 }
 
 /// How to bring a kernel's result back to the dtype of the operands it was widened from.
@@ -29,6 +63,7 @@ pub struct Narrow {
 
 impl Narrow {
     /// The narrowing for operands of dtype `dtype` (nothing to do for a compute dtype).
+    #[inline]
     pub fn of(dtype: DType) -> Narrow {
         Narrow { from: dtype.is_storage_only().then_some(dtype) }
     }
@@ -39,11 +74,22 @@ impl Narrow {
 
     /// `out` back in the storage dtype when it came out in that dtype's compute dtype (a
     /// comparison's bool result, for instance, stays bool).
+    #[inline]
     pub fn apply(self, out: Tensor) -> Result<Tensor> {
         match self.from {
-            Some(d) if out.dtype() == d.compute() => super::cast(&out, d),
-            _ => Ok(out),
+            Some(d) => narrowed(out, d),
+            None => Ok(out),
         }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn narrowed(out: Tensor, d: DType) -> Result<Tensor> {
+    if out.dtype() == d.compute() {
+        super::cast(&out, d)
+    } else {
+        Ok(out)
     }
 }
 

@@ -1,20 +1,18 @@
 //! PyTorch's names on `Tensor` that real scripts use: `shape`/`size()` as a `backprop.Size`,
-//! `type()`, the `new_*` factories, `ndimension`, `nbytes`, `itemsize`, `is_cpu`, and an
-//! `AttributeError` that says when a missing name is one PyTorch has. (`get_device` is set
-//! from Python, in `backprop/_tensor_names.py`: pyo3 names its glue
-//! for a `get_device` method as it does the `device` getter's, and the two would collide.)
+//! `type()`, the `new_*` factories, `ndimension`, `nbytes`, `itemsize`, `is_cpu`. (`get_device`
+//! and the errors for the names PyTorch has and backprop lacks are set from Python, in
+//! `backprop/_tensor_names.py`, which says why.)
 
 use super::convert::{parse_device, parse_dtype, parse_shape, shape_from_seq, tensor_from_py};
 use super::tensor::{PyTensor, TResult};
 use crate::ops;
 use crate::tensor::{DType, Device};
-use pyo3::exceptions::{PyAttributeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyString, PyTuple};
 
 static SIZE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static MISSING_ATTRIBUTE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// `shape` as a `backprop.Size` (the tuple subclass of `backprop._size`).
 pub fn size_of<'py>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
@@ -152,18 +150,6 @@ impl PyTensor {
             t.set_requires_grad(true)?;
         }
         Ok(PyTensor::wrap(t))
-    }
-
-    /// An attribute PyTorch's `Tensor` has and backprop's lacks says so; other misses are
-    /// the usual `AttributeError`.
-    fn __getattr__(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
-        let f = MISSING_ATTRIBUTE.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(py.import("backprop._missing")?.getattr("tensor_attribute_error")?.unbind()) });
-        let message = match f {
-            Ok(f) => f.bind(py).call1((name,)).and_then(|m| m.extract::<String>()),
-            Err(e) => Err(e),
-        }
-        .unwrap_or_else(|_| format!("'Tensor' object has no attribute '{}'", name.to_string_lossy()));
-        Err(PyAttributeError::new_err(message))
     }
 }
 
