@@ -42,7 +42,7 @@ def _is_lacking(cls, name):
 def lacking_names(cls):
     """The names marked on `cls` as PyTorch's and not backprop's: runtime-only, so the type
     stub leaves them out and a type checker reports their use, as it should."""
-    return sorted(n for n, v in vars(cls).items() if isinstance(v, _Lacking))
+    return sorted(n for n in vars(cls) if _is_lacking(cls, n))
 
 
 def install_lacking_names(cls):

@@ -107,13 +107,10 @@ pub fn arg_reduce(kind: ReduceKind, a: &Tensor, axis: usize, keepdim: bool) -> R
 /// operands arrive as strided views and are never materialised.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let device = same_device("matmul", &[a, b])?;
-    let narrow = Narrow::of(a.dtype());
-    let (a, b) = (widen(a)?, widen(b)?);
-    let (a, b): (&Tensor, &Tensor) = (&a, &b);
-    narrow.apply(match device {
+    computed([a, b], |[a, b]| match device {
         Device::Cpu => cpu::matmul::matmul(a, b),
         Device::Gpu => gpu::matmul::matmul(a, b),
-    }?)
+    })
 }
 
 /// `x @ w.T + bias` for `x: [m, k]`, `w: [n, k]`, `bias: [n]`.
@@ -185,13 +182,10 @@ pub fn take(src: &Tensor, offsets: &Tensor) -> Result<Tensor> {
 /// A zero tensor of `shape` with `values` added at flat `offsets` (repeats accumulate).
 pub fn scatter_add(shape: &[usize], offsets: &Tensor, values: &Tensor) -> Result<Tensor> {
     let device = same_device("index_backward", &[offsets, values])?;
-    let narrow = Narrow::of(values.dtype());
-    let values = widen(values)?;
-    let values: &Tensor = &values;
-    narrow.apply(match device {
+    computed([values], |[values]| match device {
         Device::Cpu => cpu::index::scatter_add(shape, offsets, values),
         Device::Gpu => gpu::index::scatter_add(shape, offsets, values),
-    }?)
+    })
 }
 
 /// `dst.flat[offsets] = values` (or `+=` when `accumulate`), in place; `dst` contiguous.
@@ -213,13 +207,10 @@ pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
 
 /// Softmax (or log-softmax) along the last dimension.
 pub fn softmax_last(a: &Tensor, log: bool) -> Result<Tensor> {
-    let narrow = Narrow::of(a.dtype());
-    let a = widen(a)?;
-    let a: &Tensor = &a;
-    narrow.apply(match a.device() {
+    computed([a], |[a]| match a.device() {
         Device::Cpu => cpu::softmax::softmax_last(a, log),
         Device::Gpu => gpu::softmax::softmax_last(a, log),
-    }?)
+    })
 }
 
 /// Each row of the 2-D `x` normalised to mean 0, variance 1: `(y, rstd)`.
@@ -238,13 +229,10 @@ pub fn norm_rows(x: &Tensor, eps: f64) -> Result<(Tensor, Tensor)> {
 /// The vjp of `norm_rows` from the upstream gradient, its output and `rstd`.
 pub fn norm_rows_backward(g: &Tensor, y: &Tensor, rstd: &Tensor) -> Result<Tensor> {
     let device = same_device("norm backward", &[g, y, rstd])?;
-    let narrow = Narrow::of(g.dtype());
-    let (g, y, rstd) = (widen(g)?, widen(y)?, widen(rstd)?);
-    let (g, y, rstd): (&Tensor, &Tensor, &Tensor) = (&g, &y, &rstd);
-    narrow.apply(match device {
+    computed([g, y, rstd], |[g, y, rstd]| match device {
         Device::Cpu => cpu::norm::norm_rows_backward(g, y, rstd),
         Device::Gpu => gpu::norm::norm_rows_backward(g, y, rstd),
-    }?)
+    })
 }
 
 /// Samples of `dist` on `device`: on the CPU from `gen`'s xoshiro stream, on the GPU from
@@ -337,17 +325,17 @@ fn cpu_only(op: &str, tensors: &[&Tensor]) -> Result<()> {
 
 pub fn linalg_solve(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     cpu_only("linalg.solve", &[a, b])?;
-    Narrow::of(a.dtype()).apply(cpu::linalg::solve(&*widen(a)?, &*widen(b)?)?)
+    computed([a, b], |[a, b]| cpu::linalg::solve(a, b))
 }
 
 pub fn linalg_inv(a: &Tensor) -> Result<Tensor> {
     cpu_only("linalg.inv", &[a])?;
-    Narrow::of(a.dtype()).apply(cpu::linalg::inv(&*widen(a)?)?)
+    computed([a], |[a]| cpu::linalg::inv(a))
 }
 
 pub fn linalg_det(a: &Tensor) -> Result<Tensor> {
     cpu_only("linalg.det", &[a])?;
-    Narrow::of(a.dtype()).apply(cpu::linalg::det(&*widen(a)?)?)
+    computed([a], |[a]| cpu::linalg::det(a))
 }
 
 pub fn linalg_slogdet(a: &Tensor) -> Result<(Tensor, Tensor)> {
@@ -359,7 +347,7 @@ pub fn linalg_slogdet(a: &Tensor) -> Result<(Tensor, Tensor)> {
 
 pub fn linalg_cholesky(a: &Tensor) -> Result<Tensor> {
     cpu_only("linalg.cholesky", &[a])?;
-    Narrow::of(a.dtype()).apply(cpu::linalg::cholesky(&*widen(a)?)?)
+    computed([a], |[a]| cpu::linalg::cholesky(a))
 }
 
 pub fn linalg_qr(a: &Tensor, complete: bool) -> Result<(Tensor, Tensor)> {

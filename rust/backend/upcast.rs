@@ -30,7 +30,7 @@ fn widened(t: &Tensor) -> Result<Tensor> {
 }
 
 /// `f` of `operands` in their compute dtype, its result narrowed back to the first operand's
-/// dtype (the operands share one). Operands already in a compute dtype go to `f` as they are,
+/// dtype. Operands already in a compute dtype go to `f` as they are,
 /// with no `Cow` or narrowing in between: this is the dispatch of every elementwise op, and
 /// the scalar circuits pay for each instruction of it.
 #[inline]
