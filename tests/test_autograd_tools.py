@@ -75,11 +75,13 @@ def test_next_functions_and_accumulate_grad():
     [
         lambda: bp.randn(3, requires_grad=True),
         lambda: bp.tensor([1.0, 2.0, 3.0], requires_grad=True),
+        lambda: bp.Tensor([1.0, 2.0, 3.0], requires_grad=True),
+        lambda: bp.Tensor(bp.ones(3), dtype=bp.float64, requires_grad=True),
         lambda: bp.zeros(3).requires_grad_(),
         lambda: nn.Parameter(bp.ones(3)),
         lambda: nn.Linear(3, 3).weight,
     ],
-    ids=["factory", "tensor", "requires_grad_", "Parameter", "module parameter"],
+    ids=["factory", "tensor", "Tensor class", "Tensor class from a tensor", "requires_grad_", "Parameter", "module parameter"],
 )
 def test_accumulate_grad_variable_is_the_users_object_however_the_leaf_was_made(make):
     leaf = make()
@@ -291,12 +293,12 @@ def test_set_detect_anomaly_as_call_and_context():
 
 
 def test_a_second_wrapper_rebinding_its_data_does_not_carry_the_owner_away():
-    # `variable` of a leaf made through the class constructor is another wrapper of the same
-    # engine tensor; rebinding that wrapper must not make the graph name the first object,
-    # and once that object is gone nothing may hand it out.
+    # `variable` of a leaf made by `__new__` alone (no `__init__` names the object) is another
+    # wrapper of the same engine tensor; rebinding that wrapper must not make the graph name
+    # the first object, and once that object is gone nothing may hand it out.
     import gc
 
-    a = bp.Tensor([1.0, 2.0], requires_grad=True)
+    a = bp.Tensor.__new__(bp.Tensor, [1.0, 2.0], requires_grad=True)
     (acc, _), _ = (a * 2).grad_fn.next_functions
     b = acc.variable
     a.requires_grad_()  # a is now its tensor's named object

@@ -56,6 +56,7 @@ RETURNS = {
     "__int__": "int",
     "__index__": "int",
     "__hash__": "int",
+    "__init__": "None",
     "__repr__": "str",
     "__str__": "str",
     "__format__": "str",
@@ -276,8 +277,11 @@ def class_lines(cls):
             continue
         obj = getattr(cls, name)
         if name == "__new__":
-            # The constructor's text signature sits on the class (pyo3's `#[new]`).
-            args = params(cls if getattr(cls, "__text_signature__", None) else obj)
+            # The constructor's text signature sits on the class (pyo3's `#[new]`); read it
+            # from there, not through the class, whose signature is `__init__`'s once one is
+            # set from Python (Tensor's).
+            text = getattr(cls, "__text_signature__", None)
+            args = params(eval(f"lambda {text[1:-1]}: None") if text else obj)
             if not args.startswith("(cls"):
                 args = "(cls" + (", " + args[1:] if args != "()" else ")")
             body.append(f"    def __new__{args} -> {cls.__name__}: ...")

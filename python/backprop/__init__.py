@@ -175,6 +175,7 @@ clamp_max = _T.clamp_max
 var_mean = _core.var_mean
 std_mean = _core.std_mean
 
+Tensor.__init__ = _tensor_names.__init__
 Tensor.get_device = _tensor_names.get_device
 
 # The op table's functions (rust/ops/table.rs): `bp.X` for each row marked `method`

@@ -1,5 +1,10 @@
 """Tensor attributes defined in Python.
 
+`__init__` lives here because the binding's constructor cannot do its part: pyo3 runs it as
+`__new__`, before the Python object exists, so a leaf made by `Tensor(data, requires_grad=True)`
+could not name that object as its owner (`AccumulateGrad.variable` would hand back another
+wrapper). `__init__` runs once the object exists and does it.
+
 `get_device` lives here because the binding cannot hold it: pyo3 names its glue for a
 `get_device` method exactly as it names the `device` getter's, so the two collide.
 
@@ -11,6 +16,13 @@ circuit's time); a descriptor costs nothing until it is read.
 """
 
 from backprop._missing import tensor_attribute_error
+
+
+def __init__(self, *args, requires_grad=False, **kwargs):
+    # Arguments were checked by `__new__`; a subclass's `__new__` may take others, as with
+    # `object.__init__`, which tolerates them when `__new__` is overridden.
+    if requires_grad:
+        self.requires_grad_()
 
 
 def get_device(self):
