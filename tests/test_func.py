@@ -118,6 +118,72 @@ def test_vjp_and_jvp_against_the_jacobian():
         jvp(f_bp, (bp.tensor(x), bp.tensor(y)), (bp.ones(2), bp.tensor(ty)))
 
 
+def _calls(f):
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return f(*args)
+
+    return counted, calls
+
+
+class _SquareWithoutJvp(bp.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+
+
+def _scale_in_place(x):
+    y = x * 2
+    y.add_(1)
+    return y.exp()
+
+
+@pytest.mark.parametrize(
+    "f, forward_pass",
+    [
+        (lambda x: (x @ x.T).tanh().softmax(-1), True),
+        (lambda x: {"a": x.sin(), "b": (x.relu().mean(), F.cross_entropy(x, bp.tensor([0, 2, 1])))}, True),
+        (grad(lambda x: (x**3).sum()), True),  # forward over reverse
+        (jacrev(lambda x: (x.sin() * x).sum(1)), True),
+        (lambda x: jvp(lambda z: z.sin() * z, (x,), (x.cos(),))[1], True),  # the inner one by double-vjp
+        (lambda x: vmap(lambda r: (r * r).sum())(x), True),
+        (_scale_in_place, False),  # in-place on a tensor carrying a tangent
+        (lambda x: _SquareWithoutJvp.apply(x).sum(), False),  # a custom Function without jvp
+    ],
+    ids=["mlp", "pytree", "grad", "jacrev", "jvp", "vmap", "in-place", "custom Function"],
+)
+def test_jvp_runs_one_forward_pass_and_agrees_with_central_differences(f, forward_pass):
+    x = RNG.standard_normal((3, 3))
+    t = RNG.standard_normal((3, 3))
+    counted, calls = _calls(f)
+    out, jv = jvp(counted, (bp.tensor(x),), (bp.tensor(t),))
+    # Forward AD runs f once; where it cannot serve, f runs again on the double-vjp path.
+    assert len(calls) == (1 if forward_pass else 2)
+    eps = 1e-6
+    hi = f(bp.tensor(x + eps * t))
+    lo = f(bp.tensor(x - eps * t))
+    leaves = bp.func._flatten(out)[0]
+    for o, j, h, l in zip(leaves, bp.func._flatten(jv)[0], bp.func._flatten(hi)[0], bp.func._flatten(lo)[0]):
+        assert j.shape == o.shape and j.dtype == o.dtype
+        assert_close(j, (to_np(h) - to_np(l)) / (2 * eps), atol=1e-6)
+
+
+def test_jvp_inside_grad_and_vmap_differentiates_through_the_tangent():
+    x, t = bp.tensor(RNG.standard_normal(4)), bp.tensor(RNG.standard_normal(4))
+    g = grad(lambda x: jvp(lambda z: (z**2).sum(), (x,), (t,))[1])(x)  # d/dx <2x, t> = 2t
+    assert_close(g, 2 * to_np(t))
+    per_row = vmap(lambda xi, ti: jvp(lambda z: z.sin(), (xi,), (ti,))[1])(bp.stack([x, t]), bp.stack([t, x]))
+    assert_close(per_row, np.stack([np.cos(to_np(x)) * to_np(t), np.cos(to_np(t)) * to_np(x)]))
+
+
 def test_vjp_has_aux_and_several_outputs():
     x = bp.tensor([1.0, 2.0])
     (a, b), fn, aux = vjp(lambda t: ((t * t, t.sum()), "aux"), x, has_aux=True)

@@ -1,8 +1,9 @@
 """Composable function transforms, PyTorch's `torch.func`: grad, grad_and_value, vjp, jvp,
 jacrev, jacfwd, hessian, functional_call and vmap.
 
-The engine is reverse mode only, so `jvp` uses the double-vjp trick (two reverse passes) and
-`jacfwd` returns exactly what `jacrev` does. `vmap` runs the function once on whole batches by
+`jvp` runs in one forward pass by forward AD (`backprop.autograd.forward_ad`) and falls back
+to the double-vjp trick (two reverse passes) where forward AD cannot serve; `jacfwd` returns
+exactly what `jacrev` does. `vmap` runs the function once on whole batches by
 batching rules (see `backprop.func._batched`), not by a Python loop over the batch; `grad`
 inside `vmap` gives per-sample gradients.
 """
@@ -10,7 +11,9 @@ inside `vmap` gives per-sample gradients.
 import contextlib
 
 import backprop as bp
+from backprop import _core
 from backprop._core import Tensor
+from backprop.autograd import forward_ad
 from backprop.func import _batched
 from backprop.func._batched import Batched
 
@@ -83,6 +86,17 @@ def _active_levels():
     return tuple(range(len(_batched._LEVELS)))
 
 
+def _detached(x):
+    """`x.detach()`, keeping the forward-AD tangent `x` carries: a transform running inside
+    `jvp`'s forward pass (`jvp(grad(f))`) cuts `x` from the reverse graph, not from the
+    tangent that the outer jvp follows. Plain `detach()` drops both, as PyTorch's does."""
+    d = x.detach()
+    if not _core._is_dual_level_open():
+        return d
+    tangent = _core._tangent(x)
+    return d if tangent is None else forward_ad.make_dual(d, tangent)
+
+
 def _differentiable_input(x, levels):
     """A tensor to differentiate with respect to, standing for `x`.
 
@@ -92,7 +106,7 @@ def _differentiable_input(x, levels):
     nested = _GRAD_DEPTH[0] > 0
     if levels:
         value = _batched._physical(x, levels, x.dim(), expand=True)
-        value = value.clone() if nested else value.detach().contiguous().requires_grad_()
+        value = value.clone() if nested else _detached(value.contiguous()).requires_grad_()
         if nested and not value.requires_grad:
             value = value.requires_grad_()
         return Batched(value, levels), value
@@ -101,7 +115,7 @@ def _differentiable_input(x, levels):
     if nested and x.requires_grad:
         leaf = x.clone()
     else:
-        leaf = x.detach().requires_grad_()
+        leaf = _detached(x).requires_grad_()
     return leaf, leaf
 
 
@@ -170,9 +184,9 @@ def _detach_out(x):
     if _GRAD_DEPTH[0] > 0:
         return x
     if isinstance(x, Tensor):
-        return x.detach()
+        return _detached(x)
     if isinstance(x, Batched):
-        return Batched(x._value.detach(), x._levels)
+        return Batched(_detached(x._value), x._levels)
     return x
 
 
@@ -262,16 +276,70 @@ def vjp(func, *primals, has_aux=False):
 
 
 def jvp(func, primals, tangents, *, has_aux=False):
-    """`(f(*primals), J @ tangents)`. The engine is reverse mode, so this uses the double-vjp
-    trick: the vjp is linear in its cotangent u, and the gradient of <vjp(u), tangent> with
-    respect to u is J @ tangent. It costs two reverse passes rather than one forward pass."""
+    """`(f(*primals), J @ tangents)`, in one forward pass by forward AD: each op computes its
+    output's tangent as it runs (`backprop.autograd.forward_ad`).
+
+    Where forward AD cannot serve, the double-vjp trick computes the same: the vjp is linear
+    in its cotangent u, and the gradient of <vjp(u), tangent> with respect to u is
+    J @ tangent (two reverse passes). That is inside vmap or another transform (whose graph
+    must reach the result), inside an open dual level (one at a time), for non-float inputs
+    or inputs and tangents that require grad, and when an op on the way has no jvp rule (a
+    custom Function without `jvp`): f then runs a second time."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise RuntimeError("jvp: primals and tangents must be tuples (e.g. jvp(f, (x,), (t,)))")
     if len(primals) != len(tangents):
         raise RuntimeError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents")
-    for i, (p, t) in enumerate(zip(_flatten(primals)[0], _flatten(tangents)[0])):
+    primal_leaves, tangent_leaves = _flatten(primals)[0], _flatten(tangents)[0]
+    for i, (p, t) in enumerate(zip(primal_leaves, tangent_leaves)):
         if tuple(p.shape) != tuple(t.shape):
             raise RuntimeError(f"jvp: tangent {i} has shape {tuple(t.shape)} but its primal has shape {tuple(p.shape)}")
+    if _forward_ad_serves(primal_leaves, tangent_leaves):
+        result = _jvp_forward(func, primals, tangents, has_aux)
+        if result is not None:
+            return result
+    return _jvp_double_vjp(func, primals, tangents, has_aux)
+
+
+def _forward_ad_serves(primal_leaves, tangent_leaves):
+    if _active_levels() or _GRAD_DEPTH[0] or _core._is_dual_level_open():
+        return False
+    for x in primal_leaves + tangent_leaves:
+        if not isinstance(x, Tensor) or not x.dtype.is_floating_point or x.requires_grad:
+            return False
+    return all(p.dtype == t.dtype and p.device == t.device for p, t in zip(primal_leaves, tangent_leaves))
+
+
+def _jvp_forward(func, primals, tangents, has_aux):
+    """`jvp` by forward AD; None when forward AD failed on the way (an op without a jvp rule,
+    an in-place op on a tensor carrying a tangent), for the double-vjp path to compute it."""
+    try:
+        with forward_ad.dual_level():
+            duals = []
+            for pt, tt in zip(primals, tangents):
+                (p_leaves, spec), t_leaves = _flatten(pt), _flatten(tt)[0]
+                duals.append(_unflatten([forward_ad.make_dual(p.detach(), t.detach()) for p, t in zip(p_leaves, t_leaves)], spec))
+            out = func(*duals)
+            aux = None
+            if has_aux:
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise RuntimeError(f"jvp(f, has_aux=True): f must return a tuple (output, aux), got {type(out).__name__}")
+                out, aux = out
+            out_leaves, out_spec = _flatten(out)
+            values, jv = [], []
+            for o in out_leaves:
+                if not isinstance(o, Tensor):
+                    raise RuntimeError(f"jvp: f must return tensors (or tuples, lists, dicts of them), got {type(o).__name__}")
+                tangent = _core._tangent(o)
+                values.append(o.detach())
+                jv.append(bp.zeros_like(o) if tangent is None else tangent)
+            aux = _map(aux, lambda a: a.detach() if isinstance(a, Tensor) else a)
+    except RuntimeError:
+        return None  # the double-vjp path runs f again and reports what is really wrong
+    result = (_unflatten(values, out_spec), _unflatten(jv, out_spec))
+    return result + (aux,) if has_aux else result
+
+
+def _jvp_double_vjp(func, primals, tangents, has_aux):
     out, aux, physical, specs, nums, levels = _reverse(func, primals, tuple(range(len(primals))), "jvp", has_aux)
     out_leaves, out_spec = _flatten(out)
     tangent_leaves = [_physical_of(t, levels) for t in _flatten(tangents)[0]]
