@@ -182,35 +182,8 @@ pub fn uniform_f32(g: &Generator, n: usize, low: f32, high: f32) -> Result<Vec<f
     Ok(v)
 }
 
-/// A dropout mask in one pass: each element is `scale` where a uniform draw falls below
-/// `keep`, else 0. The draws are those of `uniform_f32(n, 0, 1)` (24-bit fractions, two per
-/// 64-bit output), compared as integers, so a seed gives the same mask as comparing those
-/// uniforms with `keep`.
-pub fn dropout_mask_f32(g: &Generator, n: usize, keep: f32, scale: f32) -> Result<Vec<f32>> {
-    // u < keep for u = bits / 2^24  <=>  bits < keep * 2^24  <=>  bits < ceil(keep * 2^24)
-    let limit = (keep as f64 * (1u64 << 24) as f64).ceil() as i32;
-    // Two simple passes: draws (the generator state kept in registers), then a branch-free
-    // compare-and-scale that vectorises; a branch on a random outcome mispredicts often.
-    let mut bits = buffer::zeroed::<i32>(n, &[n], "dropout")?;
-    let mut out = draws(n, "dropout")?;
-    g.with(|shared| {
-        let mut r = shared.clone();
-        let mut pairs = bits.chunks_exact_mut(2);
-        for pair in &mut pairs {
-            let bits = r.next_u64();
-            pair[0] = (bits >> 40) as i32;
-            pair[1] = ((bits >> 8) & 0xFF_FFFF) as i32;
-        }
-        if let [last] = pairs.into_remainder() {
-            *last = (r.next_u64() >> 40) as i32;
-        }
-        *shared = r;
-    });
-    out.extend(bits.iter().map(|&d| scale * ((d < limit) as i32 as f32)));
-    Ok(out)
-}
-
-/// `dropout_mask_f32` in double precision (draws of `uniform_f64`).
+/// A float64 dropout mask: `scale` where a draw of `uniform_f64` falls below `keep`, else 0.
+/// (float32 masks are counter-based, made in parallel: `cpu::random`.)
 pub fn dropout_mask_f64(g: &Generator, n: usize, keep: f64, scale: f64) -> Result<Vec<f64>> {
     let mut v = draws(n, "dropout")?;
     g.with(|r| v.extend((0..n).map(|_| if r.next_f64() < keep { scale } else { 0.0 })));
@@ -415,11 +388,6 @@ mod tests {
         let mean = n.iter().sum::<f64>() / n.len() as f64;
         let var = n.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.len() as f64;
         assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.02);
-        g.manual_seed(3);
-        let u = uniform_f32(&g, 1001, 0.0, 1.0).unwrap();
-        g.manual_seed(3);
-        let mask = dropout_mask_f32(&g, 1001, 0.6, 2.5).unwrap();
-        assert!(u.iter().zip(&mask).all(|(&u, &m)| m == if u < 0.6 { 2.5 } else { 0.0 }));
         let mut p = permutation(&g, 100).unwrap();
         let extremes = randint(&g, 1000, i64::MIN, i64::MAX).unwrap();
         assert!(extremes.iter().any(|&x| x < 0) && extremes.iter().any(|&x| x > 0));

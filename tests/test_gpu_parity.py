@@ -173,3 +173,19 @@ def test_in_place_random_fills_and_factories_on_the_gpu():
     perm = bp.randperm(10, device="gpu")
     assert sorted(perm.tolist()) == list(range(10))
     assert bp.rand_like(x).device == bp.device("gpu") and bp.randn_like(x).device == bp.device("gpu")
+
+
+@pytest.mark.parametrize("n", [1, 5, 1000, 3 * 2**15 + 17])
+@pytest.mark.parametrize("p", [0.0, 0.4, 0.999])
+def test_float32_dropout_masks_are_the_same_on_both_devices_from_one_seed(n, p):
+    # Both draw one key from the generator and run the same Philox4x32-10 per element.
+    x = np.ones(n, np.float32)
+    bp.manual_seed(31)
+    on_cpu = to_np(F.dropout(bp.tensor(x), p))
+    after_cpu = bp.rand(3)
+    bp.manual_seed(31)
+    on_gpu = to_np(F.dropout(bp.tensor(x, device="gpu"), p))
+    after_gpu = bp.rand(3)
+    assert np.array_equal(on_cpu, on_gpu)
+    assert np.array_equal(to_np(after_cpu), to_np(after_gpu))  # the same single draw from the stream
+    assert set(np.unique(on_cpu)) <= {0.0, np.float32(1 / (1 - p))}

@@ -235,8 +235,9 @@ pub fn norm_rows_backward(g: &Tensor, y: &Tensor, rstd: &Tensor) -> Result<Tenso
     })
 }
 
-/// Samples of `dist` on `device`: on the CPU from `gen`'s xoshiro stream, on the GPU from
-/// Philox keyed by it (both reproducible from `gen`'s seed). A storage dtype is sampled in
+/// Samples of `dist` on `device`: on the CPU from `gen`'s xoshiro stream (float32 dropout
+/// masks from Philox keyed by it, as the GPU's), on the GPU from Philox keyed by it (all
+/// reproducible from `gen`'s seed). A storage dtype is sampled in
 /// its compute dtype and rounded to it.
 pub fn random(shape: &[usize], dist: Distribution, dtype: DType, device: Device, gen: &crate::random::Generator) -> Result<Tensor> {
     let out = match device {

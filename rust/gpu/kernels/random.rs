@@ -1,7 +1,8 @@
 //! Random tensors generated on the GPU with the counter-based Philox4x32-10 generator of
 //! `shaders/random.wgsl`. Each call draws a fresh 64-bit key from the given generator, so
 //! seeding it makes GPU sampling reproducible and successive calls independent. The stream
-//! differs from the CPU's for the same seed (Philox here, xoshiro there).
+//! differs from the CPU's for the same seed (Philox here, xoshiro there), except for float32
+//! dropout masks, which the CPU makes with this Philox too: the same mask on both.
 
 use super::super::context::gpu;
 use super::super::launch::{chunks, dispatch, grid, kernel, relative, window, WalkParams, WORKGROUP};
