@@ -340,11 +340,20 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
 fn linear_typed<T: Element + IntoStorageVec>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let (m, k) = (x.shape()[0], x.shape()[1]);
     let n = w.shape()[0];
-    let mut out = crate::alloc::buffer::zeroed::<T>(numel(&[m, n]), &[m, n], "linear")?;
+    let total = numel(&[m, n]);
+    // Every element is written once before gemm runs: the bias rows, or gemm itself (which
+    // then writes, not adds) unless k == 0, where the product is zeros. A zero-fill first was
+    // a whole extra pass over the output.
+    let overwritten = bias.is_none() && k > 0;
+    let mut out = if bias.is_none() && k == 0 {
+        crate::alloc::buffer::zeroed::<T>(total, &[m, n], "linear")?
+    } else {
+        crate::alloc::buffer::with_capacity::<T>(total, &[m, n], "linear")?
+    };
     if let Some(b) = bias {
         let bv = b.to_vec::<T>()?;
-        for row in out.chunks_exact_mut(n.max(1)) {
-            row.copy_from_slice(&bv);
+        for _ in 0..m {
+            out.extend_from_slice(&bv);
         }
     }
     let (lx, lw) = (x.layout(), w.layout());
@@ -355,6 +364,10 @@ fn linear_typed<T: Element + IntoStorageVec>(x: &Tensor, w: &Tensor, bias: Optio
     let ws = w.cpu_storage("linear")?.as_slice::<T>();
     // SAFETY: validated layouts; fresh destination.
     unsafe { gemm_into(m, n, k, out.as_mut_ptr(), bias.is_some(), xs.as_ptr(), xm, ws.as_ptr(), wm) };
+    if overwritten {
+        // SAFETY: with k > 0 and no bias to add onto, gemm wrote all m * n elements.
+        unsafe { out.set_len(total) };
+    }
     Tensor::from_vec(out, &[m, n])
 }
 
@@ -451,5 +464,13 @@ mod tests {
         let b = t(vec![10., 20., 30.], &[3]);
         let y = linear(&x, &w, Some(&b)).unwrap().to_vec::<f64>().unwrap();
         assert_eq!(y, vec![11., 22., 33., 13., 24., 37.]);
+        let y = linear(&x, &w, None).unwrap().to_vec::<f64>().unwrap();
+        assert_eq!(y, vec![1., 2., 3., 3., 4., 7.]);
+        // k == 0: the bias alone, or zeros.
+        let (x0, w0) = (t(vec![], &[2, 0]), t(vec![], &[3, 0]));
+        assert_eq!(linear(&x0, &w0, Some(&b)).unwrap().to_vec::<f64>().unwrap(), vec![10., 20., 30., 10., 20., 30.]);
+        assert_eq!(linear(&x0, &w0, None).unwrap().to_vec::<f64>().unwrap(), vec![0.; 6]);
+        // no rows, no outputs
+        assert!(linear(&t(vec![], &[0, 2]), &w, Some(&b)).unwrap().to_vec::<f64>().unwrap().is_empty());
     }
 }
