@@ -34,6 +34,7 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    crate::alloc::configure();
     errors::register(m)?;
     threads::register(m)?;
     gpu::register(m)?;
