@@ -2,7 +2,8 @@
 and `fork_rng`.
 
 One global generator drives sampling on every device (CPU tensors draw from its xoshiro256++
-stream; GPU kernels draw a Philox key from it), so `manual_seed` makes both reproducible.
+stream; GPU kernels, and float32 dropout masks on either device, draw a Philox key from it),
+so `manual_seed` makes both reproducible, and a float32 dropout mask is the same on both.
 """
 
 import contextlib
