@@ -8,7 +8,7 @@ import backprop as bp
 import backprop.nn as nn
 import backprop.nn.functional as F
 from backprop.func import functional_call, grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp, vmap
-from conftest import assert_close, central_difference_vjp, on, to_np
+from conftest import Square, assert_close, central_difference_vjp, on, to_np
 
 RNG = np.random.default_rng(0)
 
@@ -128,18 +128,6 @@ def _calls(f):
     return counted, calls
 
 
-class _SquareWithoutJvp(bp.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return 2 * x * g
-
-
 def _scale_in_place(x):
     y = x * 2
     y.add_(1)
@@ -156,7 +144,7 @@ def _scale_in_place(x):
         (lambda x: jvp(lambda z: z.sin() * z, (x,), (x.cos(),))[1], True),  # the inner one by double-vjp
         (lambda x: vmap(lambda r: (r * r).sum())(x), True),
         (_scale_in_place, False),  # in-place on a tensor carrying a tangent
-        (lambda x: _SquareWithoutJvp.apply(x).sum(), False),  # a custom Function without jvp
+        (lambda x: Square.apply(x).sum(), False),  # a custom Function without jvp
     ],
     ids=["mlp", "pytree", "grad", "jacrev", "jvp", "vmap", "in-place", "custom Function"],
 )

@@ -15,7 +15,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import backprop as bp
-from conftest import _plugin_installed
+from conftest import Square, _plugin_installed
 from backprop.testing import GradientCheckError, assert_close, check_gradients, given_gradients, make_tensor
 from backprop.testing.strategies import arrays, away_from, axes, broadcastable_shapes, dtypes, shapes, tensors
 
@@ -24,18 +24,6 @@ SHRINK_ONLY = (Phase.generate, Phase.shrink)  # no explain phase: it reruns the 
 
 
 # --- ops with a right and with wrong backwards -------------------------------------------
-
-
-class Square(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return 2 * x * g
 
 
 class SquareSignFlipped(Square):
