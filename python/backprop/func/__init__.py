@@ -420,8 +420,9 @@ def _grads_to_args_leaves(leaves, specs):
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    """The Jacobian of f (see `jacrev`). The engine has reverse mode only, so this computes the
-    same Jacobian as `jacrev`, by reverse mode; the result is identical."""
+    """The Jacobian of f (see `jacrev`), computed by `jacrev` (reverse mode, one vjp per output
+    element over one retained graph); the result is what forward mode would give. Forward mode
+    here would need `vmap` over dual tensors, which the engine's single dual level does not have."""
     del randomness
     return jacrev(func, argnums, has_aux=has_aux)
 
