@@ -13,7 +13,6 @@
 //! most Linux systems ship THP in `madvise` mode, so without the advice a large tensor is
 //! mapped in 4 KiB pages and every pass over it (an MPI all-reduce, a memcpy, a matmul
 //! panel) pays TLB misses that the same NumPy array does not.
-
 //!
 //! Freed memory goes back to the OS after `PURGE_DELAY_MS` of disuse (mimalloc's default is
 //! 10 ms). A training step that takes longer than that frees its activations, has them

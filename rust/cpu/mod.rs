@@ -53,6 +53,22 @@ pub(crate) fn run_parts(parts: usize, f: impl Fn(usize) + Sync) {
     });
 }
 
+/// Runs `f(start, len)` over `[0, n)`: in one call below `PARALLEL_THRESHOLD` elements, else
+/// in contiguous parts (two per thread, shared out by `run_parts`), cut at multiples of 64
+/// elements so every part starts on a cache line and vector boundary.
+pub(crate) fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
+    let threads = threads::num_threads();
+    if n < PARALLEL_THRESHOLD || threads < 2 {
+        return f(0, n);
+    }
+    let per = n.div_ceil(2 * threads).next_multiple_of(64);
+    let parts = n.div_ceil(per);
+    run_parts(parts, |i| {
+        let start = i * per;
+        f(start, per.min(n - start));
+    });
+}
+
 /// A raw pointer to a kernel's buffer that may cross into rayon workers, each of which
 /// touches a range of elements no other worker touches.
 ///

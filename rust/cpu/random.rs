@@ -21,8 +21,6 @@ const LANES: usize = 32;
 const PAIRS: usize = LANES / 2;
 /// Elements per block (four words per counter).
 const BLOCK: usize = 4 * LANES;
-/// Elements below which one thread makes the whole mask.
-const PARALLEL_ELEMENTS: usize = 1 << 15;
 
 /// Two 32-bit lanes of `x` (low half, high half) times `m`: the high words and the low
 /// words of both 64-bit products, packed the same way. Written on 64-bit lanes so each
@@ -57,7 +55,7 @@ fn philox(mut c: [[u64; PAIRS]; 4], key: [u32; 2]) -> [[u64; PAIRS]; 4] {
     c
 }
 
-/// Mask elements `[start, start + out.len())` (`start` a multiple of `BLOCK`): `scale` where
+/// Mask elements `[start, start + out.len())` (`start` a multiple of 4): `scale` where
 /// the element's uniform (the top 24 bits of its Philox word: the shader's `unit`) is below
 /// `keep`, else 0. Compared as integers: `bits / 2^24 < keep` exactly when
 /// `bits < ceil(keep * 2^24)`.
@@ -115,11 +113,8 @@ pub fn dropout_mask_f32(gen: &Generator, n: usize, keep: f32, scale: f32) -> Res
     let key = [key as u32, (key >> 32) as u32];
     let mut out = buffer::with_capacity::<f32>(n, &[n], "dropout")?;
     let dst = SendPtr(out.as_mut_ptr());
-    let threads = super::threads::num_threads();
-    let per = if n < PARALLEL_ELEMENTS || threads < 2 { n.max(1) } else { n.div_ceil(2 * threads).next_multiple_of(BLOCK) };
-    super::run_parts(n.div_ceil(per), |i| {
-        let start = i * per;
-        let len = per.min(n - start);
+    // Parts start at multiples of 64 elements, so at whole Philox counters.
+    super::for_chunks(n, |start, len| {
         // SAFETY: the parts write disjoint ranges of the buffer's capacity of n elements.
         let part = unsafe { std::slice::from_raw_parts_mut(dst.get().add(start), len) };
         mask_run_dispatch(part, start, key, keep, scale);
@@ -183,14 +178,14 @@ mod tests {
     #[test]
     fn masks_do_not_depend_on_how_the_work_is_split() {
         let g = Generator::new(5);
-        let n = 3 * PARALLEL_ELEMENTS + 17;
+        let n = 3 * crate::cpu::PARALLEL_THRESHOLD + 17;
         let whole = dropout_mask_f32(&g, n, 0.6, 2.5).unwrap();
         g.manual_seed(5);
         let key = g.with(|r| r.next_u64());
         let key = [key as u32, (key >> 32) as u32];
         let mut pieces = vec![0f32; n];
-        for (i, piece) in pieces.chunks_mut(7 * BLOCK).enumerate() {
-            mask_run(piece, i * 7 * BLOCK, key, 0.6, 2.5);
+        for (i, piece) in pieces.chunks_mut(7 * BLOCK + 4).enumerate() {
+            mask_run(piece, i * (7 * BLOCK + 4), key, 0.6, 2.5);
         }
         assert_eq!(whole, pieces);
         assert!(whole.iter().all(|&m| m == 0.0 || m == 2.5));

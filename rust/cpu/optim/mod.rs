@@ -10,7 +10,7 @@
 //!
 //! This file holds SGD and Adam; `rules` the other element-wise optimizers (`backend::Rule`).
 
-use super::SendPtr;
+use super::{for_chunks, SendPtr};
 use crate::backend::{AdamHyper, AdamMoments, SgdHyper};
 use crate::error::{dtype_err, Result};
 use crate::tensor::{DType, Float, Tensor};
@@ -33,25 +33,6 @@ fn base_ptr<T: Float>(t: &Tensor, op: &str) -> Result<SendPtr<T>> {
     // tensor was made, so the offset lies inside the allocation.
     let ptr = unsafe { (s.as_ptr() as *mut T).add(t.layout().offset()) };
     Ok(SendPtr(ptr))
-}
-
-/// Elements below which an update stays on one thread (see `super::PARALLEL_THRESHOLD`).
-const PARALLEL_ELEMENTS: usize = super::PARALLEL_THRESHOLD;
-
-/// Runs `f(start, len)` over `[0, n)`: in one call for small tensors, else in contiguous
-/// parts (two per thread, shared out by `run_parts`), cut at multiples of 64 elements so
-/// every part starts on a cache line and vector boundary.
-pub(super) fn for_chunks(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
-    let threads = super::threads::num_threads();
-    if n < PARALLEL_ELEMENTS || threads < 2 {
-        return f(0, n);
-    }
-    let per = n.div_ceil(2 * threads).next_multiple_of(64);
-    let parts = n.div_ceil(per);
-    super::run_parts(parts, |i| {
-        let start = i * per;
-        f(start, per.min(n - start));
-    });
 }
 
 /// Defines `$name`, which runs the `inline(always)` element loop `$body` compiled for the
@@ -265,7 +246,7 @@ mod tests {
     fn large_tensors_split_across_threads_are_updated_everywhere() {
         // Above the parallel threshold and not a multiple of the part size: every element,
         // including the tail, takes exactly one first step of lr against its gradient's sign.
-        let n = PARALLEL_ELEMENTS * 2 + 1001;
+        let n = crate::cpu::PARALLEL_THRESHOLD * 2 + 1001;
         let p = t(vec![0.0; n]);
         let g = t((0..n).map(|i| if i % 3 == 0 { -1.5 } else { 0.25 }).collect());
         let (m, v) = (t(vec![0.0; n]), t(vec![0.0; n]));
