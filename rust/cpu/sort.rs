@@ -72,8 +72,8 @@ const RADIX_MIN: usize = 64;
 
 /// Turns a radix pass's digit counts into each digit's first slot; false (counts untouched)
 /// when one digit holds all `n` keys, so the pass would move nothing and is skipped.
-fn bucket_starts(count: &mut [usize; 256], n: usize) -> bool {
-    if count.contains(&n) {
+fn bucket_starts(count: &mut [u32], n: usize) -> bool {
+    if count.iter().any(|&c| c as usize == n) {
         return false;
     }
     let mut start = 0;
@@ -93,7 +93,7 @@ fn radix_sort(keys: &mut Vec<u64>, order: &mut Vec<u32>, bytes: usize) {
     let (mut k2, mut o2) = (vec![0u64; n], vec![0u32; n]);
     for pass in 0..bytes {
         let shift = 8 * pass;
-        let mut count = [0usize; 256];
+        let mut count = [0u32; 256];
         for &k in keys.iter() {
             count[((k >> shift) & 0xff) as usize] += 1;
         }
@@ -102,39 +102,12 @@ fn radix_sort(keys: &mut Vec<u64>, order: &mut Vec<u32>, bytes: usize) {
         }
         for (&k, &j) in keys.iter().zip(order.iter()) {
             let d = ((k >> shift) & 0xff) as usize;
-            k2[count[d]] = k;
-            o2[count[d]] = j;
+            k2[count[d] as usize] = k;
+            o2[count[d] as usize] = j;
             count[d] += 1;
         }
         std::mem::swap(keys, &mut k2);
         std::mem::swap(order, &mut o2);
-    }
-}
-
-/// Stable LSD radix sort of `(key << 32 | index)` words on their key half, one byte per
-/// pass; one read counts every byte's digits, and a pass whose byte is the same everywhere is
-/// skipped. The words hold their indices, so nothing else moves.
-fn radix_sort_words(words: &mut Vec<u64>) {
-    let n = words.len();
-    let mut counts = [[0usize; 256]; 4];
-    for &w in words.iter() {
-        for (b, count) in counts.iter_mut().enumerate() {
-            count[((w >> (32 + 8 * b)) & 0xff) as usize] += 1;
-        }
-    }
-    let mut other = vec![0u64; n];
-    for (b, count) in counts.iter_mut().enumerate() {
-        if !bucket_starts(count, n) {
-            continue;
-        }
-        let shift = 32 + 8 * b;
-        for &w in words.iter() {
-            let d = ((w >> shift) & 0xff) as usize;
-            // SAFETY: the prefix sums place each of the n words at a distinct slot below n.
-            unsafe { *other.get_unchecked_mut(count[d]) = w };
-            count[d] += 1;
-        }
-        std::mem::swap(words, &mut other);
     }
 }
 
@@ -147,8 +120,10 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
     if n > u32::MAX as usize {
         return Err(value_err!("sort: rows of {n} elements are longer than the 2^32 this kernel indexes"));
     }
-    let mut ys: Vec<T> = buffer::zeroed(total, &shape, "sort")?;
-    let mut idx: Vec<i64> = buffer::zeroed(total, &shape, "sort")?;
+    // Filled in place, not zeroed first: every row writes all of its n positions in both, and
+    // the lengths are set only once all rows are done (an error before leaves them empty).
+    let mut ys: Vec<T> = buffer::with_capacity(total, &shape, "sort")?;
+    let mut idx: Vec<i64> = buffer::with_capacity(total, &shape, "sort")?;
     let rows = if n == 0 { 0 } else { total / n };
     let (yp, ip) = (SendPtr(ys.as_mut_ptr()), SendPtr(idx.as_mut_ptr()));
     // float32 keys use 4 bytes (4 radix passes), the others 8.
@@ -172,12 +147,20 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
         put(b + pos * inner, j, T::from_sort_key((w >> 32) ^ flip).unwrap_or_else(|| xs[b + j * inner]));
     };
     let word = move |b: usize, j: usize| ((xs[b + j * inner].key() ^ flip) << 32) | j as u64;
+    let finish = |mut ys: Vec<T>, mut idx: Vec<i64>| {
+        // SAFETY: the rows wrote all `total` positions of both (see above).
+        unsafe {
+            ys.set_len(total);
+            idx.set_len(total);
+        }
+        Ok((Tensor::from_vec(ys, &shape)?, Tensor::from_vec(idx, &shape)?))
+    };
     if key_bytes == 4 && n >= LONG_ROW {
         for r in 0..rows {
             let b = base(r);
             sort_long_row(n, &shape, |j| word(b, j), |pos, w| put_word(b, pos, w))?;
         }
-        return Ok((Tensor::from_vec(ys, &shape)?, Tensor::from_vec(idx, &shape)?));
+        return finish(ys, idx);
     }
     let row = |r: usize| {
         let b = base(r);
@@ -185,12 +168,13 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
             // (key << 32 | index) in one word: sorting the words sorts by key, then index.
             let mut words: Vec<u64> = (0..n).map(|j| word(b, j)).collect();
             if n >= RADIX_MIN {
-                radix_sort_words(&mut words);
+                let mut scratch: Vec<u64> = Vec::with_capacity(n);
+                radix_sort_words::<4>(&mut words, scratch.as_mut_ptr(), |pos, w| put_word(b, pos, w));
             } else {
                 words.sort_unstable();
-            }
-            for (pos, &w) in words.iter().enumerate() {
-                put_word(b, pos, w);
+                for (pos, &w) in words.iter().enumerate() {
+                    put_word(b, pos, w);
+                }
             }
             return;
         }
@@ -212,7 +196,7 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
     } else {
         (0..rows).for_each(row);
     }
-    Ok((Tensor::from_vec(ys, &shape)?, Tensor::from_vec(idx, &shape)?))
+    finish(ys, idx)
 }
 
 /// Rows of float32 at least this long are sorted by `sort_long_row`, one row over all threads.
@@ -292,52 +276,56 @@ fn sort_long_row(n: usize, shape: &[usize], word: impl Fn(usize) -> u64 + Sync, 
         // SAFETY: buckets are disjoint ranges of both buffers; the scratch range is written
         // before it is read.
         let bucket = unsafe { std::slice::from_raw_parts_mut(words_at.get().add(a), b - a) };
+        let scratch = unsafe { scratch_at.get().add(a) };
+        let put = |i: usize, w: u64| put(a + i, w);
+        // The bucket's keys share their top TOP_BITS bits: only the bytes below need sorting.
         if bucket.len() < RADIX_MIN {
             bucket.sort_unstable();
+            for (i, &w) in bucket.iter().enumerate() {
+                put(i, w);
+            }
         } else {
-            radix_sort_low_bits(bucket, unsafe { scratch_at.get().add(a) });
-        }
-        for (i, &w) in bucket.iter().enumerate() {
-            put(a + i, w);
+            radix_sort_words::<{ (32 - TOP_BITS as usize).div_ceil(8) }>(bucket, scratch, put);
         }
     });
     Ok(())
 }
 
-/// Stable LSD radix sort of a bucket's words whose keys share their top `TOP_BITS` bits, on
-/// the key's other bits, with `scratch` (room for as many words, possibly uninitialised) as
-/// the second buffer.
-fn radix_sort_low_bits(words: &mut [u64], scratch: *mut u64) {
+/// Stable LSD radix sort of `(key << 32 | index)` words on the key's low `PASSES` bytes,
+/// with `scratch` (room for as many words, possibly uninitialised) as the second buffer; a
+/// pass whose byte is the same in every word is skipped. One read counts every pass's
+/// digits; the sorted words go to `put(position, word)`.
+fn radix_sort_words<const PASSES: usize>(words: &mut [u64], scratch: *mut u64, put: impl Fn(usize, u64)) {
     let n = words.len();
-    const PASSES: usize = (32 - TOP_BITS as usize).div_ceil(8);
-    let mut counts = [[0usize; 256]; PASSES];
+    let mut counts = [[0u32; 256]; PASSES];
     for &w in words.iter() {
-        for (b, count) in counts.iter_mut().enumerate() {
-            count[((w >> (32 + 8 * b)) & 0xff) as usize] += 1;
+        for (p, count) in counts.iter_mut().enumerate() {
+            count[((w >> (32 + 8 * p)) & 0xff) as usize] += 1;
         }
     }
     let mut in_scratch = false;
-    for (b, count) in counts.iter_mut().enumerate() {
+    for (p, count) in counts.iter_mut().enumerate() {
         if !bucket_starts(count, n) {
             continue;
         }
-        let shift = 32 + 8 * b;
+        let shift = 32 + 8 * p;
         let (from, to) = if in_scratch { (scratch as *const u64, words.as_mut_ptr()) } else { (words.as_ptr(), scratch) };
         for i in 0..n {
             // SAFETY: `from` holds n written words; the prefix sums place each at a distinct
             // slot of `to` below n.
             unsafe {
                 let w = *from.add(i);
-                let d = ((w >> shift) & 0xff) as usize;
-                *to.add(count[d]) = w;
-                count[d] += 1;
+                let slot = count.get_unchecked_mut(((w >> shift) & 0xff) as usize);
+                *to.add(*slot as usize) = w;
+                *slot += 1;
             }
         }
         in_scratch = !in_scratch;
     }
-    if in_scratch {
-        // SAFETY: the last pass wrote all n words of the scratch range.
-        words.copy_from_slice(unsafe { std::slice::from_raw_parts(scratch, n) });
+    let sorted = if in_scratch { scratch as *const u64 } else { words.as_ptr() };
+    for i in 0..n {
+        // SAFETY: the last pass (or the input, when no pass moved anything) wrote all n.
+        put(i, unsafe { *sorted.add(i) });
     }
 }
 
