@@ -724,7 +724,10 @@ class Tensor:
     def element_size(self, /) -> builtins.int:
         """The size of one element in bytes."""
     def elu(self, /, alpha: Any = ...) -> Tensor:
-        """`x` where positive, `alpha * (exp(x) - 1)` elsewhere."""
+        """elu(input, alpha=1.0) -> Tensor: input where positive, alpha * (exp(input) - 1) elsewhere.
+
+        Integer and bool input gives float32. d/dx = 1 where x > 0, else elu(x) + alpha.
+        """
     def elu_(self, /, alpha: Any = ...) -> Tensor:
         """In-place `elu`: overwrites this tensor with elu of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def eq(self, /, other: Any) -> Tensor:
@@ -1012,7 +1015,11 @@ class Tensor:
     def le_(self, /, other: Any) -> Tensor:
         """In-place `le(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def leaky_relu(self, /, negative_slope: Any = ...) -> Tensor:
-        """`x` where positive, `negative_slope * x` elsewhere."""
+        """leaky_relu(input, negative_slope=0.01) -> Tensor: input where positive, negative_slope * input
+        elsewhere.
+
+        Integer and bool input gives float32. d/dx = 1 where x > 0, else negative_slope.
+        """
     def leaky_relu_(self, /, negative_slope: Any = ...) -> Tensor:
         """In-place `leaky_relu`: overwrites this tensor with leaky_relu of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def lerp(self, /, end: Any, weight: Any) -> Tensor:
@@ -2119,7 +2126,10 @@ def diagonal(input: Any, offset: Any = ..., dim1: Any = ..., dim2: Any = ...) ->
 def dropout(input: Any, p: Any = ..., training: Any = ...) -> Tensor:
     """Zeroes each element with probability `p` and scales the rest by `1 / (1 - p)` when `training`; the identity otherwise."""
 def elu(input: Any, alpha: Any = ...) -> Tensor:
-    """`x` where positive, `alpha * (exp(x) - 1)` elsewhere."""
+    """elu(input, alpha=1.0) -> Tensor: input where positive, alpha * (exp(input) - 1) elsewhere.
+
+    Integer and bool input gives float32. d/dx = 1 where x > 0, else elu(x) + alpha.
+    """
 def elu_(input: Any, alpha: Any = ...) -> Tensor:
     """In-place `elu(input)`: overwrites `input` with the result and returns it."""
 def empty(*size: Any, dtype: Any | None = ..., device: Any | None = ..., requires_grad: Any = ...) -> Tensor:
@@ -2306,7 +2316,11 @@ def is_anomaly_enabled() -> builtins.bool:
 def is_grad_enabled() -> builtins.bool:
     """True when autograd records operations (not inside `no_grad()`)."""
 def leaky_relu(input: Any, negative_slope: Any = ...) -> Tensor:
-    """`x` where positive, `negative_slope * x` elsewhere."""
+    """leaky_relu(input, negative_slope=0.01) -> Tensor: input where positive, negative_slope * input
+    elsewhere.
+
+    Integer and bool input gives float32. d/dx = 1 where x > 0, else negative_slope.
+    """
 def leaky_relu_(input: Any, negative_slope: Any = ...) -> Tensor:
     """In-place `leaky_relu(input)`: overwrites `input` with the result and returns it."""
 def lerp(input: Any, end: Any, weight: Any) -> Tensor:

@@ -114,7 +114,7 @@ mod tests {
         let b = leaf(&[4]);
         assert_eq!(name(&ops::linear(&x, &w, Some(&b)).unwrap()), "AddmmBackward0");
         assert_eq!(name(&ops::log_softmax(&x, 1).unwrap()), "LogSoftmaxBackward0");
-        assert_eq!(name(&ops::leaky_relu(&x, 0.1).unwrap()), "LeakyReluBackward0");
+        assert_eq!(name(&ops::unary_op(crate::kinds::UnaryKind::LeakyRelu { negative_slope: 0.1 }, &x).unwrap()), "LeakyReluBackward0");
         let _ = DType::F64;
     }
 }

@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(params_of(&sum(&x, Some(&[-1]), true).unwrap()), vec![("dim", "[1]".into()), ("keepdim", "true".into())]);
         assert_eq!(params_of(&pow_scalar(&x, 3.0).unwrap()), vec![("exponent", "3".into())]);
         assert_eq!(params_of(&clamp(&x, None, Some(2.5)).unwrap()), vec![("max", "2.5".into())]);
-        assert_eq!(params_of(&leaky_relu(&x, 0.1).unwrap()), vec![("negative_slope", "0.1".into())]);
+        assert_eq!(params_of(&unary_op(crate::kinds::UnaryKind::LeakyRelu { negative_slope: 0.1 }, &x).unwrap()), vec![("negative_slope", "0.1".into())]);
         assert_eq!(params_of(&softmax(&x, -1).unwrap()), vec![("dim", "-1".into())]);
         assert_eq!(params_of(&transpose(&x, 0, 1).unwrap()), vec![("dims", "[1, 0]".into())]);
         assert_eq!(params_of(&select(&x, 1, -1).unwrap()), vec![("dim", "1".into()), ("index", "2".into())]);

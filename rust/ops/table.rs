@@ -480,7 +480,7 @@ macro_rules! unary_table {
             /// elsewhere.
             ///
             /// Integer and bool input gives float32. d/dx = 1 where x > 0, else negative_slope.
-            LeakyRelu { negative_slope = 0.01 } "leaky_relu" float input bound leaky_relu_
+            LeakyRelu { negative_slope = 0.01 } "leaky_relu" float input method leaky_relu_
                 cpu(|x| if x > T::ZERO { x } else { x * negative_slope }) int()
                 wgsl("select(x * negative_slope, x, x > 0.0)") wgsl_int()
                 vjp(|g, x| V::pick(&x.test(BinaryKind::Gt, &x.num(0.0)?)?, g, &g.mul(&g.num(negative_slope)?)?))
@@ -492,7 +492,7 @@ macro_rules! unary_table {
             /// elu(input, alpha=1.0) -> Tensor: input where positive, alpha * (exp(input) - 1) elsewhere.
             ///
             /// Integer and bool input gives float32. d/dx = 1 where x > 0, else elu(x) + alpha.
-            Elu { alpha = 1.0 } "elu" float output bound elu_
+            Elu { alpha = 1.0 } "elu" float output method elu_
                 cpu(|x| if x > T::ZERO { x } else { alpha * x.exp_m1() }) int()
                 wgsl("select(alpha * expm1(x), x, x > 0.0)") wgsl_int()
                 vjp(|g, y| V::pick(&y.test(BinaryKind::Gt, &y.num(0.0)?)?, g, &g.mul(&y.add(&y.num(alpha)?)?)?))

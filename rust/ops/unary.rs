@@ -99,14 +99,6 @@ unary_fns!(
     relu => Relu, gelu => Gelu, logical_not => Not, isnan => IsNan, bitwise_not => BitwiseNot,
 );
 
-pub fn leaky_relu(a: &Tensor, negative_slope: f64) -> Result<Tensor> {
-    unary_op(UnaryKind::LeakyRelu { negative_slope }, a)
-}
-
-pub fn elu(a: &Tensor, alpha: f64) -> Result<Tensor> {
-    unary_op(UnaryKind::Elu { alpha }, a)
-}
-
 pub fn pow_scalar(a: &Tensor, p: f64) -> Result<Tensor> {
     unary_op(UnaryKind::PowScalar { exponent: p }, a)
 }

@@ -378,17 +378,4 @@ pub fn log_softmax(input: &PyTensor, dim: Option<isize>) -> TResult {
     ok(ops::log_softmax(&input.t, dim.ok_or_else(|| PyValueError::new_err("log_softmax: pass dim=..., the dimension to normalise over"))?))
 }
 
-/// `x` where positive, `negative_slope * x` elsewhere.
-#[pyfunction]
-#[pyo3(signature = (input, negative_slope = 0.01))]
-pub fn leaky_relu(input: &PyTensor, negative_slope: f64) -> TResult {
-    ok(ops::leaky_relu(&input.t, negative_slope))
-}
-
-/// `x` where positive, `alpha * (exp(x) - 1)` elsewhere.
-#[pyfunction]
-#[pyo3(signature = (input, alpha = 1.0))]
-pub fn elu(input: &PyTensor, alpha: f64) -> TResult {
-    ok(ops::elu(&input.t, alpha))
-}
 

@@ -81,7 +81,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add!(
         tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like, full_like, rand, randn, rand_like,
         randn_like, randint, randperm, arange, linspace, eye, manual_seed, cat, stack, where_, linear,
-        cross_entropy, nll_loss, mse_loss, multi_margin_loss, dropout, softmax, log_softmax, leaky_relu, elu,
+        cross_entropy, nll_loss, mse_loss, multi_margin_loss, dropout, softmax, log_softmax,
     );
     Ok(())
 }

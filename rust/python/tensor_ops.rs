@@ -368,16 +368,6 @@ impl PyTensor {
     fn clip(&self, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> TResult {
         super::reductions::clamp_any(&self.t, min, max, "clip")
     }
-    /// `x` where positive, `negative_slope * x` elsewhere.
-    #[pyo3(signature = (negative_slope = 0.01))]
-    fn leaky_relu(&self, negative_slope: f64) -> TResult {
-        ok(ops::leaky_relu(&self.t, negative_slope))
-    }
-    /// `x` where positive, `alpha * (exp(x) - 1)` elsewhere.
-    #[pyo3(signature = (alpha = 1.0))]
-    fn elu(&self, alpha: f64) -> TResult {
-        ok(ops::elu(&self.t, alpha))
-    }
     /// A copy with `value` wherever the bool tensor `mask` (broadcast to self's shape) is True.
     fn masked_fill(&self, mask: &PyTensor, value: &Bound<'_, PyAny>) -> TResult {
         ops::check_bool_mask(&mask.t, "masked_fill")?;
