@@ -15,9 +15,12 @@ use pyo3::types::{PyBool, PyFloat, PyTuple};
 type Made = PyResult<Py<PyTensor>>;
 
 fn finish(py: Python<'_>, t: Tensor, requires_grad: bool) -> Made {
+    if requires_grad {
+        t.set_requires_grad(true)?;
+    }
     let obj = Bound::new(py, PyTensor::wrap(t))?;
     if requires_grad {
-        super::leaf_owner::set_requires_grad(&obj, true)?;
+        super::leaf_owner::name_new_owner(&obj);
     }
     Ok(obj.unbind())
 }

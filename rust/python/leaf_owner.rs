@@ -28,6 +28,14 @@ pub fn set_requires_grad(obj: &Bound<'_, PyTensor>, requires_grad: bool) -> PyRe
     Ok(())
 }
 
+/// `obj`, the first object of a new leaf that requires grad, as its owner: a factory's
+/// result, which no other object can name yet (the scalar circuits make many).
+pub fn name_new_owner(obj: &Bound<'_, PyTensor>) {
+    let t = &obj.get().t;
+    t.owner().store(obj.as_ptr() as usize, Ordering::Relaxed);
+    t.set_flag(true);
+}
+
 /// The object that wraps `leaf` while it lives; else a new wrapper.
 pub fn object_of<'py>(py: Python<'py>, leaf: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     match owner_of(py, leaf) {
