@@ -138,3 +138,38 @@ def test_every_level_takes_the_same_adamw_step(level, restore_runtime):
     want = run()
     bp.set_cpu_kernels(level)
     np.testing.assert_allclose(run(), want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("n", [1000, (1 << 18) + 77])
+def test_elementwise_results_are_the_same_bits_at_every_level_and_thread_count(n, restore_runtime):
+    # The contiguous element loops are compiled per level (isa::vectorized) and run on the
+    # calling thread when there is one thread: neither may change a single bit.
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(n).astype(np.float32)
+    b = (rng.standard_normal(n) + 3).astype(np.float32)
+    row = rng.standard_normal((1, 1000)).astype(np.float32)
+    col = rng.standard_normal((n // 1000, 1)).astype(np.float32)
+    want = {
+        "add": a + b, "mul": a * b, "div": a / b, "sqrt": np.sqrt(np.abs(a)), "scale_": a * np.float32(0.5),
+        "sub_": a - b, "row+col": col + row,
+    }
+
+    def run():
+        x, y = bp.from_numpy(a.copy()), bp.from_numpy(b)
+        got = {
+            "add": x + y, "mul": x * y, "div": x / y, "sqrt": bp.sqrt(bp.abs(x)),
+            "scale_": bp.from_numpy(a.copy()).mul_(0.5), "sub_": bp.from_numpy(a.copy()).sub_(y),
+            "row+col": bp.from_numpy(col) + bp.from_numpy(row), "exp": bp.exp(x),
+        }
+        return {k: v.numpy().copy() for k, v in got.items()}
+
+    first = None
+    for level in RUNNABLE:
+        for threads in (1, 2):
+            bp.set_cpu_kernels(level)
+            bp.set_num_threads(threads)
+            got = run()
+            for k, v in want.items():
+                np.testing.assert_array_equal(got[k], v, err_msg=f"{k} at {level}, {threads} thread(s)")
+            first = first or got
+            np.testing.assert_array_equal(got["exp"], first["exp"], err_msg=f"exp at {level}, {threads} thread(s)")

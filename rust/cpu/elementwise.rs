@@ -8,7 +8,10 @@ use crate::tensor::{contiguous_strides, numel, DType, Element, IntoStorageVec, L
 use crate::with_dtype;
 use rayon::prelude::*;
 
+// A rayon iterator over 16k-element chunks, not `for_chunks`' caller-inclusive parts: for
+// these one-pass kernels it measured faster at 2 threads (a 1.6 MB multiply 24 vs 55 us).
 const CHUNK: usize = 1 << 14;
+
 
 /// `out[i] = f(a[i])`, as a fresh contiguous tensor.
 pub fn map1<T: Element, U: IntoStorageVec>(a: &Tensor, f: impl Fn(T) -> U + Sync + Send) -> Result<Tensor> {
@@ -21,16 +24,10 @@ pub fn map1<T: Element, U: IntoStorageVec>(a: &Tensor, f: impl Fn(T) -> U + Sync
     let fill = |out: &mut [std::mem::MaybeUninit<U>]| {
         if l.is_contiguous() {
             let xs = &xs[l.offset()..l.offset() + n];
-            if n >= super::PARALLEL_THRESHOLD {
-                out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(o, x)| {
-                    o.iter_mut().zip(x).for_each(|(o, &x)| {
-                        o.write(f(x));
-                    });
-                });
+            if super::parallel(n) {
+                out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(o, x)| write_each(o, x, &f));
             } else {
-                out.iter_mut().zip(xs).for_each(|(o, &x)| {
-                    o.write(f(x));
-                });
+                write_each(out, xs, &f);
             }
         } else {
             let w = Walk::new(l.shape(), [&contiguous_strides(l.shape()), l.strides()], [0, l.offset()]);
@@ -69,10 +66,8 @@ pub fn map2<T: Element, U: IntoStorageVec>(
         if contiguous {
             let xa = &xa[la.offset()..la.offset() + n];
             let xb = &xb[lb.offset()..lb.offset() + n];
-            if n >= super::PARALLEL_THRESHOLD {
-                out.par_chunks_mut(CHUNK).zip(xa.par_chunks(CHUNK).zip(xb.par_chunks(CHUNK))).for_each(|(o, (a, b))| {
-                    zip2(o, a, b, &f);
-                });
+            if super::parallel(n) {
+                out.par_chunks_mut(CHUNK).zip(xa.par_chunks(CHUNK).zip(xb.par_chunks(CHUNK))).for_each(|(o, (a, b))| zip2(o, a, b, &f));
             } else {
                 zip2(out, xa, xb, &f);
             }
@@ -87,15 +82,11 @@ pub fn map2<T: Element, U: IntoStorageVec>(
                 (1, 1) => zip2(o, &xa[ia..ia + len], &xb[ib..ib + len], &f),
                 (0, 1) => {
                     let x = xa[ia];
-                    o.iter_mut().zip(&xb[ib..ib + len]).for_each(|(o, &y)| {
-                        o.write(f(x, y));
-                    });
+                    write_each(o, &xb[ib..ib + len], &|y| f(x, y));
                 }
                 (1, 0) => {
                     let y = xb[ib];
-                    o.iter_mut().zip(&xa[ia..ia + len]).for_each(|(o, &x)| {
-                        o.write(f(x, y));
-                    });
+                    write_each(o, &xa[ia..ia + len], &|x| f(x, y));
                 }
                 _ => {
                     for (k, o) in o.iter_mut().enumerate() {
@@ -117,11 +108,29 @@ fn one_element<U: Element>(v: U, shape: &[usize]) -> Tensor {
     Tensor::from_storage(crate::tensor::Storage::Cpu(crate::tensor::CpuStorage::inline(v)), shape)
 }
 
+// The contiguous loops below run through `isa::vectorized`: compiled for the baseline, an
+// f32 add moved 4 lanes at a time and ran at a third of NumPy's speed on one core.
 #[inline(always)]
 fn zip2<T: Copy, U>(o: &mut [std::mem::MaybeUninit<U>], a: &[T], b: &[T], f: &impl Fn(T, T) -> U) {
-    o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| {
-        o.write(f(x, y));
+    super::isa::vectorized(|| {
+        o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| {
+            o.write(f(x, y));
+        })
     });
+}
+
+#[inline(always)]
+fn write_each<T: Copy, U>(o: &mut [std::mem::MaybeUninit<U>], a: &[T], f: &impl Fn(T) -> U) {
+    super::isa::vectorized(|| {
+        o.iter_mut().zip(a).for_each(|(o, &x)| {
+            o.write(f(x));
+        })
+    });
+}
+
+#[inline(always)]
+fn update_zip<T: Copy>(d: &mut [T], s: &[T], f: &impl Fn(T, T) -> T) {
+    super::isa::vectorized(|| d.iter_mut().zip(s).for_each(|(d, &s)| *d = f(*d, s)));
 }
 
 fn has_zero_stride(l: &Layout) -> bool {
@@ -193,13 +202,14 @@ impl<T: Element> UnaryMap<T> for InplaceMap1<'_> {
     }
 }
 
-/// `x = f(x)` for every element of a contiguous run, in parallel chunks when it is large.
+/// `x = f(x)` for every element of a contiguous run, in parallel parts when it is large.
 #[inline(always)]
 fn update_each<T: Element>(d: &mut [T], f: impl Fn(T) -> T + Sync + Send) {
-    if d.len() >= super::PARALLEL_THRESHOLD {
-        d.par_chunks_mut(CHUNK).for_each(|d| d.iter_mut().for_each(|x| *x = f(*x)));
+    let each = |d: &mut [T]| super::isa::vectorized(|| d.iter_mut().for_each(|x| *x = f(*x)));
+    if super::parallel(d.len()) {
+        d.par_chunks_mut(CHUNK).for_each(each);
     } else {
-        d.iter_mut().for_each(|x| *x = f(*x));
+        each(d);
     }
 }
 
@@ -400,12 +410,10 @@ pub fn apply_inplace<T: Element>(dst: &Tensor, src: &Tensor, f: impl Fn(T, T) ->
         let n = ld.numel();
         let d = &mut xd[ld.offset()..ld.offset() + n];
         let s = &xs[ls.offset()..ls.offset() + n];
-        if n >= super::PARALLEL_THRESHOLD {
-            d.par_chunks_mut(CHUNK).zip(s.par_chunks(CHUNK)).for_each(|(d, s)| {
-                d.iter_mut().zip(s).for_each(|(d, &s)| *d = f(*d, s));
-            });
+        if super::parallel(n) {
+            d.par_chunks_mut(CHUNK).zip(s.par_chunks(CHUNK)).for_each(|(d, s)| update_zip(d, s, &f));
         } else {
-            d.iter_mut().zip(s).for_each(|(d, &s)| *d = f(*d, s));
+            update_zip(d, s, &f);
         }
         return Ok(());
     }

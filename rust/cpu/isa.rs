@@ -111,6 +111,39 @@ pub fn set(choice: &str) -> Result<Isa, String> {
     Ok(isa)
 }
 
+/// Runs `f` compiled for the level in force: `f` is inlined into a function built with that
+/// level's target features, so the loops in it vectorise as wide as the CPU allows (the
+/// crate itself is built for the baseline). Results do not change with the level: Rust
+/// never contracts `a * b + c` into an FMA, so each element gets the same operations.
+///
+/// `f` must be small enough to be inlined (a loop over a slice calling table closures); a
+/// call it makes to an out-of-line function runs that function's baseline code. Large
+/// bodies are not inlined through a closure (the dropout mask's Philox rounds ran 3.4x
+/// slower this way), so those kernels keep functions of their own with the target features
+/// (`optim`'s `multiversioned!`, `random`'s `mask_run_dispatch`).
+#[inline(always)]
+pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        match active() {
+            // SAFETY: `active()` is only ever a level this CPU supports (`resolve` checks).
+            Isa::Avx512 => return unsafe { avx512(f) },
+            // SAFETY: as above.
+            Isa::Avx2 => return unsafe { avx2(f) },
+            Isa::Baseline => {}
+        }
+    }
+    f()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

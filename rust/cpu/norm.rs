@@ -87,7 +87,7 @@ fn forward<T: Float + IntoStorageVec + Into<f64>>(x: &Tensor, eps: f64) -> Resul
         }
         *r = T::from_f64c(rstd);
     };
-    if xs.len() >= super::PARALLEL_THRESHOLD {
+    if super::parallel(xs.len()) {
         xs.par_chunks(cols).zip(out.par_chunks_mut(cols).zip(rstds.par_iter_mut())).for_each(row);
     } else {
         xs.chunks(cols).zip(out.chunks_mut(cols).zip(rstds.iter_mut())).for_each(row);
@@ -111,7 +111,7 @@ fn backward<T: Float + IntoStorageVec + Into<f64>>(g: &Tensor, y: &Tensor, rstd:
             *o = T::from_f64c(r * (gv.into() - mg - yv.into() * mgy));
         }
     };
-    if ys.len() >= super::PARALLEL_THRESHOLD {
+    if super::parallel(ys.len()) {
         out.par_chunks_mut(cols).zip(gs.par_chunks(cols).zip(ys.par_chunks(cols))).zip(rs.par_iter()).for_each(row);
     } else {
         out.chunks_mut(cols).zip(gs.chunks(cols).zip(ys.chunks(cols))).zip(rs.iter()).for_each(row);

@@ -212,7 +212,7 @@ fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -
         // Accumulate whole rows: for each reduced position, out[kept] op= x[kept + r].
         let mut red_offsets = Vec::with_capacity(red_count);
         red.for_each_run(|[o], len, [s]| red_offsets.extend((0..len).map(|k| o + k * s)));
-        let pieces = if n_out * red_count >= super::PARALLEL_THRESHOLD { rayon::current_num_threads() } else { 1 };
+        let pieces = if super::parallel(n_out * red_count) { rayon::current_num_threads() } else { 1 };
         let work = split_walk(&kept, pieces);
         work.par_iter().for_each(|w| {
             for &ro in &red_offsets {
@@ -249,7 +249,7 @@ fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -
             });
             acc
         };
-        let pieces = if n_out * red_count >= super::PARALLEL_THRESHOLD && n_out > 1 { rayon::current_num_threads() * 4 } else { 1 };
+        let pieces = if super::parallel(n_out * red_count) && n_out > 1 { rayon::current_num_threads() * 4 } else { 1 };
         split_walk(&kept, pieces).par_iter().for_each(|w| {
             w.for_each_run(|[o, i], len, [so, si]| {
                 for k in 0..len {

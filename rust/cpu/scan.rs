@@ -4,7 +4,7 @@
 //! words, so a block scans as a vector. float32 accumulates in float64, as PyTorch's CPU
 //! kernels do.
 
-use super::{run_parts, SendPtr, PARALLEL_THRESHOLD};
+use super::{run_parts, SendPtr};
 use crate::alloc::buffer;
 use crate::error::{dtype_err, Result};
 use crate::kinds::ScanKind;
@@ -221,7 +221,7 @@ fn scan_typed<T: ScanElem>(kind: ScanKind, a: &Tensor, dim: usize, reverse: bool
             }
         }
     };
-    if total >= PARALLEL_THRESHOLD && units > 1 {
+    if super::parallel(total) && units > 1 {
         run_parts(units, unit);
     } else {
         (0..units).for_each(unit);

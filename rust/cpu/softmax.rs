@@ -42,7 +42,7 @@ fn typed<T: Float + IntoStorageVec>(a: &Tensor, log: bool) -> Result<Tensor> {
             }
         }
     };
-    if n >= super::PARALLEL_THRESHOLD {
+    if super::parallel(n) {
         out.par_chunks_mut(cols).zip(xs.par_chunks(cols)).for_each(|(o, x)| row(x, o));
     } else {
         out.chunks_mut(cols).zip(xs.chunks(cols)).for_each(|(o, x)| row(x, o));

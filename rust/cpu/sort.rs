@@ -5,7 +5,7 @@
 //! lets an integer sort do the work: a stable LSD radix sort of the keys (equal keys keep
 //! index order), a comparison sort for short rows. Rows run in parallel.
 
-use super::{run_parts, SendPtr, PARALLEL_THRESHOLD};
+use super::{run_parts, SendPtr};
 use crate::alloc::buffer;
 use crate::error::{dtype_err, value_err, Result};
 use crate::tensor::{Element, IntoStorageVec, Tensor};
@@ -191,7 +191,7 @@ fn sort_typed<T: SortKey>(a: &Tensor, dim: usize, descending: bool) -> Result<(T
             put(b + pos * inner, j as usize, xs[b + j as usize * inner]);
         }
     };
-    if total >= PARALLEL_THRESHOLD && rows > 1 {
+    if super::parallel(total) && rows > 1 {
         run_parts(rows, row);
     } else {
         (0..rows).for_each(row);

@@ -2,7 +2,6 @@
 //! operand allow, and the work is handed out as runs along the innermost dimension, so
 //! kernels get tight inner loops (and contiguous slices when every inner stride is 1).
 
-use super::PARALLEL_THRESHOLD;
 use crate::tensor::Dims;
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -114,7 +113,7 @@ impl<const N: usize> Walk<N> {
     /// positions per run (true for every elementwise kernel writing a fresh output).
     pub fn par_for_each_run(&self, f: impl Fn([usize; N], usize, [usize; N]) + Sync + Send) {
         let n = self.numel();
-        if n < PARALLEL_THRESHOLD || self.shape.is_empty() {
+        if !super::parallel(n) || self.shape.is_empty() {
             self.for_each_run(f);
             return;
         }
@@ -169,6 +168,7 @@ fn move_to_front<const N: usize>(shape: &Dims, strides: &[Dims; N], d: usize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::PARALLEL_THRESHOLD;
 
     fn collect<const N: usize>(w: &Walk<N>) -> Vec<[usize; N]> {
         let mut v = vec![];
