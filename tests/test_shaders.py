@@ -334,17 +334,18 @@ def test_binary_float_broadcasting(device, name):
         ("fmin", np.fmin, 0),
         ("div_trunc", lambda a, b: np.trunc(a / b), 0),
         ("div_floor", np.floor_divide, 0),
+        ("relu_backward", lambda a, b: np.where(b - 1.5 > 0, a, 0), 0),
     ],
 )
 def test_binary_newer_rows(device, name, ref, rtol):
     rng = np.random.default_rng(BINARY[name])
     a = f32(rng.uniform(-3, 3, (7, 45)))
     b = f32(rng.uniform(0.5, 3, 45))
-    if name == "copysign":  # signs of both kinds in b
+    if name in ("copysign", "relu_backward"):  # signs of both kinds in b
         got = binary(device, BINARY[name], a, b - np.float32(1.5)).view(np.float32)
     else:
         got = binary(device, BINARY[name], a, b).view(np.float32)
-    exact = name in ("copysign", "fmax", "fmin", "div_trunc", "div_floor")
+    exact = name in ("copysign", "fmax", "fmin", "div_trunc", "div_floor", "relu_backward")
     want = ref(a, b) if exact else ref(a.astype(np.float64), b.astype(np.float64))
     np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-6 if rtol else 0)
 

@@ -304,47 +304,58 @@ fn where_typed<T: IntoStorageVec + BitSelect>(cond: &Tensor, a: &Tensor, b: &Ten
     let lc = cond.layout().expand(shape, "where")?;
     let la = a.layout().expand(shape, "where")?;
     let lb = b.layout().expand(shape, "where")?;
-    let mut out = crate::alloc::buffer::zeroed::<T>(numel(shape), shape, "where")?;
     let w = Walk::new(
         shape,
         [&contiguous_strides(shape), lc.strides(), la.strides(), lb.strides()],
         [0, lc.offset(), la.offset(), lb.offset()],
     );
-    let p = SendPtr(out.as_mut_ptr());
-    w.par_for_each_run(|[o, ic, ia, ib], len, [so, sc, sa, sb]| {
-        // Contiguous runs with a scalar branch (relu's vjp: where(x > 0, g, 0)) get tight
-        // loops over slices; anything else takes the strided loop.
-        if so == 1 && sc == 1 && (sa <= 1) && (sb <= 1) {
-            // SAFETY: disjoint runs of a fresh output; inner stride 1.
-            let o = unsafe { std::slice::from_raw_parts_mut(p.get().add(o), len) };
-            let c = &xc[ic..ic + len];
-            let pick = T::select;
-            match (sa, sb) {
-                (1, 1) => {
-                    let (a, b) = (&xa[ia..ia + len], &xb[ib..ib + len]);
-                    o.iter_mut().zip(c.iter().zip(a.iter().zip(b))).for_each(|(o, (&c, (&a, &b)))| *o = pick(c, a, b));
-                }
-                (1, 0) => {
-                    let (a, b) = (&xa[ia..ia + len], xb[ib]);
-                    o.iter_mut().zip(c.iter().zip(a)).for_each(|(o, (&c, &a))| *o = pick(c, a, b));
-                }
-                (0, 1) => {
-                    let (a, b) = (xa[ia], &xb[ib..ib + len]);
-                    o.iter_mut().zip(c.iter().zip(b)).for_each(|(o, (&c, &b))| *o = pick(c, a, b));
-                }
-                _ => {
-                    let (a, b) = (xa[ia], xb[ib]);
-                    o.iter_mut().zip(c).for_each(|(o, &c)| *o = pick(c, a, b));
-                }
+    let fill = |out: &mut [std::mem::MaybeUninit<T>]| {
+        let p = SendPtr(out.as_mut_ptr());
+        w.par_for_each_run(|[o, ic, ia, ib], len, [so, sc, sa, sb]| {
+            // Contiguous runs, a branch possibly a scalar (relu's vjp: where(y > 0, g, 0)),
+            // get vectorised loops over slices; anything else takes the strided loop.
+            if so == 1 && sc == 1 && sa <= 1 && sb <= 1 {
+                // SAFETY: disjoint runs of a fresh output; inner stride 1.
+                let o = unsafe { std::slice::from_raw_parts_mut(p.get().add(o), len) };
+                let c = &xc[ic..ic + len];
+                let pick = T::select;
+                super::isa::vectorized(|| match (sa, sb) {
+                    (1, 1) => {
+                        let (a, b) = (&xa[ia..ia + len], &xb[ib..ib + len]);
+                        o.iter_mut().zip(c.iter().zip(a.iter().zip(b))).for_each(|(o, (&c, (&a, &b)))| {
+                            o.write(pick(c, a, b));
+                        });
+                    }
+                    (1, 0) => {
+                        let (a, b) = (&xa[ia..ia + len], xb[ib]);
+                        o.iter_mut().zip(c.iter().zip(a)).for_each(|(o, (&c, &a))| {
+                            o.write(pick(c, a, b));
+                        });
+                    }
+                    (0, 1) => {
+                        let (a, b) = (xa[ia], &xb[ib..ib + len]);
+                        o.iter_mut().zip(c.iter().zip(b)).for_each(|(o, (&c, &b))| {
+                            o.write(pick(c, a, b));
+                        });
+                    }
+                    _ => {
+                        let (a, b) = (xa[ia], xb[ib]);
+                        o.iter_mut().zip(c).for_each(|(o, &c)| {
+                            o.write(pick(c, a, b));
+                        });
+                    }
+                });
+                return;
             }
-            return;
-        }
-        for k in 0..len {
-            let v = if xc[ic + k * sc] { xa[ia + k * sa] } else { xb[ib + k * sb] };
-            // SAFETY: disjoint runs of a fresh output.
-            unsafe { *p.get().add(o + k * so) = v };
-        }
-    });
+            for k in 0..len {
+                let v = if xc[ic + k * sc] { xa[ia + k * sa] } else { xb[ib + k * sb] };
+                // SAFETY: disjoint runs of a fresh output.
+                unsafe { (*p.get().add(o + k * so)).write(v) };
+            }
+        });
+    };
+    // SAFETY: the walk's runs cover the whole contiguous output, each element once.
+    let out = unsafe { crate::alloc::buffer::written::<T>(numel(shape), shape, "where", fill)? };
     Tensor::from_vec(out, shape)
 }
 

@@ -19,6 +19,7 @@ trait Reducer<T: Copy>: Sync + Send {
     fn combine(&self, acc: Self::Acc, x: T) -> Self::Acc;
     fn finish(&self, acc: Self::Acc) -> T;
     /// Reduces a contiguous slice (overridden for sums to use several accumulators).
+    #[inline(always)]
     fn slice(&self, acc: Self::Acc, xs: &[T]) -> Self::Acc {
         xs.iter().fold(acc, |a, &x| self.combine(a, x))
     }
@@ -64,6 +65,7 @@ macro_rules! impl_sum {
             fn finish(&self, a: $acc) -> $t {
                 a as $t
             }
+            #[inline(always)]
             fn slice(&self, acc: $acc, xs: &[$t]) -> $acc {
                 lane_sum!(acc, xs, 0 as $acc, |v: $t| v as $acc)
             }
@@ -222,7 +224,7 @@ fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -
                         // that cannot alias, so the loop vectorises.
                         // SAFETY: each piece owns a disjoint set of output positions.
                         let d = unsafe { std::slice::from_raw_parts_mut(optr.get().add(o), len) };
-                        d.iter_mut().zip(&xs[ro + i..ro + i + len]).for_each(|(d, &x)| *d = r.combine(*d, x));
+                        super::isa::vectorized(|| d.iter_mut().zip(&xs[ro + i..ro + i + len]).for_each(|(d, &x)| *d = r.combine(*d, x)));
                         return;
                     }
                     for k in 0..len {
@@ -242,7 +244,7 @@ fn run<T: Element + IntoStorageVec, R: Reducer<T>>(a: &Tensor, p: &Plan, r: R) -
             red.for_each_run(|[o], len, [s]| {
                 let start = base + o;
                 acc = if s == 1 || len == 1 {
-                    r.slice(acc, &xs[start..start + len])
+                    super::isa::vectorized(|| r.slice(acc, &xs[start..start + len]))
                 } else {
                     (0..len).fold(acc, |acc, k| r.combine(acc, xs[start + k * s]))
                 };

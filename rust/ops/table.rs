@@ -395,7 +395,7 @@ macro_rules! unary_table {
             Relu {} "relu" num output bound relu_
                 cpu(|x| if x > T::ZERO || x.is_nan() { x } else { T::ZERO }) int(|x| x.max(0))
                 wgsl("select(0.0, x, x > 0.0 || is_nan(x))") wgsl_int("max(x, 0)")
-                vjp(|g, y| V::pick(&y.test(BinaryKind::Gt, &y.num(0.0)?)?, g, &g.num(0.0)?))
+                vjp(|g, y| g.bin(BinaryKind::ReluBackward, y))
                 numpy("np.maximum({a}, 0.0)", "1.0 * ({a} > 0)", "{g} * ({a} > 0)");
             /// relu6(input) -> Tensor: min(max(input, 0), 6).
             ///
@@ -862,6 +862,12 @@ macro_rules! binary_table {
                 cpu(|x, y| x.floor_div(y)) int(|x, y| floor_div_i64(x, y)) wgsl("floor_div(x, y)") wgsl_int("floor_div_i32(x, y)")
                 vjp(|g, a, b, out| g.zeros(), g.zeros())
                 numpy("np.floor_divide({a}, {b})", "0.0", "0.0", "0.0 * {g}", "0.0 * {g}");
+            /// relu's vjp in one pass: the gradient `x` where relu's output `y` is positive, else 0
+            /// (a comparison and a `where` were two passes and a bool tensor between them).
+            ReluBackward "relu_backward" float internal _ saves(a: never, b: always, out: never)
+                cpu(|x, y| if y > T::ZERO { x } else { T::ZERO }) int() wgsl("select(0.0, x, y > 0.0)") wgsl_int()
+                vjp(|g, a, b, out| g.bin(BinaryKind::ReluBackward, b()?), g.zeros())
+                numpy("np.where({b} > 0, {a}, 0.0)", "1.0 * ({b} > 0)", "0.0", "{g} * ({b} > 0)", "0.0 * {g}");
             /// eq(input, other) -> Tensor: a bool tensor, True where input == other (broadcast).
             ///
             /// Compares in the operands' promoted dtype; other may be a number. The result has no gradient.
