@@ -247,6 +247,18 @@ pub fn random(shape: &[usize], dist: Distribution, dtype: DType, device: Device,
     Narrow::of(dtype).apply(out)
 }
 
+/// Dropout's product and mask, `(x * mask, mask)`, for a float `x`, the mask drawn as
+/// `random`'s Bernoulli draws it: in one pass where the CPU has the kernel (contiguous
+/// float32), else the mask and then the product.
+pub fn dropout(x: &Tensor, keep: f64, scale: f64, gen: &crate::random::Generator) -> Result<(Tensor, Tensor)> {
+    if x.device() == Device::Cpu && x.dtype() == DType::F32 && x.is_contiguous() {
+        return cpu::random::dropout(x, keep, scale, gen);
+    }
+    let mask = random(x.shape(), Distribution::Bernoulli { keep, scale }, x.dtype(), x.device(), gen)?;
+    let out = binary(BinaryKind::Mul, x, &mask, x.shape())?;
+    Ok((out, mask))
+}
+
 /// One fused SGD update of `param` in place (and of its momentum buffer, when given).
 pub fn sgd_update(param: &Tensor, grad: &Tensor, momentum_buffer: Option<&Tensor>, hp: &SgdHyper) -> Result<()> {
     let mut all = vec![param, grad];

@@ -59,8 +59,11 @@ fn philox(mut c: [[u64; PAIRS]; 4], key: [u32; 2]) -> [[u64; PAIRS]; 4] {
 /// the element's uniform (the top 24 bits of its Philox word: the shader's `unit`) is below
 /// `keep`, else 0. Compared as integers: `bits / 2^24 < keep` exactly when
 /// `bits < ceil(keep * 2^24)`.
+///
+/// With `product = Some((x, y))` (slices as long as `out`) it also writes `y = x * mask`
+/// while the block of the mask is still in registers: dropout in one pass.
 #[inline(always)]
-fn mask_run(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32) {
+fn mask_run(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32, mut product: Option<(&[f32], &mut [f32])>) {
     let limit = (keep as f64 * (1u64 << 24) as f64).ceil().min(u32::MAX as f64) as u32;
     for (b, chunk) in out.chunks_mut(BLOCK).enumerate() {
         // Counters wrap at 2^32 (4 * 2^32 elements), as the shader's u32 counter does.
@@ -83,45 +86,85 @@ fn mask_run(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32)
             Ok(whole) => *whole = v, // a fixed-size copy: vector stores, not a memcpy call
             Err(_) => chunk.copy_from_slice(&v[..chunk.len()]),
         }
+        if let Some((x, y)) = product.as_mut() {
+            let lo = b * BLOCK;
+            let len = chunk.len();
+            y[lo..lo + len].iter_mut().zip(&x[lo..lo + len]).zip(&v).for_each(|((y, &x), &m)| *y = x * m);
+        }
     }
 }
 
-fn mask_run_dispatch(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32) {
+fn mask_run_dispatch(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32, product: Option<(&[f32], &mut [f32])>) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        unsafe fn avx512(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32) {
-            mask_run(out, start, key, keep, scale)
+        unsafe fn avx512(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32, product: Option<(&[f32], &mut [f32])>) {
+            mask_run(out, start, key, keep, scale, product)
         }
         #[target_feature(enable = "avx2")]
-        unsafe fn avx2(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32) {
-            mask_run(out, start, key, keep, scale)
+        unsafe fn avx2(out: &mut [f32], start: usize, key: [u32; 2], keep: f32, scale: f32, product: Option<(&[f32], &mut [f32])>) {
+            mask_run(out, start, key, keep, scale, product)
         }
         match super::isa::active() {
             // SAFETY: the CPU has the features each function is compiled for.
-            super::isa::Isa::Avx512 => return unsafe { avx512(out, start, key, keep, scale) },
-            super::isa::Isa::Avx2 => return unsafe { avx2(out, start, key, keep, scale) },
+            super::isa::Isa::Avx512 => return unsafe { avx512(out, start, key, keep, scale, product) },
+            super::isa::Isa::Avx2 => return unsafe { avx2(out, start, key, keep, scale, product) },
             super::isa::Isa::Baseline => {}
         }
     }
-    mask_run(out, start, key, keep, scale)
+    mask_run(out, start, key, keep, scale, product)
+}
+
+/// The key of one mask: one draw from `gen`.
+fn mask_key(gen: &Generator) -> [u32; 2] {
+    let key = gen.with(|r| r.next_u64());
+    [key as u32, (key >> 32) as u32]
 }
 
 /// A float32 dropout mask of `n` elements keyed by one draw from `gen` (module docs).
 pub fn dropout_mask_f32(gen: &Generator, n: usize, keep: f32, scale: f32) -> Result<Vec<f32>> {
-    let key = gen.with(|r| r.next_u64());
-    let key = [key as u32, (key >> 32) as u32];
+    let key = mask_key(gen);
     let mut out = buffer::with_capacity::<f32>(n, &[n], "dropout")?;
     let dst = SendPtr(out.as_mut_ptr());
     // Parts start at multiples of 64 elements, so at whole Philox counters.
     super::for_chunks(n, |start, len| {
         // SAFETY: the parts write disjoint ranges of the buffer's capacity of n elements.
         let part = unsafe { std::slice::from_raw_parts_mut(dst.get().add(start), len) };
-        mask_run_dispatch(part, start, key, keep, scale);
+        mask_run_dispatch(part, start, key, keep, scale, None);
     });
     // SAFETY: the parts wrote all n elements.
     unsafe { out.set_len(n) };
     Ok(out)
+}
+
+/// Dropout of the float32 elements `x` in one pass: `(x * mask, mask)`, the mask the one
+/// `dropout_mask_f32` draws from `gen` (so the same numbers as the mask and a product made
+/// apart), without writing the mask out and reading it back for the product.
+pub fn dropout_f32(gen: &Generator, x: &[f32], keep: f32, scale: f32) -> Result<(Vec<f32>, Vec<f32>)> {
+    let n = x.len();
+    let key = mask_key(gen);
+    let mut mask = buffer::with_capacity::<f32>(n, &[n], "dropout")?;
+    let mut out = buffer::with_capacity::<f32>(n, &[n], "dropout")?;
+    let (m, y) = (SendPtr(mask.as_mut_ptr()), SendPtr(out.as_mut_ptr()));
+    super::for_chunks(n, |start, len| {
+        // SAFETY: the parts write disjoint ranges of the two buffers' capacities of n elements.
+        let (mpart, ypart) = unsafe { (std::slice::from_raw_parts_mut(m.get().add(start), len), std::slice::from_raw_parts_mut(y.get().add(start), len)) };
+        mask_run_dispatch(mpart, start, key, keep, scale, Some((&x[start..start + len], ypart)));
+    });
+    // SAFETY: the parts wrote all n elements of both.
+    unsafe {
+        mask.set_len(n);
+        out.set_len(n);
+    }
+    Ok((out, mask))
+}
+
+/// `(x * mask, mask)` for a contiguous float32 `x`: `dropout_f32` on its elements.
+pub fn dropout(x: &Tensor, keep: f64, scale: f64, gen: &Generator) -> Result<(Tensor, Tensor)> {
+    let n = x.numel();
+    let xs = &x.cpu_storage("dropout")?.as_slice::<f32>()[x.layout().offset()..x.layout().offset() + n];
+    let (out, mask) = dropout_f32(gen, xs, keep as f32, scale as f32)?;
+    Ok((Tensor::from_vec(out, x.shape())?, Tensor::from_vec(mask, x.shape())?))
 }
 
 pub fn sample(shape: &[usize], dist: Distribution, dtype: DType, gen: &Generator) -> Result<Tensor> {
@@ -185,7 +228,7 @@ mod tests {
         let key = [key as u32, (key >> 32) as u32];
         let mut pieces = vec![0f32; n];
         for (i, piece) in pieces.chunks_mut(7 * BLOCK + 4).enumerate() {
-            mask_run(piece, i * (7 * BLOCK + 4), key, 0.6, 2.5);
+            mask_run(piece, i * (7 * BLOCK + 4), key, 0.6, 2.5, None);
         }
         assert_eq!(whole, pieces);
         assert!(whole.iter().all(|&m| m == 0.0 || m == 2.5));
@@ -193,5 +236,19 @@ mod tests {
         assert!((kept - 0.6).abs() < 0.01, "kept {kept}");
         assert!(dropout_mask_f32(&g, 0, 0.5, 2.0).unwrap().is_empty());
         assert_ne!(dropout_mask_f32(&g, 64, 0.5, 2.0).unwrap(), dropout_mask_f32(&g, 64, 0.5, 2.0).unwrap());
+    }
+
+    #[test]
+    fn one_pass_dropout_is_the_mask_and_the_product_made_apart() {
+        let g = Generator::new(9);
+        for n in [0, 1, 130, 3 * crate::cpu::PARALLEL_THRESHOLD + 17] {
+            let x: Vec<f32> = (0..n).map(|i| if i % 97 == 5 { f32::NAN } else { (i as f32 * 0.37).sin() * 3.0 }).collect();
+            g.manual_seed(3);
+            let (y, mask) = dropout_f32(&g, &x, 0.6, 2.5).unwrap();
+            g.manual_seed(3);
+            assert_eq!(mask, dropout_mask_f32(&g, n, 0.6, 2.5).unwrap());
+            let apart: Vec<u32> = x.iter().zip(&mask).map(|(x, m)| (x * m).to_bits()).collect();
+            assert_eq!(y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), apart);
+        }
     }
 }

@@ -120,22 +120,29 @@ pub fn binary_op(kind: BinaryKind, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     let out = backend::binary(kind, a, b, &shape)?;
     if !kind.returns_bool() {
-        record(super::Op::Binary(BinaryOp { kind }), &[a, b], &out, |needs| {
-            let mut saves = SmallVec::new();
-            let slots = kind.saves();
-            let Some(last) = slots.iter().rposition(|w| w.holds(needs)) else { return saves };
-            for (i, w) in slots[..=last].iter().enumerate() {
-                saves.push(match (w.holds(needs), i) {
-                    (false, _) => Save::Skip,
-                    (true, 0) => Save::Input(a),
-                    (true, 1) => Save::Input(b),
-                    (true, _) => Save::Output(0),
-                });
-            }
-            saves
-        });
+        record_binary(kind, a, b, &out);
     }
     Ok(out)
+}
+
+/// Records `out = kind(a, b)` (operands of the computed dtype) in the graph, saving what
+/// the kind's vjp reads; for kernels that make a binary op's result some other way
+/// (dropout's product comes out of the kernel that draws its mask).
+pub(super) fn record_binary(kind: BinaryKind, a: &Tensor, b: &Tensor, out: &Tensor) {
+    record(super::Op::Binary(BinaryOp { kind }), &[a, b], out, |needs| {
+        let mut saves = SmallVec::new();
+        let slots = kind.saves();
+        let Some(last) = slots.iter().rposition(|w| w.holds(needs)) else { return saves };
+        for (i, w) in slots[..=last].iter().enumerate() {
+            saves.push(match (w.holds(needs), i) {
+                (false, _) => Save::Skip,
+                (true, 0) => Save::Input(a),
+                (true, 1) => Save::Input(b),
+                (true, _) => Save::Output(0),
+            });
+        }
+        saves
+    });
 }
 
 impl BinaryOp {

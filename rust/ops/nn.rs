@@ -337,9 +337,14 @@ pub fn dropout(x: &Tensor, p: f64, training: bool) -> Result<Tensor> {
     if p == 1.0 {
         return mul(x, &scalar_like(x, 0.0)?);
     }
-    let dtype = if x.dtype().is_float() { x.dtype() } else { DType::F32 };
-    // One kernel draws the scaled keep mask (counter-based Philox on the GPU); the product
-    // with it carries the gradient.
-    let mask = backend::random(x.shape(), backend::Distribution::Bernoulli { keep: 1.0 - p, scale: 1.0 / (1.0 - p) }, dtype, x.device(), crate::random::global())?;
+    // The scaled keep mask (counter-based Philox, the same on CPU and GPU); the product with
+    // it carries the gradient, recorded as the product it is.
+    let (keep, scale) = (1.0 - p, 1.0 / (1.0 - p));
+    if x.dtype().is_float() {
+        let (out, mask) = backend::dropout(x, keep, scale, crate::random::global())?;
+        super::binary::record_binary(crate::kinds::BinaryKind::Mul, x, &mask, &out);
+        return Ok(out);
+    }
+    let mask = backend::random(x.shape(), backend::Distribution::Bernoulli { keep, scale }, DType::F32, x.device(), crate::random::global())?;
     mul(x, &mask)
 }
