@@ -16,8 +16,9 @@
     --threads N                              only the table for N threads per library (rayon,
                                              OpenMP, OpenBLAS/MKL, XLA); by default 1 and all
 
-All timings are medians of interleaved rounds (each implementation takes its turn in every
-round, so load on the machine hits all of them alike), measured in one process.
+All timings are medians of interleaved rounds of at least ROUND_S seconds each (every
+implementation takes its turn in every round, so load on the machine hits all of them
+alike), each implementation in a process of its own.
 """
 
 import argparse
@@ -41,8 +42,14 @@ BATCHES = (64, 256, 512, 1024, 4096)
 TARGET_VS_BEST = 0.8
 #: and at batch 64 within this factor of the compute bound.
 TARGET_VS_BOUND = 2.0
-#: steps per timed round, about 0.1-0.5 s of work each
+#: steps per timed round, at least; a round also runs on until it has taken ROUND_S
 STEPS = {64: 40, 256: 15, 512: 8, 1024: 4, 4096: 2}
+#: Each timed round runs at least this long. Rounds start after a 0.3 s pause (below), and
+#: on a small VM the rate after a pause varies widely: with 4-step rounds at batch 1024 (about
+#: 50 ms) and 2 threads, JAX measured 14.7 ms per step and backprop 11.5, against 11.2 and
+#: 10.2 with 40-step rounds in the same setup; a round of a quarter second measures the
+#: steady state that training runs in.
+ROUND_S = 0.25
 
 
 def step_flops(batch):
@@ -302,24 +309,27 @@ def _worker(conn, impl, batch):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     step = make_step(impl, batch) if impl != "peak" else None
     while True:
-        steps = conn.recv()
-        if steps is None:
+        request = conn.recv()
+        if request is None:
             conn.close()
             return
         if step is None:  # the matmul-peak probe, measured under the same thread settings
             conn.send((matmul_peak_gflops(), 0.0))
             continue
+        steps, min_seconds = request
         gc.collect()
         start, cpu = time.perf_counter(), time.process_time()
-        for _ in range(steps):
+        done = 0
+        while done < steps or time.perf_counter() - start < min_seconds:
             step()
-        conn.send(((time.perf_counter() - start) / steps * 1e3, (time.process_time() - cpu) / steps * 1e3))
+            done += 1
+        conn.send(((time.perf_counter() - start) / done * 1e3, (time.process_time() - cpu) / done * 1e3))
 
 
-def median_ms(names, batch, steps, rounds):
+def median_ms(names, batch, steps, rounds, min_seconds=0.0):
     """Median ms per step of each implementation over interleaved rounds (each in its own
     process; every implementation takes its turn in every round, so changes in the machine's
-    load hit them alike)."""
+    load hit them alike) of at least `steps` steps and `min_seconds`."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
@@ -334,7 +344,7 @@ def median_ms(names, batch, steps, rounds):
     try:
         for r in range(rounds + 1):  # round 0 warms up
             for name, (conn, _) in workers.items():
-                conn.send(steps)
+                conn.send((steps, min_seconds))
                 wall_ms, cpu_ms = conn.recv()
                 if r:
                     wall[name].append(wall_ms)
@@ -388,7 +398,7 @@ def step_table(threads=None, smoke=False):
         names = ours + refs + (["peak"] if batch == 64 else [])
         steps = 2 if smoke else STEPS[batch]
         rounds = 1 if smoke else 5
-        ms, cpu = median_ms(names, batch, steps, rounds)
+        ms, cpu = median_ms(names, batch, steps, rounds, 0.0 if smoke else ROUND_S)
         results[batch] = ms
         cpu_rows.append((batch, cpu))
         best_name = min(refs, key=lambda r: ms[r])
