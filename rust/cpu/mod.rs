@@ -53,13 +53,7 @@ pub(crate) fn run_parts(parts: usize, f: impl Fn(usize) + Sync) {
     if helpers == 0 {
         return work();
     }
-    let work = &work;
-    rayon::in_place_scope(|s| {
-        for _ in 0..helpers {
-            s.spawn(move |_| work());
-        }
-        work();
-    });
+    threads::share(helpers, &work);
 }
 
 /// Runs `f(start, len)` over `[0, n)`: in one call below `PARALLEL_THRESHOLD` elements, else

@@ -8,9 +8,21 @@
 //! cores; a lower limit parks the surplus workers (blocked on a condition variable, costing
 //! no CPU), and a higher one wakes them. Rayon cannot resize a pool, and a pool per setting
 //! would need every kernel to enter it by hand.
+//!
+//! After a parallel region the helpers linger (`linger`): rayon puts a worker to sleep a few
+//! microseconds after it runs out of work, and waking it again took about as long as the
+//! small products of a batch-64 step (on a 2-vCPU VM, [64, 512] @ [512, 512] on two threads
+//! took 80 us right after another product and 125-150 us after a gap of 50 us or more, which
+//! is what it takes on one thread). A helper keeps looking for work for `LINGER` after each
+//! region, as OpenMP's runtimes spin for a while before they block, and the next region
+//! reaches it through a board (`share`) rather than rayon's queue, where a job would also
+//! wake the sleeping worker: a third busy thread on the caller's and the helper's cores.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::any::Any;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Workers in the pool (fixed once built).
 static POOL_SIZE: OnceLock<usize> = OnceLock::new();
@@ -95,6 +107,176 @@ fn park() {
     p.parked -= 1;
 }
 
+/// How long a helper keeps looking for work after a parallel region (module docs): longer
+/// than the serial stretches between the products of a step, short enough that an idle
+/// process stops using the cores at once.
+const LINGER: Duration = Duration::from_micros(200);
+
+/// Workers lingering now, or about to (at most `num_threads() - 1`).
+static LINGERING: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Whether this worker is lingering: a linger job it picks up meanwhile returns at once.
+    static IN_LINGER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Where a parallel region is handed to lingering helpers without going through rayon's
+/// queue: a job injected there would also wake a sleeping worker, a third thread on the
+/// cores that the caller and the lingering helper are using. One region at a time; a second
+/// caller meanwhile uses rayon alone.
+struct Board {
+    /// Held by the caller whose region is posted.
+    taken: AtomicBool,
+    /// `seq << 1 | open`: the posted region's number, and whether helpers may join it.
+    state: AtomicUsize,
+    /// The posted region's work, a `*const &(dyn Fn() + Sync)` on the caller's stack.
+    work: AtomicPtr<()>,
+    /// Helpers that have joined the posted region and not yet returned from its work.
+    joined: AtomicUsize,
+    /// A helper's panic, re-raised on the caller.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+static BOARD: Board = Board {
+    taken: AtomicBool::new(false),
+    state: AtomicUsize::new(0),
+    work: AtomicPtr::new(std::ptr::null_mut()),
+    joined: AtomicUsize::new(0),
+    panic: Mutex::new(None),
+};
+
+/// A region posted on the board. Dropping it closes the region and waits until every helper
+/// that joined has returned from its work, which borrows from the caller's stack.
+struct Posted;
+
+impl Drop for Posted {
+    fn drop(&mut self) {
+        let s = BOARD.state.load(Ordering::Relaxed);
+        BOARD.state.store(s & !1, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while BOARD.joined.load(Ordering::SeqCst) != 0 {
+            // A helper descheduled mid-part (more threads than free cores) needs the core.
+            spins += 1;
+            if spins % 1024 == 0 {
+                std::thread::yield_now();
+            }
+            std::hint::spin_loop();
+        }
+        BOARD.taken.store(false, Ordering::Release);
+    }
+}
+
+/// Posts `work` for lingering helpers, unless another region holds the board.
+fn post(work: &&(dyn Fn() + Sync)) -> Option<Posted> {
+    if BOARD.taken.swap(true, Ordering::Acquire) {
+        return None;
+    }
+    BOARD.work.store(work as *const &(dyn Fn() + Sync) as *mut (), Ordering::Relaxed);
+    let seq = (BOARD.state.load(Ordering::Relaxed) >> 1).wrapping_add(1);
+    BOARD.state.store(seq << 1 | 1, Ordering::SeqCst);
+    Some(Posted)
+}
+
+/// Runs the posted region's work on this helper if one is open that it has not run (`seen`
+/// is the last region it looked at); whether it did.
+fn join(seen: &mut usize) -> bool {
+    let s = BOARD.state.load(Ordering::SeqCst);
+    if s & 1 == 0 || s >> 1 == *seen {
+        return false;
+    }
+    *seen = s >> 1;
+    BOARD.joined.fetch_add(1, Ordering::SeqCst);
+    // Seen still open after joining: the caller has not yet closed it, so it will wait for
+    // this helper before its stack (and the work) goes away. Closed meanwhile: the caller
+    // may be gone, and the work is not touched.
+    if BOARD.state.load(Ordering::SeqCst) == s {
+        // SAFETY: the pointer was stored before the region opened, and stays valid until the
+        // caller has seen `joined` return to zero (see `Posted`).
+        let work: &(dyn Fn() + Sync) = unsafe { *(BOARD.work.load(Ordering::Relaxed) as *const &(dyn Fn() + Sync)) };
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            *BOARD.panic.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
+        }
+    }
+    BOARD.joined.fetch_sub(1, Ordering::SeqCst);
+    true
+}
+
+/// Runs `work` on the calling thread and on up to `helpers` helpers at once, returning when
+/// every copy has returned: lingering helpers join through the board, the rest are rayon
+/// jobs. Each copy must take its share of the work from a common counter and return when
+/// nothing is left, so it does not matter how many join, or when.
+pub(crate) fn share(helpers: usize, work: &(dyn Fn() + Sync)) {
+    let posted = post(&work);
+    let lingering = if posted.is_some() { LINGERING.load(Ordering::Relaxed).min(helpers) } else { 0 };
+    if lingering < helpers {
+        rayon::in_place_scope(|s| {
+            for _ in lingering..helpers {
+                s.spawn(move |_| work());
+            }
+            work();
+        });
+    } else {
+        work();
+    }
+    if posted.is_some() {
+        drop(posted);
+        if let Some(p) = BOARD.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            std::panic::resume_unwind(p);
+        }
+    }
+    linger();
+}
+
+/// Keeps the helpers of a parallel region that just ended looking for work for `LINGER`
+/// (module docs): one linger job for each helper not lingering already.
+fn linger() {
+    if cfg!(miri) {
+        return; // Miri's clock runs with the interpreter: lingering would only slow it down
+    }
+    let helpers = num_threads() - 1;
+    let mut now = LINGERING.load(Ordering::Relaxed);
+    while now < helpers {
+        match LINGERING.compare_exchange_weak(now, now + 1, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => {
+                rayon::spawn(linger_on_worker);
+                now += 1;
+            }
+            Err(actual) => now = actual,
+        }
+    }
+}
+
+/// Runs on a worker: joins posted regions and runs the pool's pending jobs as they come,
+/// until none has come for `LINGER`.
+fn linger_on_worker() {
+    /// Gives the slot back, and the flag, however the job ends.
+    struct Done(bool);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            if self.0 {
+                IN_LINGER.with(|f| f.set(false));
+            }
+            LINGERING.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    let outermost = !IN_LINGER.with(|f| f.replace(true));
+    let _done = Done(outermost);
+    if !outermost {
+        return;
+    }
+    let mut seen = usize::MAX;
+    let mut until = Instant::now() + LINGER;
+    loop {
+        if join(&mut seen) || rayon::yield_now() == Some(rayon::Yield::Executed) {
+            until = Instant::now() + LINGER;
+        } else if Instant::now() >= until {
+            return;
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +292,39 @@ mod tests {
         assert_eq!(total, 499_500);
         assert_eq!(set_num_threads(size + 5), size);
         assert_eq!(set_num_threads(before), before);
+    }
+
+    #[test]
+    fn lingering_helpers_run_the_next_work_and_then_stop() {
+        let before = num_threads();
+        set_num_threads(2);
+        if num_threads() == 2 {
+            linger();
+            linger(); // a helper lingering already gets no second job
+            assert!(LINGERING.load(Ordering::Relaxed) <= 1);
+            // Work shared meanwhile runs whole, through the board or rayon, whoever takes it.
+            for round in 0..100u64 {
+                let next = AtomicUsize::new(0);
+                let sum = AtomicUsize::new(0);
+                share(1, &|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= 64 {
+                        break;
+                    }
+                    sum.fetch_add(i + round as usize, Ordering::Relaxed);
+                });
+                assert_eq!(sum.into_inner(), 2016 + 64 * round as usize);
+            }
+            let total: u64 = rayon::iter::ParallelIterator::sum(rayon::iter::IntoParallelIterator::into_par_iter(0..1000u64));
+            assert_eq!(total, 499_500);
+            // With nothing more to do the linger ends (well within a minute, however busy the
+            // machine is).
+            let start = Instant::now();
+            while LINGERING.load(Ordering::Relaxed) != 0 {
+                assert!(start.elapsed() < Duration::from_secs(60), "a lingering helper never stopped");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        set_num_threads(before);
     }
 }
