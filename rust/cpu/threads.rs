@@ -157,7 +157,7 @@ impl Drop for Posted {
         while BOARD.joined.load(Ordering::SeqCst) != 0 {
             // A helper descheduled mid-part (more threads than free cores) needs the core.
             spins += 1;
-            if spins % 1024 == 0 {
+            if spins.is_multiple_of(1024) {
                 std::thread::yield_now();
             }
             std::hint::spin_loop();
