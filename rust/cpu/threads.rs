@@ -171,6 +171,8 @@ fn post(work: &&(dyn Fn() + Sync)) -> Option<Posted> {
     if BOARD.taken.swap(true, Ordering::Acquire) {
         return None;
     }
+    // A helper's panic left by a region whose caller panicked too (and so never took it).
+    BOARD.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
     BOARD.work.store(work as *const &(dyn Fn() + Sync) as *mut (), Ordering::Relaxed);
     let seq = (BOARD.state.load(Ordering::Relaxed) >> 1).wrapping_add(1);
     BOARD.state.store(seq << 1 | 1, Ordering::SeqCst);
