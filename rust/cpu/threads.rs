@@ -286,8 +286,13 @@ fn linger_on_worker() {
 mod tests {
     use super::*;
 
+    /// Held by each test that changes the thread count: the test harness runs tests at once,
+    /// and one test's count would otherwise break the other's assertions.
+    static COUNT_CHANGES: Mutex<()> = Mutex::new(());
+
     #[test]
     fn limit_is_clamped_to_the_pool_and_restored() {
+        let _serial = COUNT_CHANGES.lock().unwrap_or_else(|e| e.into_inner());
         let size = pool_size();
         let before = num_threads();
         assert_eq!(set_num_threads(0), 1);
@@ -301,6 +306,7 @@ mod tests {
 
     #[test]
     fn lingering_helpers_run_the_next_work_and_then_stop() {
+        let _serial = COUNT_CHANGES.lock().unwrap_or_else(|e| e.into_inner());
         let before = num_threads();
         set_num_threads(2);
         if num_threads() == 2 {
