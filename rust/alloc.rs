@@ -214,7 +214,7 @@ pub mod buffer {
 
         #[test]
         #[cfg(not(miri))]
-        fn freed_memory_stays_mapped_for_the_purge_delay() {
+        fn the_purge_delay_is_ours_unless_the_environment_sets_it() {
             super::super::configure();
             // SAFETY: reading an option.
             let delay = unsafe { libmimalloc_sys::mi_option_get(super::super::MI_OPTION_PURGE_DELAY) };
