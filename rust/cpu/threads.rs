@@ -338,4 +338,35 @@ mod tests {
         }
         set_num_threads(before);
     }
+
+    #[test]
+    fn a_helpers_panic_reaches_the_caller() {
+        let _serial = COUNT_CHANGES.lock().unwrap_or_else(|e| e.into_inner());
+        let before = num_threads();
+        set_num_threads(2);
+        if num_threads() == 2 {
+            for _ in 0..3 {
+                // The caller waits (up to a generous bound) for a helper to take a copy of the
+                // work; the helper's copy panics, through the board or as a rayon job.
+                let caller = std::thread::current().id();
+                let helper_ran = AtomicBool::new(false);
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    share(1, &|| {
+                        if std::thread::current().id() != caller {
+                            helper_ran.store(true, Ordering::SeqCst);
+                            panic!("a helper's panic");
+                        }
+                        let start = Instant::now();
+                        while !helper_ran.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(60) {
+                            std::thread::yield_now();
+                        }
+                    })
+                }));
+                assert!(helper_ran.into_inner(), "no helper took the work within a minute");
+                let payload = result.expect_err("the helper's panic was lost");
+                assert_eq!(payload.downcast_ref::<&str>(), Some(&"a helper's panic"));
+            }
+        }
+        set_num_threads(before);
+    }
 }
