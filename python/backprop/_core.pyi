@@ -1110,9 +1110,14 @@ class Tensor:
     def logical_xor_(self, /, other: Any) -> Tensor:
         """In-place `logical_xor(other)`: overwrites this tensor with the result (broadcast to its shape; the result dtype must fit it). Returns the tensor."""
     def logit(self, /, eps: Any | None = ...) -> Tensor:
-        """`log(p / (1 - p))`, with p clamped to [eps, 1 - eps] first when `eps` is given."""
+        """logit(input, eps=None) -> Tensor: log(input / (1 - input)), input first clamped to
+        [eps, 1 - eps] when eps is given.
+
+        Integer and bool input gives float32. d/dx = 1 / (x (1 - x)), and 0 outside [eps, 1 - eps]
+        (as PyTorch).
+        """
     def logit_(self, /, eps: Any | None = ...) -> Tensor:
-        """In-place `logit(eps)`."""
+        """In-place `logit`: overwrites this tensor with logit of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor."""
     def logsumexp(self, /, dim: Any, keepdim: builtins.bool = ..., *, keepdims: Any | None = ...) -> Tensor:
         """`log(sum(exp(x)))` over `dim`, computed without overflow; `keepdim` keeps length-1 dimensions."""
     def long(self, /) -> Tensor:
@@ -2391,9 +2396,14 @@ def logaddexp2(input: Any, other: Any) -> Tensor:
 def logical_not_(input: Any) -> Tensor:
     """In-place `logical_not(input)`: overwrites `input` with the result and returns it."""
 def logit(input: Any, eps: Any | None = ...) -> Tensor:
-    """`logit(input, eps=None)`: `log(p / (1 - p))`, p clamped to [eps, 1 - eps] when eps is given."""
+    """logit(input, eps=None) -> Tensor: log(input / (1 - input)), input first clamped to
+    [eps, 1 - eps] when eps is given.
+
+    Integer and bool input gives float32. d/dx = 1 / (x (1 - x)), and 0 outside [eps, 1 - eps]
+    (as PyTorch).
+    """
 def logit_(input: Any, eps: Any | None = ...) -> Tensor:
-    """`logit_(input, eps=None)`: in-place `logit`; returns `input`."""
+    """In-place `logit(input)`: overwrites `input` with the result and returns it."""
 def logsigmoid(input: Any) -> Tensor:
     """logsigmoid(input) -> Tensor: log(sigmoid(input)), without overflow for large |input|.
 

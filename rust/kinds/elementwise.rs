@@ -184,7 +184,7 @@ macro_rules! first_or_empty {
 macro_rules! unary_kinds {
     ($(
         $(#[doc = $doc:tt])+
-        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
+        $K:ident { $($p:ident = $d:expr $(=> $none:ident)?),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
         cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $s:ident| $vjp:expr)
         numpy($($np:literal),+ $(,)?);

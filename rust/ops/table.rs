@@ -21,6 +21,8 @@
 //!
 //! Columns of a unary row, in order:
 //!   `Kind { param = default, ... } "name" class saves api inplace`
+//!   (a parameter `param = value => None` has Python's default None, which reaches the kernel
+//!   as `value`: logit's `eps`);
 //!   class: `float` (ints are promoted to float32), `num` (int64 too: an `int` kernel),
 //!          `pred` (float -> bool), `logic` (bool -> bool, int64 bitwise);
 //!   saves: `input` or `output` (what the vjp's `s` is);
@@ -328,8 +330,8 @@ macro_rules! unary_table {
             ///
             /// Integer and bool input gives float32. d/dx = 1 / (x (1 - x)), and 0 outside [eps, 1 - eps]
             /// (as PyTorch).
-            Logit { eps = -1.0 } "logit" float input bound _
-                // eps < 0 stands for eps=None (no clamp)
+            Logit { eps = -1.0 => None } "logit" float input method logit_
+                // Python's eps=None reaches the kernel as -1: any eps < 0 means no clamp
                 cpu(|x| {
                     let z = if eps < T::ZERO { x } else { x.hardtanh(eps, T::ONE - eps) };
                     (z / (T::ONE - z)).ln()

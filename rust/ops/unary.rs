@@ -34,7 +34,7 @@ pub fn unary_op(kind: UnaryKind, a: &Tensor) -> Result<Tensor> {
 macro_rules! unary_vjps {
     ($(
         $(#[doc = $doc:tt])+
-        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
+        $K:ident { $($p:ident = $d:expr $(=> $none:ident)?),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
         cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $s:ident| $vjp:expr)
         numpy($($np:literal),+ $(,)?);

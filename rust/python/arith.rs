@@ -1,5 +1,5 @@
 //! The arithmetic variants' bindings: `add`/`sub` with `alpha`, `div` with `rounding_mode`,
-//! `rsub`, `lerp`, `addcmul`/`addcdiv` with `value`, `float_power`, `ldexp`, `logit(eps=)`,
+//! `rsub`, `lerp`, `addcmul`/`addcdiv` with `value`, `float_power`, `ldexp`,
 //! `positive` and PyTorch's aliases (`absolute`, `arccos`, `fix`, ...), the shift operators, the
 //! in-place operators (`&=`, `<<=`, `//=`, ...) and the in-place forms whose arguments the op
 //! table cannot describe (`clamp_`, `pow_`, `div_`, `lerp_`, `masked_fill_`, ...).
@@ -132,12 +132,6 @@ impl PyTensor {
     fn ldexp(&self, other: &Bound<'_, PyAny>) -> TResult {
         let o = arg(other, &self.t, "ldexp")?;
         ok(ops::ldexp(&self.t, &o))
-    }
-
-    /// `log(p / (1 - p))`, with p clamped to [eps, 1 - eps] first when `eps` is given.
-    #[pyo3(signature = (eps = None))]
-    fn logit(&self, eps: Option<f64>) -> TResult {
-        ok(ops::unary_op(UnaryKind::Logit { eps: eps.unwrap_or(-1.0) }, &self.t))
     }
 
     /// The tensor itself (`+x`); bool tensors are refused, as PyTorch.
@@ -311,12 +305,6 @@ impl PyTensor {
         ops::ldexp_(t, &arg(other, t, "ldexp_")?)?;
         Ok(this(slf))
     }
-    /// In-place `logit(eps)`.
-    #[pyo3(signature = (eps = None))]
-    fn logit_<'py>(slf: &Bound<'py, Self>, eps: Option<f64>) -> PyResult<Bound<'py, Self>> {
-        ops::unary_(UnaryKind::Logit { eps: eps.unwrap_or(-1.0) }, &slf.get().t)?;
-        Ok(this(slf))
-    }
     /// In-place `masked_fill`: `value` (a number or 0-dim tensor) where the bool `mask` holds.
     fn masked_fill_<'py>(slf: &Bound<'py, Self>, mask: &PyTensor, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let t = &slf.get().t;
@@ -459,20 +447,6 @@ fn addcdiv(input: &PyTensor, tensor1: &Bound<'_, PyAny>, tensor2: &Bound<'_, PyA
     input.addcdiv(tensor1, tensor2, value)
 }
 
-/// `logit(input, eps=None)`: `log(p / (1 - p))`, p clamped to [eps, 1 - eps] when eps is given.
-#[pyfunction]
-#[pyo3(signature = (input, eps = None))]
-fn logit(input: &PyTensor, eps: Option<f64>) -> TResult {
-    input.logit(eps)
-}
-
-/// `logit_(input, eps=None)`: in-place `logit`; returns `input`.
-#[pyfunction]
-#[pyo3(signature = (input, eps = None))]
-fn logit_<'py>(input: &Bound<'py, PyTensor>, eps: Option<f64>) -> PyResult<Bound<'py, PyTensor>> {
-    PyTensor::logit_(input, eps)
-}
-
 /// `clamp_(input, min=None, max=None)`: in-place `clamp`; returns `input`.
 #[pyfunction]
 #[pyo3(signature = (input, min = None, max = None))]
@@ -485,8 +459,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lerp, m)?)?;
     m.add_function(wrap_pyfunction!(addcmul, m)?)?;
     m.add_function(wrap_pyfunction!(addcdiv, m)?)?;
-    m.add_function(wrap_pyfunction!(logit, m)?)?;
-    m.add_function(wrap_pyfunction!(logit_, m)?)?;
     m.add_function(wrap_pyfunction!(clamp_, m)?)?;
     Ok(())
 }

@@ -21,6 +21,29 @@ fn other_operand(other: &Bound<'_, PyAny>, like: &Tensor, name: &str) -> PyResul
 /// `bp.X(input, params...)` for `method` and `function` rows; `Tensor.X` for `method` rows.
 /// Each one's docstring is the row's doc comment.
 macro_rules! unary_binding {
+    // A parameter declared `p = value => None` (logit's eps) is Python's `p=None`, handed to
+    // the kernel as `value`.
+    (method, $K:ident, $name:literal, [$p:ident = $d:expr => None], [$(#[doc = $doc:tt])+]) => {
+        unary_binding!(function, $K, $name, [$p = $d => None], [$(#[doc = $doc])+]);
+        #[pymethods]
+        impl PyTensor {
+            $(#[doc = $doc])+
+            #[allow(non_snake_case)]
+            #[pyo3(name = $name, signature = ($p = None))]
+            fn $K(&self, $p: Option<f64>) -> TResult {
+                ok(ops::unary_op(UnaryKind::$K { $p: $p.unwrap_or($d) }, &self.t))
+            }
+        }
+    };
+    (function, $K:ident, $name:literal, [$p:ident = $d:expr => None], [$(#[doc = $doc:tt])+]) => {
+        $(#[doc = $doc])+
+        #[allow(non_snake_case)]
+        #[pyfunction]
+        #[pyo3(name = $name, signature = (input, $p = None))]
+        fn $K(input: &PyTensor, $p: Option<f64>) -> TResult {
+            ok(ops::unary_op(UnaryKind::$K { $p: $p.unwrap_or($d) }, &input.t))
+        }
+    };
     (method, $K:ident, $name:literal, [$($p:ident = $d:expr),*], [$(#[doc = $doc:tt])+]) => {
         unary_binding!(function, $K, $name, [$($p = $d),*], [$(#[doc = $doc])+]);
         #[pymethods]
@@ -42,13 +65,34 @@ macro_rules! unary_binding {
             ok(ops::unary_op(UnaryKind::$K { $($p),* }, &input.t))
         }
     };
-    ($api:ident, $K:ident, $name:literal, [$($p:ident = $d:expr),*], $docs:tt) => {};
+    ($api:ident, $K:ident, $name:literal, [$($p:ident = $d:expr $(=> $none:ident)?),*], $docs:tt) => {};
 }
 
 /// The in-place form of a row: `Tensor.X_` (not for `function` rows, which are
 /// `nn.functional`'s) and `_core.X_(input, params...)`, both returning the tensor itself.
 macro_rules! unary_inplace_binding {
-    ($api:ident, _, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {};
+    ($api:ident, _, $K:ident, $name:literal, [$($p:ident = $d:expr $(=> $none:ident)?),*]) => {};
+    (method, $ip:ident, $K:ident, $name:literal, [$p:ident = $d:expr => None]) => {
+        unary_inplace_binding!(@function $ip, $K, $name, [$p = $d => None]);
+        #[pymethods]
+        impl PyTensor {
+            #[doc = concat!("In-place `", $name, "`: overwrites this tensor with ", $name, " of it (version-counted; autograd follows it as the out-of-place op). Returns the tensor.")]
+            #[pyo3(signature = ($p = None))]
+            fn $ip<'py>(slf: &Bound<'py, Self>, $p: Option<f64>) -> PyResult<Bound<'py, Self>> {
+                ops::unary_(UnaryKind::$K { $p: $p.unwrap_or($d) }, &slf.get().t)?;
+                Ok(slf.clone())
+            }
+        }
+    };
+    (@function $ip:ident, $K:ident, $name:literal, [$p:ident = $d:expr => None]) => {
+        #[doc = concat!("In-place `", $name, "(input)`: overwrites `input` with the result and returns it.")]
+        #[pyfunction]
+        #[pyo3(signature = (input, $p = None))]
+        fn $ip<'py>(input: &Bound<'py, PyTensor>, $p: Option<f64>) -> PyResult<Bound<'py, PyTensor>> {
+            ops::unary_(UnaryKind::$K { $p: $p.unwrap_or($d) }, &input.get().t)?;
+            Ok(input.clone())
+        }
+    };
     (function, $ip:ident, $K:ident, $name:literal, [$($p:ident = $d:expr),*]) => {
         unary_inplace_binding!(@function $ip, $K, $name, [$($p = $d),*]);
     };
@@ -105,13 +149,13 @@ macro_rules! unary_register {
 macro_rules! unary_bindings {
     ($(
         $(#[doc = $doc:tt])+
-        $K:ident { $($p:ident = $d:expr),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
+        $K:ident { $($p:ident = $d:expr $(=> $none:ident)?),* } $name:literal $class:ident $save:ident $api:ident $inplace:tt
         cpu(|$x:ident| $cpu:expr) int($(|$xi:ident| $int:expr)?) wgsl($wgsl:literal) wgsl_int($($wgsl_int:literal)?)
         vjp(|$g:ident, $s:ident| $vjp:expr)
         numpy($($np:literal),+ $(,)?);
     )*) => {
-        $(unary_binding!($api, $K, $name, [$($p = $d),*], [$(#[doc = $doc])+]);)*
-        $(unary_inplace_binding!($api, $inplace, $K, $name, [$($p = $d),*]);)*
+        $(unary_binding!($api, $K, $name, [$($p = $d $(=> $none)?),*], [$(#[doc = $doc])+]);)*
+        $(unary_inplace_binding!($api, $inplace, $K, $name, [$($p = $d $(=> $none)?),*]);)*
 
         fn register_unary(m: &Bound<'_, PyModule>) -> PyResult<()> {
             $(unary_register!(m, $api, $K);)*
