@@ -454,7 +454,7 @@ fn run_node_hooks(node: &NodeRef, grads: &mut SmallVec<[Option<Tensor>; 1]>) -> 
 
 /// Hands `g` to the leaf's hooks and then to the sink; true when it went into `.grad`.
 fn deliver_to_leaf(leaf: &Tensor, g: Tensor, sink: &mut Sink, opts: BackwardOptions) -> Result<bool> {
-    let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
+    let hooks: Vec<_> = leaf.meta().hooks().iter().map(|(_, h)| h.clone()).collect();
     let mut g = g;
     for hook in hooks {
         if let Some(replacement) = hook(&g)? {

@@ -140,15 +140,21 @@ impl VjpCtx<'_> {
 pub type Grads = SmallVec<[Option<Tensor>; 2]>;
 
 impl Node {
-    pub fn new(
+    /// A new node, in its Arc. The node is written into the allocation in place: built on the
+    /// stack and then moved, its few hundred bytes were copied once more for every recorded
+    /// op. `forward_trace` is anomaly mode's traceback of the forward op.
+    #[inline]
+    pub fn new_ref(
         op: Op,
         edges: SmallVec<[Edge; 2]>,
         inputs: SmallVec<[TensorMeta; 2]>,
         outputs: SmallVec<[TensorMeta; 1]>,
         saved: SmallVec<[Option<SavedTensor>; 2]>,
         kept: Kept,
-    ) -> Node {
-        Node {
+        forward_trace: Option<String>,
+    ) -> NodeRef {
+        let mut slot = triomphe::UniqueArc::<Node>::new_uninit();
+        let node = slot.write(Node {
             seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
             op,
             edges,
@@ -157,14 +163,12 @@ impl Node {
             saved: EngineCell::new(SavedState::Live(saved)),
             kept,
             rare: std::sync::OnceLock::new(),
+        });
+        if let Some(trace) = forward_trace {
+            node.rare_mut().forward_trace = Some(trace.into_boxed_str());
         }
-    }
-
-    /// Keeps `trace` as the forward traceback (called once, on a fresh node).
-    pub(crate) fn set_forward_trace(&mut self, trace: Option<String>) {
-        if let Some(trace) = trace {
-            self.rare_mut().forward_trace = Some(trace.into_boxed_str());
-        }
+        // SAFETY: `write` initialised the node.
+        unsafe { triomphe::UniqueArc::assume_init(slot) }.shareable()
     }
 
     fn rare(&self) -> &Rare {
@@ -409,8 +413,11 @@ impl Drop for Node {
         // Inline room for the usual case: a small graph's teardown allocates nothing.
         let mut stack: SmallVec<[NodeRef; 8]> = SmallVec::new();
         self.release_into(&mut stack);
-        while let Some(node) = stack.pop() {
-            if let Ok(mut node) = NodeRef::try_unwrap(node) {
+        while let Some(mut node) = stack.pop() {
+            // Released in place: moving the node out of its Arc (`try_unwrap`) copied all of
+            // it, a few hundred bytes per node of every graph torn down. The drained node's
+            // own drop then finds nothing left to release.
+            if let Some(node) = NodeRef::get_mut(&mut node) {
                 node.release_into(&mut stack);
             }
         }
@@ -419,17 +426,21 @@ impl Drop for Node {
 
 impl Node {
     /// Moves the nodes this node keeps alive (through edges and saved tensors) onto `stack`.
+    // `pop` loops, not `drain` or `into_iter`: their iterator structs' drops cost more than the
+    // two or three elements a node holds.
     fn release_into(&mut self, stack: &mut SmallVec<[NodeRef; 8]>) {
-        for edge in self.edges.drain(..) {
+        while let Some(edge) = self.edges.pop() {
             match edge {
                 Edge::Node(gf) => stack.push(gf.node),
                 Edge::Leaf(t) => stack.extend(t.take_grad_fn_if_unique().map(|g| g.node)),
                 Edge::None => {}
             }
         }
-        if let SavedState::Live(saved) = std::mem::replace(self.saved.get_mut(), SavedState::Freed) {
-            for t in saved.into_iter().flatten().filter_map(|s| s.into_tensor()) {
-                stack.extend(t.take_grad_fn_if_unique().map(|g| g.node));
+        if let SavedState::Live(mut saved) = std::mem::replace(self.saved.get_mut(), SavedState::Freed) {
+            while let Some(s) = saved.pop() {
+                if let Some(t) = s.and_then(|s| s.into_tensor()) {
+                    stack.extend(t.take_grad_fn_if_unique().map(|g| g.node));
+                }
             }
         }
     }

@@ -28,7 +28,7 @@ pub fn add(t: &Tensor, id: u64, hook: Hook) -> Result<()> {
     if !t.is_leaf() {
         return Err(autograd_err!("post accumulate grad hooks cannot be registered on non-leaf tensors"));
     }
-    t.meta().post_accumulate_hooks.push((id, hook));
+    t.meta().rare_mut().post_accumulate_hooks.push((id, hook));
     LIVE.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
@@ -36,9 +36,10 @@ pub fn add(t: &Tensor, id: u64, hook: Hook) -> Result<()> {
 /// Removes the hook `id` from `t`; false when it was not there (removed before).
 pub fn remove(t: &Tensor, id: u64) -> bool {
     let mut meta = t.meta();
-    let before = meta.post_accumulate_hooks.len();
-    meta.post_accumulate_hooks.retain(|(i, _)| *i != id);
-    let removed = meta.post_accumulate_hooks.len() != before;
+    let Some(rare) = meta.rare.as_mut() else { return false };
+    let before = rare.post_accumulate_hooks.len();
+    rare.post_accumulate_hooks.retain(|(i, _)| *i != id);
+    let removed = rare.post_accumulate_hooks.len() != before;
     if removed {
         LIVE.fetch_sub(1, Ordering::Relaxed);
     }
@@ -46,7 +47,7 @@ pub fn remove(t: &Tensor, id: u64) -> bool {
 }
 
 pub fn has_hooks(t: &Tensor) -> bool {
-    !t.meta().post_accumulate_hooks.is_empty()
+    !t.meta().post_accumulate_hooks().is_empty()
 }
 
 struct Pending {
@@ -133,7 +134,7 @@ impl Tracker {
 }
 
 fn run(leaf: &Tensor) -> Result<()> {
-    let hooks: Vec<Hook> = leaf.meta().post_accumulate_hooks.iter().map(|(_, h)| h.clone()).collect();
+    let hooks: Vec<Hook> = leaf.meta().post_accumulate_hooks().iter().map(|(_, h)| h.clone()).collect();
     for hook in hooks {
         if hook(leaf)?.is_some() {
             return Err(autograd_err!("Tensor post accumulate grad hooks should return None."));

@@ -4,7 +4,7 @@ use super::anomaly;
 use super::forward;
 use super::grad_mode;
 use super::inspection::Kept;
-use super::node::{CustomOp, Edge, GradFn, Node, NodeRef, TensorMeta};
+use super::node::{CustomOp, Edge, GradFn, Node, TensorMeta};
 use super::saved::SavedTensor;
 use crate::ops::Op;
 use crate::tensor::{DType, Device, Tensor};
@@ -149,11 +149,8 @@ fn attach(op: Op, inputs: &[&Tensor], outputs: &[&Tensor], edges: SmallVec<[Edge
         output_meta.push(TensorMeta::of(t));
     }
     let kept = Kept::keep(inputs, outputs, &edges, mode.trace_all);
-    let mut node = Node::new(op, edges, input_meta, output_meta, saved, kept);
-    if mode.anomaly {
-        node.set_forward_trace(anomaly::capture());
-    }
-    let node = NodeRef::new(node);
+    let trace = if mode.anomaly { anomaly::capture() } else { None };
+    let node = Node::new_ref(op, edges, input_meta, output_meta, saved, kept, trace);
     match outputs {
         // One output takes the node itself (an Arc clone and drop are two atomic operations).
         [out] => out.set_grad_fn(Some(GradFn { node, output_nr: 0 })),
@@ -199,11 +196,8 @@ pub fn record_custom(op: Box<dyn CustomOp>, inputs: &[&Tensor], outputs: &[Optio
         Some(outs) => Kept::keep(inputs, &outs, &edges, mode.trace_all),
         None => Kept::Nothing,
     };
-    let mut node = Node::new(Op::Custom(op), edges, input_meta, output_meta, SmallVec::new(), kept);
-    if mode.anomaly {
-        node.set_forward_trace(anomaly::capture());
-    }
-    let node = NodeRef::new(node);
+    let trace = if mode.anomaly { anomaly::capture() } else { None };
+    let node = Node::new_ref(Op::Custom(op), edges, input_meta, output_meta, SmallVec::new(), kept, trace);
     for (nr, out) in outputs.iter().enumerate() {
         if let (Some(out), true) = (out, chosen(nr)) {
             out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));

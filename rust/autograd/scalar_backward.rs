@@ -169,7 +169,7 @@ fn run<T: Real + Arith>(root: &Tensor, seed: Option<&Tensor>, retain_graph: bool
 /// `.grad` (if any) is a plain one-element CPU tensor of `T` the engine would update in place.
 fn plan_leaf<T: Float>(leaf: &Tensor) -> Option<LeafGrad<'_, T>> {
     let meta = leaf.meta();
-    if !meta.hooks.is_empty() || !meta.post_accumulate_hooks.is_empty() {
+    if !meta.hooks().is_empty() || !meta.post_accumulate_hooks().is_empty() {
         return None;
     }
     let acc = match &meta.grad {

@@ -145,7 +145,7 @@ impl PyTensor {
     /// True when `retain_grad()` was called on this non-leaf, so `backward()` keeps its `.grad`.
     #[getter]
     fn retains_grad(&self) -> bool {
-        self.t.meta().retained.is_some()
+        self.t.meta().retained().is_some()
     }
 
     /// The node that produced this tensor (None for a leaf), an instance of its PyTorch-named class.
@@ -187,7 +187,7 @@ fn add_hook(t: &Tensor, id: u64, f: Hook) -> RemovableHandle {
             RemovableHandle { id, target: Mutex::new(Some(HookTarget::Node(gf.node))) }
         }
         None => {
-            t.meta().hooks.push((id, f));
+            t.meta().rare_mut().hooks.push((id, f));
             RemovableHandle { id, target: Mutex::new(Some(HookTarget::Leaf(t.clone()))) }
         }
     }
@@ -220,7 +220,7 @@ impl RemovableHandle {
             }
             Some(HookTarget::Leaf(t)) => {
                 // Dropped after the borrow ends: the hook's release may run Python code.
-                let removed: Vec<_> = t.meta().hooks.extract_if(.., |(i, _)| *i == self.id).collect();
+                let removed: Vec<_> = t.meta().rare_mut().hooks.extract_if(.., |(i, _)| *i == self.id).collect();
                 drop(removed);
             }
             Some(HookTarget::PostAccumulate(t)) => {

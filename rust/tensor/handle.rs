@@ -33,17 +33,46 @@ pub type GradSlot = Arc<EngineCell<Option<Tensor>>>;
 #[derive(Default)]
 pub struct AutogradMeta {
     pub requires_grad: bool,
+    /// Set on views of tensors that require grad: in-place ops on them are refused, because
+    /// the view's base would silently miss the change in its history.
+    pub is_view_of_differentiable: bool,
     pub grad_fn: Option<GradFn>,
     pub grad: Option<Tensor>,
+    /// What few tensors have (hooks, `retain_grad`'s slot), boxed so that every other tensor's
+    /// state stays small and is made and dropped without touching it.
+    pub rare: Option<Box<RareMeta>>,
+}
+
+#[derive(Default)]
+pub struct RareMeta {
     /// Hooks of a leaf, run on its gradient before accumulation (non-leaf hooks live on the node).
     pub hooks: Vec<(u64, Hook)>,
     /// Hooks of a leaf run after its `.grad` got this backward's gradient (`autograd::post_accumulate`).
     pub post_accumulate_hooks: Vec<(u64, Hook)>,
     /// Set by `retain_grad()` on a non-leaf: where its gradient is kept (see `GradSlot`).
     pub retained: Option<GradSlot>,
-    /// Set on views of tensors that require grad: in-place ops on them are refused, because
-    /// the view's base would silently miss the change in its history.
-    pub is_view_of_differentiable: bool,
+}
+
+impl AutogradMeta {
+    #[inline]
+    pub fn hooks(&self) -> &[(u64, Hook)] {
+        self.rare.as_ref().map_or(&[], |r| &r.hooks)
+    }
+
+    #[inline]
+    pub fn post_accumulate_hooks(&self) -> &[(u64, Hook)] {
+        self.rare.as_ref().map_or(&[], |r| &r.post_accumulate_hooks)
+    }
+
+    #[inline]
+    pub fn retained(&self) -> Option<&GradSlot> {
+        self.rare.as_ref()?.retained.as_ref()
+    }
+
+    /// The rare part, made on first use.
+    pub fn rare_mut(&mut self) -> &mut RareMeta {
+        self.rare.get_or_insert_with(Default::default)
+    }
 }
 
 /// Which object of the binding wraps this tensor, so that walking the graph hands that same
@@ -167,7 +196,7 @@ impl Tensor {
     }
     #[inline]
     pub fn dims(&self) -> Dims {
-        Dims::from_slice(self.0.layout.shape())
+        crate::tensor::layout::dims_of(self.0.layout.shape())
     }
     #[inline]
     pub fn ndim(&self) -> usize {
@@ -238,7 +267,7 @@ impl Tensor {
 
     pub fn grad(&self) -> Option<Tensor> {
         let m = self.0.autograd.borrow_mut();
-        match &m.retained {
+        match m.retained() {
             Some(slot) => slot.borrow_mut().clone(),
             None => m.grad.clone(),
         }
@@ -246,7 +275,7 @@ impl Tensor {
 
     pub fn set_grad(&self, grad: Option<Tensor>) {
         let mut m = self.0.autograd.borrow_mut();
-        let old = match &m.retained {
+        let old = match m.retained() {
             Some(slot) => std::mem::replace(&mut *slot.borrow_mut(), grad),
             None => std::mem::replace(&mut m.grad, grad),
         };
@@ -257,11 +286,11 @@ impl Tensor {
     /// Makes this non-leaf keep its gradient in a slot; `None` if it already does.
     pub fn retain_grad_slot(&self) -> Option<GradSlot> {
         let mut m = self.0.autograd.borrow_mut();
-        if m.retained.is_some() {
+        if m.retained().is_some() {
             return None;
         }
         let slot = GradSlot::default();
-        m.retained = Some(slot.clone());
+        m.rare_mut().retained = Some(slot.clone());
         Some(slot)
     }
 

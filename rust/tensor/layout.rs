@@ -7,6 +7,21 @@ use smallvec::SmallVec;
 /// Dimensions or strides; four inline entries cover every tensor an MLP makes without a heap allocation.
 pub type Dims = SmallVec<[usize; 4]>;
 
+/// `Dims` holding `s`. Up to four entries are copied inline: `SmallVec::from_slice` is a call
+/// and a `memcpy` for every shape a recorded op keeps (its inputs' and outputs').
+#[inline]
+pub fn dims_of(s: &[usize]) -> Dims {
+    let buf = match *s {
+        [] => [0; 4],
+        [a] => [a, 0, 0, 0],
+        [a, b] => [a, b, 0, 0],
+        [a, b, c] => [a, b, c, 0],
+        [a, b, c, d] => [a, b, c, d],
+        _ => return Dims::from_slice(s),
+    };
+    Dims::from_buf_and_len(buf, s.len())
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct Layout {
     shape: Dims,
@@ -17,7 +32,7 @@ pub struct Layout {
 impl Clone for Layout {
     /// Copies the dimensions as slices (SmallVec's own clone goes element by element).
     fn clone(&self) -> Layout {
-        Layout { shape: Dims::from_slice(&self.shape), strides: Dims::from_slice(&self.strides), offset: self.offset }
+        Layout { shape: dims_of(&self.shape), strides: dims_of(&self.strides), offset: self.offset }
     }
 }
 
@@ -116,7 +131,7 @@ impl Layout {
         if shape.is_empty() {
             return Layout::scalar();
         }
-        Layout { strides: contiguous_strides(shape), shape: SmallVec::from_slice(shape), offset: 0 }
+        Layout { strides: contiguous_strides(shape), shape: dims_of(shape), offset: 0 }
     }
 
     #[inline]
@@ -285,14 +300,14 @@ impl Layout {
             }
         }
         checked_numel(shape, op)?;
-        Ok(Layout { shape: SmallVec::from_slice(shape), strides, offset: self.offset }.without_dangling_offset())
+        Ok(Layout { shape: dims_of(shape), strides, offset: self.offset }.without_dangling_offset())
     }
 
     /// A view with a new shape over the same elements, when the strides allow one
     /// (PyTorch's `view` rule); `None` means the data must be copied first.
     pub fn reshape_view(&self, shape: &[usize]) -> Option<Layout> {
         if self.is_contiguous() || self.numel() == 0 {
-            return Some(Layout { strides: contiguous_strides(shape), shape: SmallVec::from_slice(shape), offset: self.offset });
+            return Some(Layout { strides: contiguous_strides(shape), shape: dims_of(shape), offset: self.offset });
         }
         // Split the old dims into chunks that are contiguous among themselves, and match
         // the new dims onto those chunks.
@@ -326,7 +341,7 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout { shape: SmallVec::from_slice(shape), strides: new_strides, offset: self.offset })
+        Some(Layout { shape: dims_of(shape), strides: new_strides, offset: self.offset })
     }
 
     /// `len` elements `start, start+step, ...` along `dim`; all of them must lie inside the
@@ -378,7 +393,7 @@ impl Layout {
             return Err(shape_err!("{op}: {} sizes but {} strides", shape.len(), strides.len()));
         }
         let n = checked_numel(shape, op)?;
-        let l = Layout { shape: Dims::from_slice(shape), strides: Dims::from_slice(strides), offset };
+        let l = Layout { shape: dims_of(shape), strides: dims_of(strides), offset };
         if n == 0 {
             return Ok(l.without_dangling_offset());
         }
