@@ -85,6 +85,13 @@ fn prefers_column_major(m: usize, n: usize, bm: Mat) -> bool {
 /// As `gemm_into`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_tile<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, dst_rs: usize, read_dst: bool, a: *const T, am: Mat, b: *const T, bm: Mat) {
+    // `a @ w.T` with few columns: both operands contiguous along k (see `narrow`).
+    if T::DTYPE == DType::F32 && n <= super::narrow::MAX_N && am.cs == 1 && bm.rs == 1 && am.rs >= 0 && bm.cs >= 0 {
+        let (a, w) = (a.add(am.offset) as *const f32, b.add(bm.offset) as *const f32);
+        if super::narrow::product(m, n, k, a, am.rs as usize, w, bm.cs as usize, dst as *mut f32, dst_rs, read_dst) {
+            return;
+        }
+    }
     if !prefers_column_major(m, n, bm) || !matches!(T::DTYPE, DType::F32 | DType::F64) {
         return gemm_raw(m, n, k, dst, 1, dst_rs as isize, read_dst, a, am, b, bm);
     }

@@ -9,6 +9,7 @@ pub mod index;
 pub mod isa;
 pub mod linalg;
 pub mod matmul;
+pub mod narrow;
 pub mod norm;
 pub mod random;
 pub mod optim;
