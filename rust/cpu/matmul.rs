@@ -40,7 +40,11 @@ unsafe fn gemm_into<T: Element>(m: usize, n: usize, k: usize, dst: *mut T, read_
         return; // the destination already holds zeros (or the bias)
     }
     let threads = super::threads::num_threads();
-    if m * n * k < GEMM_PARALLEL_FLOPS || threads < 2 {
+    // Each destination element costs about as much as DST_COST multiply-adds besides its
+    // products (written, and read when accumulating): a rank-10 update [512, 10] @ [10, 512]
+    // has only 2.6M multiply-adds but writes 1 MB, and it ran on one thread.
+    const DST_COST: usize = 16;
+    if m * n * (k + DST_COST) < GEMM_PARALLEL_FLOPS || threads < 2 {
         return gemm_tile(m, n, k, dst, n, read_dst, a, am, b, bm);
     }
     let (dst, a, b) = (SendPtr(dst), SendPtr(a as *mut T), SendPtr(b as *mut T));
