@@ -66,6 +66,9 @@ fn column_chunks(n: usize, max: usize, mut f: impl FnMut(usize, usize)) {
 }
 
 #[cfg(target_arch = "x86_64")]
+// The r and c loops index several register arrays at once (x[r], acc[r][c]); over const
+// bounds they unroll into straight-line code either way.
+#[allow(clippy::needless_range_loop)]
 mod x86 {
     use super::{column_chunks, Operands};
     use std::arch::x86_64::*;
