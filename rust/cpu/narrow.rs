@@ -73,92 +73,67 @@ mod x86 {
     use super::{column_chunks, Operands};
     use std::arch::x86_64::*;
 
-    /// One `R x C` block at rows `i..i + R`, columns `j..j + C`.
-    ///
-    /// # Safety
-    /// As `product`, for the block; AVX-512F present.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn block512<const R: usize, const C: usize>(p: &Operands, i: usize, j: usize) {
-        let mut acc = [[_mm512_setzero_ps(); C]; R];
-        let a = |r: usize| p.a.add((i + r) * p.a_rs);
-        let w = |c: usize| p.w.add((j + c) * p.w_rs);
-        let full = p.k / 16 * 16;
-        let mut q = 0;
-        while q < full {
-            let mut x = [_mm512_setzero_ps(); R];
-            for r in 0..R {
-                x[r] = _mm512_loadu_ps(a(r).add(q));
-            }
-            for c in 0..C {
-                let y = _mm512_loadu_ps(w(c).add(q));
+    /// `$name::<R, C>(p, i, j)`: one `R x C` block at rows `i..i + R`, columns `j..j + C`,
+    /// in vectors of `$lanes` lanes: full vectors along k, then the tail through a lane mask
+    /// (masked-off lanes are not read), then each accumulator reduced to its number.
+    macro_rules! dot_block {
+        ($name:ident, $feature:literal, $lanes:literal, zero: $zero:expr, load: $load:path, fma: $fma:path,
+         tail: |$ptr:ident, $rem:ident| $tail:expr, reduce: |$v:ident| $reduce:expr) => {
+            /// # Safety
+            /// As `product`, for the block; the target features present.
+            #[target_feature(enable = $feature)]
+            unsafe fn $name<const R: usize, const C: usize>(p: &Operands, i: usize, j: usize) {
+                let mut acc = [[$zero; C]; R];
+                let a = |r: usize| p.a.add((i + r) * p.a_rs);
+                let w = |c: usize| p.w.add((j + c) * p.w_rs);
+                // One k step of `$lanes`, for the full vectors and the tail alike. `load` is one of
+                // the two closures below, known here: LLVM inlines it (measured: the same GFLOP/s).
+                let step = |q: usize, acc: &mut [[_; C]; R], load: &dyn Fn(*const f32) -> _| {
+                    let mut x = [$zero; R];
+                    for r in 0..R {
+                        x[r] = load(a(r).add(q));
+                    }
+                    for c in 0..C {
+                        let y = load(w(c).add(q));
+                        for r in 0..R {
+                            acc[r][c] = $fma(x[r], y, acc[r][c]);
+                        }
+                    }
+                };
+                let full = p.k / $lanes * $lanes;
+                let mut q = 0;
+                while q < full {
+                    step(q, &mut acc, &|ptr| $load(ptr));
+                    q += $lanes;
+                }
+                if q < p.k {
+                    let $rem = p.k - q;
+                    step(q, &mut acc, &|$ptr| $tail);
+                }
                 for r in 0..R {
-                    acc[r][c] = _mm512_fmadd_ps(x[r], y, acc[r][c]);
+                    let row = p.dst.add((i + r) * p.dst_rs + j);
+                    for c in 0..C {
+                        let $v = acc[r][c];
+                        let s: f32 = $reduce;
+                        *row.add(c) = if p.read_dst { *row.add(c) + s } else { s };
+                    }
                 }
             }
-            q += 16;
-        }
-        if q < p.k {
-            let mask: __mmask16 = (1u16 << (p.k - q)) - 1;
-            let mut x = [_mm512_setzero_ps(); R];
-            for r in 0..R {
-                x[r] = _mm512_maskz_loadu_ps(mask, a(r).add(q));
-            }
-            for c in 0..C {
-                let y = _mm512_maskz_loadu_ps(mask, w(c).add(q));
-                for r in 0..R {
-                    acc[r][c] = _mm512_fmadd_ps(x[r], y, acc[r][c]);
-                }
-            }
-        }
-        for r in 0..R {
-            let row = p.dst.add((i + r) * p.dst_rs + j);
-            for c in 0..C {
-                let s = _mm512_reduce_add_ps(acc[r][c]);
-                *row.add(c) = if p.read_dst { *row.add(c) + s } else { s };
-            }
-        }
+        };
     }
 
-    /// As `block512`, with 8-lane vectors and a scalar tail.
-    ///
-    /// # Safety
-    /// As `product`, for the block; AVX2 and FMA present.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn block256<const R: usize, const C: usize>(p: &Operands, i: usize, j: usize) {
-        let mut acc = [[_mm256_setzero_ps(); C]; R];
-        let a = |r: usize| p.a.add((i + r) * p.a_rs);
-        let w = |c: usize| p.w.add((j + c) * p.w_rs);
-        let full = p.k / 8 * 8;
-        let mut q = 0;
-        while q < full {
-            let mut x = [_mm256_setzero_ps(); R];
-            for r in 0..R {
-                x[r] = _mm256_loadu_ps(a(r).add(q));
-            }
-            for c in 0..C {
-                let y = _mm256_loadu_ps(w(c).add(q));
-                for r in 0..R {
-                    acc[r][c] = _mm256_fmadd_ps(x[r], y, acc[r][c]);
-                }
-            }
-            q += 8;
-        }
-        for r in 0..R {
-            let row = p.dst.add((i + r) * p.dst_rs + j);
-            for c in 0..C {
-                // 8 lanes -> 4 -> 2 -> 1
-                let v = acc[r][c];
-                let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-                let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-                let h = _mm_add_ss(h, _mm_shuffle_ps::<0b01>(h, h));
-                let mut s = _mm_cvtss_f32(h);
-                for t in full..p.k {
-                    s += *a(r).add(t) * *w(c).add(t);
-                }
-                *row.add(c) = if p.read_dst { *row.add(c) + s } else { s };
-            }
-        }
-    }
+    dot_block!(block512, "avx512f", 16, zero: _mm512_setzero_ps(), load: _mm512_loadu_ps, fma: _mm512_fmadd_ps,
+        tail: |ptr, rem| _mm512_maskz_loadu_ps((1u16 << rem) - 1, ptr),
+        reduce: |v| _mm512_reduce_add_ps(v));
+
+    dot_block!(block256, "avx2,fma", 8, zero: _mm256_setzero_ps(), load: _mm256_loadu_ps, fma: _mm256_fmadd_ps,
+        tail: |ptr, rem| _mm256_maskload_ps(ptr, _mm256_cmpgt_epi32(_mm256_set1_epi32(rem as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))),
+        reduce: |v| {
+            // 8 lanes -> 4 -> 2 -> 1
+            let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps::<0b01>(h, h)))
+        });
 
     /// Rows in blocks of `R` (the last rows one at a time), for one column chunk of width `C`.
     macro_rules! rows {
