@@ -142,7 +142,7 @@ pub type Grads = SmallVec<[Option<Tensor>; 2]>;
 impl Node {
     /// A new node, in its Arc. The node is written into the allocation in place: built on the
     /// stack and then moved, its few hundred bytes were copied once more for every recorded
-    /// op. `forward_trace` is anomaly mode's traceback of the forward op.
+    /// op. With `anomaly` (anomaly mode) it keeps the forward op's traceback.
     #[inline]
     pub fn new_ref(
         op: Op,
@@ -151,8 +151,9 @@ impl Node {
         outputs: SmallVec<[TensorMeta; 1]>,
         saved: SmallVec<[Option<SavedTensor>; 2]>,
         kept: Kept,
-        forward_trace: Option<String>,
+        anomaly: bool,
     ) -> NodeRef {
+        let forward_trace = if anomaly { super::anomaly::capture() } else { None };
         let mut slot = triomphe::UniqueArc::<Node>::new_uninit();
         let node = slot.write(Node {
             seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),

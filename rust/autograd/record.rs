@@ -1,6 +1,5 @@
 //! Recording an op application on the tape.
 
-use super::anomaly;
 use super::forward;
 use super::grad_mode;
 use super::inspection::Kept;
@@ -149,8 +148,7 @@ fn attach(op: Op, inputs: &[&Tensor], outputs: &[&Tensor], edges: SmallVec<[Edge
         output_meta.push(TensorMeta::of(t));
     }
     let kept = Kept::keep(inputs, outputs, &edges, mode.trace_all);
-    let trace = if mode.anomaly { anomaly::capture() } else { None };
-    let node = Node::new_ref(op, edges, input_meta, output_meta, saved, kept, trace);
+    let node = Node::new_ref(op, edges, input_meta, output_meta, saved, kept, mode.anomaly);
     match outputs {
         // One output takes the node itself (an Arc clone and drop are two atomic operations).
         [out] => out.set_grad_fn(Some(GradFn { node, output_nr: 0 })),
@@ -196,8 +194,7 @@ pub fn record_custom(op: Box<dyn CustomOp>, inputs: &[&Tensor], outputs: &[Optio
         Some(outs) => Kept::keep(inputs, &outs, &edges, mode.trace_all),
         None => Kept::Nothing,
     };
-    let trace = if mode.anomaly { anomaly::capture() } else { None };
-    let node = Node::new_ref(Op::Custom(op), edges, input_meta, output_meta, SmallVec::new(), kept, trace);
+    let node = Node::new_ref(Op::Custom(op), edges, input_meta, output_meta, SmallVec::new(), kept, mode.anomaly);
     for (nr, out) in outputs.iter().enumerate() {
         if let (Some(out), true) = (out, chosen(nr)) {
             out.set_grad_fn(Some(GradFn { node: node.clone(), output_nr: nr as u32 }));
