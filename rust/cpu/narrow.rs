@@ -150,21 +150,26 @@ mod x86 {
         }};
     }
 
+    /// The columns in chunks of at most `$max`, each run by the `$block` of its width (every
+    /// width below `$max` listed, so that each has its own monomorphised block).
+    macro_rules! by_width {
+        ($block:ident, $R:literal, $m:expr, $n:expr, $p:expr, [$($w:literal),*], $max:literal) => {
+            column_chunks($n, $max, |j, width| unsafe {
+                match width {
+                    $($w => rows!($block, $R, $w, $m, $p, j),)*
+                    _ => rows!($block, $R, $max, $m, $p, j),
+                }
+            })
+        };
+    }
+
     /// AVX-512: blocks of 3 rows by up to 5 columns. (4 x 6, 24 of the 32 registers, made
     /// LLVM spill accumulators to the stack in the loop: 53 against 90 GFLOP/s.)
     ///
     /// # Safety
     /// As `product`; AVX-512F present (`isa` checked it).
     pub unsafe fn avx512(m: usize, n: usize, p: &Operands) {
-        column_chunks(n, 5, |j, width| unsafe {
-            match width {
-                1 => rows!(block512, 3, 1, m, p, j),
-                2 => rows!(block512, 3, 2, m, p, j),
-                3 => rows!(block512, 3, 3, m, p, j),
-                4 => rows!(block512, 3, 4, m, p, j),
-                _ => rows!(block512, 3, 5, m, p, j),
-            }
-        });
+        by_width!(block512, 3, m, n, p, [1, 2, 3, 4], 5);
     }
 
     /// AVX2: blocks of 2 rows by up to 6 columns (12 accumulators of the 16 registers).
@@ -172,16 +177,7 @@ mod x86 {
     /// # Safety
     /// As `product`; AVX2 and FMA present (`isa` checked them).
     pub unsafe fn avx2(m: usize, n: usize, p: &Operands) {
-        column_chunks(n, 6, |j, width| unsafe {
-            match width {
-                1 => rows!(block256, 2, 1, m, p, j),
-                2 => rows!(block256, 2, 2, m, p, j),
-                3 => rows!(block256, 2, 3, m, p, j),
-                4 => rows!(block256, 2, 4, m, p, j),
-                5 => rows!(block256, 2, 5, m, p, j),
-                _ => rows!(block256, 2, 6, m, p, j),
-            }
-        });
+        by_width!(block256, 2, m, n, p, [1, 2, 3, 4, 5], 6);
     }
 }
 
